@@ -1,0 +1,69 @@
+"""Records of acquisition and of a project's whole run."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from recipes.records import Failure
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One project to mine, parsed from what the user wrote.
+
+    ``kind`` is ``local`` (a directory), ``pypi`` (``name`` and optional ``version``),
+    ``git`` (``url`` and optional ``rev``). ``raw`` keeps the user's text for the output.
+    """
+
+    raw: str
+    kind: str
+    url: str = ""  # git URL, or local path (absolute)
+    rev: str = ""  # git revision
+    name: str = ""  # PyPI project name
+    version: str = ""  # PyPI version ("" means latest)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A project's source tree on disk, and what exactly it is."""
+
+    spec: Spec
+    path: str  # directory of the source tree (the directory holding setup.py / pyproject.toml)
+    name: str  # project name, used in task ids ("roman")
+    version: str  # resolved version, or commit sha for git, or "local"
+    sha256: str = ""  # of the downloaded archive, when there is one
+    date: str = ""  # upload or commit date, ISO 8601, when known
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "spec": self.spec.to_dict()}
+
+
+@dataclass(frozen=True)
+class ProjectResult:
+    """One line of ``repos.jsonl``: what happened to one SPEC."""
+
+    spec: str
+    status: str  # ok | failed
+    stage: str  # last stage reached ("validate" when ok) or where it failed
+    reason: str  # one line; "" when ok
+    cause: str = ""
+    name: str = ""
+    version: str = ""
+    python: str = ""
+    recipe: str = ""  # "tox.ini:py311" or "fallback:pytest"
+    timings: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    log: str = ""  # path of the kept log, relative to OUTDIR
+
+    @classmethod
+    def failed(cls, spec: str, failure: Failure, **kwargs: Any) -> ProjectResult:
+        return cls(spec=spec, status="failed", stage=failure.stage, reason=failure.message,
+                   cause=failure.cause, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

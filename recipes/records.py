@@ -1,0 +1,122 @@
+"""Records of the build-and-test stages, and the failure record every stage uses.
+
+Records that cross a stage boundary are frozen dataclasses with ``to_dict``/``from_dict``
+so that they can be written to JSON (``repos.jsonl``, ``citrace plan``) and read back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# The stages a project goes through, in order. ``Failure.stage`` is one of these.
+STAGES = ("acquire", "plan", "build", "test", "trace", "emit", "validate")
+
+
+class _Record:
+    """``to_dict``/``from_dict`` for flat frozen dataclasses of JSON-friendly fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):  # type: ignore[no-untyped-def]
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Failure(_Record):
+    """Why a project stopped: the stage, a short machine-readable cause, a one-line message."""
+
+    stage: str
+    cause: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}")
+
+
+class StageError(Exception):
+    """Raised inside a stage to end the project with a ``Failure``."""
+
+    def __init__(self, stage: str, cause: str, message: str) -> None:
+        super().__init__(message)
+        self.failure = Failure(stage, cause, message)
+
+
+@dataclass(frozen=True)
+class Recipe(_Record):
+    """A plan to build one project's environment and run its tests.
+
+    ``kind`` says which runner carries it out: ``tox`` (run through tox itself, ``toxenv``
+    names the environment) or ``fallback`` (a plain virtualenv, ``install`` then ``commands``).
+    """
+
+    kind: str
+    source: str  # the CI file it came from, relative to the checkout ("tox.ini"), or "fallback"
+    job: str  # the job within that file ("py311"), or a short name
+    python: str  # the interpreter version wanted, "3.11"
+    interpreter: str  # absolute path of the interpreter chosen on this machine
+    toxenv: str = ""
+    install: tuple[str, ...] = ()  # pip requirement arguments for the fallback ('.[test]', 'pytest')
+    commands: tuple[tuple[str, ...], ...] = ()  # test commands, argv lists, for the fallback
+    setenv: tuple[tuple[str, str], ...] = ()
+    repairs: tuple[str, ...] = ()  # changes made so that the configuration runs today
+    skipped: tuple[str, ...] = ()  # "what: why" for steps left out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        data = dict(data)
+        for key in ("install", "repairs", "skipped"):
+            data[key] = tuple(data.get(key, ()))
+        data["commands"] = tuple(tuple(c) for c in data.get("commands", ()))
+        data["setenv"] = tuple(tuple(kv) for kv in data.get("setenv", ()))
+        return super().from_dict(data)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class CommandOutcome(_Record):
+    """What one command run through the sandbox did."""
+
+    argv: tuple[str, ...]
+    exit_code: int  # negative: killed by that signal
+    duration: float
+    timed_out: bool = False
+    output_tail: str = ""  # the last lines of combined stdout/stderr
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass(frozen=True)
+class Env(_Record):
+    """A built environment: where its interpreter is and where the probe can be installed."""
+
+    recipe: Recipe
+    python: str  # the environment's interpreter
+    site_packages: str
+    version: str  # "3.11.7"
+    work_dir: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Env:
+        data = dict(data)
+        data["recipe"] = Recipe.from_dict(data["recipe"])
+        return super().from_dict(data)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class RunResult(_Record):
+    """The traced test run of one environment."""
+
+    env: Env
+    outcomes: tuple[CommandOutcome, ...] = field(default=())
+    trace_dir: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.outcomes) and all(o.ok for o in self.outcomes)

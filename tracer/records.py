@@ -1,0 +1,156 @@
+"""Records of the tracing and emitting stages, and the trace file format.
+
+Trace file format, version ``TRACE_FORMAT_VERSION`` (written by ``tracer/probe.py``, which is
+stdlib-only and may be an older or newer citrace than the host reading it):
+
+One file per traced process, ``<TRACE_DIR>/trace-<pid>-<random>.jsonl``, UTF-8, one JSON
+object per line, each with a ``"k"`` (kind) key:
+
+* ``{"k": "header", "format": "citrace-trace", "version": 1, "python": "3.11.7",
+  "pid": 123, "backend": "setprofile", "argv": [...]}`` -- first line.
+* ``{"k": "fn", "id": 7, "module": "roman", "qualname": "toRoman", "file": "/abs/x.py",
+  "line": 12, "toplevel": true}`` -- a traced function, once per process before its calls.
+  ``toplevel`` is true when the function is bound under its own name in its module's globals.
+* ``{"k": "call", "fn": 7, "args": [[name, kind, value], ...], "ret": value,
+  "after": [[name, value], ...], "test": "tests/test_x.py::test_y"}`` -- one recorded call.
+  ``kind`` is ``pos`` (positional or keyword), ``kwonly``, ``varargs`` or ``varkw``.
+  ``after`` re-encodes the mutable arguments when the call returned (mutation shows as a
+  difference from ``args``). ``test`` is the running test where known, else absent.
+* ``{"k": "stats", ...counters...}`` -- written at exit, may be missing after a crash.
+
+A *value* is ``{"py": "<python expression>"}`` for values that can be written as Python
+source (None, bool, int, float incl. ``float('nan')``, complex, str, bytes, list, tuple,
+dict, set, frozenset, nested), or ``{"opaque": "<type qualname>", "why": "type"|"size"|
+"depth"|"cycle"}`` otherwise. A torn last line (process killed mid-write) is skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+TRACE_FORMAT_VERSION = 1
+
+# The values a function can be judged by: an encoded value from the probe.
+Value = dict[str, str]
+
+
+def value_source(value: Value) -> str | None:
+    """The Python source of an encoded value, or None when it was recorded as opaque."""
+    return value.get("py")
+
+
+@dataclass(frozen=True)
+class FunctionId:
+    """Where a traced function is defined. Equal across processes of one run."""
+
+    module: str
+    qualname: str
+    file: str
+    line: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FunctionId:
+        return cls(str(data["module"]), str(data["qualname"]), str(data["file"]), int(data["line"]))
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str  # pos | kwonly | varargs | varkw
+    value: Value
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One recorded call of a traced function."""
+
+    function: FunctionId
+    args: tuple[Arg, ...]
+    result: Value
+    after: tuple[tuple[str, Value], ...] = ()
+    test: str | None = None
+
+    def inputs_key(self) -> str:
+        """What makes two calls the same call: their encoded inputs."""
+        return repr([(a.name, a.kind, sorted(a.value.items())) for a in self.args])
+
+
+@dataclass(frozen=True)
+class TraceSet:
+    """Everything read from one trace directory."""
+
+    functions: dict[FunctionId, bool]  # function -> toplevel
+    calls: tuple[CallRecord, ...]
+    python: str  # interpreter version that ran the traced code ("3.11.7"); first seen
+    files_read: int = 0
+    lines_skipped: int = 0  # torn or unreadable lines
+    stats: dict[str, int] = field(default_factory=dict)  # probe counters, summed
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A function that may become a problem, before validation."""
+
+    function: FunctionId
+    path: str  # file path relative to the checkout
+    entry_point: str
+    prompt: str
+    canonical_solution: str
+    test: str
+    n_calls: int  # distinct usable calls recorded
+    n_asserts: int
+    tests_traced: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProblemMeta:
+    source: str  # the SPEC as the user gave it
+    version: str  # resolved version or commit
+    path: str
+    qualname: str
+    line: int
+    python: str
+    ci_file: str
+    n_asserts: int
+    n_calls: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validated HumanEval-style problem: exactly HumanEval's fields plus ``meta``."""
+
+    task_id: str
+    prompt: str
+    canonical_solution: str
+    test: str
+    entry_point: str
+    meta: ProblemMeta
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "prompt": self.prompt,
+            "canonical_solution": self.canonical_solution,
+            "test": self.test,
+            "entry_point": self.entry_point,
+            "meta": self.meta.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Problem:
+        return cls(
+            task_id=data["task_id"],
+            prompt=data["prompt"],
+            canonical_solution=data["canonical_solution"],
+            test=data["test"],
+            entry_point=data["entry_point"],
+            meta=ProblemMeta(**data["meta"]),
+        )
