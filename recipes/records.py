@@ -61,16 +61,17 @@ class Recipe(_Record):
     python: str  # the interpreter version wanted, "3.11"
     interpreter: str  # absolute path of the interpreter chosen on this machine
     toxenv: str = ""
-    install: tuple[str, ...] = ()  # pip requirement arguments for the fallback ('.[test]', 'pytest')
+    install: tuple[str, ...] = ()  # pip install arguments for the fallback
     commands: tuple[tuple[str, ...], ...] = ()  # test commands, argv lists, for the fallback
     setenv: tuple[tuple[str, str], ...] = ()
+    overrides: tuple[str, ...] = ()  # tox ``-x`` overrides the repairs need
     repairs: tuple[str, ...] = ()  # changes made so that the configuration runs today
     skipped: tuple[str, ...] = ()  # "what: why" for steps left out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         data = dict(data)
-        for key in ("install", "repairs", "skipped"):
+        for key in ("install", "overrides", "repairs", "skipped"):
             data[key] = tuple(data.get(key, ()))
         data["commands"] = tuple(tuple(c) for c in data.get("commands", ()))
         data["setenv"] = tuple(tuple(kv) for kv in data.get("setenv", ()))

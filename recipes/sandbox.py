@@ -48,6 +48,7 @@ def run(
     env: Mapping[str, str] | None = None,
     log_path: str | Path | None = None,
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    tail_lines: int = TAIL_LINES,
 ) -> CommandOutcome:
     """Run ``argv`` to completion or until ``timeout`` seconds, then kill its whole group."""
     started = time.monotonic()
@@ -66,7 +67,7 @@ def run(
             log.close()
         return CommandOutcome(tuple(argv), 127, time.monotonic() - started,
                               output_tail=f"cannot start {argv[0]}: {exc}")
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    tail: deque[str] = deque(maxlen=tail_lines)
     pump = threading.Thread(target=_pump, args=(proc, log, tail, output_limit), daemon=True)
     pump.start()
     timed_out = False

@@ -1,0 +1,104 @@
+"""The CPython interpreters present on this machine, and choosing one for a job.
+
+Looks on PATH and in pyenv's versions directory. pyenv's shims are skipped: a shim for a
+version that is not selected fails at run time, while the real binaries always work.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+# The version the host itself is tested on; preferred when a job does not name one.
+PREFERRED = (3, 11)
+
+_VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+
+
+@dataclass(frozen=True, order=True)
+class Interpreter:
+    version: tuple[int, int, int]
+    path: str
+
+    @property
+    def short(self) -> str:
+        return f"{self.version[0]}.{self.version[1]}"
+
+    @property
+    def full(self) -> str:
+        return ".".join(map(str, self.version))
+
+
+def pyenv_root() -> Path | None:
+    root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    return Path(root) if Path(root, "versions").is_dir() else None
+
+
+@functools.lru_cache(maxsize=1)
+def discover() -> tuple[Interpreter, ...]:
+    """Every distinct CPython found, newest patch release per minor version."""
+    found: dict[tuple[int, int], Interpreter] = {}
+    for path in _candidate_paths():
+        version = _version_of(path)
+        if version is None:
+            continue
+        key = version[:2]
+        if key not in found or version > found[key].version:
+            found[key] = Interpreter(version, path)
+    return tuple(sorted(found.values()))
+
+
+def _candidate_paths() -> list[str]:
+    paths: list[str] = []
+    root = pyenv_root()
+    if root:
+        for version_dir in sorted((root / "versions").iterdir()):
+            if re.fullmatch(r"\d+\.\d+\.\d+", version_dir.name):
+                major_minor = ".".join(version_dir.name.split(".")[:2])
+                paths.append(str(version_dir / "bin" / f"python{major_minor}"))
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        if not directory or "shims" in Path(directory).parts:
+            continue
+        for name in ["python3", "python2.7"] + [f"python3.{m}" for m in range(6, 16)]:
+            candidate = Path(directory, name)
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                paths.append(str(candidate))
+    return paths
+
+
+def _version_of(path: str) -> tuple[int, int, int] | None:
+    if not os.access(path, os.X_OK):
+        return None
+    try:
+        out = subprocess.run([path, "-c", _VERSION_PROBE], capture_output=True, text=True,
+                             timeout=20, check=True).stdout
+        major, minor, micro = (int(x) for x in out.strip().split("."))
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return (major, minor, micro)
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """'3.11', '3.11.7', 'py311', 'py3.11', 'py27' -> (major, minor); None if not a version."""
+    match = re.fullmatch(r"(?:py|python|cpython)?(\d)\.?(\d{1,2})(?:\.\d+)?", text.strip().lower())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def choose(wanted: tuple[int, int] | None, *,
+           available: tuple[Interpreter, ...] | None = None) -> Interpreter | None:
+    """The interpreter for a job wanting ``wanted``: that version, else the nearest newer
+    one of the same major version. With no wish, the preferred version or the nearest one."""
+    pool = discover() if available is None else available
+    if wanted is None:
+        wanted = PREFERRED
+        newer_or_same = [i for i in pool if i.version[:2] >= wanted and i.version[0] == 3]
+        return newer_or_same[0] if newer_or_same else (pool[-1] if pool else None)
+    for interpreter in pool:
+        if interpreter.version[:2] == wanted:
+            return interpreter
+    newer = [i for i in pool if i.version[0] == wanted[0] and i.version[:2] > wanted]
+    return newer[0] if newer else None

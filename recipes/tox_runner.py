@@ -1,0 +1,90 @@
+"""Build a tox environment and run its tests through tox itself.
+
+tox keeps its own semantics (substitutions, ``deps``, ``extras``, ``setenv``, ``usedevelop``,
+``commands_pre``); we only add overrides: let the probe's variable through, pin the
+interpreter, and repair configurations that today's tox rejects.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from recipes import envs
+from recipes.diagnose import cause_of_build_failure, failure_line
+from recipes.records import CommandOutcome, Env, Recipe, StageError
+from recipes.sandbox import base_environment, run
+from recipes.tox_source import python_factor
+
+PASSED_TO_TESTS = "CITRACE_*"
+_MISSING_EXTRAS = re.compile(r"extras not found for package \S+: (.+?) \(available: (.*?)\)")
+
+
+def _tox_argv(recipe: Recipe, work_dir: Path, *extra: str) -> list[str]:
+    argv = [sys.executable, "-m", "tox", "-e", recipe.toxenv, "--workdir", str(work_dir),
+            "-x", f"testenv.pass_env+={PASSED_TO_TESTS}"]
+    names_python, _ = python_factor(recipe.toxenv)
+    if not names_python:
+        # An environment without a python factor would run on tox's own interpreter.
+        argv += ["-x", f"testenv.base_python={recipe.interpreter}"]
+    for override in recipe.overrides:
+        argv += ["-x", override]
+    return argv + list(extra)
+
+
+def _tox_env(recipe: Recipe, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = base_environment({"TOX_USER_CONFIG_FILE": "/dev/null", "NO_COLOR": "1",
+                            "PY_COLORS": "0", **(extra or {})})
+    # tox finds "py311" on PATH: put the chosen interpreter's directory first.
+    env["PATH"] = os.pathsep.join([str(Path(recipe.interpreter).parent), env.get("PATH", "")])
+    return env
+
+
+def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
+          timeout: float) -> Env:
+    """Create the environment and install the project and its test dependencies."""
+    outcome = _build_once(recipe, checkout, work_dir, log_path, timeout)
+    repaired = _repair(recipe, outcome)
+    if repaired is not None:
+        recipe = repaired
+        outcome = _build_once(recipe, checkout, work_dir, log_path, timeout)
+    if not outcome.ok:
+        reason = failure_line(outcome, "tox could not build")
+        raise StageError("build", cause_of_build_failure(outcome), reason)
+    python = str(work_dir / recipe.toxenv / "bin" / "python")
+    site_packages, version = envs.describe(python)
+    return Env(recipe=recipe, python=python, site_packages=site_packages, version=version,
+               work_dir=str(work_dir))
+
+
+def _build_once(recipe: Recipe, checkout: Path, work_dir: Path, log_path: Path,
+                timeout: float) -> CommandOutcome:
+    argv = _tox_argv(recipe, work_dir, "--notest")
+    return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(recipe), log_path=log_path)
+
+
+def _repair(recipe: Recipe, outcome: CommandOutcome) -> Recipe | None:
+    """A recipe that avoids a failure today's tox is known to make, or None."""
+    if outcome.ok:
+        return None
+    missing = _MISSING_EXTRAS.search(outcome.output_tail)
+    if missing:
+        # tox 4 refuses extras the package does not declare; tox 3 ignored them.
+        declared = [x.strip() for x in missing.group(2).split(",")]
+        available = ",".join(x for x in declared if x not in ("", "none"))
+        note = f"dropped extras the package does not declare: {missing.group(1)}"
+        return replace(recipe, overrides=recipe.overrides + (f"testenv.extras={available}",),
+                       repairs=recipe.repairs + (note,))
+    return None
+
+
+def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
+              timeout: float) -> CommandOutcome:
+    """Run the environment's test commands; the environment is reused as built."""
+    argv = _tox_argv(env.recipe, Path(env.work_dir), "--skip-pkg-install")
+    return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(env.recipe, extra_env),
+               log_path=log_path)

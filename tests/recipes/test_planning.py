@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from recipes.fallback import fallback_recipe
+from recipes.planner import plan
+from recipes.tox_source import is_test_environment, python_factor, tox_config_file
+
+TOX_INI = """
+[tox]
+envlist = py{27,311,399}-unit, lint, docs
+
+[testenv]
+commands = python -m unittest
+"""
+
+
+def test_every_tox_source_is_recognised(make_project) -> None:
+    assert tox_config_file(make_project({"tox.ini": "[tox]\n"})) == "tox.ini"
+    assert tox_config_file(make_project({"setup.cfg": "[tox:tox]\nenvlist = py3\n"})) == "setup.cfg"
+    legacy = '[tool.tox]\nlegacy_tox_ini = """\n[tox]\n"""\n'
+    assert tox_config_file(make_project({"pyproject.toml": legacy})) == "pyproject.toml"
+    assert tox_config_file(make_project({"tox.toml": "env_list = ['py3']\n"})) == "tox.toml"
+    assert tox_config_file(make_project({"setup.cfg": "[metadata]\nname = x\n"})) is None
+
+
+def test_tox_environments_become_recipes_with_reasons_for_the_rest(make_project,
+                                                                  tmp_path: Path) -> None:
+    project = make_project({"tox.ini": TOX_INI, "pyproject.toml": "[project]\nname='x'\n"})
+    recipes, skipped = plan(project, log_path=tmp_path / "log")
+    tox_jobs = [r.job for r in recipes if r.kind == "tox"]
+    assert tox_jobs[0] == "py311-unit"
+    assert "py27-unit" in tox_jobs  # the machine has 2.7; ranked after 3.11
+    assert recipes[-1].kind == "fallback"
+    assert "py399-unit: no interpreter for 3.99 on this machine" in skipped
+    assert "lint: not a test run" in skipped and "docs: not a test run" in skipped
+
+
+def test_unreadable_tox_configuration_leaves_the_fallback(make_project, tmp_path: Path) -> None:
+    project = make_project({"tox.ini": "[tox\nenvlist = = =\n", "setup.py": "pass\n"})
+    recipes, skipped = plan(project, log_path=tmp_path / "log")
+    assert [r.kind for r in recipes] == ["fallback"]
+    assert any(s.startswith("tox.ini: tox cannot read the configuration") for s in skipped)
+
+
+def test_python_factor_and_chores() -> None:
+    assert python_factor("py311-django42") == (True, (3, 11))
+    assert python_factor("py3") == (True, None)
+    assert python_factor("unit") == (False, None)
+    assert not is_test_environment("py311-lint") and not is_test_environment("coverage")
+    assert is_test_environment("py311-unit")
+
+
+def test_fallback_installs_test_extras_and_requirement_files(make_project) -> None:
+    project = make_project({
+        "pyproject.toml": """
+            [project]
+            name = "x"
+            requires-python = ">=3.12"
+            [project.optional-dependencies]
+            tests = ["hypothesis"]
+        """,
+        "requirements-test.txt": "pytest\n",
+    })
+    recipe = fallback_recipe(project)
+    assert recipe is not None
+    assert recipe.install == ("-e", ".[tests]", "-rrequirements-test.txt", "pytest")
+    assert recipe.python == "3.12"  # the preferred 3.11 is excluded by requires-python
