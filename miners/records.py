@@ -13,8 +13,10 @@ from recipes.records import Failure
 class Spec:
     """One project to mine, parsed from what the user wrote.
 
-    ``kind`` is ``local`` (a directory), ``pypi`` (``name`` and optional ``version``),
-    ``git`` (``url`` and optional ``rev``). ``raw`` keeps the user's text for the output.
+    ``kind`` is ``local`` (a directory), ``archive`` (a local sdist or source archive),
+    ``pypi`` (``name`` and optional ``version``), ``git`` (``url`` and optional ``rev``).
+    ``raw`` keeps the user's text, with any credentials already redacted; ``url`` keeps
+    them (git needs them), so ``to_dict`` redacts it: records end up in output files.
     """
 
     raw: str
@@ -25,7 +27,9 @@ class Spec:
     version: str = ""  # PyPI version ("" means latest)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        from miners.specs import redact  # specs builds Specs, so it imports this module
+
+        return {**dataclasses.asdict(self), "url": redact(self.url)}
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Checkout:
     version: str  # resolved version, or commit sha for git, or "local"
     sha256: str = ""  # of the downloaded archive, when there is one
     date: str = ""  # upload or commit date, ISO 8601, when known
+    license: str = ""  # as the index declares it (PyPI), when known
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "spec": self.spec.to_dict()}

@@ -41,6 +41,9 @@ _GITHUB = re.compile(
 # Everything between "scheme://" and the last "@" before the path is credentials.
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
 _INLINE_COMMENT = re.compile(r"(?:^|\s)#.*$")
+_SEPARATORS = re.compile(r"[-_.]+")
+_SPACE = re.compile(r"\s")
+_PIN_OPERATORS = re.compile(r"[<>=!~,;\[]")
 
 
 class SpecError(ValueError):
@@ -58,7 +61,7 @@ def redact(text: str) -> str:
 
 def canonical_name(name: str) -> str:
     """The PEP 503 normal form of a project name: ``Foo_Bar`` -> ``foo-bar``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return _SEPARATORS.sub("-", name).lower()
 
 
 def parse_spec(text: str, *, base_dir: Path | None = None) -> Spec:
@@ -76,7 +79,7 @@ def parse_spec(text: str, *, base_dir: Path | None = None) -> Spec:
 
 
 def load_specs(args: Sequence[str], *, cwd: Path) -> list[Spec]:
-    """Every SPEC named by ``args``: SPECs, ``.txt`` lists, ``.yaml`` recipes; duplicates dropped."""
+    """The SPECs named by ``args`` (SPECs, ``.txt`` lists, ``.yaml`` recipes), deduplicated."""
     specs: list[Spec] = []
     for arg in args:
         specs.extend(_expand(arg, cwd))
@@ -88,7 +91,8 @@ def dedupe(specs: Iterable[Spec]) -> list[Spec]:
     seen: set[tuple[str, ...]] = set()
     unique = []
     for spec in specs:
-        key = (spec.kind, spec.url, spec.rev, canonical_name(spec.name), spec.version)
+        name = canonical_name(spec.name) if spec.name else ""
+        key = (spec.kind, spec.url, spec.rev, name, spec.version)
         if key not in seen:
             seen.add(key)
             unique.append(spec)
@@ -99,16 +103,17 @@ def dedupe(specs: Iterable[Spec]) -> list[Spec]:
 
 
 def _error(text: str, why: str) -> SpecError:
-    return SpecError(f"{redact(text)!r} is not a SPEC: {why}. Accepted: " + "; ".join(ACCEPTED_FORMS))
+    accepted = "; ".join(ACCEPTED_FORMS)
+    return SpecError(f"{redact(text)!r} is not a SPEC: {why}. Accepted: {accepted}")
 
 
 def _parse_pypi(text: str) -> Spec:
     rest = text[len("pypi:"):].strip()
     name, sep, version = rest.partition("==")
     name, version = name.strip(), version.strip()
-    if any(op in name for op in "<>=!~,;["):
-        raise _error(text, "only an exact pin NAME==VERSION is supported after pypi:")
     if not _PEP508_NAME.match(name):
+        if _PIN_OPERATORS.search(name):
+            raise _error(text, "only an exact pin NAME==VERSION is supported after pypi:")
         raise _error(text, f"{name!r} is not a valid PyPI project name")
     if sep and not _VERSION.match(version):
         raise _error(text, f"{version!r} is not a valid version")
@@ -129,7 +134,7 @@ def _looks_like_url(text: str) -> bool:
 
 
 def _parse_git_url(text: str) -> Spec:
-    if any(c.isspace() for c in text):
+    if _SPACE.search(text):
         raise _error(text, "a URL cannot contain spaces")
     url = text[len("git+"):] if text.startswith("git+") else text
     if scheme := _SCHEME_URL.match(url):
@@ -146,14 +151,15 @@ def _parse_git_url(text: str) -> Spec:
     path, at, rev = path.rpartition("@") if "@" in path else (path, "", "")
     if path.strip("/") == "":
         raise _error(text, "the URL names no repository")
-    return Spec(raw=redact(text), kind="git", url=prefix + path, rev=_check_rev(text, rev if at else None))
+    rev = _check_rev(text, rev if at else None)
+    return Spec(raw=redact(text), kind="git", url=prefix + path, rev=rev)
 
 
 def _check_rev(text: str, rev: str | None) -> str:
     if rev is None:
         return ""
     # A leading "-" would be read by git as an option.
-    if not rev or rev.startswith("-") or any(c.isspace() for c in rev):
+    if not rev or rev.startswith("-") or _SPACE.search(rev):
         raise _error(text, f"{rev!r} is not a usable git revision")
     return rev
 
@@ -195,15 +201,16 @@ def _read_text(path: Path) -> str:
 
 def _read_list(path: Path) -> Iterator[Spec]:
     """One SPEC a line; ``#`` starts a comment (after whitespace, so URL fragments survive)."""
+    base_dir = path.parent
     for lineno, line in enumerate(_read_text(path).splitlines(), 1):
-        text = _INLINE_COMMENT.sub("", line).strip()
+        text = (_INLINE_COMMENT.sub("", line) if "#" in line else line).strip()
         if text:
-            yield _parse_at(text, path, lineno)
+            yield _parse_at(text, path, lineno, base_dir)
 
 
-def _parse_at(text: str, path: Path, lineno: int) -> Spec:
+def _parse_at(text: str, path: Path, lineno: int, base_dir: Path) -> Spec:
     try:
-        return parse_spec(text, base_dir=path.parent)
+        return parse_spec(text, base_dir=base_dir)
     except SpecError as exc:
         raise SpecError(f"{path}:{lineno}: {exc}") from None
 
@@ -223,7 +230,7 @@ def _read_recipe(path: Path) -> Iterator[Spec]:
         node = _mapping_value(item, "spec") if isinstance(item, yaml.MappingNode) else item
         if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
             raise SpecError(f"{path}:{lineno}: each project is a SPEC string or {{spec: SPEC}}")
-        yield _parse_at(str(node.value), path, lineno)
+        yield _parse_at(str(node.value), path, lineno, path.parent)
 
 
 def _mapping_value(node: yaml.Node | None, key: str) -> yaml.Node | None:

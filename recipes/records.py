@@ -52,7 +52,8 @@ class Recipe(_Record):
     """A plan to build one project's environment and run its tests.
 
     ``kind`` says which runner carries it out: ``tox`` (run through tox itself, ``toxenv``
-    names the environment) or ``fallback`` (a plain virtualenv, ``install`` then ``commands``).
+    names the environment), ``fallback`` (a plain virtualenv, ``install`` then ``commands``)
+    or ``shell`` (a plain virtualenv, a CI job's shell ``steps`` then its ``commands``).
     """
 
     kind: str
@@ -67,11 +68,13 @@ class Recipe(_Record):
     overrides: tuple[str, ...] = ()  # tox ``-x`` overrides the repairs need
     repairs: tuple[str, ...] = ()  # changes made so that the configuration runs today
     skipped: tuple[str, ...] = ()  # "what: why" for steps left out
+    steps: tuple[str, ...] = ()  # shell lines run before the tests (``shell`` recipes)
+    failed_steps: tuple[str, ...] = ()  # "step: why" for steps that failed; the build went on
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         data = dict(data)
-        for key in ("install", "overrides", "repairs", "skipped"):
+        for key in ("install", "overrides", "repairs", "skipped", "steps", "failed_steps"):
             data[key] = tuple(data.get(key, ()))
         data["commands"] = tuple(tuple(c) for c in data.get("commands", ()))
         data["setenv"] = tuple(tuple(kv) for kv in data.get("setenv", ()))

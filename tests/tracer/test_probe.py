@@ -1,0 +1,436 @@
+"""The probe, run for real: injected into virtualenvs, tracing small programs."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from recipes.sandbox import base_environment
+from tests.tracer.probe_harness import (
+    INTERPRETERS,
+    MAIN_VERSIONS,
+    Traced,
+    interpreter,
+    parse_trace_files,
+)
+from tracer import probe
+from tracer.inject import PROBE_ENV_VAR, PROBE_MODULE, PTH_LINE, ProbeConfig
+
+LIBRARY = textwrap.dedent("""\
+    def add(a, b=2, *rest, scale=1, **options):
+        return (a + b) * scale
+
+    def describe(name):
+        return {"name": name, "tags": (name,), "seen": {1, 2}, "none": None}
+
+    def fails(x):
+        raise ValueError(x)
+
+    def nothing(x):
+        return None
+
+    def numbers():
+        return [float("nan"), float("inf"), -float("inf"), 1.5, complex(1, -2), b"\\x00", True]
+
+    def count_up(n):
+        for i in range(n):
+            yield i
+
+    class Box:
+        def scaled(self, k):
+            return k * 2
+    """)
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip()
+
+
+# ---------------------------------------------------------------- recording calls
+
+@pytest.mark.parametrize("version", MAIN_VERSIONS)
+def test_records_literal_arguments_and_return_values(traced: Traced, version: str) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import lib
+        print(lib.add(1), lib.add(1, 3, 4, scale=2, extra=5), lib.describe("x"))
+        try:
+            lib.fails(1)
+        except ValueError:
+            pass
+        lib.nothing(0)
+        lib.numbers()
+        print(list(lib.count_up(2)), lib.Box().scaled(3))
+        """)}, version=version)
+    assert run.stdout.startswith("3 8 ")
+    [header] = run.lines("header")
+    assert header["format"] == "citrace-trace" and header["version"] == probe.FORMAT_VERSION
+    assert header["python"].startswith(version + ".") and header["argv"] == ["main.py"]
+    first, second = run.calls("add")
+    assert first["args"] == {"a": "1", "b": "2", "scale": "1", "rest": "()", "options": "{}"}
+    assert first["kinds"] == ["pos", "pos", "kwonly", "varargs", "varkw"]
+    assert (first["ret"], second["ret"]) == ("3", "8")
+    assert second["args"]["rest"] == "(4,)" and second["args"]["options"] == "{'extra': 5}"
+    [described] = run.calls("describe")
+    assert described["ret"] == "{'name': 'x', 'tags': ('x',), 'seen': {1, 2}, 'none': None}"
+    assert run.calls("nothing")[0]["ret"] == "None"
+    assert run.calls("numbers")[0]["ret"] == (
+        "[float('nan'), float('inf'), -float('inf'), 1.5, complex(1.0, -2.0), b'\\x00', True]")
+    assert run.calls("fails") == []  # raised: no return value to learn from
+    method = "Box.scaled" if version in ("3.11", "3.13") else "scaled"  # co_qualname
+    assert run.calls(method)[0]["args"]["self"] == ("opaque", "lib.Box", "type")
+    assert run.qualnames() == {"add", "describe", "nothing", "numbers", method}
+    [stats] = run.lines("stats")
+    assert stats["calls_recorded"] == 6 and stats["calls_raised"] == 1 and stats["errors"] == 0
+
+
+def test_function_lines_say_where_and_whether_top_level(traced: Traced) -> None:
+    run = traced({"pkg/__init__.py": "", "pkg/mod.py": dedent("""
+        import functools
+
+        def plain(x):
+            return x
+
+        def _inner(x):
+            return x
+
+        @functools.lru_cache()
+        def cached(x):
+            return _inner(x)
+        """), "main.py": "from pkg import mod\nmod.plain(1)\nmod.cached(2)\n"})
+    fns = {line["qualname"]: line for line in run.lines("fn")}
+    path = str(run.trace_dir.parent / "proj" / "pkg" / "mod.py")
+    assert fns["plain"] == {"k": "fn", "id": fns["plain"]["id"], "module": "pkg.mod",
+                            "qualname": "plain", "file": path, "line": 3, "toplevel": True}
+    assert fns["_inner"]["toplevel"] is True
+    assert fns["cached"]["toplevel"] is False  # the name is bound to the lru_cache wrapper
+
+
+@pytest.mark.parametrize("version", sorted(set(INTERPRETERS) - set(MAIN_VERSIONS)))
+def test_every_version_tells_returns_from_exceptions(tmp_path: Path, version: str) -> None:
+    # No virtualenv: the probe is imported from PYTHONPATH, which is enough to check the
+    # interpreter-specific parts (f_lasti, opcodes, f_locals) on the remaining versions.
+    (tmp_path / f"{PROBE_MODULE}.py").write_text(Path(probe.__file__).read_text())
+    (tmp_path / "lib.py").write_text(LIBRARY)
+    (tmp_path / "main.py").write_text(dedent("""
+        import _citrace_probe, lib
+        lib.add(1, scale=3)
+        try:
+            lib.fails(2)
+        except ValueError:
+            pass
+        lib.nothing(1)
+        list(lib.count_up(3))
+        """))
+    config = ProbeConfig(str(tmp_path), (str(tmp_path),)).write(tmp_path / "probe.json")
+    env = base_environment({"PYTHONPATH": str(tmp_path), PROBE_ENV_VAR: str(config)})
+    done = subprocess.run([str(interpreter(version)), "main.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    [lines] = parse_trace_files(tmp_path)
+    assert [line["k"] for line in lines] == ["header", "fn", "call", "fn", "call", "stats"]
+    assert lines[2]["ret"] == {"py": "9"} and lines[4]["ret"] == {"py": "None"}
+    assert lines[-1]["calls_raised"] == 1
+
+
+def test_does_not_trace_tests_stdlib_installed_packages_or_generated_code(
+        traced: Traced) -> None:
+    run = traced({
+        "lib.py": LIBRARY,
+        "tests/test_lib.py": "def check(x):\n    return x\n",
+        "test_top.py": "def check2(x):\n    return x\n",
+        "conftest.py": "def fixture(x):\n    return x\n",
+        "env/lib/site-packages/dep.py": "def dep(x):\n    return x\n",
+        "build/lib/builtlib.py": "def built(x):\n    return x\n",
+        "main.py": dedent("""
+            import json, sys
+            sys.path[:0] = ["tests", "env/lib/site-packages", "build/lib"]
+            import test_lib, test_top, conftest, dep, builtlib, lib
+            test_lib.check(1); test_top.check2(1); conftest.fixture(1); dep.dep(1)
+            builtlib.built(1); json.dumps([1])
+            exec("def made(x):\\n    return x\\nmade(1)")
+            (lambda x: x)(1)
+            [lib.add(i) for i in range(2)]
+            list(lib.count_up(2))
+
+            class Local:
+                pass
+            """),
+    })
+    assert run.qualnames() == {"add"}
+
+
+def test_mutated_arguments_show_in_after(traced: Traced) -> None:
+    run = traced({"lib.py": dedent("""
+        def push(items, table, seen, raw, label):
+            items.append(len(items))
+            table["n"] = 1
+            seen.add(3)
+            raw.extend(b"!")
+            items = "rebound"  # `after` follows the object, not the name
+            return None
+        """), "main.py": "import lib\nlib.push([0], {}, set(), bytearray(b'a'), 'x')\n"})
+    [call] = run.calls("push")
+    assert call["args"] == {"items": "[0]", "table": "{}", "seen": "set()",
+                            "raw": "bytearray(b'a')", "label": "'x'"}
+    assert call["after"] == {"items": "[0, 1]", "table": "{'n': 1}", "seen": "{3}",
+                             "raw": "bytearray(b'a!')"}
+
+
+def test_records_a_bounded_number_of_distinct_calls(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import lib
+        for i in range(10):
+            lib.nothing(0)
+        for i in range(10):
+            lib.add(i)
+        """)}, max_calls_per_function=3)
+    assert [call["args"]["a"] for call in run.calls("add")] == ["0", "1", "2"]
+    assert len(run.calls("nothing")) == 1
+    [stats] = run.lines("stats")
+    assert stats["calls_repeated"] == 9
+    assert stats["calls_seen"] == 13  # after the third distinct call, `add` costs a lookup
+
+
+def test_records_the_running_test(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import os, lib
+        lib.add(1)
+        os.environ["PYTEST_CURRENT_TEST"] = "tests/test_lib.py::test_add[1] (call)"
+        lib.add(2)
+        """)})
+    tests = [call.get("test") for call in run.calls("add")]
+    assert tests == [None, "tests/test_lib.py::test_add[1]"]
+
+
+# ---------------------------------------------------------------- never disturbing the program
+
+HOSTILE = dedent("""
+    class Meta(type):
+        @property
+        def __module__(cls):
+            raise RuntimeError("metaclass property")
+
+    class Hostile(metaclass=Meta):
+        def __repr__(self):
+            raise RuntimeError("repr")
+        def __eq__(self, other):
+            raise RuntimeError("eq")
+        def __hash__(self):
+            raise RuntimeError("hash")
+        def __len__(self):
+            raise RuntimeError("len")
+        @property
+        def __class__(self):
+            raise RuntimeError("class")
+
+    class Text(str):
+        def __repr__(self):
+            raise RuntimeError("str subclass repr")
+
+    def same(x):
+        return x
+
+    def wrap(x):
+        return [x, {"k": x}]
+    """)
+
+
+def test_user_objects_are_opaque_and_never_called(traced: Traced) -> None:
+    files = {"lib.py": HOSTILE, "main.py": dedent("""
+        import lib
+        h = lib.Hostile()
+        for value in (h, lib.Text("t"), lib.Hostile):
+            assert lib.same(value) is value
+        lib.wrap(h)
+        print("done")
+        """)}
+    untraced = traced(files, probe=False)
+    run = traced(files)
+    assert run.stdout == untraced.stdout == "done\n"
+    assert [call["ret"] for call in run.calls("same")] == [
+        ("opaque", "lib.Hostile", "type"), ("opaque", "lib.Text", "type"),
+        ("opaque", "?.Meta", "type")]  # Meta's __module__ is a property
+    assert run.calls("wrap")[0]["ret"] == ("opaque", "builtins.list", "type")
+    assert run.lines("stats")[0]["errors"] == 0
+
+
+def test_cycles_huge_and_deep_values_are_opaque(traced: Traced) -> None:
+    run = traced({"lib.py": HOSTILE, "main.py": dedent("""
+        import lib
+        loop = [1]
+        loop.append(loop)
+        nested = [[[[[[[0]]]]]]]
+        for value in (loop, "x" * 10 ** 7, 10 ** 5000, nested, [[[[[[0]]]]]]):
+            lib.same(value)
+        """)}, max_depth=6)
+    rets = [call["ret"] for call in run.calls("same")]
+    assert rets == [("opaque", "builtins.list", "cycle"), ("opaque", "builtins.str", "size"),
+                    ("opaque", "builtins.int", "size"), ("opaque", "builtins.list", "depth"),
+                    "[[[[[[0]]]]]]"]
+
+
+@pytest.mark.parametrize("version", ["3.6", "3.13"])
+def test_survives_the_recursion_limit(traced: Traced, version: str) -> None:
+    files = {"lib.py": LIBRARY + "\ndef down(n):\n    return down(n + 1)\n", "main.py": dedent("""
+        import lib
+        for attempt in range(3):
+            try:
+                lib.down(0)
+            except RecursionError:
+                print("caught")
+        print(lib.add(40))
+        """)}
+    run = traced(files, version=version)
+    assert run.stdout == "caught\ncaught\ncaught\n42\n"
+    # CPython detaches a profiler that overflowed; the probe attaches itself again.
+    assert run.calls("add")[0]["ret"] == "42"
+
+
+def test_comes_back_after_the_program_replaced_the_profiler(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import gc, sys, lib
+        lib.add(1)
+        sys.setprofile(lambda frame, event, arg: None)  # a profiler of the program's own
+        lib.add(2)
+        sys.setprofile(None)
+        gc.collect()
+        print(lib.add(3))
+        """)})
+    assert run.stdout == "5\n"
+    assert [call["args"]["a"] for call in run.calls("add")] == ["1", "3"]
+
+
+def test_does_nothing_without_the_variable(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import sys, lib
+        lib.add(1)
+        print(sys.getprofile(), "_citrace_probe" in sys.modules)
+        """)}, probe=False)
+    assert run.stdout == "None False\n"
+    assert run.files == []
+
+
+@pytest.mark.parametrize("config", ["{not json", '{"roots": []}', None])
+def test_a_broken_config_is_ignored_quietly(traced: Traced, tmp_path: Path,
+                                             config: str | None) -> None:
+    path = tmp_path / "bad.json"
+    if config is not None:
+        path.write_text(config)
+    run = traced({"lib.py": LIBRARY, "main.py": "import lib\nprint(lib.add(1))\n"},
+                 probe=False, env={PROBE_ENV_VAR: str(path)})
+    assert run.stdout == "3\n" and run.files == []
+
+
+def test_an_unwritable_trace_directory_disables_the_probe(traced: Traced, tmp_path: Path) -> None:
+    config = ProbeConfig(str(tmp_path / "missing" / "dir"), (str(tmp_path / "proj"),))
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import sys, lib
+        print(lib.add(1), lib.add(2), sys.getprofile())
+        """)}, probe=False, env={PROBE_ENV_VAR: str(config.write(tmp_path / "c.json"))})
+    assert run.stdout == "3 4 None\n"
+
+
+def test_stops_recording_when_the_trace_is_full(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": "import lib\nfor i in range(100):\n"
+                  "    lib.add(i)\nprint('ok')\n"}, max_trace_bytes=1000)
+    assert run.stdout == "ok\n"
+    [stats] = run.lines("stats")
+    assert stats["trace_full"] == 1 and stats["bytes_written"] <= 1000
+    assert 0 < stats["calls_recorded"] < 10
+
+
+def test_starts_once_per_process(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import importlib, sys, lib
+        import _citrace_probe
+        before = sys.getprofile()
+        importlib.reload(_citrace_probe)
+        print(sys.getprofile() is before)
+        lib.add(1)
+        """)})
+    assert run.stdout == "True\n"
+    assert len(run.files) == 1 and len(run.calls("add")) == 1
+
+
+@pytest.mark.parametrize("version", ["3.6", "3.13"])
+def test_pth_line_is_silent_even_when_the_probe_cannot_import(tmp_path: Path,
+                                                               version: str) -> None:
+    (tmp_path / f"{PROBE_MODULE}.pth").write_text(PTH_LINE)
+    (tmp_path / f"{PROBE_MODULE}.py").write_text("raise SystemExit('broken probe')\n")
+    code = (f"import site, sys; site.addsitedir({str(tmp_path)!r}); "
+            f"print('{PROBE_MODULE}' in sys.modules)")
+    env = base_environment({PROBE_ENV_VAR: str(tmp_path / "config.json")})
+    done = subprocess.run([str(interpreter(version)), "-c", code], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "False\n", "")
+
+
+# ---------------------------------------------------------------- threads and processes
+
+def test_traces_threads(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import threading, lib
+        workers = [threading.Thread(target=lib.add, args=(i,)) for i in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        """)})
+    assert sorted(call["args"]["a"] for call in run.calls("add")) == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize("version", ["3.6", "3.13"])
+def test_spawned_workers_and_child_pythons_write_their_own_files(traced: Traced,
+                                                                 version: str) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import multiprocessing, subprocess, sys, lib
+        if __name__ == "__main__":
+            lib.add(1)
+            context = multiprocessing.get_context("spawn")
+            worker = context.Process(target=lib.add, args=(2,))
+            worker.start()
+            worker.join()
+            subprocess.check_call([sys.executable, "-c", "import lib; lib.add(3)"])
+        """)}, version=version)
+    assert len(run.files) == 3
+    per_file = sorted(sorted(call["args"]["a"] for call in lines_calls(lines))
+                      for lines in run.files)
+    assert per_file == [["1"], ["2"], ["3"]]
+    assert len({lines[0]["pid"] for lines in run.files}) == 3
+
+
+def lines_calls(lines: list[dict]) -> list[dict]:
+    ids = {line["id"] for line in lines if line["k"] == "fn" and line["qualname"] == "add"}
+    return [{"args": {a[0]: a[2]["py"] for a in line["args"]}} for line in lines
+            if line["k"] == "call" and line["fn"] in ids]
+
+
+@pytest.mark.parametrize("version", ["3.6", "3.13"])
+def test_forked_children_write_their_own_files(traced: Traced, version: str) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import os, lib
+        lib.add(1)
+        pid = os.fork()
+        if pid == 0:
+            lib.add(2)
+            lib.add(1)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        lib.add(3)
+        """)}, version=version)
+    by_pid = {lines[0]["pid"]: sorted(c["args"]["a"] for c in lines_calls(lines))
+              for lines in run.files}
+    # The child knows the parent recorded add(1): the same inputs are not recorded twice.
+    assert sorted(by_pid.values()) == [["1", "3"], ["2"]]
+    for lines in run.files:  # each file declares the functions it uses
+        assert [line["k"] for line in lines[:2]] == ["header", "fn"]
+
+
+def test_records_written_before_os_exit_survive(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": "import os, lib\nlib.add(5)\nos._exit(3)\n"})
+    assert run.returncode == 3
+    assert run.calls("add")[0]["ret"] == "7"
+    assert run.lines("stats") == []  # atexit does not run

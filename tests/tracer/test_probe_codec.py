@@ -1,0 +1,152 @@
+"""The probe's value codec and injection helpers, in-process (the probe is plain Python)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recipes.records import StageError
+from tracer import probe
+from tracer.inject import (
+    PROBE_ENV_VAR,
+    PROBE_MODULE,
+    PTH_LINE,
+    ProbeConfig,
+    probe_environment,
+    site_packages_of,
+)
+from tracer.probe import encode_value
+
+ROUND_TRIPS = [
+    None, True, False, 0, -7, 2**70, 1.5, -0.0, 1e300, "", "é\n'\"", "\ud800", b"", b"\x00'",
+    [], [1, [2, [3]]], (), (1,), (1, "a", None), {}, {"a": 1, (1, 2): [3]},
+    {frozenset({1}): {2}}, set(), {3, 1, 2}, frozenset(), frozenset({"b", "a"}),
+    complex(1, -2), bytearray(b"ab"),
+]
+
+
+@pytest.mark.parametrize("value", ROUND_TRIPS, ids=repr)
+def test_literal_values_round_trip_through_their_source(value: Any) -> None:
+    encoded = encode_value(value)
+    assert set(encoded) == {"py"}
+    restored = eval(encoded["py"])
+    assert type(restored) is type(value) and restored == value
+    if isinstance(value, float):
+        assert math.copysign(1, restored) == math.copysign(1, value)
+
+
+def test_floats_without_a_literal_are_written_as_calls() -> None:
+    assert encode_value([math.nan, math.inf, -math.inf])["py"] == (
+        "[float('nan'), float('inf'), -float('inf')]")
+    assert encode_value(complex(math.nan, -math.inf))["py"] == (
+        "complex(float('nan'), -float('inf'))")
+
+
+def test_sets_are_written_in_a_stable_order() -> None:
+    assert encode_value({"b", "c", "a"})["py"] == "{'a', 'b', 'c'}"
+    assert encode_value(frozenset({2, 1}))["py"] == "frozenset({1, 2})"
+
+
+class Point:
+    pass
+
+
+class Number(int):
+    pass
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (Point(), {"opaque": f"{__name__}.Point", "why": "type"}),
+    (Number(3), {"opaque": f"{__name__}.Number", "why": "type"}),
+    ([1, Point()], {"opaque": "builtins.list", "why": "type"}),
+    ({Point: 1}, {"opaque": "builtins.dict", "why": "type"}),
+    (object(), {"opaque": "builtins.object", "why": "type"}),
+    (len, {"opaque": "builtins.builtin_function_or_method", "why": "type"}),
+    (Point, {"opaque": "builtins.type", "why": "type"}),
+], ids=repr)
+def test_everything_else_is_opaque_with_its_type(value: Any, expected: dict[str, str]) -> None:
+    assert encode_value(value) == expected
+
+
+def test_self_references_are_cycles_but_shared_values_are_not() -> None:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    shared = [1]
+    assert encode_value(loop) == {"opaque": "builtins.dict", "why": "cycle"}
+    assert encode_value([shared, shared]) == {"py": "[[1], [1]]"}
+
+
+def test_nesting_is_limited() -> None:
+    assert encode_value([[[0]]], max_depth=3) == {"py": "[[[0]]]"}
+    assert encode_value([[[[0]]]], max_depth=3) == {"opaque": "builtins.list", "why": "depth"}
+
+
+@pytest.mark.parametrize("value", [
+    "x" * 2001, b"x" * 5000, 10**2001, 10**100000, list(range(10**6)), {i: i for i in range(700)},
+    ["x" * 1500, "y" * 1500],
+], ids=lambda value: type(value).__name__)
+def test_values_over_the_size_limit_are_opaque_and_cheap(value: Any) -> None:
+    started = time.perf_counter()
+    assert encode_value(value, max_chars=2000)["why"] == "size"
+    assert time.perf_counter() - started < 0.2  # no 10 MB source built first
+
+
+def test_type_names_never_run_metaclass_code() -> None:
+    class Meta(type):
+        @property
+        def __module__(cls) -> str:  # type: ignore[override]
+            raise AssertionError("ran user code")
+
+    class Odd(metaclass=Meta):
+        pass
+
+    assert probe.type_name(Odd) == f"{__name__}.{Odd.__qualname__}"
+    assert probe.type_name(Meta) == f"?.{Meta.__qualname__}"  # its __module__ is the property
+
+
+@pytest.mark.parametrize(("path", "traced"), [
+    ("pkg/mod.py", True),
+    ("src/pkg/_impl.py", True),
+    ("pkg/tests/helpers.py", False),
+    ("test/x.py", False),
+    (".tox/py/lib/python3.11/site-packages/dep.py", False),
+    ("build/lib/pkg/mod.py", False),
+    ("pkg/test_mod.py", False),
+    ("pkg/mod_test.py", False),
+    ("conftest.py", False),
+    ("setup.py", False),
+    ("pkg/template.html", False),
+])
+def test_which_files_are_traced(tmp_path: Path, path: str, traced: bool) -> None:
+    roots = probe._normalise_roots([str(tmp_path)])
+    expected = str(tmp_path / path) if traced else None
+    assert probe.traced_path(str(tmp_path / path), roots) == expected
+    assert probe.traced_path(str(tmp_path) + "x/pkg/mod.py", roots) is None  # a sibling
+
+
+def test_injection_names_match_the_probe() -> None:
+    assert PROBE_ENV_VAR == probe.ENV_VAR
+    assert f"import {PROBE_MODULE}" in PTH_LINE and PTH_LINE.startswith("import ")
+    assert PTH_LINE.count("\n") == 1
+
+
+def test_probe_config_is_what_the_probe_reads(tmp_path: Path) -> None:
+    config = ProbeConfig(str(tmp_path / "out"), (str(tmp_path),), max_depth=3)
+    path = config.write(tmp_path / "probe.json")
+    assert probe.load_config(str(path)) == {
+        "out_dir": str(tmp_path / "out"), "roots": [str(tmp_path)],
+        "max_calls_per_function": 20, "max_value_chars": 2000,
+        "max_trace_bytes": 20_000_000, "max_depth": 3}
+    assert json.loads(path.read_text())["roots"] == [str(tmp_path)]
+    assert probe_environment(path) == {PROBE_ENV_VAR: str(path)}
+
+
+def test_site_packages_of_a_missing_interpreter_is_a_trace_failure(tmp_path: Path) -> None:
+    with pytest.raises(StageError) as raised:
+        site_packages_of(str(tmp_path / "nope" / "python"))
+    assert raised.value.failure.stage == "trace"

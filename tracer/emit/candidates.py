@@ -1,0 +1,163 @@
+"""Traces to candidates: every traced function either becomes a ``Candidate`` or is counted
+under the reason it was dropped."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tracer.emit.asserts import MAX_ASSERTS, build_check, judge_calls
+from tracer.emit.context import ImportPolicy, build_context
+from tracer.emit.drops import DUPLICATE, NOT_TOPLEVEL, OUTSIDE_PROJECT, Drop
+from tracer.emit.source import ModuleSource, locate_function
+from tracer.records import CallRecord, Candidate, FunctionId, TraceSet
+
+
+@dataclass
+class EmitReport:
+    candidates: list[Candidate] = field(default_factory=list)
+    functions_traced: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)  # reason -> functions
+    calls_dropped: Counter[str] = field(default_factory=Counter)  # reason -> calls
+
+
+@dataclass(frozen=True)
+class _Settings:
+    checkout: Path
+    roots: tuple[Path, ...]
+    project_packages: frozenset[str]
+    max_asserts: int
+
+
+def build_candidates(traces: TraceSet, *, checkout: Path, roots: Sequence[Path],
+                     project_packages: frozenset[str],
+                     max_asserts: int = MAX_ASSERTS) -> EmitReport:
+    """The candidates of one traced run, sorted by path and line, and the funnel's counts."""
+    settings = _Settings(checkout, tuple(roots), project_packages, max_asserts)
+    calls = _calls_by_function(traces.calls)
+    functions = sorted(set(traces.functions) | set(calls),
+                       key=lambda f: (f.file, f.line, f.qualname, f.module))
+    report = EmitReport(functions_traced=len(functions))
+    sources = _Sources()
+    kept: dict[tuple[str, str], Candidate] = {}
+    for function in functions:
+        try:
+            candidate = _build_one(function, traces.functions.get(function, False),
+                                   calls.get(function, []), settings, sources, report)
+        except Drop as drop:
+            report.dropped[drop.reason] += 1
+            continue
+        _keep(kept, candidate, report)
+    report.candidates = sorted(kept.values(),
+                               key=lambda c: (c.path, c.function.line, c.entry_point))
+    return report
+
+
+def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
+               settings: _Settings, sources: _Sources, report: EmitReport) -> Candidate:
+    if not toplevel or "." in function.qualname:
+        raise Drop(NOT_TOPLEVEL, function.qualname)
+    file = Path(function.file)
+    path = relative_path(file, settings.checkout, settings.roots)
+    module = sources.module(file)
+    located = locate_function(module, function.qualname, function.line)
+    policy = ImportPolicy(_own_modules(function, file, settings, sources))
+    context = build_context(module, located, policy=policy)
+    judged = judge_calls(calls)
+    report.calls_dropped.update(judged.dropped)
+    check = build_check(judged, max_asserts=settings.max_asserts)
+    prompt = f"{context}\n\n{located.header}" if context else located.header
+    return Candidate(
+        function=function, path=path, entry_point=function.qualname, prompt=prompt,
+        canonical_solution=located.body, test=check.test, n_calls=check.n_calls,
+        n_asserts=check.n_asserts, tests_traced=check.tests_traced,
+    )
+
+
+def relative_path(file: Path, checkout: Path, roots: Sequence[Path]) -> str:
+    """``file`` relative to the checkout when under it. An installed copy (a root in
+    site-packages is a package directory) is named by its counterpart in the checkout,
+    ``pkg/mod.py`` or ``src/pkg/mod.py``, so a problem's path is the same however the
+    project was installed."""
+    for candidate, parent in ((file, checkout), (file.resolve(), checkout.resolve())):
+        if candidate.is_relative_to(parent):
+            return candidate.relative_to(parent).as_posix()
+    for root in roots:
+        for candidate, parent in ((file, root), (file.resolve(), root.resolve())):
+            if candidate.is_relative_to(parent):
+                # A package directory is named with its package; a plain directory of
+                # modules (site-packages itself) names its modules alone.
+                top = parent.parent if (parent / "__init__.py").is_file() else parent
+                in_package = candidate.relative_to(top)
+                for layout in (checkout, checkout / "src"):
+                    if (layout / in_package).is_file():
+                        return (layout / in_package).relative_to(checkout).as_posix()
+                return in_package.as_posix()
+    raise Drop(OUTSIDE_PROJECT, str(file))
+
+
+def _own_modules(function: FunctionId, file: Path, settings: _Settings,
+                 sources: _Sources) -> frozenset[str]:
+    """The project's top-level module names as this function's module sees them.
+
+    Its own top-level package always counts. A top-level module in the checkout (flat
+    layout, or a test helper beside a test file) also sees its sibling modules; in
+    site-packages the siblings are other distributions, so they do not count there.
+    """
+    names = set(settings.project_packages) | {function.module.partition(".")[0]}
+    if "." not in function.module and _under(file, settings.checkout):
+        names |= sources.modules_in(file.parent)
+    return frozenset(names)
+
+
+def _under(file: Path, base: Path) -> bool:
+    return file.is_relative_to(base) or file.resolve().is_relative_to(base.resolve())
+
+
+def _keep(kept: dict[tuple[str, str], Candidate], candidate: Candidate,
+          report: EmitReport) -> None:
+    """One candidate per file and function; the one with more asserts wins a tie-break."""
+    key = (candidate.path, candidate.entry_point)
+    other = kept.get(key)
+    if other is not None:
+        report.dropped[DUPLICATE] += 1
+        if other.n_asserts >= candidate.n_asserts:
+            return
+    kept[key] = candidate
+
+
+def _calls_by_function(calls: Sequence[CallRecord]) -> dict[FunctionId, list[CallRecord]]:
+    grouped: dict[FunctionId, list[CallRecord]] = {}
+    for call in calls:
+        grouped.setdefault(call.function, []).append(call)
+    return grouped
+
+
+class _Sources:
+    """Each module read and parsed once (its failure remembered too), each directory
+    listed once."""
+
+    def __init__(self) -> None:
+        self._modules: dict[Path, ModuleSource | Drop] = {}
+        self._directories: dict[Path, frozenset[str]] = {}
+
+    def module(self, path: Path) -> ModuleSource:
+        if path not in self._modules:
+            try:
+                self._modules[path] = ModuleSource.read(path)
+            except Drop as drop:
+                self._modules[path] = drop
+        found = self._modules[path]
+        if isinstance(found, Drop):
+            raise Drop(found.reason, found.detail)
+        return found
+
+    def modules_in(self, directory: Path) -> frozenset[str]:
+        """The importable names a directory holds: `x.py` files and `x/__init__.py` packages."""
+        if directory not in self._directories:
+            self._directories[directory] = frozenset(
+                entry.name.removesuffix(".py") for entry in directory.iterdir()
+                if entry.suffix == ".py" or (entry / "__init__.py").is_file())
+        return self._directories[directory]

@@ -1,0 +1,80 @@
+"""Putting the probe into a target environment and switching it on for one run.
+
+The probe is copied into the environment's site-packages under a name no project uses,
+with a ``.pth`` line that imports it only when ``CITRACE_PROBE`` is set. The line swallows
+every failure, so a broken probe can never change what an interpreter prints at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from recipes.records import StageError
+from recipes.sandbox import base_environment
+
+PROBE_MODULE = "_citrace_probe"
+PROBE_ENV_VAR = "CITRACE_PROBE"
+PROBE_SOURCE = Path(__file__).with_name("probe.py")
+
+# site.py executes .pth lines that start with "import"; the exec'd string is a statement
+# block so that the try/except can sit on one line.
+PTH_LINE = (
+    "import os; exec(\"try:\\n if os.environ.get('" + PROBE_ENV_VAR + "'): import "
+    + PROBE_MODULE + "\\nexcept BaseException: pass\")\n"
+)
+
+_PURELIB_QUERY = "import sysconfig; print('\\n' + sysconfig.get_paths()['purelib'])"
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """What the probe reads at start-up (the JSON file ``CITRACE_PROBE`` names)."""
+
+    out_dir: str
+    roots: tuple[str, ...]
+    max_calls_per_function: int = 20
+    max_value_chars: int = 2000
+    max_trace_bytes: int = 20_000_000
+    max_depth: int = 6
+
+    def write(self, path: Path | str) -> Path:
+        path = Path(path)
+        data = asdict(self)
+        data["roots"] = list(self.roots)
+        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        return path
+
+
+def site_packages_of(python: str) -> Path:
+    """The purelib directory of the environment ``python`` belongs to."""
+    try:
+        done = subprocess.run(
+            [python, "-c", _PURELIB_QUERY], capture_output=True, text=True, timeout=60,
+            env=base_environment(), stdin=subprocess.DEVNULL, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StageError("trace", "no-site-packages",
+                         f"cannot run {python} to find its site-packages: {exc}") from exc
+    lines = done.stdout.strip().splitlines()
+    # The last line: a project's own .pth files may print before our query does.
+    if done.returncode != 0 or not lines:
+        raise StageError("trace", "no-site-packages",
+                         f"{python} did not report its site-packages (exit {done.returncode}); "
+                         "check that the environment was built")
+    return Path(lines[-1])
+
+
+def install_probe(site_packages: Path) -> None:
+    """Copy the probe into ``site_packages`` with the .pth line that starts it."""
+    site_packages.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROBE_SOURCE, site_packages / f"{PROBE_MODULE}.py")
+    (site_packages / f"{PROBE_MODULE}.pth").write_text(PTH_LINE, encoding="ascii")
+
+
+def probe_environment(config_path: Path | str) -> dict[str, str]:
+    """The variables that switch the probe on for a command."""
+    return {PROBE_ENV_VAR: str(Path(config_path).resolve())}

@@ -1,0 +1,161 @@
+"""Reading a directory of trace files (format: ``tracer/records.py``) into a ``TraceSet``.
+
+Each traced process wrote its own file with its own function ids; this maps them to
+``FunctionId``s, keeps the first recording of each distinct call, and sums the probes'
+counters. Anything unreadable is skipped and counted, never raised: a process killed
+mid-write leaves a torn last line, and other processes' records are still good.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tracer.records import TRACE_FORMAT_VERSION, Arg, CallRecord, FunctionId, TraceSet, Value
+
+TRACE_GLOB = "trace-*.jsonl"
+ARG_KINDS = frozenset({"pos", "kwonly", "varargs", "varkw"})
+OPAQUE_REASONS = frozenset({"type", "size", "depth", "cycle"})
+
+
+class _BadLine(Exception):
+    """A line that does not follow the format."""
+
+
+def read_traces(trace_dir: Path) -> TraceSet:
+    reader = _Reader()
+    for path in sorted(Path(trace_dir).glob(TRACE_GLOB)):
+        reader.read_file(path)
+    return reader.result()
+
+
+class _Reader:
+    """Accumulates the records of every file of one trace directory."""
+
+    def __init__(self) -> None:
+        self.functions: dict[FunctionId, bool] = {}
+        self.calls: dict[tuple[FunctionId, str], CallRecord] = {}
+        self.stats: dict[str, int] = {}
+        self.python = ""
+        self.files_read = 0
+        self.files_skipped = 0
+        self.lines_skipped = 0
+
+    def result(self) -> TraceSet:
+        return TraceSet(
+            functions=self.functions, calls=tuple(self.calls.values()), python=self.python,
+            files_read=self.files_read, lines_skipped=self.lines_skipped,
+            files_skipped=self.files_skipped, stats=self.stats,
+        )
+
+    def read_file(self, path: Path) -> None:
+        with path.open("rb") as stream:
+            header = _header(stream.readline())
+            if header is None:
+                self.files_skipped += 1
+                return
+            self.files_read += 1
+            if not self.python:
+                self.python = str(header.get("python", ""))
+            ids: dict[int, FunctionId] = {}
+            for line in stream:
+                try:
+                    self._record(json.loads(line), ids)
+                except (ValueError, _BadLine):  # json.JSONDecodeError is a ValueError
+                    self.lines_skipped += 1
+
+    def _record(self, data: Any, ids: dict[int, FunctionId]) -> None:
+        kind = data.get("k") if isinstance(data, dict) else None
+        if kind == "call":
+            self._call(data, ids)
+        elif kind == "fn":
+            function, toplevel = _function(data)
+            ids[_int(data.get("id"))] = function
+            self.functions[function] = self.functions.get(function, False) or toplevel
+        elif kind == "stats":
+            for key, value in data.items():
+                if type(value) is int:
+                    self.stats[key] = self.stats.get(key, 0) + value
+        else:
+            raise _BadLine(f"unknown kind {kind!r}")
+
+    def _call(self, data: dict[str, Any], ids: dict[int, FunctionId]) -> None:
+        function = ids.get(_int(data.get("fn")))
+        if function is None:
+            raise _BadLine("call of a function with no fn line")
+        test = data.get("test")
+        record = CallRecord(
+            function=function,
+            args=tuple(_arg(item) for item in _list(data.get("args"))),
+            result=_value(data.get("ret")),
+            after=tuple(_after(item) for item in _list(data.get("after", []))),
+            test=test if isinstance(test, str) else None,
+        )
+        self.calls.setdefault((function, record.inputs_key()), record)
+
+
+def _header(line: bytes) -> dict[str, Any] | None:
+    """The header's fields when ``line`` is a header this reader understands."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("k") != "header":
+        return None
+    version = data.get("version")
+    if data.get("format") != "citrace-trace" or type(version) is not int:
+        return None
+    return data if 1 <= version <= TRACE_FORMAT_VERSION else None
+
+
+def _function(data: dict[str, Any]) -> tuple[FunctionId, bool]:
+    module = data.get("module")
+    function = FunctionId(
+        module=module if isinstance(module, str) else "",
+        qualname=_str(data.get("qualname")),
+        file=_str(data.get("file")),
+        line=_int(data.get("line")),
+    )
+    return function, data.get("toplevel") is True
+
+
+def _arg(item: Any) -> Arg:
+    if not isinstance(item, list) or len(item) != 3 or item[1] not in ARG_KINDS:
+        raise _BadLine("bad argument")
+    return Arg(name=_str(item[0]), kind=item[1], value=_value(item[2]))
+
+
+def _after(item: Any) -> tuple[str, Value]:
+    if not isinstance(item, list) or len(item) != 2:
+        raise _BadLine("bad after entry")
+    return _str(item[0]), _value(item[1])
+
+
+def _value(data: Any) -> Value:
+    # Lenient about extra keys (a newer probe of the same format version may add some),
+    # strict about the ones the emitter relies on.
+    if isinstance(data, dict):
+        if isinstance(data.get("py"), str):
+            return {"py": data["py"]}
+        if isinstance(data.get("opaque"), str) and data.get("why") in OPAQUE_REASONS:
+            return {"opaque": data["opaque"], "why": data["why"]}
+    raise _BadLine("bad value")
+
+
+def _list(data: Any) -> list[Any]:
+    if not isinstance(data, list):
+        raise _BadLine("expected a list")
+    return data
+
+
+def _str(data: Any) -> str:
+    if not isinstance(data, str):
+        raise _BadLine("expected a string")
+    return data
+
+
+def _int(data: Any) -> int:
+    if type(data) is not int:
+        raise _BadLine("expected an integer")
+    return data
