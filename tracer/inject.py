@@ -27,6 +27,7 @@ PTH_LINE = (
     + PROBE_MODULE + "\\nexcept BaseException: pass\")\n"
 )
 
+_COMPILE = "import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)"
 _PURELIB_QUERY = "import sysconfig; print('\\n' + sysconfig.get_paths()['purelib'])"
 
 
@@ -68,11 +69,34 @@ def site_packages_of(python: str) -> Path:
     return Path(lines[-1])
 
 
-def install_probe(site_packages: Path) -> None:
-    """Copy the probe into ``site_packages`` with the .pth line that starts it."""
+def install_probe(site_packages: Path, *, python: str | None = None) -> None:
+    """Copy the probe into ``site_packages`` with the .pth line that starts it.
+
+    Given the environment's ``python``, also compile it there: test commands run with
+    PYTHONDONTWRITEBYTECODE, so without a .pyc every interpreter start would compile the
+    probe again (~15 ms), and a probe that does not parse on that version would otherwise
+    fail silently behind the .pth line's try/except.
+    """
     site_packages.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROBE_SOURCE, site_packages / f"{PROBE_MODULE}.py")
+    module = site_packages / f"{PROBE_MODULE}.py"
+    shutil.copyfile(PROBE_SOURCE, module)
     (site_packages / f"{PROBE_MODULE}.pth").write_text(PTH_LINE, encoding="ascii")
+    if python is not None:
+        _compile(python, module)
+
+
+def _compile(python: str, module: Path) -> None:
+    try:
+        done = subprocess.run(
+            [python, "-c", _COMPILE, str(module)], capture_output=True, text=True,
+            timeout=60, env=base_environment(), stdin=subprocess.DEVNULL, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StageError("trace", "probe-install", f"cannot run {python}: {exc}") from exc
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise StageError("trace", "probe-install",
+                         f"the probe does not compile on {python}: {last}")
 
 
 def probe_environment(config_path: Path | str) -> dict[str, str]:

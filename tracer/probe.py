@@ -394,9 +394,12 @@ class Probe:
         # their equality), and hashing one is not cheap. The value keeps the code alive so
         # its id cannot be reused.
         if len(self.cache) >= _CACHE_LIMIT:
-            for key, kept in list(self.cache.items()):
-                if type(kept) is not _Fn:
-                    self.cache.pop(key, None)
+            try:
+                kept = [item for item in list(self.cache.items()) if type(item[1]) is _Fn]
+            except RuntimeError:  # another thread added to it meanwhile
+                kept = []
+            self.cache.clear()  # in place: the callback holds this dict
+            self.cache.update(kept)
         # setdefault: two threads deciding at once must share one _Fn (one `fn` line).
         return self.cache.setdefault(id(code), value)
 
@@ -409,6 +412,8 @@ class Probe:
         # An entry under this frame's address belongs to a dead frame whose return was
         # never seen (profiler replaced for a while, or another thread's, after a fork).
         self.pending.pop(id(frame), None)
+        if self.off:
+            return
         self.counters['calls_seen'] += 1
         fn.calls += 1
         if fn.calls >= self.limits['max_seen_per_function']:
@@ -434,7 +439,7 @@ class Probe:
 
     def on_return(self, entry, frame, value):
         fn, args_json, key, mutables, test = entry
-        if fn.code is not frame.f_code:
+        if fn.code is not frame.f_code or self.off:
             return
         if value is None and not self._returned(fn, frame):
             self.counters['calls_raised'] += 1
@@ -585,11 +590,10 @@ class Probe:
             pass
 
     def shutdown(self):
-        """Stop recording: every code object becomes a rejected one, so it costs a lookup."""
+        """Stop recording (other threads may still call the callback: `off` stops them)."""
+        # Not rewriting the cache: with the profiler still on, a garbage collection in the
+        # middle of iterating it can run code that adds to it.
         self.off = True
-        for key, value in list(self.cache.items()):
-            if type(value) is _Fn:
-                self.cache[key] = value.code
         self.pending.clear()
         self.detach()
 

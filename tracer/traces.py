@@ -26,7 +26,10 @@ class _BadLine(Exception):
 def read_traces(trace_dir: Path) -> TraceSet:
     reader = _Reader()
     for path in sorted(Path(trace_dir).glob(TRACE_GLOB)):
-        reader.read_file(path)
+        try:
+            reader.read_file(path)
+        except OSError:  # unreadable, or removed since the listing
+            reader.files_skipped += 1
     return reader.result()
 
 

@@ -29,7 +29,7 @@ def probe_venv(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Venv
             subprocess.run([str(base), "-m", "venv", "--without-pip", str(where)], check=True)
             python = where / "bin" / "python"
             site_packages = site_packages_of(str(python))
-            install_probe(site_packages)
+            install_probe(site_packages, python=str(python))
             made[version] = Venv(python, site_packages)
         return made[version]
 

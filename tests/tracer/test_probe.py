@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from recipes.records import StageError
 from recipes.sandbox import base_environment
 from tests.tracer.probe_harness import (
     INTERPRETERS,
     MAIN_VERSIONS,
     Traced,
+    Venv,
     interpreter,
     parse_trace_files,
 )
-from tracer import probe
+from tracer import inject, probe
 from tracer.inject import PROBE_ENV_VAR, PROBE_MODULE, PTH_LINE, ProbeConfig
 
 LIBRARY = textwrap.dedent("""\
@@ -366,6 +369,29 @@ def test_pth_line_is_silent_even_when_the_probe_cannot_import(tmp_path: Path,
     done = subprocess.run([str(interpreter(version)), "-c", code], env=env,
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (0, "False\n", "")
+
+
+@pytest.mark.parametrize("version", ["3.6", "3.13"])
+def test_installed_probe_is_precompiled_and_starts_light(probe_venv: Callable[[str], Venv],
+                                                         tmp_path: Path, version: str) -> None:
+    venv = probe_venv(version)
+    tag = version.replace(".", "")
+    assert (venv.site_packages / "__pycache__" / f"{PROBE_MODULE}.cpython-{tag}.pyc").exists()
+    config = ProbeConfig(str(tmp_path), (str(tmp_path),)).write(tmp_path / "probe.json")
+    code = "import sys; print(sorted(set(sys.modules) & {'_citrace_probe', 'json'}))"
+    done = subprocess.run([str(venv.python), "-c", code], capture_output=True, text=True,
+                          env=base_environment({PROBE_ENV_VAR: str(config)}), timeout=60)
+    assert (done.stdout, done.stderr) == ("['_citrace_probe']\n", "")  # json imports re
+
+
+def test_installing_a_probe_that_does_not_parse_there_fails(
+        probe_venv: Callable[[str], Venv], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "probe.py"
+    broken.write_text("if (x := 1):\n    pass\n")  # 3.8 syntax
+    monkeypatch.setattr(inject, "PROBE_SOURCE", broken)
+    with pytest.raises(StageError, match="does not compile"):
+        inject.install_probe(tmp_path / "site", python=str(probe_venv("3.6").python))
 
 
 # ---------------------------------------------------------------- threads and processes

@@ -150,3 +150,18 @@ def test_site_packages_of_a_missing_interpreter_is_a_trace_failure(tmp_path: Pat
     with pytest.raises(StageError) as raised:
         site_packages_of(str(tmp_path / "nope" / "python"))
     assert raised.value.failure.stage == "trace"
+
+
+def test_the_decision_cache_stays_bounded_and_keeps_traced_functions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe, "_CACHE_LIMIT", 5)
+    (tmp_path / "lib.py").write_text("def traced(x):\n    return x\n")
+    namespace: dict[str, Any] = {}
+    exec(compile((tmp_path / "lib.py").read_text(), str(tmp_path / "lib.py"), "exec"), namespace)
+    state = probe.Probe({"out_dir": str(tmp_path), "roots": [str(tmp_path)]})
+    traced = state.decide(namespace["traced"].__code__)
+    for index in range(20):
+        state.decide(compile(f"lambda: {index}", "<x>", "eval").co_consts[0])
+    assert len(state.cache) <= 5
+    assert state.cache[id(namespace["traced"].__code__)] is traced
+    assert isinstance(traced, probe._Fn) and traced.params == (("x", "pos"),)
