@@ -148,8 +148,8 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
     trace_dir.mkdir()
     packages = roots.project_packages(source)
     trace_roots = roots.trace_roots(source, Path(env.site_packages), packages)
-    inject.install_probe(Path(env.site_packages))
-    config = inject.ProbeConfig(out_dir=str(trace_dir), roots=[str(r) for r in trace_roots])
+    inject.install_probe(Path(env.site_packages), python=env.python)
+    config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots))
     config_path = config.write(work / "probe.json")
     with progress.stage_of("test"):
         outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config_path),

@@ -15,7 +15,6 @@ Rules this module keeps, because it runs inside other people's test suites:
 
 import atexit
 import gc
-import opcode
 import os
 import sys
 import threading
@@ -47,8 +46,6 @@ CO_VARKEYWORDS = 0x08
 # Generators, coroutines and async generators: their `return` events are yields.
 CO_NOT_A_CALL = 0x20 | 0x80 | 0x100 | 0x200
 
-_RETURN_OPS = frozenset(opcode.opmap[name] for name in ('RETURN_VALUE', 'RETURN_CONST')
-                        if name in opcode.opmap)
 # An attribute of `sys`, so there is one probe per process whatever name this module was
 # imported under (or reloaded as).
 _STARTED = '_citrace_probe_started'
@@ -298,7 +295,7 @@ def _normalise_roots(roots):
 class _Fn:
     """A traced function's state in this process."""
 
-    __slots__ = ('code', 'file', 'params', 'seen', 'calls', 'token', 'id', 'co_code')
+    __slots__ = ('code', 'file', 'params', 'seen', 'calls', 'token', 'id')
 
     def __init__(self, code, file):
         self.code = code
@@ -308,7 +305,6 @@ class _Fn:
         self.calls = 0
         self.token = None  # the trace file this function's `fn` line was written to
         self.id = 0
-        self.co_code = None
 
 
 def _parameters(code):
@@ -338,7 +334,7 @@ def _current_test():
 
 def _new_counters():
     return {'calls_seen': 0, 'calls_recorded': 0, 'calls_capped': 0, 'calls_repeated': 0,
-            'calls_raised': 0, 'errors': 0, 'bytes_written': 0, 'trace_full': 0}
+            'calls_none_or_raised': 0, 'errors': 0, 'bytes_written': 0, 'trace_full': 0}
 
 
 class Probe:
@@ -441,9 +437,13 @@ class Probe:
         fn, args_json, key, mutables, test = entry
         if fn.code is not frame.f_code or self.off:
             return
-        if value is None and not self._returned(fn, frame):
-            self.counters['calls_raised'] += 1
-            return
+        if value is None:
+            # The profiler reports a function left by an exception as returning None, and
+            # no event tells the two apart. Reading the instruction the frame stopped at
+            # would (MonkeyType's way), but opcodes change with every CPython release. So a
+            # None result means "returned None or raised": the reader keeps it for what the
+            # call did to its arguments, and validation by execution settles which it was.
+            self.counters['calls_none_or_raised'] += 1
         if key in fn.seen:
             self.counters['calls_repeated'] += 1
             return
@@ -467,18 +467,6 @@ class Probe:
             self.counters['calls_recorded'] += 1
             if len(fn.seen) >= self.limits['max_calls_per_function']:
                 self.reject(fn)
-
-    def _returned(self, fn, frame):
-        """Whether a `return` event whose value is None is a return, not an exception."""
-        # The profiler reports a function left by an exception as returning None; the
-        # instruction it stopped at tells the two apart. On 3.6/3.7 a return inside
-        # `finally`/`with` stops at END_FINALLY, which also re-raises: not counted as a return.
-        if fn.co_code is None:
-            fn.co_code = fn.code.co_code  # 3.11+ builds a fresh copy on every access
-        try:
-            return fn.co_code[frame.f_lasti] in _RETURN_OPS
-        except IndexError:
-            return False
 
     def encode(self, value):
         return encode_value(value, self.limits['max_value_chars'], self.limits['max_depth'])

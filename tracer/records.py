@@ -14,6 +14,8 @@ object per line, each with a ``"k"`` (kind) key:
 * ``{"k": "call", "fn": 7, "args": [[name, kind, value], ...], "ret": value,
   "after": [[name, value], ...], "test": "tests/test_x.py::test_y"}`` -- one recorded call.
   ``kind`` is ``pos`` (positional or keyword), ``kwonly``, ``varargs`` or ``varkw``.
+  With the ``setprofile`` backend a ``None`` result means "returned None or raised": no
+  profiler event tells the two apart (validation by execution does).
   ``after`` re-encodes the mutable arguments when the call returned (mutation shows as a
   difference from ``args``). ``test`` is the running test where known, else absent.
 * ``{"k": "stats", ...counters...}`` -- written at exit, may be missing after a crash.

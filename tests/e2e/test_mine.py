@@ -39,7 +39,8 @@ def test_a_local_project_is_mined_into_valid_problems(tmp_path: Path) -> None:
     # task ids are stable: a second run gives the same ones
     again = tmp_path / "again"
     assert main(["mine", str(TEXTKIT), "-o", str(again)]) == 0
-    assert [p["task_id"] for p in _read(again / "problems.jsonl")] == [p["task_id"] for p in problems]
+    task_ids = [p["task_id"] for p in problems]
+    assert [p["task_id"] for p in _read(again / "problems.jsonl")] == task_ids
 
 
 @pytest.mark.slow
