@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import recipes
+from miners import batch_cli, evaluate_cli, trace_cli
 from miners.pipeline import Settings
-from miners.run import mine_all
+from miners.run import RunError, mine_all
 from miners.specs import SpecError, load_specs, parse_spec
-from recipes import planner
+from recipes import planner, sandbox
+from recipes.isolation import SandboxUnavailable
 from recipes.records import StageError
 
 QUICKSTART = Path(recipes.__file__).parent / "quickstart.yaml"
@@ -28,9 +30,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         return int(args.handler(args))
-    except SpecError as exc:
+    except (SpecError, RunError) as exc:
         print(f"citrace: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except SandboxUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("citrace: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,7 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--max-asserts", type=_positive_int, default=10)
     mine.add_argument("--build-timeout", type=float, default=1200.0, metavar="SECONDS")
     mine.add_argument("--test-timeout", type=float, default=1800.0, metavar="SECONDS")
+    mine.add_argument("--unsafe-no-sandbox", action="store_true", help=evaluate_cli.UNSAFE_HELP)
+    batch_cli.add_batch_options(mine)
     mine.set_defaults(handler=_mine)
+    batch_cli.add_status_command(commands)
+    batch_cli.add_merge_command(commands)
 
     plan = commands.add_parser("plan", help="print the recipes found for a checkout, as JSON")
     plan.add_argument("directory", type=Path)
@@ -61,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("spec", metavar="SPEC")
     fetch.add_argument("-o", "--output", type=Path, required=True, help="directory to put it in")
     fetch.set_defaults(handler=_fetch)
+    trace_cli.add_parser(commands)
+    evaluate_cli.add_parser(commands)
     return parser
 
 
@@ -78,11 +92,11 @@ def _mine(args: argparse.Namespace) -> int:
     out_dir: Path = args.output.resolve()
     settings = Settings(work_root=out_dir / "work", logs_dir=out_dir / "logs",
                         keep_work=args.keep_work, build_timeout=args.build_timeout,
-                        test_timeout=args.test_timeout, max_asserts=args.max_asserts)
-    logging.getLogger("citrace").info("mining %d project(s) into %s", len(specs), out_dir)
-    summary = mine_all(specs, out_dir, settings)
-    print(f"{summary.projects} projects: {summary.ok} ok, {summary.failed} failed; "
-          f"{summary.problems} problems in {out_dir / 'problems.jsonl'}")
+                        test_timeout=args.test_timeout, max_asserts=args.max_asserts,
+                        unsafe_no_sandbox=args.unsafe_no_sandbox)
+    with sandbox.unsafe_permitted(args.unsafe_no_sandbox):
+        summary = mine_all(specs, out_dir, settings, batch_cli.run_options(args))
+    print(batch_cli.summary_line(summary, out_dir))
     return 0
 
 

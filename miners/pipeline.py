@@ -10,14 +10,14 @@ import shutil
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from miners.records import Checkout, ProjectResult, Spec
 from miners.sources import acquire
-from recipes import planner
+from recipes import planner, sandbox
 from recipes.diagnose import cause_of_test_failure, failure_line
 from recipes.records import Env, Failure, Recipe, StageError
 from tracer import inject, roots
@@ -39,6 +39,7 @@ class Settings:
     test_timeout: float = 1800.0
     validate_timeout: float = 10.0
     max_asserts: int = 10
+    unsafe_no_sandbox: bool = False  # run untrusted code unisolated when no sandbox works
 
 
 @dataclass
@@ -51,10 +52,13 @@ class _Progress:
     checkout: Checkout | None = None
     recipe: Recipe | None = None
     python: str = ""
+    on_stage: Callable[[str], None] | None = None
 
     @contextmanager
     def stage_of(self, name: str) -> Iterator[None]:
         self.stage = name
+        if self.on_stage is not None:
+            self.on_stage(name)
         started = time.monotonic()
         try:
             yield
@@ -69,14 +73,18 @@ def slug(text: str) -> str:
     return f"{readable[:60] or 'project'}-{digest}"
 
 
-def mine_project(spec: Spec, settings: Settings) -> tuple[ProjectResult, list[Problem]]:
+def mine_project(spec: Spec, settings: Settings, *,
+                 on_stage: Callable[[str], None] | None = None,
+                 ) -> tuple[ProjectResult, list[Problem]]:
+    """Mine one project; ``on_stage(name)`` is called as each stage begins."""
     name = slug(spec.raw)
     work = settings.work_root / name
     log_path = settings.logs_dir / f"{name}.log"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    progress = _Progress()
+    progress = _Progress(on_stage=on_stage)
+    sandbox.allow_unsafe(settings.unsafe_no_sandbox)
     try:
         problems = _run_stages(spec, work, log_path, settings, progress)
         return _result(spec, progress, status="ok", failure=None, log_path=log_path,
@@ -122,7 +130,8 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
         if not kept:
             raise StageError("validate", "none_valid", _drop_summary(dropped, "candidate"))
     return [to_problem(c, project=checkout.name, version=checkout.version, source_spec=spec.raw,
-                       python=env.version, ci_file=_recipe_name(env.recipe)) for c in kept]
+                       python=env.version, ci_file=_recipe_name(env.recipe),
+                       unsafe_no_sandbox=sandbox.unsafe_in_effect()) for c in kept]
 
 
 def _build_first(recipes: list[Recipe], source: Path, work: Path, log_path: Path,
@@ -194,6 +203,7 @@ def _result(spec: Spec, progress: _Progress, *, status: str, failure: Failure | 
         timings=dict(progress.timings),
         counts=dict(progress.counts),
         log=str(log_path.relative_to(settings.logs_dir.parent)) if log_path.exists() else "",
+        unsafe_no_sandbox=sandbox.unsafe_in_effect(),
     )
     if failure is not None:
         return ProjectResult.failed(spec.raw, failure, **common)  # type: ignore[arg-type]

@@ -64,11 +64,30 @@ class ProjectResult:
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     log: str = ""  # path of the kept log, relative to OUTDIR
+    # True when the project's untrusted code ran without a sandbox (--unsafe-no-sandbox).
+    # None: as this process runs commands, so that every line of a run says it.
+    unsafe_no_sandbox: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.unsafe_no_sandbox is None:
+            from recipes.sandbox import unsafe_in_effect
+
+            object.__setattr__(self, "unsafe_no_sandbox", unsafe_in_effect())
 
     @classmethod
     def failed(cls, spec: str, failure: Failure, **kwargs: Any) -> ProjectResult:
         return cls(spec=spec, status="failed", stage=failure.stage, reason=failure.message,
                    cause=failure.cause, **kwargs)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProjectResult:
+        """The inverse of ``to_dict``. Keys this version does not know are ignored: results
+        come from worker processes and Ray nodes, which may run another version."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not data.pop("unsafe_no_sandbox"):
+            return data  # the key appears only when it is true
+        return {**data, "unsafe_no_sandbox": True}

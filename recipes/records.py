@@ -81,6 +81,12 @@ class Recipe(_Record):
         return super().from_dict(data)  # type: ignore[no-any-return]
 
 
+# How a command ended. "ok" and "failed" are the command's own doing; the others are the
+# sandbox's bounds (wall or CPU time, memory, output volume, file size or scratch space) or
+# "error": the command could not be started at all.
+VERDICTS = ("ok", "failed", "timeout", "oom", "output_limit", "file_limit", "error")
+
+
 @dataclass(frozen=True)
 class CommandOutcome(_Record):
     """What one command run through the sandbox did."""
@@ -90,10 +96,26 @@ class CommandOutcome(_Record):
     duration: float
     timed_out: bool = False
     output_tail: str = ""  # the last lines of combined stdout/stderr
+    verdict: str = ""  # one of VERDICTS; derived from the fields above when not given
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            object.__setattr__(self, "verdict", self._derived_verdict())
+        elif self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+
+    def _derived_verdict(self) -> str:
+        if self.timed_out:
+            return "timeout"
+        if self.exit_code == 0:
+            return "ok"
+        if self.exit_code == 127 and self.output_tail.startswith("cannot start"):
+            return "error"
+        return "failed"
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == 0 and not self.timed_out and self.verdict == "ok"
 
 
 @dataclass(frozen=True)

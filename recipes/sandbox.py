@@ -1,33 +1,175 @@
 """The one place every untrusted command goes through.
 
-Today it gives each command its own process group (so nothing it starts outlives it),
-a wall-clock limit, a closed standard input, an environment built from an allow-list
-rather than the host's, and a bound on how much output is kept. Filesystem and network
-isolation (bubblewrap) will slot in here without changing any caller.
+Everything citrace runs is untrusted: ``setup.py``, test suites, traced functions, completions
+written by models. ``run`` starts each command in a sandbox (``recipes.isolation``: bubblewrap,
+else namespaces through ``unshare``; ``recipes.confinement``: what the command is given;
+``recipes.execution``: following it) under a ``Policy``: the command sees the system
+directories, the interpreters and the policy's ``readable`` paths read-only, its ``writable``
+paths and a private ``/tmp`` writable, and nothing else of the host (not its home, the output
+directory or other projects); it has no network unless the policy allows it (builds, for the
+package index); its memory, CPU time, process count, file size and output are bounded; no
+process it starts outlives it; the host's environment variables are not passed on. Hitting a
+bound is reported in ``CommandOutcome.verdict`` (timeout, oom, output_limit, file_limit).
+
+When no isolation works, ``run`` raises ``SandboxUnavailable`` unless the user allowed running
+without it (``allow_unsafe``, set by ``--unsafe-no-sandbox``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import math
 import os
-import signal
-import subprocess
-import threading
+import shutil
+import sys
+import tempfile
 import time
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from recipes import confinement, execution, isolation
+from recipes.confinement import Limits, Mount, Request
+from recipes.isolation import SandboxUnavailable
 from recipes.records import CommandOutcome
+
+__all__ = ["Policy", "SandboxUnavailable", "allow_unsafe", "base_environment", "run",
+           "build_policy", "suite_policy", "check_policy", "project_dirs", "running_unsafe",
+           "summary"]
 
 # Host variables a build or test legitimately needs. Everything else (tokens, keys,
 # the user's own settings) stays out of untrusted processes.
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM", "SSL_CERT_FILE",
                     "REQUESTS_CA_BUNDLE")
 PASSED_PREFIXES = ("PIP_", "UV_", "PYENV_")
+UNSAFE_ENV = "CITRACE_UNSAFE_NO_SANDBOX"
 
-DEFAULT_OUTPUT_LIMIT = 50 * 1024 * 1024  # bytes of output written to the log
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+DEFAULT_OUTPUT_LIMIT = 50 * MiB  # bytes of output; the command is stopped beyond it
 TAIL_LINES = 40
 
+
+@dataclass(frozen=True)
+class Policy:
+    """What one untrusted command may see and use.
+
+    ``writable`` and ``readable`` paths appear at their own paths; the system directories
+    and the interpreters are always readable. ``home`` and ``tmp_dir`` (inside ``writable``)
+    become HOME and TMPDIR; by default both are the private, size-bounded ``/tmp``.
+    ``cache_dir`` is a download cache shared between projects (PIP_CACHE_DIR), writable.
+    Limits apply to every process of the command; None leaves the host's.
+    """
+
+    writable: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()
+    network: bool = False
+    memory_bytes: int | None = 4 * GiB  # address space per process
+    cpu_seconds: int | None = None  # per process; None: the timeout, rounded up
+    max_processes: int | None = 512  # processes and threads of the command together
+    max_file_bytes: int | None = 1 * GiB  # largest file it may write
+    tmp_bytes: int = 256 * MiB  # size of its private /tmp
+    home: Path | None = None
+    tmp_dir: Path | None = None
+    cache_dir: Path | None = None
+
+
+def build_policy(dirs: Sequence[Path], *, readable: Sequence[Path] = ()) -> Policy:
+    """Building an environment: the package index, and the project's directories
+    (``project_dirs``; HOME and TMPDIR go in the first)."""
+    cache = download_cache()
+    return Policy(writable=(*dirs, cache), readable=tuple(readable), network=True,
+                  memory_bytes=8 * GiB, max_processes=1024, max_file_bytes=4 * GiB,
+                  home=dirs[0] / ".home", tmp_dir=dirs[0] / ".tmp", cache_dir=cache)
+
+
+def suite_policy(dirs: Sequence[Path], *, readable: Sequence[Path] = ()) -> Policy:
+    """Running a project's test suite: no network; the project's directories (checkout,
+    environments, traces) only."""
+    return Policy(writable=tuple(dirs), readable=tuple(readable), network=False,
+                  memory_bytes=8 * GiB, max_processes=1024, max_file_bytes=2 * GiB,
+                  home=dirs[0] / ".home", tmp_dir=dirs[0] / ".tmp")
+
+
+def check_policy(*, readable: Sequence[Path] = ()) -> Policy:
+    """Validating a problem or evaluating a sample: no network, nothing writable but a small
+    private /tmp, tight limits."""
+    return Policy(writable=(), readable=tuple(readable), network=False,
+                  memory_bytes=1 * GiB, max_processes=32, max_file_bytes=16 * MiB,
+                  tmp_bytes=32 * MiB)
+
+
+def download_cache() -> Path:
+    """pip's download cache, shared by every project's build: under the user's cache dir."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "citrace" / "pip"
+
+
+def project_dirs(checkout: Path, work_dir: Path) -> tuple[Path, ...]:
+    """What a project's builds and test runs may write: the directory holding its checkout
+    and environments (the pipeline's per-project work directory), or the two themselves
+    when their common parent is a shared one (/, the home or temporary directory)."""
+    checkout, work_dir = Path(os.path.abspath(checkout)), Path(os.path.abspath(work_dir))
+    common = Path(os.path.commonpath([checkout, work_dir]))
+    shared = {Path("/"), Path.home(), Path(os.path.abspath(tempfile.gettempdir()))}
+    if common in shared or common.parent == common:
+        return (work_dir, checkout)
+    return (common,)
+
+
+# --- running without a sandbox --------------------------------------------------------------
+
+_unsafe = False
+
+
+def allow_unsafe(enabled: bool) -> None:
+    """Allow (or stop allowing) commands to run without isolation when none works here."""
+    global _unsafe
+    _unsafe = enabled
+
+
+@contextlib.contextmanager
+def unsafe_permitted(enabled: bool) -> Iterator[None]:
+    """For one command of the CLI: allow running without a sandbox (or not), and refuse at
+    once, with SandboxUnavailable, if there is none and that was not allowed."""
+    allow_unsafe(enabled)
+    try:
+        require_isolation()
+        yield
+    finally:
+        allow_unsafe(False)
+
+
+def running_unsafe() -> bool:
+    """True when untrusted commands run without isolation in this process (and it was
+    allowed): outputs record ``unsafe_no_sandbox``."""
+    backend, _ = isolation.current()
+    return not backend.isolated and _unsafe_allowed()
+
+
+def unsafe_in_effect() -> bool:
+    """Like ``running_unsafe``, without choosing a backend if none was chosen yet (then no
+    command ran in this process, unsafely or not)."""
+    backend = isolation.chosen()
+    return backend is not None and not backend.isolated and _unsafe_allowed()
+
+
+def _unsafe_allowed() -> bool:
+    return _unsafe or os.environ.get(UNSAFE_ENV, "") == "1"
+
+
+def require_isolation() -> isolation.Backend:
+    """The backend to use; SandboxUnavailable when none isolates and that was not allowed."""
+    backend, reasons = isolation.current()
+    if backend.isolated or _unsafe_allowed():
+        return backend
+    raise SandboxUnavailable(
+        "citrace: no sandbox works on this machine (" + "; ".join(reasons) + "), so it will "
+        "not run untrusted code. Install bubblewrap (apt-get install bubblewrap) or allow "
+        "user namespaces; or pass --unsafe-no-sandbox to run without isolation.")
+
+
+# --- environment ---------------------------------------------------------------------------
 
 def base_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
@@ -40,6 +182,46 @@ def base_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _sandbox_environment(env: Mapping[str, str], policy: Policy) -> dict[str, str]:
+    """The caller's variables, with HOME, TMPDIR and the caches inside the sandbox."""
+    result = dict(env)
+    home = str(policy.home or "/tmp")
+    result.update(HOME=home, TMPDIR=str(policy.tmp_dir or "/tmp"), USER="citrace",
+                  LOGNAME="citrace", XDG_CACHE_HOME=f"{home}/.cache",
+                  VIRTUALENV_OVERRIDE_APP_DATA=f"{home}/.cache/virtualenv")
+    if policy.cache_dir is not None:
+        result["PIP_CACHE_DIR"] = str(policy.cache_dir)
+    else:
+        result.pop("PIP_CACHE_DIR", None)
+    root = _pyenv_root()
+    if root is not None:
+        result.setdefault("PYENV_ROOT", str(root))  # HOME moved: pyenv's shims need it
+    return result
+
+
+@functools.lru_cache(maxsize=1)
+def _pyenv_root() -> Path | None:
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    return root if (root / "versions").is_dir() else None
+
+
+@functools.lru_cache(maxsize=64)
+def interpreter_roots(*interpreters: str) -> tuple[Path, ...]:
+    """The installation directories of these interpreters and of citrace's own (its
+    virtualenv and the Python it was made from): what commands need to read to run them."""
+    roots: list[Path] = [Path(sys.prefix), Path(sys.base_prefix)]
+    pyenv = _pyenv_root()
+    if pyenv is not None:
+        roots.append(pyenv)
+    for path in (sys.executable, *interpreters):
+        if path:
+            real = Path(os.path.realpath(path))
+            roots.append(real.parent.parent if real.parent.name == "bin" else real.parent)
+    return tuple(dict.fromkeys(roots))
+
+
+# --- running ---------------------------------------------------------------------------------
+
 def run(
     argv: Sequence[str],
     *,
@@ -49,59 +231,80 @@ def run(
     log_path: str | Path | None = None,
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
     tail_lines: int = TAIL_LINES,
+    policy: Policy | None = None,
+    input: bytes | None = None,
+    confines_itself: bool = False,
 ) -> CommandOutcome:
-    """Run ``argv`` to completion or until ``timeout`` seconds, then kill its whole group."""
+    """Run ``argv`` in the sandbox to completion, or until ``timeout`` seconds or
+    ``output_limit`` bytes of output, then end every process it started.
+
+    Without a policy the command may write ``cwd`` only, and has no network. Its standard
+    input is ``input``, then end of file (by default, at once). ``confines_itself`` is for
+    citrace's own programs only: they apply the uid and rlimits of
+    ``confinement.CONFINE_ENV`` themselves before reading anything untrusted."""
+    policy = policy or Policy(writable=(Path(cwd),))
     started = time.monotonic()
-    log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - closed below
-    if log:
-        log.write(f"\n$ {' '.join(argv)}\n".encode())
-        log.flush()
-    try:
-        proc = subprocess.Popen(
-            list(argv), cwd=str(cwd), env=dict(env) if env is not None else base_environment(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        if log:
-            log.close()
+    env = _sandbox_environment(env if env is not None else base_environment(), policy)
+    missing = _missing_program(argv, env)
+    if missing:
+        execution.log_line(log_path, f"\n$ {' '.join(argv)}\n{missing}\n")
         return CommandOutcome(tuple(argv), 127, time.monotonic() - started,
-                              output_tail=f"cannot start {argv[0]}: {exc}")
-    tail: deque[str] = deque(maxlen=tail_lines)
-    pump = threading.Thread(target=_pump, args=(proc, log, tail, output_limit), daemon=True)
-    pump.start()
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        _kill_group(proc.pid)
-        proc.wait()
-        pump.join(timeout=5)
-        if log:
-            log.close()
-    return CommandOutcome(tuple(argv), proc.returncode, time.monotonic() - started,
-                          timed_out=timed_out, output_tail="\n".join(tail))
+                              output_tail=missing, verdict="error")
+    backend = require_isolation()
+    _prepare_directories(policy, backend)
+    request = Request(argv=tuple(argv), cwd=os.path.abspath(cwd), env=env,
+                      mounts=_mounts(policy), network=policy.network,
+                      limits=_limits(policy, timeout), confines_itself=confines_itself)
+    return execution.execute(backend, request, timeout=timeout, log_path=log_path,
+                             limit=output_limit, tail_lines=tail_lines, started=started,
+                             stdin_data=input)
 
 
-def _pump(proc: subprocess.Popen[bytes], log, tail: deque[str], limit: int) -> None:  # type: ignore[no-untyped-def]
-    """Copy output to the log up to ``limit`` bytes, always keeping the last lines."""
-    written = 0
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        tail.append(line.decode("utf-8", "replace").rstrip("\n"))
-        if log and written < limit:
-            log.write(line)
-            written += len(line)
-            if written >= limit:
-                log.write(b"\n[citrace: output limit reached, the rest is not logged]\n")
+def _missing_program(argv: Sequence[str], env: Mapping[str, str]) -> str:
+    program = argv[0] if argv else ""
+    if "/" in program:
+        found = os.access(program, os.X_OK) and not os.path.isdir(program)
+    else:
+        found = bool(program) and shutil.which(program, path=env.get("PATH", "")) is not None
+    return "" if found else f"cannot start {program}: no such program"
 
 
-def _kill_group(pgid: int) -> None:
-    # The command ran in its own session, so its group id is its pid; killing the group
-    # also takes down children it left behind (tox's runners, pytest-xdist workers).
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _prepare_directories(policy: Policy, backend: isolation.Backend) -> None:
+    for path in (policy.home, policy.tmp_dir):
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+    if backend.isolated:
+        shallow = (policy.cache_dir,) if policy.cache_dir is not None else ()
+        confinement.grant(policy.writable, confinement.identity(), shallow=shallow)
+    else:
+        for path in policy.writable:
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def _mounts(policy: Policy) -> tuple[Mount, ...]:
+    if not policy.writable:
+        return _mounts_of_reader(policy)  # the same every time: checks run thousands
+    return _mounts_now(policy)
+
+
+@functools.lru_cache(maxsize=32)
+def _mounts_of_reader(policy: Policy) -> tuple[Mount, ...]:
+    return _mounts_now(policy)
+
+
+def _mounts_now(policy: Policy) -> tuple[Mount, ...]:
+    readable = (*interpreter_roots(), *policy.readable)
+    return confinement.mounts_for(writable=policy.writable, readable=readable,
+                                tmp_bytes=policy.tmp_bytes, network=policy.network)
+
+
+def _limits(policy: Policy, timeout: float) -> Limits:
+    cpu = policy.cpu_seconds if policy.cpu_seconds is not None else max(1, math.ceil(timeout))
+    return Limits(address_space=policy.memory_bytes, cpu_seconds=cpu,
+                  processes=policy.max_processes, file_bytes=policy.max_file_bytes)
+
+
+def summary() -> str:
+    """How commands are isolated here, in a few words: "bwrap", or "none (why)"."""
+    backend, reasons = isolation.current()
+    return backend.name if backend.isolated else f"none ({'; '.join(reasons)})"

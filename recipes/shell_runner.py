@@ -23,7 +23,15 @@ from recipes import envs
 from recipes.ci_jobs import TRAVIS, shell_for
 from recipes.diagnose import failure_line
 from recipes.records import CommandOutcome, Env, Recipe, StageError
-from recipes.sandbox import base_environment, run
+from recipes.sandbox import (
+    Policy,
+    base_environment,
+    build_policy,
+    interpreter_roots,
+    project_dirs,
+    run,
+    suite_policy,
+)
 from recipes.steps import describe, installs_project
 
 STATE_FILE = "shell-state.json"
@@ -44,13 +52,15 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
     no environment at all (virtualenv failed, or the steps ran out of time)."""
     started = time.monotonic()
     venv = work_dir / "venv"
+    policy = build_policy(project_dirs(checkout, work_dir),
+                          readable=interpreter_roots(recipe.interpreter))
     created = run([sys.executable, "-m", "virtualenv", "-q", "-p", recipe.interpreter, str(venv)],
-                  cwd=checkout, timeout=timeout, log_path=log_path)
+                  cwd=checkout, timeout=timeout, log_path=log_path, policy=policy)
     if not created.ok:
         raise StageError("build", "venv_failed", failure_line(created, "virtualenv failed"))
     python = str(venv / "bin" / "python")
     remaining = timeout - (time.monotonic() - started)
-    shell = _Shell.start(recipe, checkout, venv, work_dir, log_path, remaining)
+    shell = _Shell.start(recipe, checkout, venv, work_dir, log_path, remaining, policy)
     repairs, failed = list(recipe.repairs), []
     if shell.travis and any("pytest" in " ".join(c) or "py.test" in " ".join(c)
                             for c in recipe.commands):
@@ -96,8 +106,10 @@ def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_pat
     """Run the test commands in order, in the shell state the build left; stop at the first
     that fails and return the last outcome. ``extra_env`` reaches every test process."""
     work_dir = Path(env.work_dir)
+    policy = suite_policy(project_dirs(checkout, work_dir),
+                         readable=interpreter_roots(env.recipe.interpreter))
     shell = _Shell.resume(env.recipe, checkout, Path(env.python).parent.parent, work_dir,
-                          log_path, timeout)
+                          log_path, timeout, policy)
     outcome: CommandOutcome | None = None
     for argv in env.recipe.commands:
         outcome = shell.run(argv, extra=extra_env)
@@ -118,11 +130,12 @@ class _Shell:
     scratch: Path
     log_path: Path
     deadline: float
+    policy: Policy  # what the steps may reach: builds get the network, tests do not
     count: int = 0
 
     @classmethod
     def start(cls, recipe: Recipe, checkout: Path, venv: Path, work_dir: Path, log_path: Path,
-              timeout: float) -> _Shell:
+              timeout: float, policy: Policy) -> _Shell:
         travis = recipe.source == TRAVIS
         if travis:
             ci = {"TRAVIS": "true", "CONTINUOUS_INTEGRATION": "true",
@@ -137,12 +150,12 @@ class _Shell:
         scratch = work_dir / "shell"
         scratch.mkdir(parents=True, exist_ok=True)
         (scratch / "prelude.sh").write_text(_PRELUDE, encoding="utf-8")
-        return cls(travis, env, checkout, scratch, log_path, time.monotonic() + timeout)
+        return cls(travis, env, checkout, scratch, log_path, time.monotonic() + timeout, policy)
 
     @classmethod
     def resume(cls, recipe: Recipe, checkout: Path, venv: Path, work_dir: Path,
-               log_path: Path, timeout: float) -> _Shell:
-        shell = cls.start(recipe, checkout, venv, work_dir, log_path, timeout)
+               log_path: Path, timeout: float, policy: Policy) -> _Shell:
+        shell = cls.start(recipe, checkout, venv, work_dir, log_path, timeout, policy)
         try:
             saved = json.loads((work_dir / STATE_FILE).read_text(encoding="utf-8"))
             shell.env, shell.cwd = dict(saved["env"]), Path(saved["cwd"])
@@ -160,7 +173,7 @@ class _Shell:
         files = self._prepare(argv, env)
         remaining = max(1.0, self.deadline - time.monotonic())
         outcome = run(argv, cwd=cwd or self.cwd, timeout=remaining, env=env,
-                      log_path=self.log_path)
+                      log_path=self.log_path, policy=self.policy)
         self._absorb(files)
         return outcome
 

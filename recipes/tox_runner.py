@@ -17,7 +17,14 @@ from pathlib import Path
 from recipes import envs
 from recipes.diagnose import cause_of_build_failure, failure_line
 from recipes.records import CommandOutcome, Env, Recipe, StageError
-from recipes.sandbox import base_environment, run
+from recipes.sandbox import (
+    base_environment,
+    build_policy,
+    interpreter_roots,
+    project_dirs,
+    run,
+    suite_policy,
+)
 from recipes.tox_source import python_factor
 
 PASSED_TO_TESTS = "CITRACE_*"
@@ -64,7 +71,10 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
 def _build_once(recipe: Recipe, checkout: Path, work_dir: Path, log_path: Path,
                 timeout: float) -> CommandOutcome:
     argv = _tox_argv(recipe, work_dir, "--notest")
-    return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(recipe), log_path=log_path)
+    policy = build_policy(project_dirs(checkout, work_dir),
+                          readable=interpreter_roots(recipe.interpreter))
+    return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(recipe), log_path=log_path,
+               policy=policy)
 
 
 def _repair(recipe: Recipe, outcome: CommandOutcome) -> Recipe | None:
@@ -86,5 +96,7 @@ def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_pat
               timeout: float) -> CommandOutcome:
     """Run the environment's test commands; the environment is reused as built."""
     argv = _tox_argv(env.recipe, Path(env.work_dir), "--skip-pkg-install")
+    policy = suite_policy(project_dirs(checkout, Path(env.work_dir)),
+                         readable=interpreter_roots(env.recipe.interpreter))
     return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(env.recipe, extra_env),
-               log_path=log_path)
+               log_path=log_path, policy=policy)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recipes import interpreters
 from recipes.records import Recipe, StageError
-from recipes.sandbox import base_environment, run
+from recipes.sandbox import Policy, base_environment, run
 
 # Environment factors that name a chore rather than a test run.
 CHORE_FACTORS = frozenset({
@@ -51,8 +51,10 @@ def _contains(path: Path, needle: str) -> bool:
 def list_environments(checkout: Path, *, log_path: Path) -> list[str]:
     """Every environment tox knows for this checkout, in tox's order."""
     argv = [sys.executable, "-m", "tox", "list", "--no-desc", "--no-provision"]
+    # Listing only reads the configuration (and may leave a .tox directory): no network.
     outcome = run(argv, cwd=checkout, timeout=LIST_TIMEOUT, log_path=log_path,
-                  env=base_environment({"TOX_USER_CONFIG_FILE": "/dev/null"}), tail_lines=5000)
+                  env=base_environment({"TOX_USER_CONFIG_FILE": "/dev/null"}), tail_lines=5000,
+                  policy=Policy(writable=(checkout,)))
     if not outcome.ok:
         last = outcome.output_tail.strip().splitlines()[-1:] or ["no output"]
         message = f"tox cannot read the configuration: {last[0]}"

@@ -10,7 +10,14 @@ from pathlib import Path
 from recipes import envs
 from recipes.diagnose import cause_of_build_failure, failure_line
 from recipes.records import CommandOutcome, Env, Recipe, StageError
-from recipes.sandbox import base_environment, run
+from recipes.sandbox import (
+    base_environment,
+    build_policy,
+    interpreter_roots,
+    project_dirs,
+    run,
+    suite_policy,
+)
 
 NO_TESTS_COLLECTED = 5  # pytest's exit status when it found nothing to run
 
@@ -18,13 +25,15 @@ NO_TESTS_COLLECTED = 5  # pytest's exit status when it found nothing to run
 def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
           timeout: float) -> Env:
     venv = work_dir / "venv"
+    policy = build_policy(project_dirs(checkout, work_dir),
+                          readable=interpreter_roots(recipe.interpreter))
     created = run([sys.executable, "-m", "virtualenv", "-q", "-p", recipe.interpreter, str(venv)],
-                  cwd=checkout, timeout=timeout, log_path=log_path)
+                  cwd=checkout, timeout=timeout, log_path=log_path, policy=policy)
     if not created.ok:
         raise StageError("build", "venv_failed", failure_line(created, "virtualenv failed"))
     python = str(venv / "bin" / "python")
     installed = run([python, "-m", "pip", "install", *recipe.install], cwd=checkout,
-                    timeout=timeout, log_path=log_path, env=_venv_env(venv))
+                    timeout=timeout, log_path=log_path, env=_venv_env(venv), policy=policy)
     if not installed.ok:
         reason = failure_line(installed, "pip install failed")
         raise StageError("build", cause_of_build_failure(installed), reason)
@@ -37,11 +46,13 @@ def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_pat
               timeout: float) -> CommandOutcome:
     """Run the recipe's commands in order; a later one runs only if pytest found no tests."""
     venv = Path(env.python).parent.parent
+    policy = suite_policy(project_dirs(checkout, Path(env.work_dir)),
+                         readable=interpreter_roots(env.recipe.interpreter))
     outcome: CommandOutcome | None = None
     for command in env.recipe.commands:
         argv = [part.replace("{python}", env.python) for part in command]
         outcome = run(argv, cwd=checkout, timeout=timeout, log_path=log_path,
-                      env=_venv_env(venv, extra_env))
+                      env=_venv_env(venv, extra_env), policy=policy)
         if outcome.exit_code != NO_TESTS_COLLECTED:
             break
     if outcome is None:

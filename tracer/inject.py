@@ -1,15 +1,25 @@
 """Putting the probe into a target environment and switching it on for one run.
 
-The probe is copied into the environment's site-packages under a name no project uses,
-with a ``.pth`` line that imports it only when ``CITRACE_PROBE`` is set. The line swallows
-every failure, so a broken probe can never change what an interpreter prints at start-up.
+Two ways, one probe:
+* ``citrace mine`` builds the environment, so it copies the probe into its site-packages
+  under a name no project uses, with a ``.pth`` line that imports it only when
+  ``CITRACE_PROBE`` is set (``install_probe``). The line swallows every failure, so a
+  broken probe can never change what an interpreter prints at start-up.
+* ``citrace trace`` runs a command on interpreters and virtualenvs it cannot write into, so
+  it puts a boot directory on ``PYTHONPATH`` (``write_boot_dir``): the probe module plus a
+  ``sitecustomize.py`` that imports it and then runs the ``sitecustomize`` it shadows.
+  Interpreters started with ``-S``, ``-E`` or ``-I``, or by tools that rebuild the
+  environment (tox without ``passenv``) or replace ``PYTHONPATH``, are not traced; a
+  ``sitecustomize`` in an earlier ``PYTHONPATH`` entry would shadow the boot one.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +29,7 @@ from recipes.sandbox import base_environment
 PROBE_MODULE = "_citrace_probe"
 PROBE_ENV_VAR = "CITRACE_PROBE"
 PROBE_SOURCE = Path(__file__).with_name("probe.py")
+BOOT_SOURCE = Path(__file__).with_name("boot_sitecustomize.py")
 
 # site.py executes .pth lines that start with "import"; the exec'd string is a statement
 # block so that the try/except can sit on one line.
@@ -41,6 +52,8 @@ class ProbeConfig:
     max_value_chars: int = 2000
     max_trace_bytes: int = 20_000_000
     max_depth: int = 6
+    max_yields: int = 10  # values recorded per generator call (sys.monitoring backend)
+    backend: str = "auto"  # auto | setprofile | monitoring (3.12+; else setprofile)
 
     def write(self, path: Path | str) -> Path:
         path = Path(path)
@@ -102,3 +115,24 @@ def _compile(python: str, module: Path) -> None:
 def probe_environment(config_path: Path | str) -> dict[str, str]:
     """The variables that switch the probe on for a command."""
     return {PROBE_ENV_VAR: str(Path(config_path).resolve())}
+
+
+def write_boot_dir(directory: Path) -> Path:
+    """A directory that, first on ``PYTHONPATH``, starts the probe in every CPython 3.6+
+    (and its subprocesses) that runs with ``CITRACE_PROBE`` set."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROBE_SOURCE, directory / f"{PROBE_MODULE}.py")
+    shutil.copyfile(BOOT_SOURCE, directory / "sitecustomize.py")
+    return directory
+
+
+def boot_environment(boot_dir: Path, config_path: Path | str,
+                     environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with the probe switched on through ``boot_dir``."""
+    env = dict(environ)
+    paths = [str(boot_dir.resolve())]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.update(probe_environment(config_path))
+    return env

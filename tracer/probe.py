@@ -1,8 +1,19 @@
 """citrace's probe: records the inputs and outputs of a project's own functions.
 
-Copied into a target environment's site-packages as ``_citrace_probe`` and imported by a
-``.pth`` line only when ``CITRACE_PROBE`` names a JSON config file. It writes one trace
-file per process in the format specified in citrace's ``tracer/records.py``.
+Imported as ``_citrace_probe``, and active only when ``CITRACE_PROBE`` names a JSON config
+file. Two ways in: ``citrace mine`` copies it into the environment's site-packages with a
+``.pth`` line; ``citrace trace`` puts it on ``PYTHONPATH`` next to a ``sitecustomize.py``
+(``tracer/inject.py`` writes both). It writes one trace file per process in the format
+specified in citrace's ``tracer/records.py``.
+
+Two backends, one record format, chosen at start-up (the header says which and why):
+* ``monitoring`` (CPython 3.12+, PEP 669): PY_START is the only event on everywhere; code
+  that is not traced, or whose function reached its cap, answers DISABLE and is never
+  reported again. Returns, raises and yields are told apart by their events (PY_RETURN,
+  PY_UNWIND, PY_YIELD), switched on only for functions with a call in flight.
+* ``setprofile`` (every CPython from 3.6): the profile function sees every call and return
+  of the process, C calls included, so its hot path is a few operations. A raised
+  exception looks like a ``None`` return there, and a generator's yields like returns.
 
 Rules this module keeps, because it runs inside other people's test suites:
 * standard library only, and syntax that CPython 3.6 still parses (it runs on 3.6 .. 3.13);
@@ -10,28 +21,35 @@ Rules this module keeps, because it runs inside other people's test suites:
   _STICKY_OVERFLOW);
 * it never runs the program's code: values are encoded by exact type, never through
   ``repr``/``==``/``hash`` of a user object (a hostile ``__repr__`` must not change what
-  the tests do).
+  the tests do);
+* it never holds a program's object beyond the call that passed it (garbage collection,
+  weakref callbacks and ResourceWarnings happen as without the probe).
 """
 
 import atexit
 import gc
 import os
 import sys
-import threading
+
+try:
+    import _thread
+except ImportError:  # 3.6 built without threads
+    import _dummy_thread as _thread
 
 ENV_VAR = 'CITRACE_PROBE'
 FORMAT_VERSION = 1
-BACKEND = 'setprofile'
 
 DEFAULTS = {
     'max_calls_per_function': 20,
     'max_value_chars': 2000,
     'max_trace_bytes': 20000000,
     'max_depth': 6,
+    'max_yields': 10,
     # Not in ProbeConfig: a function called this often without filling its quota of
     # distinct calls (the same few inputs over and over) stops costing an encoding per call.
     'max_seen_per_function': 5000,
 }
+BACKENDS = ('auto', 'setprofile', 'monitoring')
 
 SKIPPED_DIRS = frozenset((
     '.tox', '.nox', 'site-packages', 'dist-packages', 'tests', 'test', 'testing', '.venv',
@@ -43,14 +61,23 @@ SKIPPED_FILES = frozenset(('tests.py', 'conftest.py', 'setup.py'))
 CO_OPTIMIZED = 0x01  # set for functions, not for class bodies (which run like calls)
 CO_VARARGS = 0x04
 CO_VARKEYWORDS = 0x08
-# Generators, coroutines and async generators: their `return` events are yields.
-CO_NOT_A_CALL = 0x20 | 0x80 | 0x100 | 0x200
+CO_GENERATOR = 0x20
+# Coroutines, `types.coroutine` generators and async generators: their suspensions are
+# awaits, not values a consumer drew. Not traced.
+CO_ASYNC = 0x80 | 0x100 | 0x200
+
+# sys.monitoring tool ids the probe may take, in order. 0-2 are named for debuggers,
+# coverage and profilers (coverage.py's sysmon core takes 1, cProfile on 3.12 takes 2);
+# 3 and 4 have no name, 5 is reserved for optimizers no CPython release ships.
+TOOL_IDS = (4, 3, 5)
+TOOL_NAME = 'citrace'
 
 # An attribute of `sys`, so there is one probe per process whatever name this module was
 # imported under (or reloaded as).
 _STARTED = '_citrace_probe_started'
 _CACHE_LIMIT = 200000
 _PENDING_LIMIT = 100000
+_TEST_SEARCH_DEPTH = 300  # frames walked up from a call to find a running unittest test
 _INF = float('inf')
 # Before 3.9, a RecursionError leaves CPython allowing only 50 more frames until the stack
 # unwinds, then it aborts ("Cannot recover from stack overflow"). Swallowing one raised in
@@ -60,10 +87,16 @@ _INF = float('inf')
 _STICKY_OVERFLOW = sys.version_info < (3, 9)
 _SELF = os.path.abspath(__file__) if '__file__' in globals() else ''
 
-# Read a type's name through `type`'s own descriptors, so a metaclass that overrides
-# `__module__`/`__qualname__` with a property is not run.
+# Read a type's name and MRO through `type`'s own descriptors, so a metaclass that
+# overrides `__module__`/`__qualname__`/`__mro__` with a property is not run.
 _TYPE_MODULE = type.__dict__['__module__']
 _TYPE_QUALNAME = type.__dict__['__qualname__']
+_TYPE_MRO = type.__dict__['__mro__']
+_TYPE_DICT = type.__dict__['__dict__']
+_EXCEPTION_ARGS = BaseException.__dict__['args']
+# The `__str__` implementations whose result the probe can compute itself from literal args.
+_LITERAL_STR = {id(BaseException.__dict__['__str__']): 'base',
+                id(KeyError.__dict__['__str__']): 'key'}
 
 # ---------------------------------------------------------------------------- JSON
 # Not the json package: json.decoder imports re, which adds ~12 ms to the start-up of
@@ -126,7 +159,6 @@ def _loads(text):
 def _json_module():
     import json
     return json
-
 
 
 # ---------------------------------------------------------------------------- value codec
@@ -251,6 +283,48 @@ def _join(kind, parts):
     return 'frozenset({' + ', '.join(parts) + '})' if parts else 'frozenset()'
 
 
+def encode_exception(exc, max_chars=2000):
+    """``{"type": qualified name, "message": str(exc)}``; the message only when computing it
+    runs no code of the program (BaseException's or KeyError's own ``__str__`` over args
+    that are literals), else it is left out."""
+    cls = type(exc)
+    result = {'type': type_name(cls)}
+    message = _exception_message(exc, cls, max_chars)
+    if message is not None:
+        result['message'] = message
+    return result
+
+
+def _exception_message(exc, cls, max_chars):
+    kind = _LITERAL_STR.get(id(_class_attribute(cls, '__str__')))
+    if kind is None:
+        return None
+    args = _EXCEPTION_ARGS.__get__(exc)
+    if type(args) is not tuple or 'py' not in encode_value(args, max_chars):
+        return None  # encode_value accepts only builtin literals: their str() is safe
+    if kind == 'key' and len(args) == 1:
+        message = repr(args[0])
+    elif len(args) == 1:
+        message = str(args[0])
+    else:
+        message = str(args) if args else ''
+    return message if len(message) <= max_chars else None
+
+
+def _class_attribute(cls, name):
+    """What ``cls.name`` finds in the MRO's class dicts, without running descriptors."""
+    try:
+        for klass in _TYPE_MRO.__get__(cls, type):
+            namespace = _TYPE_DICT.__get__(klass, type)
+            if name in namespace:
+                return namespace[name]
+    except RecursionError:
+        raise
+    except Exception:
+        pass
+    return None
+
+
 # ---------------------------------------------------------------------------- what to trace
 
 def traced_path(filename, roots):
@@ -290,12 +364,81 @@ def _normalise_roots(roots):
     return result
 
 
-# ---------------------------------------------------------------------------- the probe
+# ---------------------------------------------------------------------------- which test
+
+_UNITTEST_CASE = os.sep + os.path.join('unittest', 'case.py')
+
+
+def current_test(frame):
+    """The running test: pytest's node id, else the id of the unittest test whose
+    ``TestCase.run`` is on the stack below `frame`, else None."""
+    test = os.environ.get('PYTEST_CURRENT_TEST')
+    if test:
+        for suffix in (' (call)', ' (setup)', ' (teardown)'):
+            if test.endswith(suffix):
+                return test[:-len(suffix)]
+        return test
+    depth = 0
+    while frame is not None and depth < _TEST_SEARCH_DEPTH:
+        code = frame.f_code
+        if code.co_name == 'run' and code.co_filename.endswith(_UNITTEST_CASE):
+            return _unittest_id(frame)
+        frame = frame.f_back
+        depth += 1
+    return None
+
+
+def _test_or_none(frame):
+    try:
+        return current_test(frame)
+    except RecursionError:
+        raise
+    except Exception:  # an odd frame or TestCase: the call is still worth recording
+        return None
+
+
+def _unittest_id(frame):
+    """``TestCase.id()`` of the `self` of a ``TestCase.run`` frame, computed without calling
+    it (a test class may override ``id``): ``module.Class.method``, or for doctests (whose
+    ``id`` is overridden) the doctest's name."""
+    case = frame.f_locals.get('self')
+    cls = type(case)
+    base = None
+    for klass in _TYPE_MRO.__get__(cls, type):
+        if type_name(klass) == 'unittest.case.TestCase':
+            base = klass
+            break
+    if base is None:
+        return None
+    fields = _instance_dict(case)
+    if _class_attribute(cls, 'id') is not _class_attribute(base, 'id'):
+        doctest = fields.get('_dt_test')  # doctest.DocTestCase
+        name = _instance_dict(doctest).get('name') if doctest is not None else None
+        if type(name) is str:
+            return name
+        function = fields.get('_testFunc')  # unittest.FunctionTestCase
+        if type(function) is _FunctionType:
+            return function.__name__
+    method = fields.get('_testMethodName')
+    return type_name(cls) + '.' + method if type(method) is str else None
+
+
+def _instance_dict(obj):
+    """``obj.__dict__`` read through its class's own descriptor (a plain dict; {} if none)."""
+    descriptor = _class_attribute(type(obj), '__dict__')
+    if type(descriptor).__name__ != 'getset_descriptor':
+        return {}
+    fields = descriptor.__get__(obj, type(obj))
+    return fields if type(fields) is dict else {}
+
+
+# ---------------------------------------------------------------------------- state
 
 class _Fn:
     """A traced function's state in this process."""
 
-    __slots__ = ('code', 'file', 'params', 'seen', 'calls', 'token', 'id')
+    __slots__ = ('code', 'file', 'params', 'seen', 'calls', 'token', 'id', 'module',
+                 'toplevel', 'generator', 'start', 'active')
 
     def __init__(self, code, file):
         self.code = code
@@ -305,6 +448,32 @@ class _Fn:
         self.calls = 0
         self.token = None  # the trace file this function's `fn` line was written to
         self.id = 0
+        self.module = None  # read from the globals of its first call
+        self.toplevel = False
+        self.generator = bool(code.co_flags & CO_GENERATOR)
+        self.start = None  # setprofile: the lowest f_lasti seen at a call (a fresh start)
+        self.active = 0  # monitoring: calls in flight, for which its events are on
+
+    def bind(self, frame):
+        f_globals = frame.f_globals
+        module = dict.get(f_globals, '__name__')
+        self.module = module if type(module) is str else '?'
+        bound = dict.get(f_globals, self.code.co_name)
+        self.toplevel = type(bound) is _FunctionType and bound.__code__ is self.code
+
+
+class _Call:
+    """A call in flight: what was encoded at its start."""
+
+    __slots__ = ('fn', 'args', 'key', 'mutables', 'test', 'yields')
+
+    def __init__(self, fn, args, key, mutables, test):
+        self.fn = fn
+        self.args = args  # JSON of the encoded arguments
+        self.key = key  # hash of `args`: what makes two calls the same call
+        self.mutables = mutables  # (name, object) of the mutable arguments, for `after`
+        self.test = test
+        self.yields = None  # generators, monitoring backend: JSON of each value drawn
 
 
 def _parameters(code):
@@ -322,42 +491,45 @@ def _parameters(code):
     return tuple(params)
 
 
-def _current_test():
-    test = os.environ.get('PYTEST_CURRENT_TEST')
-    if not test:
-        return None
-    for suffix in (' (call)', ' (setup)', ' (teardown)'):
-        if test.endswith(suffix):
-            return test[:-len(suffix)]
-    return test
-
-
 def _new_counters():
     return {'calls_seen': 0, 'calls_recorded': 0, 'calls_capped': 0, 'calls_repeated': 0,
-            'calls_none_or_raised': 0, 'errors': 0, 'bytes_written': 0, 'trace_full': 0}
+            'calls_none_or_raised': 0, 'calls_raised': 0, 'generators_recorded': 0,
+            'errors': 0, 'bytes_written': 0, 'trace_full': 0}
 
+
+_GENERATOR_RESULT = _dumps({'opaque': 'builtins.generator', 'why': 'type'})
+_FunctionType = type(_new_counters)
+
+
+# ---------------------------------------------------------------------------- the probe
 
 class Probe:
     """Decides what to trace, encodes calls and writes this process's trace file."""
 
-    def __init__(self, config):
+    def __init__(self, config, backend='setprofile', reason=''):
         self.out_dir = str(config['out_dir'])
         self.roots = _normalise_roots([str(root) for root in config.get('roots', ())])
         self.limits = dict(DEFAULTS)
         for key in DEFAULTS:
             if config.get(key) is not None:
                 self.limits[key] = int(config[key])
-        self.cache = {}  # id(code) -> _Fn, or the code object itself when rejected
+        self.backend_name = backend
+        self.backend_reason = reason
+        self.backend = None  # _Profiler or _Monitor, once attached
+        self.cache = {}  # id(code) -> _Fn, or the code object itself when not traced
+        self.ignored = set()  # setprofile: ids of the code objects not traced
+        self.rejected = {}  # id(code) -> code of functions that reached their cap
         self.files = {}  # co_filename -> normalised path, or None when not traced
-        self.pending = {}  # id(frame) -> (fn, args json, inputs hash, mutables, test)
+        self.pending = {}  # frame (setprofile) or id(frame) (monitoring) -> _Call
         self.counters = _new_counters()
         self.off = False
-        self.callback = None
-        self.rearm_hook = self.rearm  # one bound method, so it can be found by identity
+        # The class, held here: a reload of this module (which does not start a second
+        # probe) must not make the running callbacks see their own entries as foreign.
+        self.fn_class = _Fn
         self._reset_file()
 
     def _reset_file(self):
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
         self.pid = os.getpid()
         self.fd = None
         self.token = None
@@ -369,51 +541,70 @@ class Probe:
     def decide(self, code):
         """What the cache holds for a code object: its `_Fn` when traced, else the code."""
         if self.off:
-            return self._cache(code, code)
+            return code
+        filename = code.co_filename
+        path = self.files.get(filename, self)
+        if path is self:
+            path = traced_path(filename, self.roots)
+            path = self.files[filename] = None if path == _SELF else path
         flags = code.co_flags
         if not flags & CO_OPTIMIZED:
             # Module and class bodies run once, then are freed: not worth keeping alive.
-            return False
-        name = code.co_name
-        filename = code.co_filename
-        # '<frozen abc>' and other frozen modules (3.11+) are hot: cache those too.
-        if name[:1] == '<' or filename[:1] == '<' or flags & CO_NOT_A_CALL:
-            return self._cache(code, code)
-        if filename not in self.files:
-            path = traced_path(filename, self.roots)
-            self.files[filename] = None if path == _SELF else path
-        path = self.files[filename]
-        return self._cache(code, _Fn(code, path) if path else code)
+            return code
+        if path is None or code.co_name[:1] == '<' or flags & CO_ASYNC:
+            return self._ignore(code)  # not traced, or lambdas and comprehensions
+        return self._cache(code, self.fn_class(code, path))
+
+    def _ignore(self, code):
+        """setprofile: the callback's first test finds the code's id in `ignored` (the cache
+        keeps the code alive meanwhile, so its id cannot be reused). monitoring: DISABLE
+        stops its events; nothing is kept."""
+        if self.backend_name != 'setprofile':
+            return code
+        self._cache(code, code)
+        self.ignored.add(id(code))
+        return code
 
     def _cache(self, code, value):
         # Keyed by id: code objects compare equal across files (co_filename is not part of
-        # their equality), and hashing one is not cheap. The value keeps the code alive so
-        # its id cannot be reused.
+        # their equality), and hashing one is not cheap.
         if len(self.cache) >= _CACHE_LIMIT:
             try:
-                kept = [item for item in list(self.cache.items()) if type(item[1]) is _Fn]
+                kept = [item for item in list(self.cache.items())
+                        if type(item[1]) is self.fn_class or item[0] in self.rejected]
             except RuntimeError:  # another thread added to it meanwhile
                 kept = []
-            self.cache.clear()  # in place: the callback holds this dict
+            # In place: the callbacks hold these.
+            self.ignored.clear()
+            self.ignored.update(self.rejected)
+            self.cache.clear()
             self.cache.update(kept)
         # setdefault: two threads deciding at once must share one _Fn (one `fn` line).
         return self.cache.setdefault(id(code), value)
 
     def reject(self, fn):
-        self.cache[id(fn.code)] = fn.code
+        """No more calls of `fn` are recorded: it costs one lookup per call (setprofile), or
+        nothing at all (monitoring)."""
+        key = id(fn.code)
+        self.rejected[key] = fn.code
+        self.cache[key] = fn.code
+        self.ignored.add(key)
+        if self.backend is not None:
+            self.backend.rejected(fn)
 
-    # -- events
+    # -- a call's start
 
-    def on_call(self, fn, frame):
-        # An entry under this frame's address belongs to a dead frame whose return was
-        # never seen (profiler replaced for a while, or another thread's, after a fork).
-        self.pending.pop(id(frame), None)
+    def begin(self, fn, frame):
+        """The call starting in `frame`, its arguments encoded; None when it is not recorded
+        (its inputs were recorded already, or the probe is off)."""
         if self.off:
-            return
+            return None
         self.counters['calls_seen'] += 1
         fn.calls += 1
         if fn.calls >= self.limits['max_seen_per_function']:
             self.reject(fn)
+        if fn.module is None:
+            fn.bind(frame)
         f_locals = frame.f_locals
         args = []
         mutables = []
@@ -422,48 +613,88 @@ class Probe:
             args.append([name, kind, self.encode(value)])
             cls = type(value)
             if kind in ('pos', 'kwonly') and (cls is list or cls is dict or cls is set
-                                             or cls is bytearray):
+                                             or cls is bytearray) and not fn.generator:
                 mutables.append((name, value))
         args_json = _dumps(args)
         key = hash(args_json)
         if key in fn.seen:
             self.counters['calls_repeated'] += 1
-            return
-        if len(self.pending) >= _PENDING_LIMIT:
-            self.pending.clear()  # frames whose return never came (profiler replaced)
-        self.pending[id(frame)] = (fn, args_json, key, mutables, _current_test())
+            return None
+        return _Call(fn, args_json, key, mutables, _test_or_none(frame))
 
-    def on_return(self, entry, frame, value):
-        fn, args_json, key, mutables, test = entry
-        if fn.code is not frame.f_code or self.off:
-            return
-        if value is None:
+    def track(self, frame, call):
+        """monitoring: keep `call` until its end event comes, under its frame's address (a
+        generator dropped unfinished must not be kept alive by the probe)."""
+        pending = self.pending
+        if len(pending) >= _PENDING_LIMIT:
+            pending.clear()  # frames whose end never came (profiler replaced)
+        pending[id(frame)] = call
+
+    # -- a call's end
+
+    def returned(self, call, value):
+        if value is None and self.backend_name == 'setprofile':
             # The profiler reports a function left by an exception as returning None, and
             # no event tells the two apart. Reading the instruction the frame stopped at
             # would (MonkeyType's way), but opcodes change with every CPython release. So a
             # None result means "returned None or raised": the reader keeps it for what the
             # call did to its arguments, and validation by execution settles which it was.
             self.counters['calls_none_or_raised'] += 1
-        if key in fn.seen:
+        self.record(call, ['"ret":' + _dumps(self.encode(value))])
+
+    def raised(self, call, exc):
+        self.counters['calls_raised'] += 1
+        exc_json = _dumps(encode_exception(exc, self.limits['max_value_chars']))
+        if call.fn.generator:
+            self.generator_ended(call, exhausted=False, exc_json=exc_json)
+        else:
+            self.record(call, ['"exc":' + exc_json])
+
+    def generator_started(self, call):
+        """setprofile: a generator's call, recorded at its first resumption; what it yields is
+        not (a yield and the final return are the same profiler event)."""
+        self.record(call, ['"ret":' + _GENERATOR_RESULT])
+
+    def yielded(self, call, value):
+        """monitoring: a value drawn from a generator. False once `max_yields` were drawn and
+        one more was asked for: the call is then recorded as not exhausted."""
+        if len(call.yields) >= self.limits['max_yields']:
+            self.generator_ended(call, exhausted=False)
+            return False
+        call.yields.append(_dumps(self.encode(value)))
+        return True
+
+    def generator_ended(self, call, exhausted, exc_json=None):
+        fields = ['"ret":' + _GENERATOR_RESULT, '"yields":[' + ','.join(call.yields) + ']',
+                  '"exhausted":' + ('true' if exhausted else 'false')]
+        if exc_json is not None:
+            fields.append('"exc":' + exc_json)
+        self.counters['generators_recorded'] += 1
+        self.record(call, fields)
+
+    def record(self, call, fields):
+        fn = call.fn
+        if self.off:
+            return
+        if call.key in fn.seen:
             self.counters['calls_repeated'] += 1
             return
         if len(fn.seen) >= self.limits['max_calls_per_function']:
             self.counters['calls_capped'] += 1
             self.reject(fn)
             return
-        fields = ['"ret":' + _dumps(self.encode(value))]
-        if mutables:
-            after = [[name, self.encode(obj)] for name, obj in mutables]
+        if call.mutables:
+            after = [[name, self.encode(obj)] for name, obj in call.mutables]
             fields.append('"after":' + _dumps(after))
-        if test is not None:
-            fields.append('"test":' + _dumps(test))
+        if call.test is not None:
+            fields.append('"test":' + _dumps(call.test))
         if self.pid != os.getpid():
             self.after_fork()  # 3.6 has no os.register_at_fork; before taking the lock,
             # which another thread may have held at the time of the fork
         with self.lock:  # the thread switch interval can fall inside the callback
-            written = self.write_call(fn, args_json, fields, frame)
+            written = self.write_call(fn, call.args, fields)
         if written:
-            fn.seen.add(key)
+            fn.seen.add(call.key)
             self.counters['calls_recorded'] += 1
             if len(fn.seen) >= self.limits['max_calls_per_function']:
                 self.reject(fn)
@@ -473,32 +704,28 @@ class Probe:
 
     # -- writing
 
-    def write_call(self, fn, args_json, fields, frame):
+    def write_call(self, fn, args_json, fields):
         if self.fd is None and not self.open():
             return False
-        if fn.token is not self.token and not self.write_line(self.fn_line(fn, frame)):
+        if fn.token is not self.token and not self.write_line(self.fn_line(fn)):
             return False
         line = f'{{"k":"call","fn":{fn.id},"args":{args_json},{",".join(fields)}}}'
         return self.write_line(line)
 
-    def fn_line(self, fn, frame):
+    def fn_line(self, fn):
         """The `fn` line of a function recorded for the first time in this file."""
         fn.id = self.next_id
         fn.token = self.token
         self.next_id += 1
         code = fn.code
-        f_globals = frame.f_globals
-        module = dict.get(f_globals, '__name__')
-        bound = dict.get(f_globals, code.co_name)
-        toplevel = type(bound) is _FunctionType and bound.__code__ is code
         return _dumps({
-            'k': 'fn', 'id': fn.id, 'module': module if type(module) is str else None,
+            'k': 'fn', 'id': fn.id, 'module': fn.module,
             'qualname': getattr(code, 'co_qualname', code.co_name), 'file': fn.file,
-            'line': code.co_firstlineno, 'toplevel': toplevel,
+            'line': code.co_firstlineno, 'toplevel': fn.toplevel,
         })
 
     def write_line(self, line):
-        data = (line + '\n').encode('utf-8')
+        data = (line + '\n').encode('utf-8', 'surrogatepass')
         if self.bytes + len(data) > self.limits['max_trace_bytes']:
             self.counters['trace_full'] = 1
             self.shutdown()
@@ -528,19 +755,28 @@ class Probe:
         header = _dumps({
             'k': 'header', 'format': 'citrace-trace', 'version': FORMAT_VERSION,
             'python': '.'.join(str(part) for part in sys.version_info[:3]), 'pid': self.pid,
-            'backend': BACKEND, 'argv': [str(arg) for arg in getattr(sys, 'argv', [])],
+            'backend': self.backend_name, 'backend_reason': self.backend_reason,
+            'argv': [str(arg) for arg in getattr(sys, 'argv', [])],
         }) + '\n'
-        _write_all(fd, header.encode('utf-8'))
+        try:
+            _write_all(fd, header.encode('utf-8', 'surrogatepass'))
+        except OSError:
+            self.counters['errors'] += 1
+            self.shutdown()
+            return False
         self.bytes = len(header)
         return True
 
     # -- life cycle
 
     def after_fork(self):
-        """In a forked child: a file of its own, its own counters, `fn` lines written again."""
+        """In a forked child: a file of its own, its own counters, `fn` lines written again.
+        setprofile drops the calls in flight: most belong to threads the child lacks."""
         fd = self.fd
         self._reset_file()
         self.counters = _new_counters()
+        if self.backend_name == 'setprofile':
+            self.pending.clear()  # frames: they would be kept alive
         if fd is not None:
             try:
                 os.close(fd)
@@ -550,54 +786,34 @@ class Probe:
     def at_exit(self):
         try:
             forked = self.pid != os.getpid()
-            self.shutdown()  # also keeps `rearm` from attaching again during finalisation
+            self.flush_generators()
+            self.shutdown()  # also keeps the backend from attaching again in finalisation
             if forked or self.fd is None:
                 return  # a forked child that recorded nothing, or nothing recorded at all
             counters = {'k': 'stats'}
             counters.update(self.counters)
             # A daemon thread may still be writing; never hang the exit waiting for it.
-            if self.lock.acquire(timeout=2):
-                _write_all(self.fd, (_dumps(counters) + '\n').encode('utf-8'))
-                self.lock.release()
+            if self.lock.acquire(True, 2):
+                try:
+                    _write_all(self.fd, (_dumps(counters) + '\n').encode('utf-8'))
+                finally:
+                    self.lock.release()
         except Exception:
             pass
 
-    def rearm(self, phase, info):
-        """gc callback: attach the probe again to a thread CPython detached it from.
-
-        CPython drops a profile function that raised, which happens when a program hits
-        the recursion limit with the callback on top of its stack; without this, the rest
-        of the test session would go unrecorded.
-        """
-        try:
-            if phase == 'stop' and not self.off and sys.getprofile() is None:
-                # Calls that started while detached must not pick up stale entries.
-                self.pending.clear()
-                sys.setprofile(self.callback)
-        except Exception:
-            pass
+    def flush_generators(self):
+        """Record what was drawn from generators still suspended (or dropped unfinished)."""
+        for call in list(self.pending.values()):
+            if call.yields is not None:
+                self.generator_ended(call, exhausted=False)
+        self.pending.clear()
 
     def shutdown(self):
-        """Stop recording (other threads may still call the callback: `off` stops them)."""
-        # Not rewriting the cache: with the profiler still on, a garbage collection in the
-        # middle of iterating it can run code that adds to it.
+        """Stop recording (other threads may still be in a callback: `off` stops them)."""
         self.off = True
         self.pending.clear()
-        self.detach()
-
-    def detach(self):
-        # By identity: `in`/`remove` would compare with the program's own callbacks.
-        for index, hook in enumerate(gc.callbacks):
-            if hook is self.rearm_hook:
-                del gc.callbacks[index]
-                break
-        if self.callback is not None and sys.getprofile() is self.callback:
-            sys.setprofile(None)
-        if getattr(threading, '_profile_hook', None) is self.callback:
-            threading.setprofile(None)  # only ours: the program may have set its own
-
-
-_FunctionType = type(_current_test)
+        if self.backend is not None:
+            self.backend.detach()
 
 
 def _write_all(fd, data):
@@ -608,37 +824,289 @@ def _write_all(fd, data):
         data = data[written:]
 
 
-def _make_callback(probe):
-    # Everything the hot path needs is a closure variable: this runs for every call and
-    # return in the process, and a rejected code object must cost one dict lookup.
+# ---------------------------------------------------------------------------- setprofile
+
+class _Profiler:
+    """The ``sys.setprofile`` backend: one callback for every call and return, C calls too."""
+
+    def __init__(self, probe):
+        import threading  # not at module level: the monitoring backend does without it
+        self.threading = threading
+        self.probe = probe
+        self.callback = _profile_callback(probe)
+        self.rearm_hook = self.rearm  # one bound method, so it can be found by identity
+
+    def attach(self):
+        self.threading.setprofile(self.callback)
+        sys.setprofile(self.callback)
+        gc.callbacks.append(self.rearm_hook)
+
+    def rejected(self, fn):
+        pass  # the callback's cache lookup finds the code object and stops there
+
+    def rearm(self, phase, info):
+        """gc callback: attach the probe again to a thread CPython detached it from.
+
+        CPython drops a profile function that raised, which happens when a program hits
+        the recursion limit with the callback on top of its stack; without this, the rest
+        of the test session would go unrecorded.
+        """
+        try:
+            if phase == 'stop' and not self.probe.off and sys.getprofile() is None:
+                # Calls that started while detached must not pick up stale entries.
+                self.probe.pending.clear()
+                sys.setprofile(self.callback)
+        except Exception:
+            pass
+
+    def detach(self):
+        # By identity: `in`/`remove` would compare with the program's own callbacks.
+        for index, hook in enumerate(gc.callbacks):
+            if hook is self.rearm_hook:
+                del gc.callbacks[index]
+                break
+        if sys.getprofile() is self.callback:
+            sys.setprofile(None)
+        if getattr(self.threading, '_profile_hook', None) is self.callback:
+            self.threading.setprofile(None)  # only ours: the program may have set its own
+
+
+def _profile_callback(probe):
+    # This runs for every call and return in the process, C functions' included (the
+    # more-itertools suite makes 250 million such events), so the common cases take the
+    # fewest bytecodes measured: a C call or return costs two string comparisons; a call
+    # of code not traced (or no longer recorded), an id() and a set lookup; a return, a
+    # truth test (no recorded call in flight) or a dict lookup. No `try` around them: none
+    # of those operations can raise, and before 3.11 a `try` costs on every event.
+    ignored = probe.ignored
+    pending = probe.pending
+    call = _profile_call(probe)
+    returned = probe.returned
+    _id = id
+
+    def _citrace_profile(frame, event, arg):
+        if event == 'call':
+            key = _id(frame.f_code)
+            if key in ignored:
+                return
+            try:
+                call(key, frame)
+            except RecursionError:
+                probe.counters['errors'] += 1
+                if _STICKY_OVERFLOW:
+                    raise
+            except Exception:
+                probe.counters['errors'] += 1
+        elif event == 'return' and pending and frame in pending:
+            try:
+                returned(pending.pop(frame), arg)
+            except RecursionError:
+                probe.counters['errors'] += 1
+                if _STICKY_OVERFLOW:
+                    raise
+            except Exception:
+                probe.counters['errors'] += 1
+
+    return _citrace_profile
+
+
+def _profile_call(probe):
+    # Calls in flight are keyed by their frame, not its id: `frame in pending` is the
+    # cheapest test a return can make, and a frame cannot be freed (and its address reused)
+    # while it is a key. Entries whose return is never seen are dropped when the probe
+    # re-attaches after being detached and after a fork, so no frame is held for long.
+    cache_get = probe.cache.get
+    decide = probe.decide
+    pending = probe.pending
+    begin = probe.begin
+    generator_started = probe.generator_started
+    fn_class = probe.fn_class
+    max_seen = probe.limits['max_seen_per_function']
+
+    def on_call(key, frame):
+        fn = cache_get(key)
+        if fn is None:
+            fn = decide(frame.f_code)
+        if fn.__class__ is not fn_class:
+            return
+        if fn.generator:
+            _generator_call(fn, frame)
+            return
+        call = begin(fn, frame)
+        if call is not None:
+            if len(pending) >= _PENDING_LIMIT:
+                pending.clear()  # frames whose return never came (profiler replaced)
+            pending[frame] = call
+
+    def _generator_call(fn, frame):
+        # Each resumption of a generator is a `call` event too. The first one starts at
+        # the lowest instruction offset any call of that code reports (-1 before 3.11, the
+        # prologue's end after); a resumption continues after a `yield`.
+        lasti = frame.f_lasti
+        if fn.start is None or lasti < fn.start:
+            fn.start = lasti
+        elif lasti > fn.start:
+            # Resumptions count as calls seen, so a generator drawn from in a tight loop
+            # stops costing more than its id lookup after `max_seen_per_function`.
+            fn.calls += 1
+            if fn.calls >= max_seen:
+                probe.reject(fn)
+            return
+        call = begin(fn, frame)
+        if call is not None:
+            generator_started(call)
+
+    return on_call
+
+
+# ---------------------------------------------------------------------------- sys.monitoring
+
+class _Monitor:
+    """The ``sys.monitoring`` backend (3.12+), under a tool id of its own."""
+
+    def __init__(self, probe, tool):
+        self.probe = probe
+        self.tool = tool
+        self.monitoring = sys.monitoring
+        events = self.monitoring.events
+        # PY_UNWIND and PY_THROW cannot be set per code object: they are on everywhere,
+        # and cost a callback only when an exception leaves a frame or is thrown in.
+        self.global_events = events.PY_START | events.PY_UNWIND | events.PY_THROW
+        self.local_events = events.PY_RETURN | events.PY_YIELD
+        self.callbacks = _monitor_callbacks(probe, self)
+
+    def attach(self):
+        for event, callback in self.callbacks:
+            self.monitoring.register_callback(self.tool, event, callback)
+        self.monitoring.set_events(self.tool, self.global_events)
+
+    def activate(self, fn):
+        """A call of `fn` is in flight: its returns and yields are wanted."""
+        with self.probe.lock:
+            fn.active += 1
+            if fn.active == 1:
+                self.monitoring.set_local_events(self.tool, fn.code, self.local_events)
+
+    def deactivate(self, fn):
+        with self.probe.lock:
+            fn.active -= 1
+            if fn.active <= 0:
+                fn.active = 0
+                self.monitoring.set_local_events(self.tool, fn.code, 0)
+
+    def rejected(self, fn):
+        # Its PY_START answers DISABLE from the next call on; calls in flight are dropped.
+        pending = self.probe.pending
+        for key, call in list(pending.items()):
+            if call.fn is fn:
+                pending.pop(key, None)
+        with self.probe.lock:
+            fn.active = 0
+            self.monitoring.set_local_events(self.tool, fn.code, 0)
+
+    def detach(self):
+        monitoring = self.monitoring
+        if monitoring.get_tool(self.tool) != TOOL_NAME:
+            return  # detached already
+        monitoring.set_events(self.tool, 0)
+        for fn in list(self.probe.cache.values()):
+            if fn.__class__ is self.probe.fn_class and fn.active:
+                monitoring.set_local_events(self.tool, fn.code, 0)
+        for event, _ in self.callbacks:
+            monitoring.register_callback(self.tool, event, None)
+        monitoring.free_tool_id(self.tool)
+
+
+def _monitor_callbacks(probe, monitor):
+    events = sys.monitoring.events
+    disable = sys.monitoring.DISABLE
+    getframe = sys._getframe
     cache = probe.cache
     pending = probe.pending
     decide = probe.decide
-    on_call = probe.on_call
-    on_return = probe.on_return
-    state = probe
+    begin = probe.begin
+    fn_class = probe.fn_class
+    activate = monitor.activate
+    deactivate = monitor.deactivate
 
-    def _citrace_profile(frame, event, arg):
+    def started(code, offset):
         try:
-            if event == 'call':
-                code = frame.f_code
-                fn = cache.get(id(code))
-                if fn is None:
-                    fn = decide(code)
-                if fn.__class__ is _Fn:
-                    on_call(fn, frame)
-            elif event == 'return' and pending:
-                entry = pending.pop(id(frame), None)
-                if entry is not None:
-                    on_return(entry, frame, arg)
-        except RecursionError:
-            state.counters['errors'] += 1
-            if _STICKY_OVERFLOW:
-                raise
+            fn = cache.get(id(code))
+            if fn is None:
+                fn = decide(code)
+            if fn.__class__ is not fn_class:
+                return disable  # never traced, or reached its cap
+            frame = getframe(1)
+            stale = pending.pop(id(frame), None)
+            if stale is not None:  # a generator dropped unfinished, without an event (3.13)
+                deactivate(stale.fn)
+                if stale.yields is not None:
+                    probe.generator_ended(stale, exhausted=False)
+            call = begin(fn, frame)
+            if call is not None:
+                if fn.generator:
+                    call.yields = []
+                probe.track(frame, call)
+                activate(fn)
         except Exception:
-            state.counters['errors'] += 1
+            probe.counters['errors'] += 1
 
-    return _citrace_profile
+    def ended(call, value, exc):
+        deactivate(call.fn)
+        if exc is not None:
+            probe.raised(call, exc)
+        elif call.yields is not None:
+            probe.generator_ended(call, exhausted=value is _EXHAUSTED)
+        else:
+            probe.returned(call, value)
+
+    def returned(code, offset, value):
+        try:
+            if pending:
+                call = pending.pop(id(getframe(1)), None)
+                if call is not None and call.fn.code is code:
+                    ended(call, _EXHAUSTED if call.yields is not None else value, None)
+        except Exception:
+            probe.counters['errors'] += 1
+
+    def yielded(code, offset, value):
+        try:
+            if pending:
+                key = id(getframe(1))
+                call = pending.get(key)
+                if call is not None and call.fn.code is code and call.yields is not None:
+                    if not probe.yielded(call, value):
+                        pending.pop(key, None)
+                        deactivate(call.fn)
+        except Exception:
+            probe.counters['errors'] += 1
+
+    def unwound(code, offset, exc):
+        try:
+            if pending and cache.get(id(code)).__class__ is fn_class:
+                call = pending.pop(id(getframe(1)), None)
+                if call is not None and call.fn.code is code:
+                    ended(call, None, exc)
+        except Exception:
+            probe.counters['errors'] += 1
+
+    def thrown(code, offset, exc):
+        # gen.throw()/close(): what the generator does next answers the program, not a
+        # consumer drawing values; record what was drawn so far, as not exhausted.
+        try:
+            if pending and cache.get(id(code)).__class__ is fn_class:
+                call = pending.pop(id(getframe(1)), None)
+                if call is not None and call.fn.code is code:
+                    ended(call, None, None)
+        except Exception:
+            probe.counters['errors'] += 1
+
+    return ((events.PY_START, started), (events.PY_RETURN, returned),
+            (events.PY_YIELD, yielded), (events.PY_UNWIND, unwound),
+            (events.PY_THROW, thrown))
+
+
+_EXHAUSTED = object()
 
 
 # ---------------------------------------------------------------------------- start-up
@@ -651,19 +1119,37 @@ def load_config(path):
     return config
 
 
+def choose_backend(requested='auto'):
+    """(backend, sys.monitoring tool id or None, the reason), taking the tool id."""
+    if requested == 'setprofile':
+        return 'setprofile', None, 'setprofile asked for by the config'
+    monitoring = getattr(sys, 'monitoring', None)
+    if monitoring is None:
+        version = '.'.join(str(part) for part in sys.version_info[:2])
+        return 'setprofile', None, f'no sys.monitoring on Python {version} (3.12+ has it)'
+    for tool in TOOL_IDS:
+        try:
+            monitoring.use_tool_id(tool, TOOL_NAME)
+        except ValueError:  # in use by a debugger, coverage, a profiler or the program
+            continue
+        return 'monitoring', tool, f'sys.monitoring with tool id {tool}'
+    taken = ', '.join(f'{tool} ({monitoring.get_tool(tool)})' for tool in TOOL_IDS)
+    return 'setprofile', None, 'every sys.monitoring tool id it may use is taken: ' + taken
+
+
 def start(config):
     """Start recording in this process; None when a probe is already running."""
     if getattr(sys, _STARTED, False):
         return None
     setattr(sys, _STARTED, True)
-    probe = Probe(config)
-    probe.callback = _make_callback(probe)
+    requested = config.get('backend') or 'auto'
+    name, tool, reason = choose_backend(requested if requested in BACKENDS else 'auto')
+    probe = Probe(config, name, reason)
+    probe.backend = _Monitor(probe, tool) if name == 'monitoring' else _Profiler(probe)
     atexit.register(probe.at_exit)
     if hasattr(os, 'register_at_fork'):
         os.register_at_fork(after_in_child=probe.after_fork)
-    threading.setprofile(probe.callback)
-    sys.setprofile(probe.callback)
-    gc.callbacks.append(probe.rearm_hook)
+    probe.backend.attach()
     return probe
 
 

@@ -7,23 +7,46 @@ One file per traced process, ``<TRACE_DIR>/trace-<pid>-<random>.jsonl``, UTF-8, 
 object per line, each with a ``"k"`` (kind) key:
 
 * ``{"k": "header", "format": "citrace-trace", "version": 1, "python": "3.11.7",
-  "pid": 123, "backend": "setprofile", "argv": [...]}`` -- first line.
+  "pid": 123, "backend": "setprofile", "backend_reason": "...", "argv": [...]}`` -- first
+  line. ``backend`` is ``setprofile`` or ``monitoring`` (``sys.monitoring``, 3.12+);
+  ``backend_reason`` says why it was chosen (may be absent in older traces).
 * ``{"k": "fn", "id": 7, "module": "roman", "qualname": "toRoman", "file": "/abs/x.py",
   "line": 12, "toplevel": true}`` -- a traced function, once per process before its calls.
   ``toplevel`` is true when the function is bound under its own name in its module's globals.
 * ``{"k": "call", "fn": 7, "args": [[name, kind, value], ...], "ret": value,
   "after": [[name, value], ...], "test": "tests/test_x.py::test_y"}`` -- one recorded call.
-  ``kind`` is ``pos`` (positional or keyword), ``kwonly``, ``varargs`` or ``varkw``.
-  With the ``setprofile`` backend a ``None`` result means "returned None or raised": no
-  profiler event tells the two apart (validation by execution does).
-  ``after`` re-encodes the mutable arguments when the call returned (mutation shows as a
-  difference from ``args``). ``test`` is the running test where known, else absent.
+  ``kind`` is ``pos`` (positional or keyword), ``kwonly``, ``varargs`` or ``varkw``; the
+  arguments are encoded when the call starts.
+  ``after`` re-encodes the mutable arguments when the call ended (mutation shows as a
+  difference from ``args``). ``test`` is the running test where known, else absent: the
+  pytest node id, or the unittest id (``module.Class.test_method``, a doctest's name).
+  How the call ended depends on the backend:
+
+  - ``monitoring``: a call that raised has ``"exc": {"type": "builtins.ValueError",
+    "message": "..."}`` and no ``ret``. ``type`` is the exception class's module and
+    qualified name; ``message`` is ``str(exc)``, present only when computing it runs no
+    code of the program (the exception's ``args`` are literals and its ``__str__`` is
+    BaseException's or KeyError's own).
+  - ``setprofile``: no event tells a raise from a return, so a raised call is written
+    as ``"ret"`` ``None``: a ``None`` result means "returned None or raised" (validation by
+    execution tells them apart).
+
+  A generator function's call has ``"ret": {"opaque": "builtins.generator", "why": "type"}``.
+  With ``monitoring`` it also has ``"yields": [value, ...]``, the first values a consumer
+  drew from it (at most the probe's ``max_yields``), and ``"exhausted"``: true when the
+  generator then returned, so ``yields`` is everything it produced; false when it was
+  abandoned, closed, thrown into, or more values were drawn than recorded. A generator
+  whose iteration raised has ``exc`` as well (with ``ret``, which is still the generator).
+  With ``setprofile`` there is no ``yields``: a yield and the final return are the same
+  event there.
 * ``{"k": "stats", ...counters...}`` -- written at exit, may be missing after a crash.
 
 A *value* is ``{"py": "<python expression>"}`` for values that can be written as Python
 source (None, bool, int, float incl. ``float('nan')``, complex, str, bytes, list, tuple,
 dict, set, frozenset, nested), or ``{"opaque": "<type qualname>", "why": "type"|"size"|
-"depth"|"cycle"}`` otherwise. A torn last line (process killed mid-write) is skipped.
+"depth"|"cycle"}`` otherwise. Lines are written whole, one ``write`` each, as calls end: a
+killed process loses only calls in flight, and a torn last line is skipped on reading.
+Readers ignore keys they do not know.
 """
 
 from __future__ import annotations
@@ -67,15 +90,29 @@ class Arg:
     value: Value
 
 
+# What the reader puts in ``CallRecord.result`` for a call that raised (``raised`` says what):
+# an opaque value, so every consumer of results treats it as "no usable result".
+RAISED = "raised"
+
+
 @dataclass(frozen=True)
 class CallRecord:
-    """One recorded call of a traced function."""
+    """One recorded call of a traced function.
+
+    ``raised`` is the trace's ``exc`` (``{"type": ..., "message": ...}``, message optional)
+    when the call, or a generator's iteration, raised; a call that raised has
+    ``result == {"opaque": <type>, "why": RAISED}``. ``yields`` holds the values drawn from a
+    generator (None when not recorded) and ``exhausted`` whether it then returned.
+    """
 
     function: FunctionId
     args: tuple[Arg, ...]
     result: Value
     after: tuple[tuple[str, Value], ...] = ()
     test: str | None = None
+    raised: dict[str, str] | None = None
+    yields: tuple[Value, ...] | None = None
+    exhausted: bool = False
 
     def inputs_key(self) -> str:
         """What makes two calls the same call: their encoded inputs."""
@@ -121,9 +158,13 @@ class ProblemMeta:
     ci_file: str
     n_asserts: int
     n_calls: int
+    unsafe_no_sandbox: bool = False  # validated without a sandbox (--unsafe-no-sandbox)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not data.pop("unsafe_no_sandbox"):
+            return data  # the key appears only when it is true
+        return {**data, "unsafe_no_sandbox": True}
 
 
 @dataclass(frozen=True)

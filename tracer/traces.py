@@ -12,7 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tracer.records import TRACE_FORMAT_VERSION, Arg, CallRecord, FunctionId, TraceSet, Value
+from tracer.records import (
+    RAISED,
+    TRACE_FORMAT_VERSION,
+    Arg,
+    CallRecord,
+    FunctionId,
+    TraceSet,
+    Value,
+)
 
 TRACE_GLOB = "trace-*.jsonl"
 ARG_KINDS = frozenset({"pos", "kwonly", "varargs", "varkw"})
@@ -88,12 +96,21 @@ class _Reader:
         if function is None:
             raise _BadLine("call of a function with no fn line")
         test = data.get("test")
+        raised = _exception(data["exc"]) if "exc" in data else None
+        if "ret" in data or raised is None:
+            result = _value(data.get("ret"))
+        else:
+            result = {"opaque": raised["type"], "why": RAISED}
+        yields = data.get("yields")
         record = CallRecord(
             function=function,
             args=tuple(_arg(item) for item in _list(data.get("args"))),
-            result=_value(data.get("ret")),
+            result=result,
             after=tuple(_after(item) for item in _list(data.get("after", []))),
             test=test if isinstance(test, str) else None,
+            raised=raised,
+            yields=None if yields is None else tuple(_value(item) for item in _list(yields)),
+            exhausted=data.get("exhausted") is True,
         )
         self.calls.setdefault((function, record.inputs_key()), record)
 
@@ -144,6 +161,15 @@ def _value(data: Any) -> Value:
         if isinstance(data.get("opaque"), str) and data.get("why") in OPAQUE_REASONS:
             return {"opaque": data["opaque"], "why": data["why"]}
     raise _BadLine("bad value")
+
+
+def _exception(data: Any) -> dict[str, str]:
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise _BadLine("bad exc")
+    message = data.get("message")
+    if message is None:
+        return {"type": data["type"]}
+    return {"type": data["type"], "message": _str(message)}
 
 
 def _list(data: Any) -> list[Any]:

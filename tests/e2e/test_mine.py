@@ -57,7 +57,7 @@ def test_bad_projects_fail_with_stage_and_reason_and_the_run_goes_on(tmp_path: P
     listing.write_text(f"# three bad projects, then a good one\n{failing}\n{hanging}\n{broken}\n"
                        f"{TEXTKIT}\n")
     out = tmp_path / "out"
-    assert main(["mine", str(listing), "-o", str(out), "--test-timeout", "60"]) == 0
+    assert main(["mine", str(listing), "-o", str(out), "--test-timeout", "20"]) == 0
     repos = {Path(r["spec"]).name: r for r in _read(out / "repos.jsonl")}
     assert (repos["failing"]["status"], repos["failing"]["stage"]) == ("failed", "test")
     assert repos["failing"]["cause"] == "tests_failed"

@@ -104,3 +104,34 @@ def fake_index() -> Iterator[FakeIndex]:
     yield index
     server.shutdown()
     server.server_close()
+
+
+# --- batch runs -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def batch_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of real batch runs in tests (``batchkit.batch_environment``)."""
+    from tests.miners.batchkit import batch_environment
+
+    for name, value in batch_environment().items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted local run over three tiny real projects (``ROOT/projects/list.txt``),
+    shared by the tests that check other ways of running give the same dataset."""
+    from miners.cli import main
+    from tests.miners.batchkit import batch_environment, project_list, read_jsonl
+
+    root = tmp_path_factory.mktemp("batch")
+    listing = project_list(root / "projects", 3)
+    out = root / "reference"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in batch_environment().items():
+            patch.setenv(name, value)
+        assert main(["mine", str(listing), "-o", str(out), "--jobs", "2"]) == 0
+    repos = read_jsonl(out / "repos.jsonl")
+    assert [r["status"] for r in repos] == ["ok"] * 3, repos
+    return out

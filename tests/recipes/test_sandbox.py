@@ -1,11 +1,27 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from pathlib import Path
 
-from recipes.sandbox import base_environment, run
+import pytest
+
+from recipes import isolation
+from recipes.diagnose import cause_of_build_failure, cause_of_test_failure, failure_line
+from recipes.isolation import SandboxUnavailable
+from recipes.records import CommandOutcome
+from recipes.sandbox import (
+    Policy,
+    allow_unsafe,
+    base_environment,
+    build_policy,
+    project_dirs,
+    run,
+    running_unsafe,
+    suite_policy,
+)
 
 
 def test_output_tail_and_exit_code_are_reported(tmp_path: Path) -> None:
@@ -16,21 +32,20 @@ def test_output_tail_and_exit_code_are_reported(tmp_path: Path) -> None:
     assert "hello" in (tmp_path / "log").read_text()
 
 
-def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
-    marker = tmp_path / "grandchild.pid"
+def test_timeout_kills_every_process_the_command_started(tmp_path: Path) -> None:
+    token = f"grandchild-{os.getpid()}-{time.monotonic_ns()}"
     script = (
         "import subprocess, sys, time\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        f"open({str(marker)!r}, 'w').write(str(child.pid))\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', {token!r}])\n"
         "time.sleep(60)\n"
     )
     started = time.monotonic()
-    outcome = run([sys.executable, "-c", script], cwd=tmp_path, timeout=2)
-    assert outcome.timed_out and not outcome.ok
+    outcome = run([sys.executable, "-c", script, token], cwd=tmp_path, timeout=2)
+    assert outcome.timed_out and not outcome.ok and outcome.verdict == "timeout"
     assert time.monotonic() - started < 20
-    grandchild = int(marker.read_text())
-    time.sleep(0.2)
-    assert not _alive(grandchild), "a process started by the command outlived it"
+    # The sandbox has its own pid namespace, so the pids it sees mean nothing here: look
+    # for the command line instead.
+    assert _processes_mentioning(token) == [], "a process started by the command outlived it"
 
 
 def test_host_secrets_are_not_passed_on(tmp_path: Path, monkeypatch) -> None:
@@ -53,11 +68,138 @@ def test_a_missing_program_is_an_outcome_not_an_exception(tmp_path: Path) -> Non
     assert outcome.exit_code == 127 and "cannot start" in outcome.output_tail
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
+def _processes_mentioning(token: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if token.encode() in (entry / "cmdline").read_bytes() and _alive(entry):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def _alive(proc: Path) -> bool:
     # A zombie has exited: it only waits to be reaped by its (possibly init) parent.
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "zombie" not in status.read_text()
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+# --- policies ----------------------------------------------------------------------------------
+
+PEEK = "import os, sys; print(os.environ['HOME'], os.environ['TMPDIR'], os.getcwd())"
+
+
+def test_only_the_writable_paths_can_be_written(tmp_path: Path) -> None:
+    mine, shared = tmp_path / "mine", tmp_path / "shared"
+    mine.mkdir()
+    shared.mkdir()
+    (shared / "data.txt").write_text("read me")
+    code = ("import sys\nprint(open(sys.argv[2]).read())\nopen(sys.argv[1] + '/out', 'w')\n"
+            "open(sys.argv[2], 'a')\n")
+    outcome = run([sys.executable, "-c", code, str(mine), str(shared / "data.txt")], cwd=mine,
+                  timeout=30, policy=Policy(writable=(mine,), readable=(shared,)))
+    assert "read me" in outcome.output_tail
+    assert outcome.verdict == "failed"
+    assert "Read-only file system" in outcome.output_tail or "Permission denied" in \
+        outcome.output_tail
+    assert (mine / "out").exists()
+
+
+def test_home_and_tmpdir_are_the_sandbox_own(tmp_path: Path) -> None:
+    outcome = run([sys.executable, "-c", PEEK], cwd=tmp_path, timeout=30)
+    assert outcome.output_tail.split() == ["/tmp", "/tmp", str(tmp_path)]
+    policy = suite_policy([tmp_path])
+    outcome = run([sys.executable, "-c", PEEK], cwd=tmp_path, timeout=30, policy=policy)
+    assert outcome.output_tail.split() == [str(tmp_path / ".home"), str(tmp_path / ".tmp"),
+                                           str(tmp_path)]
+
+
+def test_builds_reach_the_network_and_tests_do_not(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        code = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)"
+        build = run([sys.executable, "-c", code], cwd=tmp_path, timeout=30,
+                    policy=build_policy([tmp_path]))
+        tests = run([sys.executable, "-c", code], cwd=tmp_path, timeout=30,
+                    policy=suite_policy([tmp_path]))
+    assert build.ok, build.output_tail
+    assert tests.verdict == "failed" and "Connection refused" in tests.output_tail
+
+
+def test_files_the_host_writes_become_writable_to_the_sandbox(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "state").write_text("host wrote this\n")
+    os.chmod(private / "state", 0o600)
+    code = "open('state', 'a').write('sandbox appended\\n')"
+    outcome = run([sys.executable, "-c", code], cwd=private, timeout=30)
+    assert outcome.ok, outcome.output_tail
+    assert (private / "state").read_text() == "host wrote this\nsandbox appended\n"
+
+
+def test_a_process_budget_of_its_own(tmp_path: Path) -> None:
+    code = ("import os\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
+            "            import time; time.sleep(5); os._exit(0)\n        n += 1\n"
+            "except OSError:\n    print('forked', n)\n")
+    outcome = run([sys.executable, "-c", code], cwd=tmp_path, timeout=30,
+                  policy=Policy(writable=(tmp_path,), max_processes=10))
+    assert outcome.ok, outcome.output_tail
+    assert 0 < int(outcome.output_tail.split()[-1]) < 10
+
+
+def test_without_isolation_run_refuses_unless_allowed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(isolation.BACKEND_ENV, "none")
+    isolation.reset()
+    try:
+        with pytest.raises(SandboxUnavailable, match="--unsafe-no-sandbox"):
+            run([sys.executable, "-c", "print('ran')"], cwd=tmp_path, timeout=30)
+        allow_unsafe(True)
+        outcome = run([sys.executable, "-c", "print('ran')"], cwd=tmp_path, timeout=30)
+        assert outcome.ok and outcome.output_tail == "ran"
+        assert running_unsafe()
+    finally:
+        allow_unsafe(False)
+        isolation.reset()
+
+
+def test_an_unknown_backend_name_isolates_nothing(monkeypatch) -> None:
+    monkeypatch.setenv(isolation.BACKEND_ENV, "chroot")
+    isolation.reset()
+    try:
+        backend, reasons = isolation.current()
+        assert not backend.isolated and "chroot" in reasons[0]
+    finally:
+        isolation.reset()
+
+
+def test_verdicts_of_old_outcomes_are_derived() -> None:
+    assert CommandOutcome(("x",), 0, 1.0).verdict == "ok"
+    assert CommandOutcome(("x",), 1, 1.0).verdict == "failed"
+    assert CommandOutcome(("x",), -9, 1.0, timed_out=True).verdict == "timeout"
+    assert CommandOutcome.from_dict({"argv": ["x"], "exit_code": 2, "duration": 0.1}).verdict \
+        == "failed"
+    limited = CommandOutcome(("x",), -9, 1.0, verdict="output_limit")
+    assert not limited.ok and limited.to_dict()["verdict"] == "output_limit"
+    with pytest.raises(ValueError):
+        CommandOutcome(("x",), 0, 1.0, verdict="fine")
+
+
+def test_verdicts_map_to_causes() -> None:
+    for verdict, cause in (("timeout", "timeout"), ("oom", "out_of_memory"),
+                           ("output_limit", "output_limit"), ("file_limit", "file_limit")):
+        outcome = CommandOutcome(("x",), 1, 1.0, verdict=verdict)
+        assert cause_of_test_failure(outcome) == cause
+        assert cause_of_build_failure(outcome) == cause
+        assert failure_line(outcome, "default") != "default"
+
+
+def test_a_project_writes_its_own_directory_never_a_shared_parent(tmp_path: Path) -> None:
+    work = tmp_path / "work" / "proj-1234"
+    assert project_dirs(work / "src" / "proj", work / "env0") == (work,)
+    home_checkout = Path.home() / "somewhere"
+    assert project_dirs(home_checkout, Path("/tmp/elsewhere")) == (
+        Path("/tmp/elsewhere"), home_checkout)

@@ -40,20 +40,23 @@ def probe_venv(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Venv
 @pytest.fixture
 def traced(tmp_path: Path, probe_venv: Callable[[str], Venv]) -> Iterator[Traced]:
     def run(files: dict[str, str], *, version: str = "3.13", main: str = "main.py",
-            probe: bool = True, env: dict[str, str] | None = None,
-            check_stderr: bool = True, **limits: int) -> Run:
+            probe: bool = True, env: dict[str, str] | None = None, backend: str = "auto",
+            check_stderr: bool = True, args: tuple[str, ...] = (),
+            preexec: Callable[[], None] | None = None, **limits: int) -> Run:
         root = tmp_path / "proj"
         trace_dir = tmp_path / "traces"
         for name, text in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
         trace_dir.mkdir(exist_ok=True)
-        config = ProbeConfig(out_dir=str(trace_dir), roots=(str(root),), **limits)
+        config = ProbeConfig(out_dir=str(trace_dir), roots=(str(root),), backend=backend,
+                             **limits)
         variables = base_environment(env)
         if probe:
             variables.update(probe_environment(config.write(tmp_path / "probe.json")))
-        done = subprocess.run([str(probe_venv(version).python), main], cwd=root,
-                              env=variables, capture_output=True, text=True, timeout=60)
+        done = subprocess.run([str(probe_venv(version).python), *args, main], cwd=root,
+                              env=variables, capture_output=True, text=True, timeout=60,
+                              preexec_fn=preexec)
         if check_stderr:
             assert done.stderr == ""
         return Run(done.stdout, done.stderr, done.returncode, trace_dir,

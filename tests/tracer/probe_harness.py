@@ -30,6 +30,10 @@ def _interpreters() -> dict[str, Path]:
 INTERPRETERS = _interpreters()
 # The versions every behaviour is checked on: the oldest supported, a middle one, the newest.
 MAIN_VERSIONS = ("3.6", "3.11", "3.13")
+# (version, backend) pairs for behaviour both backends share: setprofile on the oldest and a
+# middle version, both backends on the newest.
+BACKENDS = (("3.6", "setprofile"), ("3.11", "setprofile"), ("3.13", "setprofile"),
+            ("3.13", "monitoring"))
 
 
 def interpreter(version: str) -> Path:
@@ -64,21 +68,31 @@ class Run:
 
 
 def _sourced(call: dict[str, Any]) -> dict[str, Any]:
-    """A call line with every value replaced by its source (or ("opaque", why))."""
+    """A call line with every value replaced by its source (or ("opaque", type, why)); keys
+    the line does not have are left out (``ret`` of a call that raised, ``yields``...)."""
     def show(value: dict[str, str]) -> Any:
         return value["py"] if "py" in value else ("opaque", value["opaque"], value["why"])
     result = {"args": {name: show(value) for name, _, value in call["args"]},
-              "kinds": [kind for _, kind, _ in call["args"]],
-              "ret": show(call["ret"])}
+              "kinds": [kind for _, kind, _ in call["args"]]}
+    if "ret" in call:
+        result["ret"] = show(call["ret"])
     result["after"] = {name: show(value) for name, value in call.get("after", [])}
-    if "test" in call:
-        result["test"] = call["test"]
+    if "yields" in call:
+        result["yields"] = [show(value) for value in call["yields"]]
+    for key in ("test", "exc", "exhausted"):
+        if key in call:
+            result[key] = call[key]
     return result
 
 
 def parse_trace_files(trace_dir: Path) -> list[list[dict[str, Any]]]:
-    return [[json.loads(line) for line in path.read_text().splitlines()]
-            for path in sorted(trace_dir.glob("trace-*.jsonl"))]
+    """Every line of every trace file, parsed; a torn last line (no newline) is left out."""
+    files = []
+    for path in sorted(trace_dir.glob("trace-*.jsonl")):
+        text = path.read_text()
+        whole = text if text.endswith("\n") else text[:text.rfind("\n") + 1]
+        files.append([json.loads(line) for line in whole.splitlines()])
+    return files
 
 
 @dataclass(frozen=True)

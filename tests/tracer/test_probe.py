@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import resource
+import signal
 import subprocess
 import textwrap
 from collections.abc import Callable
@@ -12,6 +14,7 @@ import pytest
 from recipes.records import StageError
 from recipes.sandbox import base_environment
 from tests.tracer.probe_harness import (
+    BACKENDS,
     INTERPRETERS,
     MAIN_VERSIONS,
     Traced,
@@ -21,6 +24,7 @@ from tests.tracer.probe_harness import (
 )
 from tracer import inject, probe
 from tracer.inject import PROBE_ENV_VAR, PROBE_MODULE, PTH_LINE, ProbeConfig
+from tracer.traces import read_traces
 
 LIBRARY = textwrap.dedent("""\
     def add(a, b=2, *rest, scale=1, **options):
@@ -54,8 +58,9 @@ def dedent(text: str) -> str:
 
 # ---------------------------------------------------------------- recording calls
 
-@pytest.mark.parametrize("version", MAIN_VERSIONS)
-def test_records_literal_arguments_and_return_values(traced: Traced, version: str) -> None:
+@pytest.mark.parametrize(("version", "backend"), BACKENDS)
+def test_records_literal_arguments_and_return_values(traced: Traced, version: str,
+                                                     backend: str) -> None:
     run = traced({"lib.py": LIBRARY, "main.py": dedent("""
         import lib
         print(lib.add(1), lib.add(1, 3, 4, scale=2, extra=5), lib.describe("x"))
@@ -66,11 +71,12 @@ def test_records_literal_arguments_and_return_values(traced: Traced, version: st
         lib.nothing(0)
         lib.numbers()
         print(list(lib.count_up(2)), lib.Box().scaled(3))
-        """)}, version=version)
+        """)}, version=version, backend=backend)
     assert run.stdout.startswith("3 8 ")
     [header] = run.lines("header")
     assert header["format"] == "citrace-trace" and header["version"] == probe.FORMAT_VERSION
     assert header["python"].startswith(version + ".") and header["argv"] == ["main.py"]
+    assert header["backend"] == backend and header["backend_reason"]
     first, second = run.calls("add")
     assert first["args"] == {"a": "1", "b": "2", "scale": "1", "rest": "()", "options": "{}"}
     assert first["kinds"] == ["pos", "pos", "kwonly", "varargs", "varkw"]
@@ -83,13 +89,25 @@ def test_records_literal_arguments_and_return_values(traced: Traced, version: st
         "[float('nan'), float('inf'), -float('inf'), 1.5, complex(1.0, -2.0), b'\\x00', True]")
     method = "Box.scaled" if version in ("3.11", "3.13") else "scaled"  # co_qualname
     assert run.calls(method)[0]["args"]["self"] == ("opaque", "lib.Box", "type")
-    # `fails` raised: the profiler reports that as a None result, indistinguishable from
-    # `nothing`'s real one; the trace keeps both and validation by execution tells them apart.
-    assert run.qualnames() == {"add", "describe", "nothing", "numbers", "fails", method}
-    assert run.calls("fails")[0]["ret"] == "None"
+    assert run.qualnames() == {"add", "describe", "nothing", "numbers", "fails", "count_up",
+                               method}
+    [counted] = run.calls("count_up")
+    assert counted["args"] == {"n": "2"}
+    assert counted["ret"] == ("opaque", "builtins.generator", "type")
     [stats] = run.lines("stats")
-    assert stats["calls_recorded"] == 7 and stats["errors"] == 0
-    assert stats["calls_none_or_raised"] == 2
+    assert stats["calls_recorded"] == 8 and stats["errors"] == 0
+    [failed] = run.calls("fails")
+    if backend == "setprofile":
+        # `fails` raised: the profiler reports that as a None result, indistinguishable from
+        # `nothing`'s real one; the trace keeps both, validation by execution tells them apart.
+        assert failed["ret"] == "None" and "exc" not in failed
+        assert stats["calls_none_or_raised"] == 2
+        assert "yields" not in counted  # a yield and the final return are one event there
+    else:
+        assert "ret" not in failed
+        assert failed["exc"] == {"type": "builtins.ValueError", "message": "1"}
+        assert stats["calls_none_or_raised"] == 0 and stats["calls_raised"] == 1
+        assert (counted["yields"], counted["exhausted"]) == (["0", "1"], True)
 
 
 def test_function_lines_say_where_and_whether_top_level(traced: Traced) -> None:
@@ -115,10 +133,9 @@ def test_function_lines_say_where_and_whether_top_level(traced: Traced) -> None:
 
 
 @pytest.mark.parametrize("version", sorted(set(INTERPRETERS) - set(MAIN_VERSIONS)))
-def test_every_version_records_returns_and_leaves_out_exceptions(tmp_path: Path,
-                                                                  version: str) -> None:
+def test_every_version_records_calls(tmp_path: Path, version: str) -> None:
     # No virtualenv: the probe is imported from PYTHONPATH, which is enough to check the
-    # interpreter-specific parts (f_locals, code flags) on the remaining versions.
+    # interpreter-specific parts (f_locals, code flags, events) on the remaining versions.
     (tmp_path / f"{PROBE_MODULE}.py").write_text(Path(probe.__file__).read_text())
     (tmp_path / "lib.py").write_text(LIBRARY)
     (tmp_path / "main.py").write_text(dedent("""
@@ -138,10 +155,17 @@ def test_every_version_records_returns_and_leaves_out_exceptions(tmp_path: Path,
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     [lines] = parse_trace_files(tmp_path)
     kinds = [line["k"] for line in lines]
-    assert kinds == ["header", "fn", "call", "fn", "call", "fn", "call", "stats"]
-    assert lines[2]["ret"] == {"py": "9"}
-    assert lines[4]["ret"] == lines[6]["ret"] == {"py": "None"}  # `fails` raised; `nothing`
-    assert lines[-1]["calls_none_or_raised"] == 2
+    assert kinds == ["header", "fn", "call", "fn", "call", "fn", "call", "fn", "call", "stats"]
+    assert lines[2]["ret"] == {"py": "9"} and lines[6]["ret"] == {"py": "None"}
+    assert lines[8]["args"] == [["n", "pos", {"py": "3"}]]
+    if tuple(map(int, version.split("."))) >= (3, 12):  # sys.monitoring
+        assert lines[0]["backend"] == "monitoring"
+        assert lines[4]["exc"] == {"type": "builtins.ValueError", "message": "2"}
+        assert lines[8]["yields"] == [{"py": "0"}, {"py": "1"}, {"py": "2"}]
+    else:
+        assert lines[0]["backend"] == "setprofile"
+        assert lines[4]["ret"] == {"py": "None"}  # `fails` raised
+        assert lines[-1]["calls_none_or_raised"] == 2
 
 
 def test_does_not_trace_tests_stdlib_installed_packages_or_generated_code(
@@ -163,12 +187,13 @@ def test_does_not_trace_tests_stdlib_installed_packages_or_generated_code(
             (lambda x: x)(1)
             [lib.add(i) for i in range(2)]
             list(lib.count_up(2))
+            list(x for x in [1])
 
             class Local:
                 pass
             """),
     })
-    assert run.qualnames() == {"add"}
+    assert run.qualnames() == {"add", "count_up"}
 
 
 def test_mutated_arguments_show_in_after(traced: Traced) -> None:
@@ -203,7 +228,7 @@ def test_records_a_bounded_number_of_distinct_calls(traced: Traced) -> None:
     assert stats["calls_seen"] == 13  # after the third distinct call, `add` costs a lookup
 
 
-def test_records_the_running_test(traced: Traced) -> None:
+def test_records_the_running_pytest_test(traced: Traced) -> None:
     run = traced({"lib.py": LIBRARY, "main.py": dedent("""
         import os, lib
         lib.add(1)
@@ -212,6 +237,42 @@ def test_records_the_running_test(traced: Traced) -> None:
         """)})
     tests = [call.get("test") for call in run.calls("add")]
     assert tests == [None, "tests/test_lib.py::test_add[1]"]
+
+
+@pytest.mark.parametrize(("version", "backend"), BACKENDS)
+def test_records_the_running_unittest_test(traced: Traced, version: str, backend: str) -> None:
+    run = traced({"lib.py": LIBRARY + dedent("""
+        def doubled(x):
+            \"\"\"
+            >>> doubled(21)
+            42
+            \"\"\"
+            return 2 * x
+        """), "test_lib.py": dedent("""
+        import doctest, unittest, lib
+
+        class AddTests(unittest.TestCase):
+            def id(self):
+                raise RuntimeError("user code must not run")
+
+            def test_small(self):
+                with self.subTest(n=1):
+                    self.assertEqual(lib.add(1), 3)
+
+            def test_large(self):
+                self.assertEqual(lib.add(100), 102)
+
+        def load_tests(loader, tests, pattern):
+            tests.addTests(doctest.DocTestSuite(lib))
+            tests.addTest(unittest.FunctionTestCase(lambda: lib.add(7)))
+            return tests
+        """)}, version=version, backend=backend, args=("-m", "unittest"), main="test_lib",
+        check_stderr=False)
+    assert run.returncode == 0, run.stderr
+    tests = {call["args"]["a"]: call.get("test") for call in run.calls("add")}
+    assert tests == {"1": "test_lib.AddTests.test_small", "100": "test_lib.AddTests.test_large",
+                     "7": "<lambda>"}
+    assert run.calls("doubled")[0]["test"] == "lib.doubled"
 
 
 # ---------------------------------------------------------------- never disturbing the program
@@ -239,6 +300,13 @@ HOSTILE = dedent("""
         def __repr__(self):
             raise RuntimeError("str subclass repr")
 
+    class Stuck:
+        def __repr__(self):
+            import time
+            time.sleep(600)
+
+        __eq__ = __hash__ = __str__ = __repr__
+
     def same(x):
         return x
 
@@ -247,21 +315,23 @@ HOSTILE = dedent("""
     """)
 
 
-def test_user_objects_are_opaque_and_never_called(traced: Traced) -> None:
+@pytest.mark.parametrize("backend", ["setprofile", "monitoring"])
+def test_user_objects_are_opaque_and_never_called(traced: Traced, backend: str) -> None:
     files = {"lib.py": HOSTILE, "main.py": dedent("""
         import lib
         h = lib.Hostile()
-        for value in (h, lib.Text("t"), lib.Hostile):
+        for value in (h, lib.Text("t"), lib.Hostile, lib.Stuck()):
             assert lib.same(value) is value
         lib.wrap(h)
         print("done")
         """)}
     untraced = traced(files, probe=False)
-    run = traced(files)
+    run = traced(files, backend=backend)
     assert run.stdout == untraced.stdout == "done\n"
     assert [call["ret"] for call in run.calls("same")] == [
         ("opaque", "lib.Hostile", "type"), ("opaque", "lib.Text", "type"),
-        ("opaque", "?.Meta", "type")]  # Meta's __module__ is a property
+        ("opaque", "?.Meta", "type"),  # Meta's __module__ is a property
+        ("opaque", "lib.Stuck", "type")]
     assert run.calls("wrap")[0]["ret"] == ("opaque", "builtins.list", "type")
     assert run.lines("stats")[0]["errors"] == 0
 
@@ -281,8 +351,9 @@ def test_cycles_huge_and_deep_values_are_opaque(traced: Traced) -> None:
                     "[[[[[[0]]]]]]"]
 
 
-@pytest.mark.parametrize("version", ["3.6", "3.13"])
-def test_survives_the_recursion_limit(traced: Traced, version: str) -> None:
+@pytest.mark.parametrize(("version", "backend"), [("3.6", "setprofile"), ("3.13", "setprofile"),
+                                                  ("3.12", "monitoring"), ("3.13", "monitoring")])
+def test_survives_the_recursion_limit(traced: Traced, version: str, backend: str) -> None:
     files = {"lib.py": LIBRARY + "\ndef down(n):\n    return down(n + 1)\n", "main.py": dedent("""
         import lib
         for attempt in range(3):
@@ -290,26 +361,35 @@ def test_survives_the_recursion_limit(traced: Traced, version: str) -> None:
                 lib.down(0)
             except RecursionError:
                 print("caught")
+        garbage = [[i] for i in range(5000)]  # a test suite allocates: collections happen
         print(lib.add(40))
         """)}
-    run = traced(files, version=version)
+    run = traced(files, version=version, backend=backend)
     assert run.stdout == "caught\ncaught\ncaught\n42\n"
-    # CPython detaches a profiler that overflowed; the probe attaches itself again.
+    # CPython detaches a profiler that overflowed; the probe attaches itself again at the
+    # next garbage collection.
     assert run.calls("add")[0]["ret"] == "42"
 
 
-def test_comes_back_after_the_program_replaced_the_profiler(traced: Traced) -> None:
+@pytest.mark.parametrize("backend", ["setprofile", "monitoring"])
+def test_a_profiler_or_tracer_of_the_program_s_own(traced: Traced, backend: str) -> None:
     run = traced({"lib.py": LIBRARY, "main.py": dedent("""
         import gc, sys, lib
         lib.add(1)
         sys.setprofile(lambda frame, event, arg: None)  # a profiler of the program's own
+        sys.settrace(lambda frame, event, arg: None)
         lib.add(2)
         sys.setprofile(None)
+        sys.settrace(None)
         gc.collect()
         print(lib.add(3))
-        """)})
+        """)}, backend=backend)
     assert run.stdout == "5\n"
-    assert [call["args"]["a"] for call in run.calls("add")] == ["1", "3"]
+    recorded = [call["args"]["a"] for call in run.calls("add")]
+    if backend == "setprofile":  # replaced meanwhile, then attached again
+        assert recorded == ["1", "3"]
+    else:  # sys.monitoring tools are independent of profilers and tracers
+        assert recorded == ["1", "2", "3"]
 
 
 def test_does_nothing_without_the_variable(traced: Traced) -> None:
@@ -402,7 +482,8 @@ def test_installing_a_probe_that_does_not_parse_there_fails(
 
 # ---------------------------------------------------------------- threads and processes
 
-def test_traces_threads(traced: Traced) -> None:
+@pytest.mark.parametrize("backend", ["setprofile", "monitoring"])
+def test_traces_threads(traced: Traced, backend: str) -> None:
     run = traced({"lib.py": LIBRARY, "main.py": dedent("""
         import threading, lib
         workers = [threading.Thread(target=lib.add, args=(i,)) for i in range(4)]
@@ -410,7 +491,7 @@ def test_traces_threads(traced: Traced) -> None:
             worker.start()
         for worker in workers:
             worker.join()
-        """)})
+        """)}, backend=backend)
     assert sorted(call["args"]["a"] for call in run.calls("add")) == ["0", "1", "2", "3"]
 
 
@@ -440,8 +521,10 @@ def lines_calls(lines: list[dict]) -> list[dict]:
             if line["k"] == "call" and line["fn"] in ids]
 
 
-@pytest.mark.parametrize("version", ["3.6", "3.13"])
-def test_forked_children_write_their_own_files(traced: Traced, version: str) -> None:
+@pytest.mark.parametrize(("version", "backend"), [("3.6", "setprofile"), ("3.13", "setprofile"),
+                                                  ("3.13", "monitoring")])
+def test_forked_children_write_their_own_files(traced: Traced, version: str,
+                                               backend: str) -> None:
     run = traced({"lib.py": LIBRARY, "main.py": dedent("""
         import os, lib
         lib.add(1)
@@ -452,7 +535,7 @@ def test_forked_children_write_their_own_files(traced: Traced, version: str) -> 
             os._exit(0)
         os.waitpid(pid, 0)
         lib.add(3)
-        """)}, version=version)
+        """)}, version=version, backend=backend)
     by_pid = {lines[0]["pid"]: sorted(c["args"]["a"] for c in lines_calls(lines))
               for lines in run.files}
     # The child knows the parent recorded add(1): the same inputs are not recorded twice.
@@ -461,8 +544,49 @@ def test_forked_children_write_their_own_files(traced: Traced, version: str) -> 
         assert [line["k"] for line in lines[:2]] == ["header", "fn"]
 
 
-def test_records_written_before_os_exit_survive(traced: Traced) -> None:
-    run = traced({"lib.py": LIBRARY, "main.py": "import os, lib\nlib.add(5)\nos._exit(3)\n"})
-    assert run.returncode == 3
+@pytest.mark.parametrize("backend", ["setprofile", "monitoring"])
+@pytest.mark.parametrize("ending", ["os._exit(3)", "os.kill(os.getpid(), signal.SIGKILL)"])
+def test_records_written_before_a_sudden_end_survive(traced: Traced, backend: str,
+                                                     ending: str) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent(f"""
+        import os, signal, lib
+        lib.add(5)
+        gen = lib.count_up(3)
+        next(gen)  # in flight: lost
+        {ending}
+        """)}, backend=backend)
+    assert run.returncode in (3, -signal.SIGKILL)
     assert run.calls("add")[0]["ret"] == "7"
     assert run.lines("stats") == []  # atexit does not run
+    # Recorded as it starts with setprofile; with monitoring, when it ends (never).
+    assert len(run.calls("count_up")) == (backend == "setprofile")
+
+
+@pytest.mark.parametrize("backend", ["setprofile", "monitoring"])
+def test_a_full_disk_stops_the_recording_not_the_program(traced: Traced, backend: str) -> None:
+    def small_files() -> None:  # writes past 3000 bytes fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import lib
+        for i in range(300):
+            lib.add(i, scale=[i] * 20)
+        print("ok")
+        """)}, backend=backend, preexec=small_files, check_stderr=False)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "ok\n", "")
+    [path] = run.trace_dir.glob("trace-*.jsonl")
+    assert path.stat().st_size == 3000  # the last line is torn
+    traces = read_traces(run.trace_dir)
+    assert 0 < len(traces.calls) < 30 and traces.lines_skipped == 1
+
+
+def test_code_compiled_at_run_time_is_traced_by_its_file_name(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import os
+        source = "def made(x):\\n    return x * 2\\n"
+        namespace = {"__name__": "generated"}
+        exec(compile(source, os.path.abspath("generated.py"), "exec"), namespace)
+        print(namespace["made"](21))
+        """)})
+    assert run.stdout == "42\n"
+    assert run.calls("made")[0]["ret"] == "42"

@@ -61,6 +61,10 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
         raise Drop(NOT_TOPLEVEL, function.qualname)
     file = Path(function.file)
     path = relative_path(file, settings.checkout, settings.roots)
+    if not _really_inside(file, (settings.checkout, *settings.roots)):
+        # Traces are written by the project's own code: a file named there is read only
+        # where it truly lies in the project (no "..", no symlink out to the host's files).
+        raise Drop(OUTSIDE_PROJECT, str(file))
     module = sources.module(file)
     located = locate_function(module, function.qualname, function.line)
     policy = ImportPolicy(_own_modules(function, file, settings, sources))
@@ -110,6 +114,11 @@ def _own_modules(function: FunctionId, file: Path, settings: _Settings,
     if "." not in function.module and _under(file, settings.checkout):
         names |= sources.modules_in(file.parent)
     return frozenset(names)
+
+
+def _really_inside(file: Path, bases: Sequence[Path]) -> bool:
+    real = file.resolve()
+    return any(real.is_relative_to(base.resolve()) for base in bases)
 
 
 def _under(file: Path, base: Path) -> bool:

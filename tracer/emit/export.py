@@ -31,13 +31,14 @@ def task_id(project: str, version: str, module: str, qualname: str) -> str:
 
 
 def to_problem(candidate: Candidate, *, project: str, version: str, source_spec: str,
-               python: str, ci_file: str) -> Problem:
+               python: str, ci_file: str, unsafe_no_sandbox: bool = False) -> Problem:
     function = candidate.function
     meta = ProblemMeta(
         source=source_spec, version=version, path=candidate.path, qualname=function.qualname,
         # co_firstlineno: the `def` line, since decorated functions never become candidates.
         line=function.line, python=python, ci_file=ci_file,
         n_asserts=candidate.n_asserts, n_calls=candidate.n_calls,
+        unsafe_no_sandbox=unsafe_no_sandbox,
     )
     return Problem(
         task_id=task_id(project, version, function.module, function.qualname),

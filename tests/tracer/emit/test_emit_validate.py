@@ -87,3 +87,11 @@ def test_the_stub_is_indented_like_the_body() -> None:
     assert check_program(tabbed, "\tpass\n") == (
         'def f(x):\n    """Do it."""\n\tpass\n\n\ncheck(f)')
     assert body_indent("# at column zero\n        return x\n") == "        "
+
+
+def test_a_reference_that_only_pretends_to_be_equal_is_rejected(tmp_path) -> None:
+    # Validation runs the same check as evaluation: the test compares plain values only.
+    candidate = handmade("    class Same:\n        def __eq__(self, other):\n"
+                         "            return True\n    return Same()\n",
+                         "def check(candidate):\n    assert candidate(1) == 1\n")
+    assert validate(candidate, python=PYTHON, work_dir=tmp_path) == drops.REFERENCE_FAILS

@@ -1,0 +1,194 @@
+"""One project in a worker process of its own, with a time limit.
+
+Every executor runs projects through ``run_isolated``: it starts ``miners.executors.worker``
+in a new session, follows the stages it reports, and returns a ``Finished`` event. A project
+that overruns ``timeout`` is killed with every process it started (``procs.kill_tree``: the
+commands it runs live in sessions of their own) and recorded as failed with cause
+``timeout`` at the stage it was in; a worker that dies without answering is recorded as
+failed with cause ``worker_died``. Either way its work directory is removed unless the run
+keeps work directories.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import queue
+import shutil
+import site
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+import miners
+from miners.executors import Event, Finished, StageReached, Started, Task
+from miners.executors.procs import kill_tree, start_time
+from miners.pipeline import Settings, slug
+from miners.records import ProjectResult
+from recipes.records import Failure
+from tracer.records import Problem
+
+POLL_SECONDS = 0.5
+EXIT_GRACE_SECONDS = 10.0
+
+
+class Cancelled(Exception):
+    """The run is stopping: the project was killed and has no result."""
+
+
+@dataclass
+class _Watch:
+    """What the worker has reported so far: the stage it is in and the time per stage."""
+
+    task: Task
+    emit: Callable[[Event], None]
+    started: float = field(default_factory=time.monotonic)
+    stage: str = "acquire"
+    stage_started: float = field(default_factory=time.monotonic)
+    timings: dict[str, float] = field(default_factory=dict)
+    done: dict[str, Any] | None = None
+
+    def on_message(self, message: dict[str, Any]) -> None:
+        if message.get("event") == "stage":
+            self._close_stage()
+            self.stage, self.stage_started = str(message["stage"]), time.monotonic()
+            self.emit(StageReached(self.task, self.stage))
+        elif message.get("event") == "done":
+            self.done = message
+
+    def _close_stage(self) -> None:
+        self.timings[self.stage] = round(time.monotonic() - self.stage_started, 3)
+
+    def final_timings(self) -> dict[str, float]:
+        self._close_stage()
+        return self.timings
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.started, 3)
+
+
+def run_isolated(task: Task, settings: Settings, *, timeout: float,
+                 on_event: Callable[[Event], None] | None = None,
+                 stop: threading.Event | None = None) -> Finished:
+    """Mine ``task`` in a worker process; its ``Started`` and ``StageReached`` events go to
+    ``on_event``. Raises ``Cancelled`` (after killing the worker) when ``stop`` is set."""
+    emit = on_event or (lambda event: None)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.logs_dir / f"{slug(task.spec.raw)}.log"
+    watch = _Watch(task, emit)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "miners.executors.worker"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                start_new_session=True, env=_worker_environment())
+    try:
+        emit(Started(task, proc.pid, start_time(proc.pid)))
+        _send_task(proc, task, settings)
+        outcome = _follow(proc, watch, deadline=watch.started + timeout, stop=stop)
+    finally:
+        if proc.returncode is None:
+            kill_tree(proc.pid)
+            proc.wait()
+    if outcome == "cancelled":
+        _remove_work(task, settings)
+        raise Cancelled(task.spec.raw)
+    return _finished(task, settings, watch, outcome, proc.returncode, log_path, timeout)
+
+
+def _send_task(proc: subprocess.Popen[bytes], task: Task, settings: Settings) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(pickle.dumps((task, settings)))
+        proc.stdin.close()
+    except BrokenPipeError:  # the worker died at start; _follow sees it exit
+        pass
+
+
+def _follow(proc: subprocess.Popen[bytes], watch: _Watch, *, deadline: float,
+            stop: threading.Event | None) -> str:
+    """Read the worker's messages until it is done, dies, overruns or is cancelled."""
+    assert proc.stdout is not None
+    lines: queue.Queue[bytes | None] = queue.Queue()
+    reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
+    reader.start()
+    while True:
+        if stop is not None and stop.is_set():
+            return "cancelled"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        try:
+            line = lines.get(timeout=min(POLL_SECONDS, remaining))
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        try:
+            watch.on_message(json.loads(line))
+        except ValueError:
+            continue  # not ours: the channel is private, but never trust a line blindly
+    try:
+        proc.wait(timeout=EXIT_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass  # done but lingering: run_isolated kills it
+    return "done" if watch.done is not None else "died"
+
+
+def _pump(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def _finished(task: Task, settings: Settings, watch: _Watch, outcome: str,
+              returncode: int | None, log_path: Path, timeout: float) -> Finished:
+    elapsed = watch.elapsed()
+    if outcome == "done" and watch.done is not None:
+        result = ProjectResult.from_dict(watch.done["result"])
+        problems = [Problem.from_dict(p) for p in watch.done["problems"]]
+        return Finished(task, replace(result, timings={**result.timings, "total": elapsed}),
+                        problems)
+    _remove_work(task, settings)
+    if outcome == "timeout":
+        failure = Failure(watch.stage, "timeout",
+                          f"the project did not finish within {timeout:.0f} s "
+                          f"(killed during {watch.stage}; see --project-timeout)")
+    else:
+        failure = Failure(watch.stage, "worker_died",
+                          f"the worker process died during {watch.stage} "
+                          f"({_exit_description(returncode)}); see the log")
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n[citrace: {failure.message}]\n")
+    timings = {**watch.final_timings(), "total": elapsed}
+    log_name = str(log_path.relative_to(settings.logs_dir.parent))
+    return Finished(task, ProjectResult.failed(task.spec.raw, failure, timings=timings,
+                                               log=log_name))
+
+
+def _exit_description(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def _remove_work(task: Task, settings: Settings) -> None:
+    if not settings.keep_work:
+        shutil.rmtree(settings.work_root / slug(task.spec.raw), ignore_errors=True)
+
+
+def _worker_environment() -> dict[str, str]:
+    """The host environment, plus a path to this citrace when it is not installed."""
+    env = dict(os.environ)
+    root = str(Path(miners.__file__).resolve().parent.parent)
+    installed = {str(Path(p).resolve()) for p in [*site.getsitepackages(),
+                                                  site.getusersitepackages()]}
+    if root not in installed:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env

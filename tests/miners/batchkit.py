@@ -1,0 +1,185 @@
+"""Helpers for batch-run tests: tiny real projects, a list of them, runs of ``citrace mine``
+in a subprocess, and a fake executor for testing the orchestration without builds."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from collections.abc import Generator, Iterable
+from pathlib import Path
+from typing import Any
+
+from miners.executors import Event, Finished, Started, Task
+from miners.pipeline import Settings
+from miners.records import ProjectResult
+from recipes.records import Failure
+from tracer.records import Problem, ProblemMeta
+
+REPO = Path(__file__).resolve().parents[2]
+
+TINY_MODULE = '''\
+def double(x):
+    """Return twice x."""
+    return x * 2
+
+
+def greet(name):
+    """Say hello to name."""
+    return "hello " + name
+'''
+
+TINY_TEST = '''\
+import unittest
+
+from {package} import double, greet
+
+
+class TestTiny(unittest.TestCase):
+    def test_double(self):
+        self.assertEqual(double(2), 4)
+        self.assertEqual(double({n}), {n2})
+
+    def test_greet(self):
+        self.assertEqual(greet("bob"), "hello bob")
+'''
+
+
+BACKEND = Path(__file__).parent / "data" / "tiny_backend.py"
+
+
+def tiny_project(root: Path, number: int) -> Path:
+    """A project that builds in seconds (no tox: the fallback recipe; a build backend with no
+    requirements) and yields 2 problems; the number changes its name (so task ids differ)
+    and one recorded call."""
+    package = f"tiny{number}"
+    project = root / f"proj-{number}"
+    (project / package).mkdir(parents=True)
+    (project / "tests").mkdir()
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
+        f'\n[project]\nname = "{package}"\nversion = "0.1"\n')
+    shutil.copyfile(BACKEND, project / "_backend.py")
+    (project / package / "__init__.py").write_text(TINY_MODULE)
+    (project / "tests" / f"test_{package}.py").write_text(
+        TINY_TEST.format(package=package, n=number + 3, n2=2 * (number + 3)))
+    return project
+
+
+def project_list(root: Path, count: int) -> Path:
+    """``count`` tiny projects and a list file naming them (paths relative to the list)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for number in range(count):
+        tiny_project(root, number)
+    listing = root / "list.txt"
+    listing.write_text("".join(f"proj-{n}\n" for n in range(count)))
+    return listing
+
+
+def batch_environment() -> dict[str, str]:
+    """For runs of these tests: builds a little faster (no byte-compiling; the sandbox passes
+    PIP_* on), and projects run without the sandbox. These tests are about running many
+    projects (resuming, sharding, executors), not about isolating one, which the sandbox's
+    own tests cover; and they must not fail on machines where no sandbox works."""
+    return {"PIP_NO_COMPILE": "1", "CITRACE_SANDBOX": "none", "CITRACE_UNSAFE_NO_SANDBOX": "1"}
+
+
+def citrace_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "miners.cli", *args]
+
+
+def start_citrace(*args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **batch_environment(),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen(citrace_command(*args), cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes (not zombies) that mention ``text``: a run's workers,
+    pip, pytest ... all name paths inside its OUTDIR. Read from the host's ``/proc``, which
+    sees processes in sandboxes too."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            zombie = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except (OSError, IndexError):
+            continue
+        if text in command and not zombie:
+            found.append(command)
+    return found
+
+
+# --- a fake executor: the orchestration without processes -----------------------------------
+
+
+def fake_problems(task: Task, count: int = 2, *, project: str | None = None) -> list[Problem]:
+    name = project or Path(task.spec.url).name
+    return [Problem(task_id=f"citrace/{name}-local/{name}.f{n}", prompt=f"def f{n}():\n",
+                    canonical_solution=f"    return {n}\n",
+                    test=f"def check(candidate):\n    assert candidate() == {n}\n",
+                    entry_point=f"f{n}",
+                    meta=ProblemMeta(source=task.spec.raw, version="local", path="m.py",
+                                     qualname=f"f{n}", line=1, python="3", ci_file="fake",
+                                     n_asserts=1, n_calls=1))
+            for n in range(count)]
+
+
+class FakeExecutor:
+    """Finishes tasks in a shuffled order. A SPEC whose directory holds a file ``FAIL``
+    fails at build; one holding a file ``PROJECT`` emits that project's task ids."""
+
+    def __init__(self, *, seed: int = 0, jobs: int = 3) -> None:
+        self.random = random.Random(seed)
+        self.jobs = jobs
+        self.seen: list[str] = []
+
+    def run(self, tasks: Iterable[Task], settings: Settings) -> Generator[Event, None, None]:
+        window: list[Task] = []
+        feed = iter(tasks)
+        while True:
+            while len(window) < self.jobs and (task := next(feed, None)) is not None:
+                window.append(task)
+                yield Started(task)
+            if not window:
+                return
+            task = window.pop(self.random.randrange(len(window)))
+            self.seen.append(task.spec.raw)
+            yield finish(task)
+
+
+def finish(task: Task) -> Finished:
+    directory = Path(task.spec.url)
+    if (directory / "FAIL").exists():
+        result = ProjectResult.failed(task.spec.raw, Failure("build", "install_failed", "no"),
+                                      timings={"total": 0.1})
+        return Finished(task, result)
+    marker = directory / "PROJECT"
+    project = marker.read_text().strip() if marker.exists() else None
+    problems = fake_problems(task, project=project)
+    result = ProjectResult(spec=task.spec.raw, status="ok", stage="validate", reason="",
+                           name=project or directory.name, version="local",
+                           timings={"build": 1.0, "test": 1.0, "total": 2.5},
+                           counts={"problems": len(problems)})
+    return Finished(task, result, problems)
+
+
+def fake_list(root: Path, names: Iterable[str]) -> Path:
+    """Empty directories (enough for the fake executor) and a list naming them."""
+    root.mkdir(parents=True, exist_ok=True)
+    names = list(names)
+    for name in names:
+        (root / name).mkdir(exist_ok=True)
+    listing = root / "list.txt"
+    listing.write_text("".join(f"{name}\n" for name in names))
+    return listing
