@@ -37,9 +37,10 @@ from tracer.traces import read_traces  # noqa: E402
 
 PROJECT, VERSION, PACKAGE = "more-itertools", "11.2.1", "more_itertools"
 CITRACE = [str(Path(sys.executable).with_name("citrace")), "trace"]  # the installed command
-# `unittest -v` prints "test_x (tests.test_mod.Class.test_x) ... ok", possibly with the
-# docstring's first line between the name and the dots.
-RESULT = re.compile(r"^(\w+) \(([\w.]+)\)(?:\n[^\n]*?)? \.\.\. "
+# `unittest -v` prints "test_x (tests.test_mod.Class.test_x) ... ok", or the name on a line
+# of its own followed by the docstring's first line ("Doctest: more_itertools.more.chunked"
+# for a doctest, whose id is only its module) and the dots.
+RESULT = re.compile(r"^(\w+ \([\w.]+\))(?:\n(.*?))? \.\.\. "
                     r"(ok|FAIL|ERROR|skipped|expected failure|unexpected success)", re.M)
 
 
@@ -147,7 +148,8 @@ def timed(label: str, command: list[str], cwd: Path, env: dict[str, str] | None 
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    outcomes = {f"{match[2]}": match[3] for match in RESULT.finditer(done.stderr)}
+    outcomes = {f"{match[1]} {match[2] or ''}".strip(): match[3]
+                for match in RESULT.finditer(done.stderr)}
     return Run(label, wall, cpu, outcomes, done.returncode)
 
 

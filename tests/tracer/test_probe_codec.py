@@ -165,3 +165,41 @@ def test_the_decision_cache_stays_bounded_and_keeps_traced_functions(
     assert len(state.cache) <= 5
     assert state.cache[id(namespace["traced"].__code__)] is traced
     assert isinstance(traced, probe._Fn) and traced.params == (("x", "pos"),)
+
+
+class Shouty(Exception):
+    def __str__(self) -> str:
+        raise AssertionError("ran user code")
+
+
+class Sneaky:
+    def __str__(self) -> str:
+        raise AssertionError("ran user code")
+
+    __repr__ = __str__
+
+
+@pytest.mark.parametrize(("exc", "expected"), [
+    (ValueError("bad", 2), {"type": "builtins.ValueError", "message": "('bad', 2)"}),
+    (ValueError("bad"), {"type": "builtins.ValueError", "message": "bad"}),
+    (ValueError(), {"type": "builtins.ValueError", "message": ""}),
+    (KeyError("k"), {"type": "builtins.KeyError", "message": "'k'"}),
+    (ValueError(float("nan")), {"type": "builtins.ValueError", "message": "nan"}),
+    (ValueError(Sneaky()), {"type": "builtins.ValueError"}),
+    (Shouty("x"), {"type": f"{__name__}.Shouty"}),
+    (OSError(2, "gone"), {"type": "builtins.FileNotFoundError"}),  # its own __str__
+    (ValueError("x" * 5000), {"type": "builtins.ValueError"}),
+], ids=lambda value: type(value).__name__)
+def test_exceptions_are_named_and_their_message_kept_when_safe(
+        exc: BaseException, expected: dict[str, str]) -> None:
+    assert probe.encode_exception(exc) == expected
+
+
+def test_an_exception_whose_args_were_replaced_by_a_property_is_read_safely() -> None:
+    class Odd(ValueError):
+        @property
+        def args(self) -> tuple[object, ...]:  # type: ignore[override]
+            raise AssertionError("ran user code")
+
+    assert probe.encode_exception(Odd("real")) == {
+        "type": f"{__name__}.{Odd.__qualname__}", "message": "real"}

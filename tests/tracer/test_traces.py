@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.tracer.probe_harness import Traced
-from tracer.records import TRACE_FORMAT_VERSION, Arg, CallRecord, FunctionId
+from tracer.records import RAISED, TRACE_FORMAT_VERSION, Arg, CallRecord, FunctionId
 from tracer.traces import read_traces
 
 F = FunctionId("lib", "f", "/p/lib.py", 1)
@@ -63,15 +63,40 @@ def test_keeps_one_recording_of_a_call_made_in_several_processes(tmp_path: Path)
                                                                       ("2", None)]
 
 
+def test_reads_raised_calls_and_what_generators_yielded(tmp_path: Path) -> None:
+    generator = {"opaque": "builtins.generator", "why": "type"}
+    raised = call(1, "0", "unused")
+    del raised["ret"]
+    write(tmp_path, "trace-1-a.jsonl", header(backend="monitoring"), fn(1, F), fn(2, G),
+          raised | {"exc": {"type": "builtins.ValueError", "message": "bad"}},
+          call(2, "3", "x") | {"ret": generator, "yields": [{"py": "0"}, {"py": "1"}],
+                               "exhausted": True},
+          call(2, "4", "x") | {"ret": generator, "yields": [{"py": "0"}], "exhausted": False,
+                               "exc": {"type": "lib.Broken"}},
+          call(1, "1", "2", future_key={"ignored": True}))
+    traces = read_traces(tmp_path)
+    failed, drawn, broken, plain = traces.calls
+    assert failed.result == {"opaque": "builtins.ValueError", "why": RAISED}
+    assert failed.raised == {"type": "builtins.ValueError", "message": "bad"}
+    assert (failed.yields, failed.exhausted) == (None, False)
+    assert drawn.result == generator and drawn.raised is None
+    assert (drawn.yields, drawn.exhausted) == (({"py": "0"}, {"py": "1"}), True)
+    assert (broken.yields, broken.exhausted) == (({"py": "0"},), False)
+    assert broken.raised == {"type": "lib.Broken"} and broken.result == generator
+    assert plain == CallRecord(F, (Arg("x", "pos", {"py": "1"}),), {"py": "2"})
+    assert traces.lines_skipped == 0
+
+
 def test_skips_torn_and_malformed_lines(tmp_path: Path) -> None:
     torn = json.dumps(call(1, "9", "10"))[:25]  # the process was killed mid-write
     write(tmp_path, "trace-1-a.jsonl", header(), fn(1, F), call(1, "1", "2"),
           "not json\n", call(7, "1", "2"), {"k": "call", "fn": 1, "args": "x", "ret": {}},
           call(1, "3", "4") | {"ret": {"opaque": "x", "why": "unknown reason"}},
-          {"k": "mystery"}, torn)
+          {"k": "mystery"}, call(1, "5", "6") | {"exc": "not an object"},
+          call(1, "7", "8") | {"yields": [{"bad": 1}]}, torn)
     traces = read_traces(tmp_path)
     assert len(traces.calls) == 1
-    assert traces.lines_skipped == 6
+    assert traces.lines_skipped == 8
 
 
 def test_skips_files_it_cannot_trust(tmp_path: Path) -> None:
