@@ -627,7 +627,7 @@ class Probe:
         generator dropped unfinished must not be kept alive by the probe)."""
         pending = self.pending
         if len(pending) >= _PENDING_LIMIT:
-            pending.clear()  # frames whose end never came (profiler replaced)
+            pending.clear()  # generators dropped unfinished, whose end never came
         pending[id(frame)] = call
 
     # -- a call's end
@@ -760,7 +760,7 @@ class Probe:
         }) + '\n'
         try:
             _write_all(fd, header.encode('utf-8', 'surrogatepass'))
-        except OSError:
+        except OSError:  # a full disk
             self.counters['errors'] += 1
             self.shutdown()
             return False
@@ -842,7 +842,7 @@ class _Profiler:
         gc.callbacks.append(self.rearm_hook)
 
     def rejected(self, fn):
-        pass  # the callback's cache lookup finds the code object and stops there
+        pass  # its code's id is in `ignored`: the callback's first test stops there
 
     def rearm(self, phase, info):
         """gc callback: attach the probe again to a thread CPython detached it from.
@@ -872,12 +872,12 @@ class _Profiler:
 
 
 def _profile_callback(probe):
-    # This runs for every call and return in the process, C functions' included (the
-    # more-itertools suite makes 250 million such events), so the common cases take the
-    # fewest bytecodes measured: a C call or return costs two string comparisons; a call
-    # of code not traced (or no longer recorded), an id() and a set lookup; a return, a
-    # truth test (no recorded call in flight) or a dict lookup. No `try` around them: none
-    # of those operations can raise, and before 3.11 a `try` costs on every event.
+    # This runs for every call and return in the process, C functions' included (one test
+    # of more-itertools, test_primes, makes 286 million such events), so the common cases
+    # take the fewest bytecodes measured: a C call or return costs two string comparisons;
+    # a call of code not traced (or no longer recorded), an id() and a set lookup; a
+    # return, a truth test (no recorded call in flight) or a dict lookup. No `try` around
+    # them: none of those operations can raise, and before 3.11 a `try` costs every time.
     ignored = probe.ignored
     pending = probe.pending
     call = _profile_call(probe)
@@ -1144,8 +1144,13 @@ def start(config):
     setattr(sys, _STARTED, True)
     requested = config.get('backend') or 'auto'
     name, tool, reason = choose_backend(requested if requested in BACKENDS else 'auto')
-    probe = Probe(config, name, reason)
-    probe.backend = _Monitor(probe, tool) if name == 'monitoring' else _Profiler(probe)
+    try:
+        probe = Probe(config, name, reason)
+        probe.backend = _Monitor(probe, tool) if name == 'monitoring' else _Profiler(probe)
+    except BaseException:
+        if tool is not None:
+            sys.monitoring.free_tool_id(tool)  # a broken config must not keep the id
+        raise
     atexit.register(probe.at_exit)
     if hasattr(os, 'register_at_fork'):
         os.register_at_fork(after_in_child=probe.after_fork)
