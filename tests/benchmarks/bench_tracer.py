@@ -7,7 +7,7 @@ it is slow), and prints wall and CPU time ratios, trace sizes, functions covered
 whether every test had the same outcome as untraced.
 
     .venv/bin/python tests/benchmarks/bench_tracer.py [--versions 3.11,3.12,3.13]
-        [--backends auto,setprofile] [--skip-monkeytype] [--repeat N] [--work DIR]
+        [--backends auto,setprofile] [--skip-monkeytype] [--floor] [--repeat N] [--work DIR]
 
 Timings on a shared machine are noisy: ``--repeat`` runs the untraced and traced suites
 N times, interleaved, and keeps the fastest; CPU time (user + system of the children) is
@@ -82,6 +82,9 @@ def _arguments() -> argparse.Namespace:
                         help="comma-separated citrace backends to run (auto, setprofile, "
                              "monitoring)")
     parser.add_argument("--skip-monkeytype", action="store_true")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run under a profile function that does nothing: the least "
+                             "any setprofile tracer can cost")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/citrace-bench"))
     return parser.parse_args()
@@ -118,6 +121,9 @@ def bench_version(python: Path, source: Path, work: Path, args: argparse.Namespa
     best: dict[str, Run] = {}
     for _ in range(args.repeat):
         _keep_fastest(best, timed("untraced", suite, source))
+        if args.floor:
+            _keep_fastest(best, timed("setprofile floor", suite, source,
+                                      env={"PYTHONPATH": str(_floor_dir(work))}))
         for backend in args.backends.split(","):
             out = work / f"trace-{version}-{backend}"
             shutil.rmtree(out, ignore_errors=True)
@@ -132,6 +138,16 @@ def bench_version(python: Path, source: Path, work: Path, args: argparse.Namespa
     for run in runs:
         run.label = f"{version} {run.label}"
     return runs
+
+
+def _floor_dir(work: Path) -> Path:
+    """A sitecustomize that sets a profile function doing nothing, in every thread."""
+    directory = work / "floor"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sitecustomize.py").write_text(
+        "import sys, threading\n\ndef _nothing(frame, event, arg):\n    pass\n\n"
+        "threading.setprofile(_nothing)\nsys.setprofile(_nothing)\n")
+    return directory
 
 
 def _keep_fastest(best: dict[str, Run], run: Run) -> None:
