@@ -12,11 +12,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import recipes
-from miners import batch_cli, evaluate_cli, trace_cli
+from miners import (
+    batch_cli,
+    evaluate_cli,
+    export_cli,
+    licenses,
+    report_cli,
+    stats_cli,
+    trace_cli,
+)
+from miners.cache import Cache, CacheConfigError
 from miners.pipeline import Settings
 from miners.run import RunError, mine_all
 from miners.specs import SpecError, load_specs, parse_spec
-from recipes import planner, sandbox
+from recipes import installers, planner, sandbox
 from recipes.isolation import SandboxUnavailable
 from recipes.records import StageError
 
@@ -30,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         return int(args.handler(args))
-    except (SpecError, RunError) as exc:
+    except (SpecError, RunError, CacheConfigError) as exc:
         print(f"citrace: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except SandboxUnavailable as exc:
@@ -60,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--build-timeout", type=float, default=1200.0, metavar="SECONDS")
     mine.add_argument("--test-timeout", type=float, default=1800.0, metavar="SECONDS")
     mine.add_argument("--unsafe-no-sandbox", action="store_true", help=evaluate_cli.UNSAFE_HELP)
+    mine.add_argument("--license", type=_license_list, default=frozenset(), metavar="LIST",
+                      help="keep only projects under these licenses: comma-separated SPDX "
+                           "ids, 'permissive' for " + ", ".join(sorted(licenses.PERMISSIVE))
+                           + "; the others fail at acquire with cause license_filtered")
+    mine.add_argument("--installer", choices=installers.INSTALLERS, default=None,
+                      help="what builds environments: uv (the default when it is installed: "
+                           "faster, and resolves old projects' dependencies as of their date) "
+                           "or pip; a project uv cannot build is retried with pip")
+    mine.add_argument("--keep-contaminated", action="store_true",
+                      help="keep problems that overlap HumanEval or MBPP (flagged in "
+                           "meta.contamination) instead of leaving them out")
     batch_cli.add_batch_options(mine)
     mine.set_defaults(handler=_mine)
     batch_cli.add_status_command(commands)
@@ -74,8 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("-o", "--output", type=Path, required=True, help="directory to put it in")
     fetch.set_defaults(handler=_fetch)
     trace_cli.add_parser(commands)
+    export_cli.add_parser(commands)
+    stats_cli.add_parser(commands)
+    report_cli.add_parser(commands)
     evaluate_cli.add_parser(commands)
     return parser
+
+
+def _license_list(text: str) -> frozenset[str]:
+    try:
+        return licenses.parse_allowed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -93,7 +123,10 @@ def _mine(args: argparse.Namespace) -> int:
     settings = Settings(work_root=out_dir / "work", logs_dir=out_dir / "logs",
                         keep_work=args.keep_work, build_timeout=args.build_timeout,
                         test_timeout=args.test_timeout, max_asserts=args.max_asserts,
-                        unsafe_no_sandbox=args.unsafe_no_sandbox)
+                        unsafe_no_sandbox=args.unsafe_no_sandbox,
+                        installer=args.installer or installers.default_installer(),
+                        licenses=args.license, keep_contaminated=args.keep_contaminated)
+    Cache.from_environment()  # a bad $CITRACE_CACHE_MAX_BYTES is the user's to fix, now
     with sandbox.unsafe_permitted(args.unsafe_no_sandbox):
         summary = mine_all(specs, out_dir, settings, batch_cli.run_options(args))
     print(batch_cli.summary_line(summary, out_dir))
@@ -118,6 +151,7 @@ def _fetch(args: argparse.Namespace) -> int:
     from miners.sources import acquire
 
     spec = parse_spec(args.spec, base_dir=Path.cwd())
+    Cache.from_environment()  # a bad $CITRACE_CACHE_MAX_BYTES is the user's to fix, now
     try:
         checkout = acquire(spec, args.output.resolve())
     except StageError as exc:

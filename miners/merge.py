@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from miners import outputs
+from miners import dedup_outputs, outputs
 from miners.state import STATE_FILE, RunIdentity, RunState
 
 
@@ -48,10 +48,11 @@ def merge(inputs: Sequence[Path], out: Path) -> MergeReport:
             merged.begin(RunIdentity(identity.list_fingerprint, identity.settings, "0/1",
                                      identity.total), [])
             merged.copy_rows_from(_reset_worker(row) for _, row in chosen.values())
-            _merge_problems(inputs, states, chosen, out, merged)
+            done = sum(1 for _, row in chosen.values() if row["status"] in ("ok", "failed"))
+            _merge_problems(inputs, states, chosen, out, merged,
+                            complete=done == identity.total)
             outputs.write_repos(out, merged)
             _copy_logs(inputs, chosen, out)
-            done = sum(1 for _, row in chosen.values() if row["status"] in ("ok", "failed"))
             if done == identity.total:
                 merged.set_meta("finalized", "1")
             return MergeReport(inputs=len(inputs), specs=identity.total, done=done,
@@ -113,16 +114,36 @@ def _reset_worker(row: sqlite3.Row) -> dict[str, object]:
 
 def _merge_problems(inputs: Sequence[Path], states: list[RunState],
                     chosen: dict[str, tuple[int, sqlite3.Row]], out: Path,
-                    merged: RunState) -> None:
+                    merged: RunState, *, complete: bool) -> None:
     files = {n: path / outputs.PROBLEMS for n, path in enumerate(inputs)}
+    # Problems an input's final rewrite set aside as duplicates come back, so that dedup
+    # runs once over the whole list, as in a single run (sources numbered after the files).
+    aside = {len(inputs) + n: path / dedup_outputs.DUPLICATES for n, path in enumerate(inputs)}
+    specs = {str(row["key"]): (str(row["raw"]), int(row["idx"])) for _, row in chosen.values()}
+    finished = {key: float(row["finished_at"] or 0.0) for key, (_, row) in chosen.items()}
     claims: list[tuple[str, str, int]] = []
+    set_aside: list[bytes] = []
     with outputs.OrderedPlacement() as placement:
         for number, state in enumerate(states):
             for placed in outputs.vouched_lines(files[number], state.claim):
                 if chosen.get(placed.claim.key, (None,))[0] == number:
                     placement.add(number, placed)
-        outputs.atomic_write(out / outputs.PROBLEMS, placement.lines_in_order(
-            files, on_line=lambda w: claims.append((w.task_id, w.key, w.pos))))
+            own = {k: v for k, v in specs.items() if chosen[k][0] == number}
+            for placed in dedup_outputs.set_aside_lines(aside[len(inputs) + number], own,
+                                                        finished):
+                if complete:
+                    placement.add(len(inputs) + number, placed)
+                else:
+                    set_aside.append(placed.line)
+        if complete:
+            dedup_outputs.write_deduplicated(
+                placement, {**files, **aside}, out,
+                spec_of={k: raw for k, (raw, _) in specs.items()}, finished_at=finished,
+                on_kept=lambda w: claims.append((w.task_id, w.key, w.pos)))
+        else:  # `citrace mine LIST -o OUT` finishes the run and deduplicates it then
+            outputs.atomic_write(out / outputs.PROBLEMS, placement.lines_in_order(
+                files, on_line=lambda w: claims.append((w.task_id, w.key, w.pos))))
+            outputs.atomic_write(out / dedup_outputs.DUPLICATES, set_aside)
     merged.add_claims(claims)
     merged.recount_problems()
 

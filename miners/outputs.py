@@ -179,12 +179,11 @@ def write_repos(out_dir: Path, state: RunState) -> None:
 
 
 def finalize(out_dir: Path, state: RunState) -> None:
-    """Rewrite both files in list order: the same bytes however the run was scheduled."""
-    path = out_dir / PROBLEMS
-    with OrderedPlacement() as placement:
-        for placed in vouched_lines(path, state.claim):
-            placement.add(0, placed)
-        atomic_write(path, placement.lines_in_order({0: path}))
+    """Rewrite both files in list order: the same bytes however the run was scheduled.
+    Duplicate problems are dropped here, once the whole list is known (``dedup_outputs``)."""
+    from miners import dedup_outputs  # it builds on this module
+
+    dedup_outputs.finalize_problems(out_dir, state)
     write_repos(out_dir, state)
     state.set_meta("finalized", "1")
 

@@ -15,17 +15,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from miners import licenses
 from miners.records import Checkout, ProjectResult, Spec
 from miners.sources import acquire
-from recipes import planner, sandbox
-from recipes.diagnose import cause_of_test_failure, failure_line
-from recipes.records import Env, Failure, Recipe, StageError
+from recipes import installers, planner, sandbox
+from recipes.diagnose import BOUND_CAUSES, cause_of_test_failure, failure_line, suite_counts
+from recipes.records import STAGES, Env, Failure, Recipe, StageError
 from tracer import inject, roots
+from tracer.emit.benchmarks import load_benchmarks
 from tracer.emit.candidates import build_candidates
+from tracer.emit.decontaminate import decontaminate
 from tracer.emit.export import to_problem
+from tracer.emit.file_filters import filter_traces
 from tracer.emit.validate import validate_all
 from tracer.records import Problem, TraceSet
 from tracer.traces import read_traces
+
+# Recipes whose tests are run before giving up on a project: each costs a build and a
+# traced run of the suite, so a project whose suite fails everywhere stops after this many.
+MAX_TEST_RUNS = 3
+# Lines of the log kept beside a failed project's repos.jsonl line (OUTDIR/failures/).
+LOG_TAIL_LINES = 50
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,9 @@ class Settings:
     validate_timeout: float = 10.0
     max_asserts: int = 10
     unsafe_no_sandbox: bool = False  # run untrusted code unisolated when no sandbox works
+    installer: str = ""  # "pip" or "uv"; "" for recipes.installers.default_installer()
+    licenses: frozenset[str] = frozenset()  # --license: SPDX ids kept; empty keeps all
+    keep_contaminated: bool = False  # keep (flagged) problems that overlap a benchmark
 
 
 @dataclass
@@ -53,6 +66,7 @@ class _Progress:
     recipe: Recipe | None = None
     python: str = ""
     on_stage: Callable[[str], None] | None = None
+    tried: list[str] = field(default_factory=list)  # "recipe (python X.Y): stage cause"
 
     @contextmanager
     def stage_of(self, name: str) -> Iterator[None]:
@@ -63,7 +77,9 @@ class _Progress:
         try:
             yield
         finally:
-            self.timings[name] = round(time.monotonic() - started, 3)
+            # Summed: each recipe tried builds (and may test) again.
+            elapsed = time.monotonic() - started
+            self.timings[name] = round(self.timings.get(name, 0.0) + elapsed, 3)
 
 
 def slug(text: str) -> str:
@@ -82,6 +98,8 @@ def mine_project(spec: Spec, settings: Settings, *,
     log_path = settings.logs_dir / f"{name}.log"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    # A tail kept by an earlier, failed attempt at this project (--retry-failed) is stale.
+    (settings.logs_dir.parent / "failures" / f"{name}.tail.txt").unlink(missing_ok=True)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     progress = _Progress(on_stage=on_stage)
     sandbox.allow_unsafe(settings.unsafe_no_sandbox)
@@ -106,18 +124,21 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
                 progress: _Progress) -> list[Problem]:
     with progress.stage_of("acquire"):
         checkout = progress.checkout = acquire(spec, work / "src")
+        _check_license(checkout, settings)
     source = Path(checkout.path)
     with progress.stage_of("plan"):
         recipes, _skipped = planner.plan(source, log_path=log_path)
-    with progress.stage_of("build"):
-        env = _build_first(recipes, source, work, log_path, settings, progress)
-    traces = _traced_run(env, source, work, log_path, settings, progress)
+        recipes = _for_python(recipes, spec)
+    env, traces = _build_and_trace(recipes, source, work, log_path, settings, progress)
     with progress.stage_of("emit"):
         packages = roots.project_packages(source)
         trace_roots = roots.trace_roots(source, Path(env.site_packages), packages)
+        # The Codex paper's file filters: generated files, long lines, little text.
+        traces, by_file = filter_traces(traces, within=(source, *trace_roots))
+        _count_drops(progress, by_file)
         report = build_candidates(traces, checkout=source, roots=trace_roots,
                                   project_packages=packages, max_asserts=settings.max_asserts)
-        progress.counts["functions_traced"] = report.functions_traced
+        progress.counts["functions_traced"] = report.functions_traced + sum(by_file.values())
         progress.counts["candidates"] = len(report.candidates)
         _count_drops(progress, report.dropped)
         if not report.candidates:
@@ -129,41 +150,132 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
         progress.counts["problems"] = len(kept)
         if not kept:
             raise StageError("validate", "none_valid", _drop_summary(dropped, "candidate"))
-    return [to_problem(c, project=checkout.name, version=checkout.version, source_spec=spec.raw,
-                       python=env.version, ci_file=_recipe_name(env.recipe),
-                       unsafe_no_sandbox=sandbox.unsafe_in_effect()) for c in kept]
+    problems = [to_problem(c, project=checkout.name, version=checkout.version,
+                           source_spec=spec.raw, python=env.version,
+                           ci_file=_recipe_name(env.recipe),
+                           unsafe_no_sandbox=sandbox.unsafe_in_effect(),
+                           license=checkout.license) for c in kept]
+    return _decontaminated(problems, settings, progress, log_path)
 
 
-def _build_first(recipes: list[Recipe], source: Path, work: Path, log_path: Path,
-                 settings: Settings, progress: _Progress) -> Env:
-    """Build with the best recipe that builds; the fallback gets its turn after tox."""
-    failure: StageError | None = None
+def _decontaminated(problems: list[Problem], settings: Settings, progress: _Progress,
+                    log_path: Path) -> list[Problem]:
+    """Problems that overlap HumanEval or MBPP are left out (counted), or kept flagged with
+    ``--keep-contaminated``; a benchmark whose data is missing is said in the log and in
+    every problem's meta."""
+    found, missing = load_benchmarks()
+    with open(log_path, "a", encoding="utf-8") as log:
+        for benchmark in missing:
+            log.write(f"citrace: decontamination against {benchmark.name} was not done: "
+                      f"{benchmark.reason}\n")
+    kept, dropped = decontaminate(problems, keep=settings.keep_contaminated,
+                                  benchmarks=found, unavailable=missing)
+    if dropped:
+        progress.counts["dropped_contaminated"] += dropped
+        progress.counts["problems"] = len(kept)
+    return kept
+
+
+def _build_and_trace(recipes: list[Recipe], source: Path, work: Path, log_path: Path,
+                     settings: Settings, progress: _Progress) -> tuple[Env, TraceSet]:
+    """The environment and traces of the best recipe whose tests run: recipes are tried in
+    order while they fail to build, and while their tests fail, for up to MAX_TEST_RUNS
+    test runs. When all fail, the failure that got furthest (the first among equals)."""
+    failures: list[tuple[StageError, Recipe, str]] = []
+    test_runs = 0
     for index, recipe in enumerate(recipes):
-        progress.recipe = recipe
+        if _tests_failed_before(recipe, failures):
+            continue  # the same job on another Python: worth a try only when it did not build
+        progress.recipe, progress.python = recipe, ""
         try:
-            return planner.build(recipe, source, work_dir=work / f"env{index}", log_path=log_path,
-                                 timeout=settings.build_timeout)
+            with progress.stage_of("build"):
+                env = planner.build(recipe, source, work_dir=work / f"env{index}",
+                                    log_path=log_path, timeout=settings.build_timeout,
+                                    options=_build_options(settings, progress.checkout))
+            progress.recipe = recipe = env.recipe  # as built: with the installer it used
+            test_runs += 1
+            return env, _traced_run(env, source, work / f"run{index}", log_path, settings,
+                                    progress)
         except StageError as exc:
-            failure = failure or exc
+            failures.append((exc, recipe, progress.python))
             progress.counts["recipes_failed"] += 1
-    assert failure is not None
+            progress.tried.append(f"{_recipe_name(recipe)} (python {recipe.python}): "
+                                  f"{exc.failure.stage} {exc.failure.cause}")
+            # A suite that overran a bound of the sandbox would most likely overrun it again
+            # under the next recipe, at the same cost (up to --test-timeout each); one that
+            # ran but called nothing we trace would call nothing under the next one either.
+            if test_runs >= MAX_TEST_RUNS or exc.failure.stage == "trace" or (
+                    exc.failure.stage == "test" and exc.failure.cause in BOUND_CAUSES.values()):
+                break
+    assert failures, "the planner returns at least one recipe"
+    furthest = max(STAGES.index(f.failure.stage) for f, _, _ in failures)
+    failure, progress.recipe, progress.python = next(
+        attempt for attempt in failures if STAGES.index(attempt[0].failure.stage) == furthest)
     raise failure
+
+
+def _tests_failed_before(recipe: Recipe,
+                         failures: list[tuple[StageError, Recipe, str]]) -> bool:
+    """True when the same job (on another Python) already got to its tests and failed."""
+    return any((r.kind, r.source, r.job) == (recipe.kind, recipe.source, recipe.job)
+               and STAGES.index(f.failure.stage) >= STAGES.index("test")
+               for f, r, _ in failures)
+
+
+def _check_license(checkout: Checkout, settings: Settings) -> None:
+    """``--license``: a project under another license stops here, before any build."""
+    if settings.licenses and not licenses.is_allowed(checkout.license, settings.licenses):
+        found = checkout.license or "no license found"
+        raise StageError("acquire", "license_filtered",
+                         f"license {found} ({checkout.license_source or 'no source'}) is not "
+                         f"in --license {','.join(sorted(settings.licenses))}")
+
+
+def _for_python(recipes: list[Recipe], spec: Spec) -> list[Recipe]:
+    """The recipes on the Python a .jsonl line asks for (``python``), when it asks."""
+    if not spec.python:
+        return recipes
+    wanted = [r for r in recipes if r.python == spec.python]
+    if not wanted:
+        found = ", ".join(sorted({r.python for r in recipes})) or "none"
+        raise StageError("plan", "no_recipe_for_python",
+                         f"no recipe runs on Python {spec.python}, as its list line asks "
+                         f"(recipes found for: {found}); change or drop its python setting")
+    return wanted
+
+
+def _build_options(settings: Settings, checkout: Checkout | None) -> installers.BuildOptions:
+    """The installer asked for (uv when present, by default), and the checkout's date to
+    resolve dependencies as of."""
+    return installers.BuildOptions(installer=settings.installer or installers.default_installer(),
+                                   as_of=installers.as_of_date(checkout.date if checkout else ""))
 
 
 def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Settings,
                 progress: _Progress) -> TraceSet:
+    """Run the tests traced. A run in which some tests fail is kept when more passed than
+    failed: the suite ran in a working environment, and the problems made from its calls
+    are validated on their own afterwards, so a failing test cannot make a wrong problem.
+    Most real suites have a few tests that fail years later (a changed dependency, a
+    network test); refusing those runs would throw away nearly all of the trace."""
     progress.python = env.version
     trace_dir = work / "traces"
-    trace_dir.mkdir()
+    trace_dir.mkdir(parents=True)
     packages = roots.project_packages(source)
     trace_roots = roots.trace_roots(source, Path(env.site_packages), packages)
     inject.install_probe(Path(env.site_packages), python=env.python)
     config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots))
     config_path = config.write(work / "probe.json")
     with progress.stage_of("test"):
+        log_start = log_path.stat().st_size if log_path.exists() else 0
         outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config_path),
                                     log_path=log_path, timeout=settings.test_timeout)
-        if not outcome.ok:
+        counts = suite_counts(_log_since(log_path, log_start))
+        if counts is not None:
+            progress.counts["tests_passed"] = counts.passed
+            progress.counts["tests_failed"] = counts.failed + counts.errors
+        if not outcome.ok and not (outcome.verdict == "failed" and counts is not None
+                                   and counts.mostly_passed):
             reason = failure_line(outcome, "tests failed")
             raise StageError("test", cause_of_test_failure(outcome), reason)
     with progress.stage_of("trace"):
@@ -174,6 +286,18 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
                              f"the tests ran but no call of the project's own functions was "
                              f"recorded (traced under {', '.join(map(str, trace_roots))})")
     return traces
+
+
+def _log_since(log_path: Path, start: int, limit: int = 4 << 20) -> str:
+    """What the log gained from ``start`` on (its last ``limit`` bytes at most): the whole
+    output of a test run, whose summaries may be far above its last lines."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(0, 2)
+            log.seek(max(start, log.tell() - limit))
+            return log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _count_drops(progress: _Progress, dropped: Counter[str]) -> None:
@@ -200,12 +324,36 @@ def _result(spec: Spec, progress: _Progress, *, status: str, failure: Failure | 
         version=checkout.version if checkout else "",
         python=progress.python,
         recipe=_recipe_name(progress.recipe) if progress.recipe else "",
+        license=checkout.license if checkout else "",
+        license_source=checkout.license_source if checkout else "",
+        installer=progress.recipe.installer if progress.recipe else "",
+        as_of=progress.recipe.as_of if progress.recipe else "",
+        installer_fallbacks=list(progress.recipe.installer_fallbacks) if progress.recipe else [],
         timings=dict(progress.timings),
         counts=dict(progress.counts),
         log=str(log_path.relative_to(settings.logs_dir.parent)) if log_path.exists() else "",
         unsafe_no_sandbox=sandbox.unsafe_in_effect(),
+        recipes_tried=list(progress.tried),
     )
     if failure is not None:
+        common["log_tail"] = keep_log_tail(log_path, settings.logs_dir.parent)
         return ProjectResult.failed(spec.raw, failure, **common)  # type: ignore[arg-type]
     return ProjectResult(spec=spec.raw, status=status, stage="validate", reason="",
                          **common)  # type: ignore[arg-type]
+
+
+def keep_log_tail(log_path: Path, out_dir: Path) -> str:
+    """Copy the last LOG_TAIL_LINES lines of a failed project's log to
+    ``OUTDIR/failures/<project>.tail.txt``, where the cause can be read at a glance; the
+    path relative to OUTDIR, or "" when there is no log."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(0, 2)
+            log.seek(max(0, log.tell() - 256 * 1024))  # a tail's worth, whatever the log's size
+            lines = log.read().decode("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        tail = out_dir / "failures" / f"{log_path.stem}.tail.txt"
+        tail.parent.mkdir(parents=True, exist_ok=True)
+        tail.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError:
+        return ""
+    return str(tail.relative_to(out_dir))

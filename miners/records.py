@@ -25,6 +25,9 @@ class Spec:
     rev: str = ""  # git revision
     name: str = ""  # PyPI project name
     version: str = ""  # PyPI version ("" means latest)
+    # Per-project settings from a .jsonl list: 0 / "" mean the run's own.
+    timeout: float = 0.0  # seconds for the whole project (instead of --project-timeout)
+    python: str = ""  # the Python version its recipe must use ("3.11")
 
     def to_dict(self) -> dict[str, Any]:
         from miners.specs import redact  # specs builds Specs, so it imports this module
@@ -42,7 +45,10 @@ class Checkout:
     version: str  # resolved version, or commit sha for git, or "local"
     sha256: str = ""  # of the downloaded archive, when there is one
     date: str = ""  # upload or commit date, ISO 8601, when known
-    license: str = ""  # as the index declares it (PyPI), when known
+    # SPDX expression, or "unrecognised: <as declared>", or "" (miners.licenses)
+    license: str = ""
+    license_source: str = ""  # "pypi:license_expression", "file:LICENSE", ...
+    from_cache: bool = False  # the download (or clone) came from the machine's cache
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "spec": self.spec.to_dict()}
@@ -61,9 +67,20 @@ class ProjectResult:
     version: str = ""
     python: str = ""
     recipe: str = ""  # "tox.ini:py311" or "fallback:pytest"
+    # What built the environment ("uv", "pip"), the date dependencies were resolved as of
+    # ("" for the newest versions), and the installer attempts that failed before it.
+    installer: str = ""
+    as_of: str = ""
+    installer_fallbacks: list[str] = field(default_factory=list)
+    license: str = ""  # as on the Checkout (miners.licenses)
+    license_source: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     log: str = ""  # path of the kept log, relative to OUTDIR
+    # "recipe (python X.Y): stage cause" for each recipe that failed before the one kept
+    # (all of them, when the project failed)
+    recipes_tried: list[str] = field(default_factory=list)
+    log_tail: str = ""  # failed: the last lines of the log, a file relative to OUTDIR
     # True when the project's untrusted code ran without a sandbox (--unsafe-no-sandbox).
     # None: as this process runs commands, so that every line of a run says it.
     unsafe_no_sandbox: bool | None = None

@@ -82,8 +82,11 @@ class RunSummary:
 
 def settings_identity(settings: Settings) -> str:
     """The settings that change what a project emits, as stable JSON."""
-    return json.dumps({"max_asserts": settings.max_asserts,
-                       "validate_timeout": settings.validate_timeout}, sort_keys=True)
+    emitting: dict[str, object] = {"max_asserts": settings.max_asserts,
+                                   "validate_timeout": settings.validate_timeout}
+    if settings.keep_contaminated:  # only when set: runs started before it keep their identity
+        emitting["keep_contaminated"] = True
+    return json.dumps(emitting, sort_keys=True)
 
 
 def mine_all(specs: Sequence[Spec], out_dir: Path, settings: Settings,
@@ -100,9 +103,14 @@ def mine_all(specs: Sequence[Spec], out_dir: Path, settings: Settings,
                                str(options.shard), len(specs))
         with RunState(out_dir / STATE_FILE) as state:
             _prepare(state, identity, tasks, out_dir, retry_failed=options.retry_failed)
+            if not settings.keep_work:
+                # Nothing runs now (we hold the lock, stray workers are dead): what a killed
+                # run left behind, mid-project or waiting for removal, goes.
+                shutil.rmtree(settings.work_root, ignore_errors=True)
             summary = _execute(state, tasks, out_dir, settings, options, on_result)
             if summary.complete and state.get_meta("finalized") != "1":
                 outputs.finalize(out_dir, state)
+                summary.problems = state.problems_written()  # duplicates are gone now
                 _remove_if_empty(settings.work_root)
             return summary
 
@@ -127,9 +135,9 @@ def run_lock(out_dir: Path) -> Iterator[None]:
 
 def discard_run(out_dir: Path) -> None:
     for name in (STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm", outputs.PROBLEMS,
-                 outputs.REPOS):
+                 outputs.REPOS, "duplicates.jsonl", "dedup.json"):
         (out_dir / name).unlink(missing_ok=True)
-    for name in ("logs", "work"):
+    for name in ("logs", "work", "failures"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
 
 

@@ -275,6 +275,19 @@ class RunState:
         self._db.execute("UPDATE specs SET problems = "
                          "(SELECT COUNT(*) FROM tasks WHERE tasks.key = specs.key)")
 
+    def forget_claims(self, task_ids: Iterable[str]) -> None:
+        """No longer vouch for these problems (dropped as duplicates at the final rewrite)."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM tasks WHERE task_id = ?",
+                                 [(t,) for t in task_ids])
+            self.recount_problems()
+
+    def finished_at(self) -> dict[str, float]:
+        """When each done SPEC finished, by key: tells a rerun from the run that was."""
+        rows = self._db.execute("SELECT key, finished_at FROM specs "
+                                "WHERE status IN ('ok', 'failed')")
+        return {str(r["key"]): float(r["finished_at"] or 0.0) for r in rows}
+
     def add_claims(self, claims: Iterable[tuple[str, str, int]]) -> None:
         """``(task_id, key, pos)`` rows (used by ``merge``)."""
         with self._transaction():

@@ -61,7 +61,7 @@ def read_status(out_dir: Path) -> RunStatus:
                           and r["finished_at"])
         per_minute = _rate(finished[-RATE_WINDOW:])
         remaining = counts["pending"] + counts["running"]
-        live = _is_live(out_dir)
+        live = is_live(out_dir)
         return RunStatus(
             out_dir=str(out_dir), live=live, shard=state.get_meta("shard"),
             list_total=int(state.get_meta("total", "0")),
@@ -81,7 +81,7 @@ def _rate(times: list[float]) -> float | None:
     return (len(times) - 1) / (times[-1] - times[0]) * 60
 
 
-def _is_live(out_dir: Path) -> bool:
+def is_live(out_dir: Path) -> bool:
     lock_path = out_dir / LOCK_FILE
     if not lock_path.exists():
         return False

@@ -154,14 +154,14 @@ class ToxEnvironments:
 
     def __init__(self, checkout: Path, *, log_path: Path) -> None:
         self.config = tox_source.tox_config_file(checkout)
-        self._checkout, self._log_path = checkout, log_path
+        self.checkout, self._log_path = checkout, log_path
         self._names: list[str] | None = None
         self._error: StageError | None = None
 
     def names(self) -> list[str]:
         if self._names is None and self._error is None:
             try:
-                self._names = tox_source.list_environments(self._checkout,
+                self._names = tox_source.list_environments(self.checkout,
                                                            log_path=self._log_path)
             except StageError as exc:
                 self._error = exc
@@ -198,15 +198,8 @@ def resolve_python(written: str) -> tuple[interpreters.Interpreter | None,
 
 
 def rank(wanted: tuple[int, int] | None, chosen: interpreters.Interpreter) -> Rank:
-    """The order tox_source gives its recipes: the exact version before a stand-in, then
-    the version nearest the one citrace is tested on, newer first (and Python 2 last)."""
-    exact = 0 if wanted is None or chosen.version[:2] == wanted else 1
-    distance = abs(chosen.version[1] - interpreters.PREFERRED[1]) * 2
-    if chosen.version[:2] < interpreters.PREFERRED:
-        distance += 1
-    if chosen.version[0] != interpreters.PREFERRED[0]:
-        distance += 100
-    return (exact, distance)
+    """The order tox_source gives its recipes (``interpreters.rank``)."""
+    return interpreters.rank(wanted, chosen)
 
 
 def job_recipes(job: Job, *, checkout: Path,
@@ -229,7 +222,8 @@ def job_recipes(job: Job, *, checkout: Path,
     recipe = Recipe(kind="shell", source=job.source, job=job.name, python=chosen.short,
                     interpreter=chosen.path, setenv=job.setenv, steps=setup,
                     commands=tuple((*shell_for(job.source), step) for step in tests),
-                    repairs=setup_changes + test_changes, skipped=skipped)
+                    repairs=setup_changes + test_changes, skipped=skipped,
+                    wanted=_text(wanted))
     return [(rank(wanted, chosen), recipe)], []
 
 
@@ -270,6 +264,7 @@ def _tox_recipes(job: Job, runs_tox: list[str], chosen: interpreters.Interpreter
                         f"{'.'.join(map(str, version))}"]
     found: list[tuple[str, tuple[int, int] | None, interpreters.Interpreter]] = []
     why_not = []
+    overrides, repairs = tox_source.config_repairs(tox.checkout)
     for name in dict.fromkeys(asked):
         # An environment that names its Python runs on that one, whatever the job's was.
         env_wanted = tox_source.python_factor(name)[1] or wanted
@@ -288,9 +283,14 @@ def _tox_recipes(job: Job, runs_tox: list[str], chosen: interpreters.Interpreter
                 Recipe(kind="tox", source=job.source,
                        job=job.name if len(found) == 1 else f"{job.name} toxenv={name}",
                        python=env_chosen.short, interpreter=env_chosen.path, toxenv=name,
-                       setenv=job.setenv, skipped=skipped + tuple(why_not)))
+                       setenv=job.setenv, skipped=skipped + tuple(why_not),
+                       overrides=overrides, repairs=repairs, wanted=_text(env_wanted)))
                for name, env_wanted, env_chosen in found]
     return recipes, [] if recipes else [f"{label}: {'; '.join(why_not)}"]
+
+
+def _text(version: tuple[int, int] | None) -> str:
+    return f"{version[0]}.{version[1]}" if version else ""
 
 
 def _expand(text: str, variables: dict[str, str]) -> str:

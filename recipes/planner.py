@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
-from recipes import shell_runner, tox_runner, tox_source, venv_runner
+from recipes import interpreters, shell_runner, tox_runner, tox_source, venv_runner
 from recipes.actions_source import recipes_from_actions
 from recipes.ci_jobs import ToxEnvironments
 from recipes.fallback import fallback_recipe
+from recipes.installers import BuildOptions
 from recipes.records import CommandOutcome, Env, Recipe, StageError
+from recipes.support import Support, declared_support
 from recipes.travis_source import recipes_from_travis
 
 RUNNERS = {"tox": tox_runner, "shell": shell_runner, "fallback": venv_runner}
@@ -19,11 +22,18 @@ CiSource = Callable[..., tuple[list[Recipe], list[str]]]
 def plan(checkout: Path, *, log_path: Path) -> tuple[list[Recipe], list[str]]:
     """The recipes for a checkout, best first, and what was left out with the reason:
     tox environments, then jobs of ``.travis.yml``, then of GitHub Actions workflows, then
-    the fallback.
+    the fallback; among the CI's recipes, those on a Python with the fast tracer that the
+    project supports come first (``for_tracing``).
 
     A configuration that cannot be read is recorded as left out, and the other sources
-    still get their chance.
+    still get their chance. StageError("plan", "python2_only") for a project that runs
+    only on Python 2, which the tracer cannot trace.
     """
+    support = declared_support(checkout)
+    if support.python2_only():
+        raise StageError("plan", "python2_only",
+                         f"the project supports only Python 2 ({support.evidence()}); "
+                         f"citrace traces tests on Python 3.6 or newer")
     skipped: list[str] = []
     try:
         recipes, skipped = tox_source.recipes_from_tox(checkout, log_path=log_path)
@@ -44,9 +54,67 @@ def plan(checkout: Path, *, log_path: Path) -> tuple[list[Recipe], list[str]]:
         recipes.append(fallback)
     else:
         skipped.append("fallback: no interpreter here accepts the project's requires-python")
-    if not recipes:
-        raise StageError("plan", "no_interpreter", "no recipe can run here: " + "; ".join(skipped))
-    return recipes, skipped
+    traceable = _traceable(recipes, skipped)
+    if not traceable:
+        cause = "python2_only" if recipes else "no_interpreter"
+        raise StageError("plan", cause, "no recipe can run here: " + "; ".join(skipped))
+    return for_tracing(traceable, support), skipped
+
+
+def _traceable(recipes: list[Recipe], skipped: list[str]) -> list[Recipe]:
+    """The recipes on a Python the probe runs on; the others are noted in ``skipped``."""
+    kept = []
+    for recipe in recipes:
+        version = interpreters.parse_version(recipe.python)
+        if version is not None and version < interpreters.OLDEST_TRACEABLE:
+            skipped.append(f"{recipe.source} {recipe.job}: Python {recipe.python} cannot be "
+                           f"traced (the tracer runs on Python 3.6 and newer)")
+        else:
+            kept.append(recipe)
+    return kept
+
+
+def for_tracing(recipes: list[Recipe], support: Support) -> list[Recipe]:
+    """The recipes reordered for the tracer: its ``sys.monitoring`` backend (3.12+) costs
+    about 1.1x where ``sys.setprofile`` costs 7x, and it sees generator yields. So a CI job
+    on 3.12+ that the project supports (the job names that version, or the metadata
+    declares it) goes first; otherwise the order is kept, and the fallback stays last.
+    A job naming no version runs first on a version the project declares
+    (``_declared_python``), then on the one chosen for it before (which the pipeline tries
+    only if the first did not build)."""
+    moved = []
+    for recipe in recipes:
+        declared = recipe if recipe.wanted else _declared_python(recipe, support)
+        moved += [declared] if declared == recipe else [declared, recipe]
+    ci = [r for r in moved if r.kind != "fallback"]
+    ci.sort(key=lambda r: 0 if _fast_and_supported(r, support) else 1)
+    return ci + [r for r in moved if r.kind == "fallback"]
+
+
+def _fast_and_supported(recipe: Recipe, support: Support) -> bool:
+    version = interpreters.parse_version(recipe.python)
+    if version is None or version < interpreters.MONITORING:
+        return False
+    return recipe.wanted == recipe.python or support.declares(version)
+
+
+def _declared_python(recipe: Recipe, support: Support) -> Recipe:
+    """``recipe`` (which names no Python) on the oldest 3.12+ interpreter here that the
+    project declares support for; else, when its classifiers name versions and not the one
+    chosen, on the newest they name: a 2020 project listing 3.5 to 3.8 imports
+    ``collections.Iterable``, which 3.10 removed. Unchanged when nothing declared is here."""
+    present = [i for i in interpreters.discover()
+               if i.version[:2] >= interpreters.OLDEST_TRACEABLE
+               and support.declares(i.version[:2])]
+    fast = [i for i in present if i.version[:2] >= interpreters.MONITORING]
+    version = interpreters.parse_version(recipe.python)
+    if fast:
+        chosen = fast[0]
+    elif present and version is not None and not support.declares(version):
+        chosen = present[-1]
+    else:
+        return recipe
+    return replace(recipe, python=chosen.short, interpreter=chosen.path)
 
 
 def _new_tox_environments(found: list[Recipe], planned: list[Recipe],
@@ -66,9 +134,12 @@ def _new_tox_environments(found: list[Recipe], planned: list[Recipe],
 
 
 def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
-          timeout: float) -> Env:
+          timeout: float, options: BuildOptions | None = None) -> Env:
+    """Build the recipe's environment; ``options``: the installer, and the date to resolve
+    dependencies as of (pip, newest versions, when not given)."""
     runner = RUNNERS.get(recipe.kind, venv_runner)
-    return runner.build(recipe, checkout, work_dir=work_dir, log_path=log_path, timeout=timeout)
+    return runner.build(recipe, checkout, work_dir=work_dir, log_path=log_path, timeout=timeout,
+                        options=options)
 
 
 def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,

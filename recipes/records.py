@@ -59,7 +59,7 @@ class Recipe(_Record):
     kind: str
     source: str  # the CI file it came from, relative to the checkout ("tox.ini"), or "fallback"
     job: str  # the job within that file ("py311"), or a short name
-    python: str  # the interpreter version wanted, "3.11"
+    python: str  # the interpreter version chosen on this machine, "3.11"
     interpreter: str  # absolute path of the interpreter chosen on this machine
     toxenv: str = ""
     install: tuple[str, ...] = ()  # pip install arguments for the fallback
@@ -70,11 +70,16 @@ class Recipe(_Record):
     skipped: tuple[str, ...] = ()  # "what: why" for steps left out
     steps: tuple[str, ...] = ()  # shell lines run before the tests (``shell`` recipes)
     failed_steps: tuple[str, ...] = ()  # "step: why" for steps that failed; the build went on
+    wanted: str = ""  # the version the job names ("3.7"); "" when it names none
+    installer: str = ""  # what built the environment: "pip" or "uv" ("" before the build)
+    as_of: str = ""  # the date dependencies were resolved as of; "" for the newest versions
+    installer_fallbacks: tuple[str, ...] = ()  # attempts that failed before the one kept
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         data = dict(data)
-        for key in ("install", "overrides", "repairs", "skipped", "steps", "failed_steps"):
+        for key in ("install", "overrides", "repairs", "skipped", "steps", "failed_steps",
+                    "installer_fallbacks"):
             data[key] = tuple(data.get(key, ()))
         data["commands"] = tuple(tuple(c) for c in data.get("commands", ()))
         data["setenv"] = tuple(tuple(kv) for kv in data.get("setenv", ()))

@@ -57,7 +57,8 @@ class Policy:
     ``writable`` and ``readable`` paths appear at their own paths; the system directories
     and the interpreters are always readable. ``home`` and ``tmp_dir`` (inside ``writable``)
     become HOME and TMPDIR; by default both are the private, size-bounded ``/tmp``.
-    ``cache_dir`` is a download cache shared between projects (PIP_CACHE_DIR), writable.
+    ``cache_dir`` and ``uv_cache_dir`` are the download caches shared between projects
+    (PIP_CACHE_DIR, UV_CACHE_DIR), writable.
     Limits apply to every process of the command; None leaves the host's.
     """
 
@@ -72,15 +73,17 @@ class Policy:
     home: Path | None = None
     tmp_dir: Path | None = None
     cache_dir: Path | None = None
+    uv_cache_dir: Path | None = None
 
 
 def build_policy(dirs: Sequence[Path], *, readable: Sequence[Path] = ()) -> Policy:
     """Building an environment: the package index, and the project's directories
     (``project_dirs``; HOME and TMPDIR go in the first)."""
-    cache = download_cache()
-    return Policy(writable=(*dirs, cache), readable=tuple(readable), network=True,
+    cache, uv_cache = download_cache(), download_cache("uv")
+    return Policy(writable=(*dirs, cache, uv_cache), readable=tuple(readable), network=True,
                   memory_bytes=8 * GiB, max_processes=1024, max_file_bytes=4 * GiB,
-                  home=dirs[0] / ".home", tmp_dir=dirs[0] / ".tmp", cache_dir=cache)
+                  home=dirs[0] / ".home", tmp_dir=dirs[0] / ".tmp", cache_dir=cache,
+                  uv_cache_dir=uv_cache)
 
 
 def suite_policy(dirs: Sequence[Path], *, readable: Sequence[Path] = ()) -> Policy:
@@ -99,10 +102,13 @@ def check_policy(*, readable: Sequence[Path] = ()) -> Policy:
                   tmp_bytes=32 * MiB)
 
 
-def download_cache() -> Path:
-    """pip's download cache, shared by every project's build: under the user's cache dir."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "citrace" / "pip"
+def download_cache(installer: str = "pip") -> Path:
+    """An installer's download cache, shared by every project's build and every run on the
+    machine: ``CITRACE_BUILD_CACHE_DIR/pip`` and ``/uv``, by default under the user's cache dir.
+    Never the user's own PIP_CACHE_DIR or UV_CACHE_DIR: untrusted builds write in it."""
+    base = os.environ.get("CITRACE_BUILD_CACHE_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "citrace")
+    return Path(base) / installer
 
 
 def project_dirs(checkout: Path, work_dir: Path) -> tuple[Path, ...]:
@@ -189,10 +195,15 @@ def _sandbox_environment(env: Mapping[str, str], policy: Policy) -> dict[str, st
     result.update(HOME=home, TMPDIR=str(policy.tmp_dir or "/tmp"), USER="citrace",
                   LOGNAME="citrace", XDG_CACHE_HOME=f"{home}/.cache",
                   VIRTUALENV_OVERRIDE_APP_DATA=f"{home}/.cache/virtualenv")
-    if policy.cache_dir is not None:
-        result["PIP_CACHE_DIR"] = str(policy.cache_dir)
-    else:
-        result.pop("PIP_CACHE_DIR", None)
+    for name, cache in (("PIP_CACHE_DIR", policy.cache_dir),
+                        ("UV_CACHE_DIR", policy.uv_cache_dir)):
+        if cache is not None:
+            result[name] = str(cache)
+        else:
+            result.pop(name, None)
+    # uv hard-links from its cache by default: a project writing into its environment would
+    # then change the cached file every later project installs. Copies cannot leak back.
+    result["UV_LINK_MODE"] = "copy"
     root = _pyenv_root()
     if root is not None:
         result.setdefault("PYENV_ROOT", str(root))  # HOME moved: pyenv's shims need it
@@ -274,7 +285,7 @@ def _prepare_directories(policy: Policy, backend: isolation.Backend) -> None:
         if path is not None:
             path.mkdir(parents=True, exist_ok=True)
     if backend.isolated:
-        shallow = (policy.cache_dir,) if policy.cache_dir is not None else ()
+        shallow = tuple(c for c in (policy.cache_dir, policy.uv_cache_dir) if c is not None)
         confinement.grant(policy.writable, confinement.identity(), shallow=shallow)
     else:
         for path in policy.writable:

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from recipes import envs
+from recipes import envs, installers
 from recipes.ci_jobs import TRAVIS, shell_for
 from recipes.diagnose import failure_line
+from recipes.installers import BuildOptions
 from recipes.records import CommandOutcome, Env, Recipe, StageError
 from recipes.sandbox import (
     Policy,
@@ -47,43 +48,84 @@ _GITHUB_FILES = ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT", "GITHUB_STEP_SUMM
 
 
 def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
-          timeout: float) -> Env:
+          timeout: float, options: BuildOptions | None = None) -> Env:
     """Create the virtualenv and run the recipe's steps in it; StageError only when there is
-    no environment at all (virtualenv failed, or the steps ran out of time)."""
+    no environment at all (virtualenv failed, or the steps ran out of time).
+
+    The installer makes the virtualenv and the installs this runner adds; the steps' own
+    ``pip`` commands stay pip's (with ``UV_EXCLUDE_NEWER`` set for steps that call uv)."""
     started = time.monotonic()
     venv = work_dir / "venv"
     policy = build_policy(project_dirs(checkout, work_dir),
                           readable=interpreter_roots(recipe.interpreter))
-    created = run([sys.executable, "-m", "virtualenv", "-q", "-p", recipe.interpreter, str(venv)],
-                  cwd=checkout, timeout=timeout, log_path=log_path, policy=policy)
-    if not created.ok:
-        raise StageError("build", "venv_failed", failure_line(created, "virtualenv failed"))
+    chain, fallbacks = _create_venv(installers.attempts(options or BuildOptions(),
+                                                        recipe.interpreter),
+                                    recipe, checkout, venv, log_path, timeout, policy)
     python = str(venv / "bin" / "python")
     remaining = timeout - (time.monotonic() - started)
-    shell = _Shell.start(recipe, checkout, venv, work_dir, log_path, remaining, policy)
+    shell = _Shell.start(recipe, checkout, venv, work_dir, log_path, remaining, policy,
+                         installer_env=installers.environment(chain[0], work_dir))
     repairs, failed = list(recipe.repairs), []
     if shell.travis and any("pytest" in " ".join(c) or "py.test" in " ".join(c)
                             for c in recipe.commands):
         repairs.append("installed pytest first, as Travis's Python images have it")
-        failed += _attempt(shell, [python, "-m", "pip", "install", "pytest"],
-                           label="pip install pytest", cwd=checkout)
+        failed += _install(shell, chain, ["pytest"], fallbacks, cwd=checkout)
     for step in recipe.steps:
         failed += _attempt(shell, [*shell_for(recipe.source), step], label=describe(step))
     scripts = [*recipe.steps, *(command[-1] for command in recipe.commands)]
     if not any(installs_project(s, checkout) for s in scripts) and _installable(checkout):
         repairs.append("installed the project with pip install -e ., which no step does")
-        failed += _attempt(shell, [python, "-m", "pip", "install", "-e", "."],
-                           label="pip install -e .", cwd=checkout)
+        failed += _install(shell, chain, ["-e", "."], fallbacks, cwd=checkout)
     shell.save(work_dir / STATE_FILE)
     site_packages, version = envs.describe(python)
-    built = replace(recipe, repairs=tuple(repairs), failed_steps=tuple(failed))
+    built = replace(recipe, repairs=tuple(repairs), failed_steps=tuple(failed),
+                    installer=chain[0].installer, as_of=chain[0].as_of,
+                    installer_fallbacks=tuple(fallbacks))
     return Env(recipe=built, python=python, site_packages=site_packages, version=version,
                work_dir=str(work_dir))
 
 
-def _attempt(shell: _Shell, argv: list[str], *, label: str, cwd: Path | None = None) -> list[str]:
+def _create_venv(tried: list[installers.Attempt], recipe: Recipe, checkout: Path, venv: Path,
+                 log_path: Path, timeout: float, policy: Policy,
+                 ) -> tuple[list[installers.Attempt], list[str]]:
+    """Create the virtualenv with the first attempt that can; the attempts left from it
+    (installs may still fall back along them), and the notes of those that failed."""
+    deadline, fallbacks = time.monotonic() + timeout, list[str]()
+    for number, attempt in enumerate(tried):
+        shutil.rmtree(venv, ignore_errors=True)
+        created = run(installers.venv_argv(attempt, recipe.interpreter, venv), cwd=checkout,
+                      timeout=max(1.0, deadline - time.monotonic()), log_path=log_path,
+                      policy=policy,
+                      env=base_environment(installers.environment(attempt, venv.parent)))
+        if created.ok:
+            return tried[number:], fallbacks
+        reason = failure_line(created, f"{attempt.installer}: creating the virtualenv failed")
+        if created.timed_out or number == len(tried) - 1:
+            raise StageError("build", "timeout" if created.timed_out else "venv_failed", reason)
+        fallbacks.append(installers.fallback_note(attempt, reason))
+    raise AssertionError("attempts() is never empty")
+
+
+def _install(shell: _Shell, chain: list[installers.Attempt], args: list[str],
+             fallbacks: list[str], *, cwd: Path) -> list[str]:
+    """Install ``args`` with the first attempt of ``chain`` that can (uv as of the date, uv,
+    pip); ["step: why"] if none could, [] if one did."""
+    python = str(Path(shell.env["VIRTUAL_ENV"]) / "bin" / "python")
+    label = "pip install " + " ".join(args)
+    for attempt in chain:
+        failed = _attempt(shell, installers.install_argv(attempt, python, args), label=label,
+                          cwd=cwd, extra=installers.environment(attempt, shell.scratch))
+        if not failed:
+            return []
+        if attempt is not chain[-1]:
+            fallbacks.append(installers.fallback_note(attempt, failed[0]))
+    return failed
+
+
+def _attempt(shell: _Shell, argv: list[str], *, label: str, cwd: Path | None = None,
+             extra: Mapping[str, str] | None = None) -> list[str]:
     """Run one build step; ["step: why"] if it failed, [] if it passed."""
-    outcome = shell.run(argv, cwd=cwd)
+    outcome = shell.run(argv, cwd=cwd, extra=extra)
     if outcome.timed_out:
         raise StageError("build", "timeout", f"the build ran out of time at: {label}")
     if outcome.ok:
@@ -135,7 +177,8 @@ class _Shell:
 
     @classmethod
     def start(cls, recipe: Recipe, checkout: Path, venv: Path, work_dir: Path, log_path: Path,
-              timeout: float, policy: Policy) -> _Shell:
+              timeout: float, policy: Policy,
+              installer_env: Mapping[str, str] | None = None) -> _Shell:
         travis = recipe.source == TRAVIS
         if travis:
             ci = {"TRAVIS": "true", "CONTINUOUS_INTEGRATION": "true",
@@ -144,7 +187,8 @@ class _Shell:
         else:
             ci = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(checkout),
                   "RUNNER_OS": "Linux", "pythonLocation": str(venv)}
-        env = base_environment({"CI": "true", **ci, **dict(recipe.setenv)})
+        env = base_environment({"CI": "true", **ci, **(installer_env or {}),
+                                **dict(recipe.setenv)})
         env["VIRTUAL_ENV"] = str(venv)
         env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", "")])
         scratch = work_dir / "shell"

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from recipes import envs
+from recipes import envs, installers
 from recipes.diagnose import cause_of_build_failure, failure_line
+from recipes.installers import BuildOptions
 from recipes.records import CommandOutcome, Env, Recipe, StageError
 from recipes.sandbox import (
     base_environment,
@@ -31,8 +33,9 @@ PASSED_TO_TESTS = "CITRACE_*"
 _MISSING_EXTRAS = re.compile(r"extras not found for package \S+: (.+?) \(available: (.*?)\)")
 
 
-def _tox_argv(recipe: Recipe, work_dir: Path, *extra: str) -> list[str]:
-    argv = [sys.executable, "-m", "tox", "-e", recipe.toxenv, "--workdir", str(work_dir),
+def _tox_argv(recipe: Recipe, work_dir: Path, installer: str, *extra: str) -> list[str]:
+    argv = [sys.executable, "-m", "tox", *installers.tox_arguments(installer), "-e",
+            recipe.toxenv, "--workdir", str(work_dir),
             "-x", f"testenv.pass_env+={PASSED_TO_TESTS}"]
     names_python, _ = python_factor(recipe.toxenv)
     if not names_python:
@@ -52,28 +55,49 @@ def _tox_env(recipe: Recipe, extra: Mapping[str, str] | None = None) -> dict[str
 
 
 def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
-          timeout: float) -> Env:
-    """Create the environment and install the project and its test dependencies."""
-    outcome = _build_once(recipe, checkout, work_dir, log_path, timeout)
-    repaired = _repair(recipe, outcome)
-    if repaired is not None:
-        recipe = repaired
-        outcome = _build_once(recipe, checkout, work_dir, log_path, timeout)
-    if not outcome.ok:
-        reason = failure_line(outcome, "tox could not build")
-        raise StageError("build", cause_of_build_failure(outcome), reason)
+          timeout: float, options: BuildOptions | None = None) -> Env:
+    """Create the environment and install the project and its test dependencies, trying
+    each installer attempt in turn (tox-uv as of the checkout's date, tox-uv, pip)."""
+    deadline = time.monotonic() + timeout
+    fallbacks: list[str] = []
+    tried = installers.attempts(options or BuildOptions(), recipe.interpreter)
+    for number, attempt in enumerate(tried, start=1):
+        recipe, outcome = _build_repaired(attempt, recipe, checkout, work_dir, log_path,
+                                          deadline)
+        if outcome.ok:
+            break
+        reason = failure_line(outcome, f"tox ({attempt.installer}) could not build")
+        if number == len(tried) or outcome.timed_out:
+            raise StageError("build", cause_of_build_failure(outcome), reason)
+        fallbacks.append(installers.fallback_note(attempt, reason))
+    recipe = replace(recipe, installer=attempt.installer, as_of=attempt.as_of,
+                     installer_fallbacks=tuple(fallbacks))
     python = str(work_dir / recipe.toxenv / "bin" / "python")
     site_packages, version = envs.describe(python)
     return Env(recipe=recipe, python=python, site_packages=site_packages, version=version,
                work_dir=str(work_dir))
 
 
-def _build_once(recipe: Recipe, checkout: Path, work_dir: Path, log_path: Path,
-                timeout: float) -> CommandOutcome:
-    argv = _tox_argv(recipe, work_dir, "--notest")
+def _build_repaired(attempt: installers.Attempt, recipe: Recipe, checkout: Path,
+                    work_dir: Path, log_path: Path, deadline: float,
+                    ) -> tuple[Recipe, CommandOutcome]:
+    """One attempt, repeated once with a repair if today's tox rejected the configuration."""
+    outcome = _build_once(attempt, recipe, checkout, work_dir, log_path, deadline)
+    repaired = _repair(recipe, outcome)
+    if repaired is not None:
+        recipe = repaired
+        outcome = _build_once(attempt, recipe, checkout, work_dir, log_path, deadline)
+    return recipe, outcome
+
+
+def _build_once(attempt: installers.Attempt, recipe: Recipe, checkout: Path, work_dir: Path,
+                log_path: Path, deadline: float) -> CommandOutcome:
+    # --recreate: an environment an earlier attempt left may hold the wrong versions.
+    argv = _tox_argv(recipe, work_dir, attempt.installer, "--notest", "--recreate")
     policy = build_policy(project_dirs(checkout, work_dir),
                           readable=interpreter_roots(recipe.interpreter))
-    return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(recipe), log_path=log_path,
+    return run(argv, cwd=checkout, timeout=max(1.0, deadline - time.monotonic()),
+               env=_tox_env(recipe, installers.environment(attempt, work_dir)), log_path=log_path,
                policy=policy)
 
 
@@ -95,7 +119,8 @@ def _repair(recipe: Recipe, outcome: CommandOutcome) -> Recipe | None:
 def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
               timeout: float) -> CommandOutcome:
     """Run the environment's test commands; the environment is reused as built."""
-    argv = _tox_argv(env.recipe, Path(env.work_dir), "--skip-pkg-install")
+    argv = _tox_argv(env.recipe, Path(env.work_dir), env.recipe.installer or installers.PIP,
+                     "--skip-pkg-install")
     policy = suite_policy(project_dirs(checkout, Path(env.work_dir)),
                          readable=interpreter_roots(env.recipe.interpreter))
     return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(env.recipe, extra_env),

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-import sys
+import shutil
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
-from recipes import envs
+from recipes import envs, installers
 from recipes.diagnose import cause_of_build_failure, failure_line
+from recipes.installers import PIP, BuildOptions
 from recipes.records import CommandOutcome, Env, Recipe, StageError
 from recipes.sandbox import (
+    Policy,
     base_environment,
     build_policy,
     interpreter_roots,
@@ -20,26 +24,65 @@ from recipes.sandbox import (
 )
 
 NO_TESTS_COLLECTED = 5  # pytest's exit status when it found nothing to run
+_PIP_ONLY = " (only pip can do this)"
 
 
 def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
-          timeout: float) -> Env:
-    venv = work_dir / "venv"
+          timeout: float, options: BuildOptions | None = None) -> Env:
+    """Create the virtualenv and install the recipe's packages, trying each installer
+    attempt in turn (uv as of the checkout's date, uv, pip) until one builds."""
+    deadline = time.monotonic() + timeout
     policy = build_policy(project_dirs(checkout, work_dir),
                           readable=interpreter_roots(recipe.interpreter))
-    created = run([sys.executable, "-m", "virtualenv", "-q", "-p", recipe.interpreter, str(venv)],
-                  cwd=checkout, timeout=timeout, log_path=log_path, policy=policy)
+    fallbacks: list[str] = []
+    tried = installers.attempts(options or BuildOptions(), recipe.interpreter)
+    pip_only = False
+    for number, attempt in enumerate(tried, start=1):
+        if pip_only and attempt.installer != PIP:
+            continue
+        try:
+            python = _build_with(attempt, recipe, checkout, work_dir / "venv", log_path,
+                                 deadline, policy)
+        except StageError as exc:
+            if number == len(tried) or exc.failure.cause == "timeout":
+                raise
+            pip_only = exc.failure.message.endswith(_PIP_ONLY)
+            fallbacks.append(installers.fallback_note(attempt, exc.failure.message))
+            continue
+        site_packages, version = envs.describe(python)
+        built = replace(recipe, installer=attempt.installer, as_of=attempt.as_of,
+                        installer_fallbacks=tuple(fallbacks))
+        return Env(recipe=built, python=python, site_packages=site_packages, version=version,
+                   work_dir=str(work_dir))
+    raise AssertionError("attempts() is never empty")
+
+
+def _build_with(attempt: installers.Attempt, recipe: Recipe, checkout: Path, venv: Path,
+                log_path: Path, deadline: float, policy: Policy) -> str:
+    """Build the virtualenv afresh with one installer; its python, or StageError."""
+    shutil.rmtree(venv, ignore_errors=True)  # what an attempt before this one left
+    extra = installers.environment(attempt, venv.parent)
+    created = run(installers.venv_argv(attempt, recipe.interpreter, venv), cwd=checkout,
+                  timeout=_remaining(deadline), log_path=log_path, policy=policy,
+                  env=base_environment(extra))
     if not created.ok:
-        raise StageError("build", "venv_failed", failure_line(created, "virtualenv failed"))
+        cause = "timeout" if created.timed_out else "venv_failed"
+        raise StageError("build", cause, failure_line(created, f"{attempt.installer}: "
+                                                      "creating the virtualenv failed"))
     python = str(venv / "bin" / "python")
-    installed = run([python, "-m", "pip", "install", *recipe.install], cwd=checkout,
-                    timeout=timeout, log_path=log_path, env=_venv_env(venv), policy=policy)
+    installed = run(installers.install_argv(attempt, python, recipe.install), cwd=checkout,
+                    timeout=_remaining(deadline), log_path=log_path,
+                    env=_venv_env(venv, extra), policy=policy)
     if not installed.ok:
-        reason = failure_line(installed, "pip install failed")
+        reason = failure_line(installed, f"{attempt.installer} install failed")
+        if installers.only_pip_can(installed.output_tail):
+            reason += _PIP_ONLY
         raise StageError("build", cause_of_build_failure(installed), reason)
-    site_packages, version = envs.describe(python)
-    return Env(recipe=recipe, python=python, site_packages=site_packages, version=version,
-               work_dir=str(work_dir))
+    return python
+
+
+def _remaining(deadline: float) -> float:
+    return max(1.0, deadline - time.monotonic())
 
 
 def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,

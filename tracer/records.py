@@ -145,10 +145,54 @@ class Candidate:
     n_calls: int  # distinct usable calls recorded
     n_asserts: int
     tests_traced: tuple[str, ...] = ()
+    # The check's blocks (one assert, or a call and the asserts on what it changed), each
+    # indented and ending in "\n": ``test`` ends with them, so validation can run them alone.
+    blocks: tuple[str, ...] = ()
+    assert_kinds: tuple[str, ...] = ()  # each block's kind: returns, mutates, yields, raises
+    # Filled by validation (``tracer/emit/validate.py``): every program run and its time,
+    # and the asserts it dropped (``n_asserts`` is then what is left).
+    validation_runs: tuple[ValidationRun, ...] = ()
+    asserts_dropped: int = 0
+
+
+@dataclass(frozen=True)
+class ValidationRun:
+    """One validation program run: which completion (``reference``, ``stub:pass``, ...),
+    whether it passed, how long it took."""
+
+    kind: str
+    passed: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DedupCluster:
+    """The problem's duplicate cluster: ``id`` is the task id of the problem kept for it,
+    ``size`` how many problems it had. ``{"id": "", "size": 0}``: not deduplicated yet (a
+    run still in progress)."""
+
+    id: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class ContaminationHit:
+    """A benchmark problem this problem overlaps: ``method`` is ``substring`` or ``10-gram``,
+    ``field`` the part of ours that overlaps (``prompt`` or ``solution``), ``match`` the
+    overlapping text (cut to 200 characters)."""
+
+    benchmark: str
+    task_id: str
+    method: str
+    field: str
+    match: str
 
 
 @dataclass(frozen=True)
 class ProblemMeta:
+    """Where a problem comes from and what was done to it. Every field has one JSON type in
+    every row (empty values, never null), so the JSONL loads with ``datasets``."""
+
     source: str  # the SPEC as the user gave it
     version: str  # resolved version or commit
     path: str
@@ -159,12 +203,38 @@ class ProblemMeta:
     n_asserts: int
     n_calls: int
     unsafe_no_sandbox: bool = False  # validated without a sandbox (--unsafe-no-sandbox)
+    module: str = ""  # the module the function is imported from ("pkg.mod")
+    license: str = ""  # the project's license as its index declares it; "" when unknown
+    tests: tuple[str, ...] = ()  # ids of the tests the recorded calls were made from
+    validation_runs: tuple[ValidationRun, ...] = ()
+    dedup_cluster: DedupCluster = DedupCluster()
+    contamination: tuple[ContaminationHit, ...] = ()
+    decontaminated_against: tuple[str, ...] = ()  # benchmarks checked
+    not_decontaminated_against: tuple[str, ...] = ()  # benchmarks whose data was unavailable
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        if not data.pop("unsafe_no_sandbox"):
-            return data  # the key appears only when it is true
-        return {**data, "unsafe_no_sandbox": True}
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProblemMeta:
+        """The inverse of ``to_dict``; keys it does not know are ignored and missing ones
+        (lines of an older citrace) take their defaults."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        for name in ("tests", "decontaminated_against", "not_decontaminated_against"):
+            if name in values:
+                values[name] = tuple(values[name])
+        if "validation_runs" in values:
+            values["validation_runs"] = tuple(ValidationRun(**r)
+                                              for r in values["validation_runs"])
+        if "contamination" in values:
+            values["contamination"] = tuple(ContaminationHit(**h)
+                                            for h in values["contamination"])
+        if "dedup_cluster" in values:
+            values["dedup_cluster"] = DedupCluster(**values["dedup_cluster"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -196,5 +266,5 @@ class Problem:
             canonical_solution=data["canonical_solution"],
             test=data["test"],
             entry_point=data["entry_point"],
-            meta=ProblemMeta(**data["meta"]),
+            meta=ProblemMeta.from_dict(data["meta"]),
         )

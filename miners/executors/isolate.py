@@ -19,6 +19,7 @@ import shutil
 import site
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -73,37 +74,97 @@ class _Watch:
         return round(time.monotonic() - self.started, 3)
 
 
+class Worker:
+    """A started worker process, waiting for its task. Starting one costs the interpreter's
+    start-up and citrace's imports (most of citrace's own time per project), so an executor
+    may start the next one while a project runs and hand it over ready.
+
+    Until it has a task its standard error goes to an unnamed temporary file, which joins
+    the project's log afterwards (an import error must reach the log); the worker then
+    writes to the project's log itself."""
+
+    def __init__(self) -> None:
+        self.early_stderr: IO[bytes] = tempfile.TemporaryFile()  # closed in close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "miners.executors.worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.early_stderr, start_new_session=True,
+            env=_worker_environment())
+        self.started = start_time(self.proc.pid)
+
+    def close(self, log_path: Path | None = None) -> None:
+        """Stop it (with anything it started), let go of its pipes, and add what it printed
+        before it had a task to ``log_path`` (an unused spare has no log)."""
+        if self.proc.returncode is None:
+            kill_tree(self.proc.pid)
+        self.proc.wait()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()  # (stdout: its reader thread may still hold it)
+        if log_path is not None:
+            self.early_stderr.seek(0)
+            early = self.early_stderr.read()
+            if early:
+                with open(log_path, "ab") as log:
+                    log.write(early)
+        self.early_stderr.close()
+
+
+class Janitor:
+    """Removes the work directories of finished projects in a background thread: removing a
+    virtualenv is thousands of unlinks (seconds on a busy disk), which need not hold up the
+    project's result or the next project. ``close`` waits for what is queued."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Path | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="citrace-janitor", daemon=True)
+        self._thread.start()
+
+    def remove(self, path: Path) -> None:
+        self._queue.put(path)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _work(self) -> None:
+        while (path := self._queue.get()) is not None:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def run_isolated(task: Task, settings: Settings, *, timeout: float,
                  on_event: Callable[[Event], None] | None = None,
-                 stop: threading.Event | None = None) -> Finished:
-    """Mine ``task`` in a worker process; its ``Started`` and ``StageReached`` events go to
-    ``on_event``. Raises ``Cancelled`` (after killing the worker) when ``stop`` is set."""
+                 stop: threading.Event | None = None, worker: Worker | None = None,
+                 janitor: Janitor | None = None) -> Finished:
+    """Mine ``task`` in a worker process (``worker``, or a new one); its ``Started`` and
+    ``StageReached`` events go to ``on_event``. Raises ``Cancelled`` (after killing the
+    worker) when ``stop`` is set. With a ``janitor``, the worker leaves its work directory
+    for the janitor to remove (unless the run keeps work directories)."""
     emit = on_event or (lambda event: None)
+    timeout = task.spec.timeout or timeout  # a .jsonl list line's own timeout comes first
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.logs_dir / f"{slug(task.spec.raw)}.log"
+    leave_work = janitor is not None and not settings.keep_work
+    worker = worker or Worker()
+    proc = worker.proc
     watch = _Watch(task, emit)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "miners.executors.worker"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                start_new_session=True, env=_worker_environment())
     try:
-        emit(Started(task, proc.pid, start_time(proc.pid)))
-        _send_task(proc, task, settings)
+        emit(Started(task, proc.pid, worker.started))
+        _send_task(proc, (task, settings, str(log_path), leave_work))
         outcome = _follow(proc, watch, deadline=watch.started + timeout, stop=stop)
     finally:
-        if proc.returncode is None:
-            kill_tree(proc.pid)
-            proc.wait()
+        worker.close(log_path)
     if outcome == "cancelled":
         _remove_work(task, settings)
         raise Cancelled(task.spec.raw)
+    if outcome == "done" and janitor is not None and leave_work:
+        janitor.remove(settings.work_root / slug(task.spec.raw))
     return _finished(task, settings, watch, outcome, proc.returncode, log_path, timeout)
 
 
-def _send_task(proc: subprocess.Popen[bytes], task: Task, settings: Settings) -> None:
+def _send_task(proc: subprocess.Popen[bytes], message: tuple[object, ...]) -> None:
+    """``(task, settings, log path, leave_work)``: what ``worker.main`` reads."""
     assert proc.stdin is not None
     try:
-        proc.stdin.write(pickle.dumps((task, settings)))
+        proc.stdin.write(pickle.dumps(message))
         proc.stdin.close()
     except BrokenPipeError:  # the worker died at start; _follow sees it exit
         pass
@@ -132,6 +193,8 @@ def _follow(proc: subprocess.Popen[bytes], watch: _Watch, *, deadline: float,
             watch.on_message(json.loads(line))
         except ValueError:
             continue  # not ours: the channel is private, but never trust a line blindly
+        if watch.done is not None:
+            break  # the result is in: nothing else comes, the worker is exiting
     try:
         proc.wait(timeout=EXIT_GRACE_SECONDS)
     except subprocess.TimeoutExpired:

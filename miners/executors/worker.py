@@ -1,9 +1,11 @@
 """The process one project runs in: ``python -m miners.executors.worker``.
 
-It reads a pickled ``(Task, Settings)`` on standard input, runs ``mine_project`` and writes
-JSON lines on standard output: ``{"event": "stage", "stage": ...}`` as each stage begins,
+It may be started before its project is known (a spare, ready when the run needs it): it
+imports what a project needs, then reads a pickled ``(Task, Settings, log path)`` on
+standard input (end of input: not needed, it exits), runs ``mine_project`` and writes JSON
+lines on standard output: ``{"event": "stage", "stage": ...}`` as each stage begins,
 then one ``{"event": "done", "result": ..., "problems": [...]}``. Anything else the
-project's code prints goes to standard error (the project's log), never into that channel.
+project's code prints goes to the project's log, never into that channel.
 
 If the process that started it dies (the run was killed), a watchdog kills everything this
 worker started and exits at once, so no orphaned build keeps writing into a work directory
@@ -18,19 +20,28 @@ import pickle
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import IO, Any
 
 from miners.executors.procs import kill_tree
 from miners.pipeline import Settings, mine_project
+from recipes import interpreters, isolation
 
 WATCH_INTERVAL = 0.25
 
 
 def main() -> int:
     channel = _private_stdout()
-    task, settings = pickle.load(sys.stdin.buffer)
-    assert isinstance(settings, Settings)
     _watch_parent(os.getppid())
+    _warm_up()
+    try:
+        task, settings, log_path, leave_work = pickle.load(sys.stdin.buffer)
+    except EOFError:
+        return 0  # a spare the run did not need: it closed our stdin
+    assert isinstance(settings, Settings)
+    _log_to(log_path)
+    if leave_work:  # the executor removes it, after this worker is gone
+        settings = replace(settings, keep_work=True)
 
     def send(message: dict[str, Any]) -> None:
         channel.write(json.dumps(message, ensure_ascii=False) + "\n")
@@ -41,7 +52,38 @@ def main() -> int:
                                                                  "stage": stage}))
     send({"event": "done", "result": result.to_dict(),
           "problems": [p.to_dict() for p in problems]})
-    return 0
+    sys.stderr.flush()
+    # Everything is handed over: skip the interpreter's teardown of every module imported
+    # (a good part of a second on a busy machine, per project).
+    os._exit(0)
+
+
+def _warm_up() -> None:
+    """Fill the caches every project needs while this worker waits for its project (a spare
+    waits while the previous project runs): the interpreters on this machine (one process
+    start each), the sandbox backend that works here, and the benchmarks' index for
+    decontamination. Only caches are at stake: a failure here is met again, and reported,
+    by the project's own stages."""
+    for warm in (interpreters.discover, isolation.current, _benchmark_index):
+        try:
+            warm()
+        except Exception:
+            pass
+
+
+def _benchmark_index() -> None:
+    from tracer.emit.decontaminate import decontaminate
+
+    decontaminate([], keep=False)  # loads the benchmarks and builds their (memoised) index
+
+
+def _log_to(log_path: str) -> None:
+    """From now on, standard output and error go to the project's log."""
+    sys.stderr.flush()
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    os.dup2(fd, 2)
+    os.dup2(fd, 1)
+    os.close(fd)
 
 
 def _private_stdout() -> IO[str]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from miners import licenses
 from miners.records import Checkout, Spec
 from miners.sources.tree import inside, pkg_info, project_name, require_empty, staging_dir
 from miners.specs import ARCHIVE_SUFFIXES
@@ -93,8 +94,10 @@ def acquire_archive(spec: Spec, dest: Path) -> Checkout:
                          f"{spec.raw}: archive {archive} does not exist; check the path")
     root = extract_archive(archive, dest)
     info = pkg_info(root)
+    found = licenses.decide(licenses.pkg_info_fields(root), root)
     return Checkout(spec=spec, path=str(root), name=project_name(root, fallback=_stem(archive)),
-                    version=info.get("Version", "local"), sha256=file_sha256(archive))
+                    version=info.get("Version", "local"), sha256=file_sha256(archive),
+                    license=found.value, license_source=found.source.replace("pypi:", "PKG-INFO:"))
 
 
 def file_sha256(path: Path) -> str:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import git
 
+from miners import licenses
+from miners.cache import Cache
 from miners.records import Checkout, Spec
 from miners.sources.tree import project_name, require_empty
 from miners.specs import redact
@@ -28,25 +30,46 @@ class _NotABranch(Exception):
     """``clone --branch REV`` failed because REV is neither a branch nor a tag."""
 
 
-def acquire_git(spec: Spec, dest: Path, *, timeout: float = CLONE_TIMEOUT) -> Checkout:
+def acquire_git(spec: Spec, dest: Path, *, timeout: float = CLONE_TIMEOUT,
+                cache: Cache | None = None) -> Checkout:
     """Clone ``spec.url`` into ``dest`` (absent or empty) at ``spec.rev`` (default branch if "").
 
     Branches and tags are cloned shallow; any other revision (a commit) needs the history.
-    Submodules are never fetched.
+    Submodules are never fetched. A commit already in ``cache`` (default: the machine's)
+    is copied from there: a full sha needs no network at all, a branch or tag one
+    ``ls-remote`` to learn its commit.
     """
     if spec.rev.startswith("-"):  # would be read as an option
         raise StageError("acquire", "bad_spec", f"{spec.raw}: {spec.rev!r} is not a revision")
     require_empty(dest, spec.raw)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    cache = cache or Cache.from_environment()
     runner = _GitRunner(spec, timeout)
     try:
-        _clone(runner, spec, dest)
+        cached = _from_cache(runner, cache, spec, dest)
+        if not cached:
+            _clone(runner, spec, dest)
         commit = git.Repo(dest).head.commit
+        if not cached:
+            cache.put_checkout(dest, commit.hexsha)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)  # a killed clone leaves a half-written tree
         raise
+    found = licenses.decide(None, dest)
     return Checkout(spec=spec, path=str(dest), name=project_name(dest, fallback=_repo_name(spec)),
-                    version=commit.hexsha, date=commit.committed_datetime.isoformat())
+                    version=commit.hexsha, date=commit.committed_datetime.isoformat(),
+                    license=found.value, license_source=found.source, from_cache=cached)
+
+
+def _from_cache(runner: _GitRunner, cache: Cache, spec: Spec, dest: Path) -> bool:
+    if not cache.enabled:
+        return False
+    commit = spec.rev.lower() if _FULL_SHA.match(spec.rev) else runner.remote_commit(spec.rev)
+    if not commit:
+        return False
+    if dest.exists():
+        dest.rmdir()  # empty (checked above); the copy makes it
+    return cache.take_checkout(commit, dest)
 
 
 def _clone(runner: _GitRunner, spec: Spec, dest: Path) -> None:
@@ -99,6 +122,21 @@ class _GitRunner:
             if options and "not found in upstream" in str(exc.stderr):
                 raise _NotABranch() from None
             raise self._failure(exc, "clone") from None
+
+    def remote_commit(self, rev: str) -> str:
+        """The commit ``rev`` (a branch or tag; "" for HEAD) names upstream, or "" when
+        ``ls-remote`` cannot tell (then the clone decides, and reports any failure)."""
+        try:
+            output = self._run(None, "ls-remote", "--", self.spec.url, rev or "HEAD")
+        except (git.GitCommandError, StageError):
+            return ""
+        refs = {ref: sha for sha, _, ref in
+                (line.partition("\t") for line in output.splitlines())}
+        # The order `clone --branch` follows: a branch first, then a tag (peeled to its commit).
+        wanted = ["HEAD"] if not rev else [f"refs/heads/{rev}", f"refs/tags/{rev}^{{}}",
+                                           f"refs/tags/{rev}"]
+        found = next((refs[ref] for ref in wanted if ref in refs), "")
+        return found.lower() if _FULL_SHA.match(found) else ""
 
     def clone_at_commit(self, dest: Path, rev: str) -> None:
         """A full clone (no shallow fetch reaches an arbitrary commit), then a checkout."""

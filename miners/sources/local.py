@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from miners import licenses
 from miners.records import Checkout, Spec
 from miners.sources.tree import inside, project_name, require_empty
 from recipes.records import StageError
@@ -34,8 +35,9 @@ def acquire_local(spec: Spec, dest: Path) -> Checkout:
         raise StageError("acquire", "copy_failed",
                          f"{spec.raw}: could not copy {source}: {_first_line(exc)}") from None
     _contain_symlinks(source, dest)
+    found = licenses.from_files(dest)
     return Checkout(spec=spec, path=str(dest), name=project_name(dest, fallback=source.name),
-                    version="local")
+                    version="local", license=found.value, license_source=found.source)
 
 
 def _ignore(source: Path, dest: Path) -> Callable[[str, list[str]], set[str]]:

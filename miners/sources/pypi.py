@@ -8,6 +8,7 @@ the fallback. File URLs may be relative to the JSON document that lists them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -22,6 +23,8 @@ from urllib.parse import quote, urljoin
 import requests
 from packaging.version import InvalidVersion, Version
 
+from miners import licenses
+from miners.cache import Cache
 from miners.records import Checkout, Spec
 from miners.sources.archive import CHUNK, extract_archive
 from miners.sources.tree import require_empty, staging_dir
@@ -55,44 +58,61 @@ class Release:
     name: str  # canonical project name
     version: str
     sdist: SdistFile
-    license: str
+    license_info: dict[str, Any]  # the license fields of the index's ``info``
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Release:
+        return cls(name=str(data["name"]), version=str(data["version"]),
+                   sdist=SdistFile(**data["sdist"]), license_info=dict(data["license_info"]))
 
 
 def acquire_pypi(spec: Spec, dest: Path, *, index_url: str | None = None,
                  session: requests.Session | None = None, retry_delay: float = RETRY_DELAY,
-                 tries: int = TRIES) -> Checkout:
+                 tries: int = TRIES, cache: Cache | None = None) -> Checkout:
     """Download ``spec``'s sdist (latest release unless pinned), verify it, extract it.
 
-    ``index_url`` is the JSON API root; default ``$CITRACE_PYPI_URL``, else PyPI.
+    ``index_url`` is the JSON API root; default ``$CITRACE_PYPI_URL``, else PyPI. The
+    sdist comes from ``cache`` (default: the machine's) when it holds those bytes, and a
+    pinned release's file is remembered there too, so a second run asks the index nothing.
     """
     index = (index_url or os.environ.get(INDEX_VARIABLE) or DEFAULT_INDEX).rstrip("/")
+    cache = cache or Cache.from_environment()
     http = _Http(session or _new_session(), label=spec.raw, tries=tries, retry_delay=retry_delay)
     try:
-        release = find_release(http, index, spec.name, spec.version)
+        release = _pinned_release(http, cache, index, spec)
         require_empty(dest, spec.raw)
-        root = _fetch_and_extract(http, release.sdist, dest)
+        root, cached = _fetch_and_extract(http, cache, release.sdist, dest)
     finally:
         if session is None:
             http.session.close()
+    if release.license_info:
+        found = licenses.decide(release.license_info, root)
+    else:  # the index described another version: the sdist's own metadata speaks for it
+        found = licenses.decide(licenses.pkg_info_fields(root), root)
+        found = dataclasses.replace(found, source=found.source.replace("pypi:", "PKG-INFO:"))
     return Checkout(spec=spec, path=str(root), name=release.name, version=release.version,
                     sha256=release.sdist.sha256, date=release.sdist.uploaded,
-                    license=release.license)
+                    license=found.value, license_source=found.source, from_cache=cached)
 
 
-def license_of(info: Mapping[str, Any]) -> str:
-    """A short license string: the SPDX expression, a one-line ``license``, or classifiers."""
-    expression = str(info.get("license_expression") or "").strip()
-    if expression:
-        return expression
-    text = str(info.get("license") or "").strip()
-    # Many projects paste the whole license text into this field: prefer classifiers then.
-    if text and "\n" not in text and len(text) <= 100:
-        return text
-    classifiers = [c.split(" :: ")[-1] for c in info.get("classifiers") or ()
-                   if c.startswith("License :: ") and c != "License :: OSI Approved"]
-    if classifiers:
-        return "; ".join(classifiers)
-    return text.splitlines()[0][:100] if text else ""
+def _pinned_release(http: _Http, cache: Cache, index: str, spec: Spec) -> Release:
+    """The release, from the cache when ``spec`` pins a version already resolved there."""
+    if not spec.version:
+        return find_release(http, index, spec.name, spec.version)
+    key = f"pypi-release\0{index}\0{canonical_name(spec.name)}\0{spec.version}"
+    remembered = cache.get_json(key)
+    if remembered is not None:
+        try:
+            return Release.from_dict(remembered)
+        except (KeyError, TypeError, ValueError):
+            pass  # written by another version of citrace: ask the index again
+    release = find_release(http, index, spec.name, spec.version)
+    if release.sdist.sha256:  # without a digest, the cached bytes could not be checked
+        cache.put_json(key, release.to_dict())
+    return release
 
 
 # --- HTTP -----------------------------------------------------------------------------------
@@ -155,8 +175,13 @@ def find_release(http: _Http, index: str, name: str, version: str) -> Release:
     info = data.get("info") or {}
     resolved = _resolve_version(http.label, data, version)
     sdist = _pick_sdist(http.label, _files_of(data, resolved), json_url, resolved)
+    # The project endpoint's info is the latest release's: another version's license may
+    # differ (chardet went from LGPL to 0BSD), so it is only taken for its own version.
+    license_info = {key: info.get(key) for key in ("license_expression", "license",
+                                                    "classifiers")
+                    } if str(info.get("version") or "") == resolved else {}
     return Release(name=canonical_name(str(info.get("name") or name)), version=resolved,
-                   sdist=sdist, license=license_of(info))
+                   sdist=sdist, license_info=license_info)
 
 
 def _metadata(http: _Http, index: str, name: str, version: str) -> tuple[dict[str, Any], str]:
@@ -245,18 +270,30 @@ def _pick_sdist(label: str, files: list[dict[str, Any]], json_url: str,
 # --- download -------------------------------------------------------------------------------
 
 
-def _fetch_and_extract(http: _Http, sdist: SdistFile, dest: Path) -> Path:
+def _fetch_and_extract(http: _Http, cache: Cache, sdist: SdistFile,
+                       dest: Path) -> tuple[Path, bool]:
+    """The extracted project root, and whether the sdist came from the cache."""
     workdir = staging_dir(dest, ".download-", http.label)
     try:
         archive = workdir / sdist.filename  # extraction picks the format by this suffix
-        actual = http.retrying(lambda: _download(http, sdist.url, archive), sdist.url)
-        if sdist.sha256 and actual != sdist.sha256:
-            raise StageError("acquire", "checksum_mismatch",
-                             f"{http.label}: {sdist.filename} has sha256 {actual}, the index says "
-                             f"{sdist.sha256}; the download is corrupt or tampered with, rerun")
-        return extract_archive(archive, dest)
+        suffix = _suffix(sdist.filename)
+        cached = bool(sdist.sha256) and cache.take_archive(sdist.sha256, suffix, archive)
+        if not cached:
+            actual = http.retrying(lambda: _download(http, sdist.url, archive), sdist.url)
+            if sdist.sha256 and actual != sdist.sha256:
+                raise StageError("acquire", "checksum_mismatch",
+                                 f"{http.label}: {sdist.filename} has sha256 {actual}, the index "
+                                 f"says {sdist.sha256}; the download is corrupt or tampered "
+                                 "with, rerun")
+            cache.put_archive(archive, actual, suffix)
+        return extract_archive(archive, dest), cached
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _suffix(filename: str) -> str:
+    lowered = filename.lower()
+    return next((s for s in ARCHIVE_SUFFIXES if lowered.endswith(s)), "")
 
 
 def _download(http: _Http, url: str, target: Path) -> str:

@@ -21,7 +21,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+OTHER_STAGES = ("acquire", "plan", "trace", "emit", "validate")
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
@@ -45,6 +47,13 @@ def main() -> int:
               f"{row['other_stages']:>15.2f}")
     print("overhead = total - build - test per project (mean); 'of which stages' = acquire, "
           "plan, trace, emit, validate; the rest is worker start-up and hand-over")
+    print("mean seconds per project in each other stage:")
+    for row in rows:
+        print(f"  --jobs {row['jobs']}: " + ", ".join(
+            f"{stage} {row['stages'][stage]:.2f}" for stage in OTHER_STAGES)
+            + f"; outside any stage {row['overhead'] - row['other_stages']:.2f}"
+            + f"; overhead median {row['overhead_median']:.2f} (the first project of each job "
+              f"also starts its worker cold)")
     return 0 if all(row["ok"] == args.projects for row in rows) else 1
 
 
@@ -57,7 +66,7 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _bench(listing: Path, out: Path, jobs: int, *, no_sandbox: bool) -> dict[str, float]:
+def _bench(listing: Path, out: Path, jobs: int, *, no_sandbox: bool) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if no_sandbox:
         env.update(CITRACE_SANDBOX="none", CITRACE_UNSAFE_NO_SANDBOX="1")
@@ -75,6 +84,10 @@ def _bench(listing: Path, out: Path, jobs: int, *, no_sandbox: bool) -> dict[str
     total = statistics.mean(t.get("total", 0.0) for t in timings)
     stages = statistics.mean(sum(v for k, v in t.items() if k not in ("build", "test", "total"))
                              for t in timings)
+    per_stage = {stage: statistics.mean(t.get(stage, 0.0) for t in timings)
+                 for stage in OTHER_STAGES}
+    overhead_median = statistics.median(t.get("total", 0.0) - t.get("build", 0.0)
+                                        - t.get("test", 0.0) for t in timings)
     print(f"--jobs {jobs}: {len(repos)} projects in {wall:.1f} s "
           f"({sum(r['status'] == 'ok' for r in repos)} ok)", file=sys.stderr)
     for failed in (r for r in repos if r["status"] != "ok"):
@@ -82,7 +95,8 @@ def _bench(listing: Path, out: Path, jobs: int, *, no_sandbox: bool) -> dict[str
               f"{failed['reason']}", file=sys.stderr)
     return {"jobs": jobs, "wall": wall, "per_minute": len(repos) / wall * 60, "build": build,
             "test": test, "overhead": total - build - test, "other_stages": stages,
-            "ok": sum(r["status"] == "ok" for r in repos)}
+            "ok": sum(r["status"] == "ok" for r in repos), "stages": per_stage,
+            "overhead_median": overhead_median}
 
 
 if __name__ == "__main__":

@@ -46,7 +46,10 @@ def test_a_local_project_is_mined_into_valid_problems(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bad_projects_fail_with_stage_and_reason_and_the_run_goes_on(tmp_path: Path) -> None:
     failing = _copy_textkit(tmp_path / "failing")
-    (failing / "tests" / "test_broken.py").write_text("def test_broken():\n    assert False\n")
+    # Most tests fail (a run where most pass is kept, with its failures counted).
+    (failing / "tests" / "test_broken.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('n', range(20))\n"
+        "def test_broken(n):\n    assert False\n")
     hanging = _copy_textkit(tmp_path / "hanging")
     (hanging / "tests" / "test_hang.py").write_text(
         "import time\n\ndef test_hang():\n    time.sleep(600)\n")
@@ -61,6 +64,7 @@ def test_bad_projects_fail_with_stage_and_reason_and_the_run_goes_on(tmp_path: P
     repos = {Path(r["spec"]).name: r for r in _read(out / "repos.jsonl")}
     assert (repos["failing"]["status"], repos["failing"]["stage"]) == ("failed", "test")
     assert repos["failing"]["cause"] == "tests_failed"
+    assert "20 failed" in (out / repos["failing"]["log_tail"]).read_text()
     assert (repos["hanging"]["stage"], repos["hanging"]["cause"]) == ("test", "timeout")
     assert (repos["broken"]["stage"], repos["broken"]["status"]) == ("build", "failed")
     assert repos["broken"]["reason"]

@@ -81,10 +81,10 @@ def project_list(root: Path, count: int) -> Path:
 
 def batch_environment() -> dict[str, str]:
     """For runs of these tests: builds a little faster (no byte-compiling; the sandbox passes
-    PIP_* on), and projects run without the sandbox. These tests are about running many
-    projects (resuming, sharding, executors), not about isolating one, which the sandbox's
-    own tests cover; and they must not fail on machines where no sandbox works."""
-    return {"PIP_NO_COMPILE": "1", "CITRACE_SANDBOX": "none", "CITRACE_UNSAFE_NO_SANDBOX": "1"}
+    PIP_* on). Projects run in the real sandbox (``CITRACE_SANDBOX`` as the host has it,
+    ``auto`` by default), as users run them: killing, resuming and timing out must work on
+    the sandboxed process trees too."""
+    return {"PIP_NO_COMPILE": "1"}
 
 
 def citrace_command(*args: str) -> list[str]:
@@ -102,10 +102,23 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def read_problems(path: Path) -> list[dict[str, Any]]:
+    """problems.jsonl without what differs between two runs of the same list: the times of
+    the validation runs in each problem's meta."""
+    problems = read_jsonl(path)
+    for problem in problems:
+        meta = problem.get("meta", {})
+        meta["validation_runs"] = [{**run, "seconds": 0.0}
+                                   for run in meta.get("validation_runs", [])]
+    return problems
+
+
 def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes (not zombies) that mention ``text``: a run's workers,
-    pip, pytest ... all name paths inside its OUTDIR. Read from the host's ``/proc``, which
-    sees processes in sandboxes too."""
+    """Command lines of live processes (not zombies) that mention ``text`` in their command
+    line or working directory: a run's workers, pip, pytest ... all name paths inside its
+    OUTDIR or work there (uv runs a build hook as ``python -c SCRIPT`` from its own cache,
+    in the project's directory). Read from the host's ``/proc``, which sees processes in
+    sandboxes too."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -113,10 +126,11 @@ def processes_mentioning(text: str) -> list[str]:
         try:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             zombie = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+            cwd = os.readlink(entry / "cwd")
         except (OSError, IndexError):
             continue
-        if text in command and not zombie:
-            found.append(command)
+        if (text in command or cwd.startswith(text)) and not zombie:
+            found.append(f"{command} (in {cwd})")
     return found
 
 
@@ -126,8 +140,9 @@ def processes_mentioning(text: str) -> list[str]:
 def fake_problems(task: Task, count: int = 2, *, project: str | None = None) -> list[Problem]:
     name = project or Path(task.spec.url).name
     return [Problem(task_id=f"citrace/{name}-local/{name}.f{n}", prompt=f"def f{n}():\n",
-                    canonical_solution=f"    return {n}\n",
-                    test=f"def check(candidate):\n    assert candidate() == {n}\n",
+                    # Each project's bodies differ: equal ones would be deduplicated.
+                    canonical_solution=f"    return {name!r}, {n}\n",
+                    test=f"def check(candidate):\n    assert candidate() == ({name!r}, {n})\n",
                     entry_point=f"f{n}",
                     meta=ProblemMeta(source=task.spec.raw, version="local", path="m.py",
                                      qualname=f"f{n}", line=1, python="3", ci_file="fake",

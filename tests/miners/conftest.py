@@ -35,6 +35,16 @@ def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def download_cache(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A download cache of the test's own: the machine's must not serve (or count) here."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("CITRACE_CACHE_DIR", str(path))
+    monkeypatch.delenv("CITRACE_CACHE_MAX_BYTES", raising=False)
+    return path
+
+
 # --- git ------------------------------------------------------------------------------------
 
 

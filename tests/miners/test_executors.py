@@ -15,11 +15,18 @@ import pytest
 
 from miners.cli import main
 from miners.executors import Finished, StageReached, Started, Task
-from miners.executors.isolate import run_isolated
+from miners.executors.isolate import Worker, run_isolated
 from miners.executors.local import LocalExecutor
+from miners.executors.procs import descendants
 from miners.pipeline import Settings
 from miners.specs import parse_spec
-from tests.miners.batchkit import processes_mentioning, read_jsonl, start_citrace, tiny_project
+from tests.miners.batchkit import (
+    processes_mentioning,
+    read_jsonl,
+    read_problems,
+    start_citrace,
+    tiny_project,
+)
 
 # A build that never ends: pip runs this hook in a subprocess of its own ("_in_process").
 HANGING_BACKEND = """\
@@ -75,6 +82,43 @@ def test_the_local_executor_runs_at_most_jobs_projects_at_once(tmp_path: Path) -
     assert sorted(finished) == list(range(5)) and most == 2
 
 
+def _workers_of_this_process() -> set[int]:
+    found = set()
+    for pid in descendants(os.getpid()):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"miners.executors.worker" in command:
+            found.add(pid)
+    return found
+
+
+def test_the_next_project_gets_a_worker_started_while_the_last_one_ran(tmp_path: Path) -> None:
+    """Start-up and imports are paid while a project runs, not between projects; the spare
+    nobody needs at the end is stopped; work directories are removed all the same."""
+    out = tmp_path / "out"
+    tasks = [_missing_task(tmp_path, n) for n in range(3)]
+    ready_before: list[set[int]] = []
+    started: list[int] = []
+    for event in LocalExecutor(jobs=1).run(tasks, _settings(out)):
+        if isinstance(event, Started):
+            started.append(event.pid)
+        elif isinstance(event, Finished):
+            ready_before.append(_workers_of_this_process())
+    assert started[1] in ready_before[0] and started[2] in ready_before[1]
+    assert _workers_of_this_process() == set()
+    assert not any((out / "work").iterdir())
+
+
+def test_a_spare_that_gets_no_project_exits_on_its_own() -> None:
+    worker = Worker()
+    assert worker.proc.stdin is not None
+    worker.proc.stdin.close()  # what a run that ends before needing it amounts to
+    assert worker.proc.wait(timeout=120) == 0
+    worker.close()
+
+
 def test_ray_missing_is_a_clear_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # "import ray" now fails
@@ -91,7 +135,10 @@ def _hanging_project(tmp_path: Path) -> Path:
 
 
 def _hanging_build(out: Path) -> list[str]:
-    return [c for c in processes_mentioning(str(out)) if "_in_process" in c]
+    """The build hook that hangs: run by pip's ``_in_process`` script, or by uv as a
+    ``python -c`` script that calls ``get_requires_for_build_*``."""
+    return [c for c in processes_mentioning(str(out))
+            if "_in_process" in c or "get_requires_for_build" in c]
 
 
 def _wait_for(condition: Callable[[], object], seconds: float) -> bool:
@@ -123,9 +170,11 @@ def test_a_project_over_its_time_limit_is_killed_with_everything_it_started(
 def test_workers_do_not_outlive_a_killed_run(tmp_path: Path) -> None:
     out = tmp_path / "out"
     run = start_citrace("mine", str(_hanging_project(tmp_path)), "-o", str(out))
-    assert _wait_for(lambda: _hanging_build(out), 60)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
+    try:
+        assert _wait_for(lambda: _hanging_build(out), 120), processes_mentioning(str(out))
+    finally:
+        run.send_signal(signal.SIGKILL)  # also when the build never showed: leave nothing
+        run.wait()
     assert _wait_for(lambda: not processes_mentioning(str(out)), 5), \
         processes_mentioning(str(out))
 
@@ -139,5 +188,5 @@ def test_the_ray_executor_gives_the_local_dataset(tmp_path: Path, reference_run:
     run = start_citrace("mine", str(listing), "-o", str(out), "--executor", "ray")
     output = run.communicate(timeout=300)[0].decode()
     assert run.returncode == 0, output
-    assert read_jsonl(out / "problems.jsonl") == read_jsonl(reference_run / "problems.jsonl")
+    assert read_problems(out / "problems.jsonl") == read_problems(reference_run / "problems.jsonl")
     assert [r["status"] for r in read_jsonl(out / "repos.jsonl")] == ["ok"] * 3

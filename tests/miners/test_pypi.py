@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from miners.records import Checkout
-from miners.sources.pypi import acquire_pypi, license_of
+from miners.sources.pypi import acquire_pypi
 from miners.specs import parse_spec
 from recipes.records import StageError
 from tests.miners.sourcekit import FakeIndex, make_sdist, sha256_of
@@ -35,6 +35,7 @@ def test_the_latest_sdist_is_downloaded_verified_and_extracted(fake_index: FakeI
     assert Path(checkout.path) == dest / "roman-5.2"
     assert (dest / "roman-5.2" / "tests" / "test_roman.py").read_text() == "ok = 1\n"
     assert (checkout.name, checkout.version, checkout.license) == ("roman", "5.2", "ZPL-2.1")
+    assert (checkout.license_source, checkout.from_cache) == ("pypi:license", False)
     assert checkout.sha256 == sha256_of(new)
     assert checkout.date == "2024-05-06T07:08:09.123456Z"
     assert sorted(p.name for p in dest.parent.iterdir()) == ["src"]  # download removed
@@ -64,7 +65,8 @@ def test_the_version_endpoint_is_preferred_when_the_index_has_it(fake_index: Fak
                    "urls": files}
     fake_index.route("/pypi/roman/4.0/json", json.dumps(version_doc).encode())
     checkout = fetch(fake_index, "pypi:roman==4.0", tmp_path / "src")
-    assert (checkout.version, checkout.license) == ("4.0", "Python")  # 4.0's own license
+    # 4.0's own license: "Python" alone names no SPDX license, so it stays marked as such.
+    assert (checkout.version, checkout.license) == ("4.0", "unrecognised: Python")
 
 
 @pytest.mark.parametrize("text,cause,words", [
@@ -138,19 +140,6 @@ def test_the_index_comes_from_the_environment(fake_index: FakeIndex, tmp_path: P
     fake_index.publish("roman", "5.2", make_sdist(tmp_path / "dist", "roman", "5.2"))
     monkeypatch.setenv("CITRACE_PYPI_URL", fake_index.url + "/")
     assert acquire_pypi(parse_spec("pypi:roman"), tmp_path / "src").version == "5.2"
-
-
-@pytest.mark.parametrize("info,expected", [
-    ({"license_expression": "MIT OR Apache-2.0", "license": "ignored"}, "MIT OR Apache-2.0"),
-    ({"license": "BSD-3-Clause"}, "BSD-3-Clause"),
-    ({"license": "Copyright (c) 2020\n\nPermission is hereby granted...",
-      "classifiers": ["License :: OSI Approved", "License :: OSI Approved :: MIT License",
-                      "Programming Language :: Python"]}, "MIT License"),
-    ({"license": "Long text\nmore", "classifiers": []}, "Long text"),
-    ({"license": None, "classifiers": None}, ""),
-])
-def test_license_of(info: dict[str, Any], expected: str) -> None:
-    assert license_of(info) == expected
 
 
 @pytest.mark.network

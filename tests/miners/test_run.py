@@ -86,6 +86,21 @@ def test_an_interrupted_run_resumes_where_it_stopped(
     _assert_same_outputs(out, tmp_path / "whole")
 
 
+def test_work_a_killed_run_left_behind_is_removed_when_the_run_resumes(
+        tmp_path: Path, executors: list[FakeExecutor]) -> None:
+    listing = fake_list(tmp_path / "projects", NAMES)
+    out = tmp_path / "out"
+    stale = out / "work" / "p1-0123abcd" / "env0" / "venv"  # mid-build, or awaiting removal
+    stale.mkdir(parents=True)
+    (stale / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert _mine(listing, out) == 0
+    assert not (out / "work").exists()
+    kept = out / "kept"
+    (kept / "work" / "mine").mkdir(parents=True)
+    assert _mine(listing, kept, "--keep-work") == 0
+    assert (kept / "work" / "mine").is_dir()  # --keep-work: nothing is removed
+
+
 def test_a_crash_between_writing_and_committing_emits_nothing_twice(
         tmp_path: Path, executors: list[FakeExecutor], monkeypatch: pytest.MonkeyPatch) -> None:
     listing = fake_list(tmp_path / "projects", NAMES)

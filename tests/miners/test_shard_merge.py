@@ -10,7 +10,13 @@ import pytest
 import miners.run
 from miners.cli import main
 from miners.shard import Shard
-from tests.miners.batchkit import FakeExecutor, fake_list, read_jsonl, start_citrace
+from tests.miners.batchkit import (
+    FakeExecutor,
+    fake_list,
+    read_jsonl,
+    read_problems,
+    start_citrace,
+)
 
 NAMES = [f"p{n}" for n in range(7)]
 
@@ -96,7 +102,8 @@ def test_two_real_shards_merge_into_the_single_run(tmp_path: Path, reference_run
         assert job.returncode == 0, output
     assert main(["merge", *map(str, shards), "-o", str(tmp_path / "merged")]) == 0
     merged = tmp_path / "merged"
-    assert read_jsonl(merged / "problems.jsonl") == read_jsonl(reference_run / "problems.jsonl")
+    assert read_problems(merged / "problems.jsonl") == \
+        read_problems(reference_run / "problems.jsonl")
     assert [(r["spec"], r["status"]) for r in read_jsonl(merged / "repos.jsonl")] == \
         [(r["spec"], r["status"]) for r in read_jsonl(reference_run / "repos.jsonl")]
     assert all((merged / r["log"]).is_file() for r in read_jsonl(merged / "repos.jsonl"))

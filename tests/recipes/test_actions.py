@@ -224,6 +224,7 @@ def test_substitution_fills_known_contexts_and_blanks_the_rest() -> None:
 
 def test_the_planner_orders_tox_then_travis_then_actions_then_fallback(make_project,
                                                                       tmp_path) -> None:
+    # ... except that a job on 3.12+ (the fast tracer) the project runs goes first.
     project = make_project({
         "pyproject.toml": "[project]\nname = 'x'\n",
         "tox.ini": "[tox]\nenvlist = py311\n[testenv]\ncommands = python -c pass\n",
@@ -240,8 +241,8 @@ def test_the_planner_orders_tox_then_travis_then_actions_then_fallback(make_proj
     })
     recipes, skipped = plan(project, log_path=tmp_path / "log")
     assert [(r.kind, r.source, r.job) for r in recipes] == [
-        ("tox", "tox.ini", "py311"),
         ("shell", WORKFLOW, "test"),
+        ("tox", "tox.ini", "py311"),
         ("fallback", "fallback", "pytest"),
     ]
     assert skipped == [

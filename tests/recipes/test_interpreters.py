@@ -29,3 +29,11 @@ def test_choose_prefers_the_exact_version_then_the_nearest_newer() -> None:
     assert choose((3, 14), available=POOL) is None
     assert choose((2, 6), available=POOL) == POOL[0]
     assert choose(None, available=POOL) == POOL[2]  # no wish: the preferred 3.11
+
+
+def test_rank_puts_the_exact_version_first_then_the_nearest_to_311_and_python_2_last() -> None:
+    from recipes.interpreters import rank
+    py27, py38, py311, py313 = POOL
+    assert rank((3, 11), py311) < rank((3, 12), py313)  # exact before a stand-in
+    assert rank((3, 13), py313) < rank((3, 8), py38)  # 3.13 is nearer 3.11 than 3.8 is
+    assert rank((3, 8), py38) < rank((2, 7), py27)  # Python 2 after every Python 3

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from recipes.fallback import fallback_recipe
@@ -29,9 +32,10 @@ def test_tox_environments_become_recipes_with_reasons_for_the_rest(make_project,
     project = make_project({"tox.ini": TOX_INI, "pyproject.toml": "[project]\nname='x'\n"})
     recipes, skipped = plan(project, log_path=tmp_path / "log")
     tox_jobs = [r.job for r in recipes if r.kind == "tox"]
-    assert tox_jobs[0] == "py311-unit"
-    assert "py27-unit" in tox_jobs  # the machine has 2.7; ranked after 3.11
+    assert tox_jobs == ["py311-unit"]
     assert recipes[-1].kind == "fallback"
+    # The machine has 2.7, but the tracer cannot run there.
+    assert any(s.startswith("tox.ini py27-unit: Python 2.7 cannot be traced") for s in skipped)
     assert "py399-unit: no interpreter for 3.99 on this machine" in skipped
     assert "lint: not a test run" in skipped and "docs: not a test run" in skipped
 
@@ -66,3 +70,48 @@ def test_fallback_installs_test_extras_and_requirement_files(make_project) -> No
     assert recipe is not None
     assert recipe.install == ("-e", ".[tests]", "-rrequirements-test.txt", "pytest")
     assert recipe.python == "3.12"  # the preferred 3.11 is excluded by requires-python
+
+
+PASSENV_TOX3 = """
+[tox]
+envlist = py311
+skipsdist = true
+
+[testenv]
+passenv = HOME LANG
+    CI
+commands = python -c "pass"
+
+[testenv:py311]
+passenv = FOO BAR
+"""
+
+
+def test_tox3_space_separated_passenv_is_repaired_and_tox4_accepts_it(make_project,
+                                                                      tmp_path: Path) -> None:
+    # python-dateutil 2.8.1 fails in tox 4 with "pass_env values cannot contain whitespace".
+    project = make_project({"tox.ini": PASSENV_TOX3})
+    recipes, _ = plan(project, log_path=tmp_path / "log")
+    [recipe] = [r for r in recipes if r.kind == "tox"]
+    assert "testenv.pass_env=HOME,LANG,CI,CITRACE_*" in recipe.overrides
+    assert "testenv:py311.pass_env=FOO,BAR,CITRACE_*" in recipe.overrides
+    assert recipe.repairs == ("[testenv] passenv: separated its names with commas "
+                              "(tox 4 rejects spaces)",
+                              "[testenv:py311] passenv: separated its names with commas "
+                              "(tox 4 rejects spaces)")
+    argv = [sys.executable, "-m", "tox", "config", "-e", "py311", "-k", "pass_env",
+            "ignore_errors", "allowlist_externals"]
+    for override in recipe.overrides:
+        argv += ["-x", override]
+    shown = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "TOX_USER_CONFIG_FILE": "/dev/null"}).stdout
+    assert "whitespace" not in shown and "ignore_errors = True" in shown
+    assert "allowlist_externals = *" in shown  # tox 3 ran ./run_tests.py with a warning
+    assert {"  FOO", "  BAR", "  CITRACE_*"} <= set(shown.splitlines())
+
+
+def test_passenv_with_factor_conditions_is_left_to_tox(make_project, tmp_path: Path) -> None:
+    project = make_project({"tox.ini": "[tox]\nenvlist = py311\n[testenv]\n"
+                                       "passenv =\n    py311: FOO BAR\n"})
+    recipes, _ = plan(project, log_path=tmp_path / "log")
+    assert [r.repairs for r in recipes if r.kind == "tox"] == [()]

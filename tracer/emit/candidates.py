@@ -3,14 +3,16 @@ under the reason it was dropped."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracer.emit.asserts import MAX_ASSERTS, build_check, judge_calls
-from tracer.emit.context import ImportPolicy, build_context
+from tracer.emit.context import ImportPolicy, Resolver, build_context
 from tracer.emit.drops import DUPLICATE, NOT_TOPLEVEL, OUTSIDE_PROJECT, Drop
+from tracer.emit.methods import lift_method
 from tracer.emit.source import ModuleSource, locate_function
 from tracer.records import CallRecord, Candidate, FunctionId, TraceSet
 
@@ -51,13 +53,14 @@ def build_candidates(traces: TraceSet, *, checkout: Path, roots: Sequence[Path],
             continue
         _keep(kept, candidate, report)
     report.candidates = sorted(kept.values(),
-                               key=lambda c: (c.path, c.function.line, c.entry_point))
+                               key=lambda c: (c.path, c.function.line, c.function.qualname))
     return report
 
 
 def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
                settings: _Settings, sources: _Sources, report: EmitReport) -> Candidate:
-    if not toplevel or "." in function.qualname:
+    method = "." in function.qualname
+    if not toplevel and not method:
         raise Drop(NOT_TOPLEVEL, function.qualname)
     file = Path(function.file)
     path = relative_path(file, settings.checkout, settings.roots)
@@ -66,18 +69,61 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
         # where it truly lies in the project (no "..", no symlink out to the host's files).
         raise Drop(OUTSIDE_PROJECT, str(file))
     module = sources.module(file)
-    located = locate_function(module, function.qualname, function.line)
+    own_class = None
+    if method:  # a static or class method, lifted out of its class
+        lifted = lift_method(module, function.qualname, function.line)
+        located, own_class = lifted.function, lifted.class_index
+        if lifted.drops_first_arg:
+            calls = [_without_first_arg(call) for call in calls]
+    else:
+        located = locate_function(module, function.qualname, function.line)
     policy = ImportPolicy(_own_modules(function, file, settings, sources))
-    context = build_context(module, located, policy=policy)
+    context = build_context(module, located, policy=policy, own_class=own_class,
+                            resolver=_resolver(settings, sources))
     judged = judge_calls(calls)
     report.calls_dropped.update(judged.dropped)
     check = build_check(judged, max_asserts=settings.max_asserts)
     prompt = f"{context}\n\n{located.header}" if context else located.header
     return Candidate(
-        function=function, path=path, entry_point=function.qualname, prompt=prompt,
-        canonical_solution=located.body, test=check.test, n_calls=check.n_calls,
-        n_asserts=check.n_asserts, tests_traced=check.tests_traced,
+        function=function, path=path, entry_point=located.unit.node.name,  # type: ignore[attr-defined]
+        prompt=prompt, canonical_solution=located.body, test=check.test,
+        n_calls=check.n_calls, n_asserts=check.n_asserts, tests_traced=check.tests_traced,
+        blocks=check.blocks, assert_kinds=check.kinds,
     )
+
+
+def _resolver(settings: _Settings, sources: _Sources) -> Resolver:
+    """Finds the file of a module the project imports from, among its own files only."""
+    bases = (settings.checkout, *settings.roots)
+
+    def resolve(importer: Path, module: str, level: int) -> ModuleSource | None:
+        parts = module.split(".") if module else []
+        base = importer.parent
+        if level:
+            for _ in range(level - 1):
+                base = base.parent
+        else:  # absolute: from the directory holding the importer's top-level package
+            while (base / "__init__.py").is_file():
+                base = base.parent
+        target = base.joinpath(*parts)
+        files = [target / "__init__.py"]
+        if parts:
+            files.insert(0, target.with_name(target.name + ".py"))
+        for file in files:
+            if file.is_file() and _really_inside(file, bases):
+                return sources.module(file)
+        return None
+
+    return resolve
+
+
+def _without_first_arg(call: CallRecord) -> CallRecord:
+    """A class method's call as its lifted function sees it: without ``cls``."""
+    if not call.args:
+        return call
+    first = call.args[0].name
+    return dataclasses.replace(call, args=call.args[1:],
+                               after=tuple(a for a in call.after if a[0] != first))
 
 
 def relative_path(file: Path, checkout: Path, roots: Sequence[Path]) -> str:
@@ -128,7 +174,7 @@ def _under(file: Path, base: Path) -> bool:
 def _keep(kept: dict[tuple[str, str], Candidate], candidate: Candidate,
           report: EmitReport) -> None:
     """One candidate per file and function; the one with more asserts wins a tie-break."""
-    key = (candidate.path, candidate.entry_point)
+    key = (candidate.path, candidate.function.qualname)
     other = kept.get(key)
     if other is not None:
         report.dropped[DUPLICATE] += 1

@@ -13,8 +13,8 @@ reading the test (the child closes standard input before anything else), so that
 ``prompt + completion``, and executes ``prompt + test`` itself with ``candidate`` standing for
 the child's function. (The prompt runs once before the fork, so that what it imports is
 imported once.) Each call crosses a pipe in a
-small format of plain values (None, bool, int, float, complex, str, bytes, tuple, list, set,
-frozenset, dict) that this process decodes itself; the child converts a result to exact
+small format of plain values (None, bool, int, float, complex, str, bytes, bytearray, tuple,
+list, set, frozenset, dict) that this process decodes itself; the child converts a result to exact
 builtin types first (a namedtuple becomes a tuple) and anything else (an always-equal object)
 becomes a failure. Equality is then decided here, between plain values.
 
@@ -30,7 +30,7 @@ RESULT_MARK = "citrace-check:"
 CONFINE_ENV = "CITRACE_SANDBOX_CONFINE"  # recipes.confinement.CONFINE_ENV
 MAX_MESSAGE = 1 << 30  # bytes in one message between the processes
 MAX_DEPTH = 100
-_OK, _RAISED, _NO_MEMORY = 0, 1, 2
+_OK, _RAISED, _NO_MEMORY, _ITERATOR, _STOPPED, _NOT_PLAIN = 0, 1, 2, 3, 4, 5
 
 
 class CandidateError(Exception):
@@ -63,6 +63,8 @@ def _encode(value, parts, depth):
         parts.append(b"s" + _sized_bytes(value.encode("utf-8", "surrogatepass")))
     elif kind is bytes:
         parts.append(b"b" + _sized_bytes(value))
+    elif kind is bytearray:
+        parts.append(b"B" + _sized_bytes(bytes(value)))
     elif kind in _CONTAINERS:
         items = list(value.items()) if kind is dict else list(value)
         parts.append(_CONTAINERS[kind] + _sized(str(len(items))))
@@ -128,6 +130,9 @@ def _decode(data, at, depth):
     if tag == b"b":
         raw, at = _field(data, at)
         return bytes(raw), at
+    if tag == b"B":
+        raw, at = _field(data, at)
+        return bytearray(raw), at
     kinds = {b"t": tuple, b"l": list, b"S": set, b"Z": frozenset, b"d": dict}
     if tag not in kinds:
         raise ValueError(f"unknown tag {tag!r}")
@@ -147,6 +152,8 @@ def plain(value, depth=0):
     kind = type(value)
     if value is None or kind in (bool, int, float, complex, str, bytes):
         return value
+    if kind is bytearray:
+        return bytearray(value)  # a copy: mutable, like the containers
     if depth > MAX_DEPTH:
         raise TypeError("nested too deeply")
     if kind in (tuple, list, set, frozenset):
@@ -201,7 +208,8 @@ def payload(prompt, completion, test, entry_point):
 
 
 def serve(source, entry_point, requests, replies):
-    """In the child: define the completion, then answer calls until the checker is done."""
+    """In the child: define the completion, then answer calls (and draws from the iterators
+    they returned) until the checker is done."""
     try:
         namespace = {}
         exec(compile(source, "<completion>", "exec"), namespace)
@@ -210,19 +218,55 @@ def serve(source, entry_point, requests, replies):
     except BaseException as exc:  # noqa: B036 - whatever the completion does is its failure
         _reply_raised(replies, exc)
         os._exit(0)
+    iterators = {}
     while True:
         message = receive(requests)
         if message is None:
             os._exit(0)
-        args, kwargs = decode(message)
-        try:
-            result = encode((_OK, plain(function(*args, **kwargs))))
-        except BaseException as exc:  # noqa: B036
-            _flush()
-            _reply_raised(replies, exc)
-            continue
+        operation, argument = decode(message)
+        if operation == "n":
+            reply = _draw(iterators, argument)
+        else:
+            reply = _call(function, argument, iterators)
         _flush()  # what the completion printed, before the checker may end the sandbox
-        send(replies, result)
+        if reply is not None:
+            send(replies, reply)
+
+
+def _call(function, request, iterators):
+    """One call: the result, or a handle to the iterator it returned, with the arguments as
+    they are after the call (the checker copies changes back into its own)."""
+    args, kwargs = request
+    try:
+        result = function(*args, **kwargs)
+    except BaseException as exc:  # noqa: B036
+        return _raised(exc)
+    try:
+        after = (plain(args), plain(kwargs))
+        if _is_iterator(result):
+            iterators[len(iterators) + 1] = result
+            return encode((_ITERATOR, (len(iterators),) + after))
+        return encode((_OK, (plain(result),) + after))
+    except BaseException as exc:  # noqa: B036 - not a plain value: the completion's failure
+        return encode((_NOT_PLAIN, _describe_exception(exc)))
+
+
+def _draw(iterators, handle):
+    try:
+        item = next(iterators[handle])
+    except StopIteration:
+        return encode((_STOPPED, None))
+    except BaseException as exc:  # noqa: B036
+        return _raised(exc)
+    try:
+        return encode((_OK, plain(item)))
+    except BaseException as exc:  # noqa: B036
+        return encode((_NOT_PLAIN, _describe_exception(exc)))
+
+
+def _is_iterator(value):
+    kind = type(value)
+    return hasattr(kind, "__next__") and hasattr(kind, "__iter__")
 
 
 def _flush():
@@ -234,12 +278,20 @@ def _flush():
 
 
 def _reply_raised(replies, exc):
-    kind = _NO_MEMORY if isinstance(exc, MemoryError) else _RAISED
+    send(replies, _raised(exc))
+
+
+def _raised(exc):
+    if isinstance(exc, MemoryError):
+        return encode((_NO_MEMORY, _describe_exception(exc)))
+    return encode((_RAISED, (_describe_exception(exc), type(exc).__name__)))
+
+
+def _describe_exception(exc):
     try:
-        text = f"{type(exc).__name__}: {str(exc)[:300]}"
+        return f"{type(exc).__name__}: {str(exc)[:300]}"
     except BaseException:  # noqa: B036 - an exception whose __str__ raises
-        text = type(exc).__name__
-    send(replies, encode((kind, text)))
+        return type(exc).__name__
 
 
 # --- the checker's side --------------------------------------------------------------------
@@ -251,19 +303,81 @@ class Candidate:
         self._requests, self._replies, self._child = requests, replies, child
 
     def __call__(self, *args, **kwargs):
-        send(self._requests, encode((plain(args), plain(kwargs))))
-        return self.answer()
+        send(self._requests, encode(("c", (plain(args), plain(kwargs)))))
+        kind, value = self.reply()
+        if kind == _ITERATOR:
+            result = RemoteIterator(self, value[0])
+        else:
+            result = value[0]
+        _copy_back(args, value[1])
+        _copy_back(kwargs, value[2])
+        return result
 
     def answer(self):
+        """The child's reply to the completion's definition."""
+        return self.reply()[1]
+
+    def reply(self):
         message = receive(self._replies)
         if message is None:
             raise _ChildEnded(self._child)
         kind, value = decode(message)
-        if kind == _OK:
-            return value
+        if kind in (_OK, _ITERATOR, _STOPPED):
+            return kind, value
         if kind == _NO_MEMORY:
             raise MemoryError(value)
+        if kind == _RAISED:
+            text, name = value
+            raise remote_error(name)(text[len(name) + 2:] if text.startswith(name + ": ")
+                                     else text)
         raise CandidateError(value)
+
+    def draw(self, handle):
+        send(self._requests, encode(("n", handle)))
+        kind, value = self.reply()
+        if kind == _STOPPED:
+            raise StopIteration
+        return value
+
+
+class RemoteIterator:
+    """An iterator the completion returned, drawn from one item at a time (an unbounded one
+    too: the test takes what it needs)."""
+
+    def __init__(self, candidate, handle):
+        self._candidate, self._handle = candidate, handle
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self._candidate.draw(self._handle)
+
+
+_REMOTE_ERRORS = {}  # type: dict[str, type]
+
+
+def remote_error(name):
+    """A class named like the exception the completion raised, so that a test checking
+    ``type(exc).__name__`` sees the same name as in the completion's own process."""
+    if name not in _REMOTE_ERRORS:
+        _REMOTE_ERRORS[name] = type(name, (CandidateError,), {})
+    return _REMOTE_ERRORS[name]
+
+
+def _copy_back(originals, after):
+    """Changes the call made to its mutable arguments, made to the checker's own objects."""
+    pairs = originals.items() if type(originals) is dict else enumerate(originals)
+    for key, original in pairs:
+        changed = after[key]
+        kind = type(original)
+        if type(changed) is not kind or changed == original:
+            continue
+        if kind in (list, bytearray):
+            original[:] = changed
+        elif kind in (dict, set):
+            original.clear()
+            original.update(changed)
 
 
 class _ChildEnded(Exception):

@@ -18,9 +18,13 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
 
 from tracer.emit.drops import (
+    CONTEXT_NAME_CLASH,
     CONTEXT_USES_FUNCTION,
+    NEEDS_OWN_CLASS,
     NEEDS_PROJECT_MODULE,
     NEEDS_THIRD_PARTY,
     PROMPT_TOO_LONG,
@@ -65,19 +69,32 @@ class UnitNames:
 
 
 def build_context(module: ModuleSource, function: FunctionSource, *, policy: ImportPolicy,
-                  max_chars: int = MAX_CONTEXT_CHARS) -> str:
-    """The source the prompt carries before the function: "" when it needs nothing."""
-    closure = _Closure(module, function.unit, policy)
+                  max_chars: int = MAX_CONTEXT_CHARS, own_class: int | None = None,
+                  resolver: Resolver | None = None) -> str:
+    """The source the prompt carries before the function: "" when it needs nothing.
+
+    ``own_class`` is the unit of the class a lifted method came from (``methods.py``): it
+    holds the method's own body, so a function that needs it is dropped. With a
+    ``resolver``, names imported from other modules of the project (``from .util import
+    f``) are carried too, their definitions copied from those modules, dependencies first."""
+    shared = _Shared(resolver, policy) if resolver is not None else None
+    closure = _Closure(module, function.unit, policy, shared=shared)
+    if shared is not None:
+        shared.closures[module.path] = closure
     closure.run()
-    text = render_context(module, closure.needed)
+    if own_class is not None and own_class in closure.needed:
+        raise Drop(NEEDS_OWN_CLASS, f"line {module.units[own_class].node.lineno}")
+    text = shared.render(closure) if shared is not None else render_context(module,
+                                                                             closure.needed)
     if len(text) > max_chars:
         raise Drop(PROMPT_TOO_LONG, f"{len(text)} characters of context")
     return text
 
 
-def render_context(module: ModuleSource, needed: dict[int, set[str]]) -> str:
+def render_context(module: ModuleSource, needed: dict[int, set[str]], *,
+                   futures: bool = True) -> str:
     """Future imports first, then the needed statements in source order, PEP 8 spacing."""
-    picked = [(u, u.text) for u in module.units if u.is_future_import]
+    picked = [(u, u.text) for u in module.units if u.is_future_import and futures]
     picked += [(module.units[i], _unit_source(module.units[i], needed[i])) for i in sorted(needed)
                if not module.units[i].is_future_import]
     parts: list[str] = []
@@ -171,6 +188,8 @@ class _Closure:
     policy: ImportPolicy
     needed: dict[int, set[str]] = field(default_factory=dict)  # unit -> names it must provide
     soft: set[str] = field(default_factory=set)
+    shared: _Shared | None = None  # other modules of the project, when they may be carried
+    replaced: set[int] = field(default_factory=set)  # imports replaced by carried definitions
 
     def run(self) -> None:
         self._follow(self.target)
@@ -180,11 +199,31 @@ class _Closure:
         while pending := sorted(self.soft - tried):
             name = pending[0]
             tried.add(name)
-            saved = {i: set(names) for i, names in self.needed.items()}, set(self.soft)
+            saved = self._save()
             try:
                 self._require([(name, self.target)])
             except Drop:
-                self.needed, self.soft = saved[0], saved[1] | {name}
+                self._restore(saved)
+                self.soft.add(name)
+
+    def _save(self) -> dict[int, tuple[_Closure, dict[int, set[str]], set[str], set[int]]]:
+        """The state of this closure and of the other modules' (when carried from)."""
+        closures = [self, *(self.shared.closures.values() if self.shared else ())]
+        return {id(c): (c, {i: set(n) for i, n in c.needed.items()}, set(c.soft),
+                        set(c.replaced)) for c in closures}
+
+    def _restore(self, saved: dict[int, tuple[_Closure, dict[int, set[str]], set[str],
+                                              set[int]]]) -> None:
+        for closure, needed, soft, replaced in saved.values():
+            closure.needed, closure.soft, closure.replaced = needed, soft, replaced
+        if self.shared is not None:  # modules first needed by the failed attempt
+            self.shared.closures = {path: c for path, c in self.shared.closures.items()
+                                    if id(c) in saved}
+
+    def carried(self) -> dict[int, set[str]]:
+        """The statements to copy: those needed, less the imports carried definitions
+        replace."""
+        return {i: names for i, names in self.needed.items() if i not in self.replaced}
 
     def _follow(self, unit: Unit) -> None:
         names = unit_names(unit.node, future_annotations=self.module.future_annotations)
@@ -214,7 +253,10 @@ class _Closure:
         provided = self.needed.setdefault(unit.index, set())
         if unit.is_import:
             if name not in provided:
-                self._check_import(unit.node, name)
+                if self.shared is not None and self.shared.is_project_import(unit.node):
+                    self.shared.carry(self, unit, name)
+                else:
+                    self._check_import(unit.node, name)
                 provided.add(name)
             return []
         provided.add(name)
@@ -308,3 +350,84 @@ def _is_block(unit: Unit) -> bool:
     # def, class, if, try...; a one-line `class Error(Exception): pass` reads as a statement.
     node = unit.node
     return hasattr(node, "body") and (node.end_lineno or node.lineno) > node.lineno
+
+
+class Resolver(Protocol):
+    def __call__(self, importer: Path, module: str, level: int) -> ModuleSource | None:
+        """The module ``from <module> import ...`` names (``level`` dots) in ``importer``'s
+        package, when it is a file of the project; None otherwise."""
+
+
+class _Shared:
+    """The closures of every module a function's context draws from."""
+
+    def __init__(self, resolver: Resolver, policy: ImportPolicy) -> None:
+        self.resolver, self.policy = resolver, policy
+        self.closures: dict[Path, _Closure] = {}  # in the order they were first needed
+
+    def is_project_import(self, node: ast.stmt) -> bool:
+        return isinstance(node, ast.ImportFrom) and (
+            node.level > 0 or (node.module or "").partition(".")[0] in self.policy.project_packages)
+
+    def carry(self, importer: _Closure, unit: Unit, name: str) -> None:
+        """``from .mod import name``: carry ``name``'s definition from ``mod`` instead."""
+        node = unit.node
+        assert isinstance(node, ast.ImportFrom)
+        alias = next(a for a in node.names if alias_binding(a) == name)
+        where = "." * node.level + (node.module or "")
+        if alias.asname not in (None, alias.name):
+            raise Drop(NEEDS_PROJECT_MODULE, f"{where}: {alias.name} as {alias.asname}")
+        module = self.resolver(importer.module.path, node.module or "", node.level)
+        if module is None or alias.name not in module.bindings:
+            raise Drop(NEEDS_PROJECT_MODULE, f"{where}.{alias.name}")
+        closure = self.closures.get(module.path)
+        if closure is None:
+            closure = self.closures[module.path] = _Closure(
+                module, _NOTHING, self.policy, shared=self)
+        importer.replaced.add(unit.index)
+        closure._require([(alias.name, _NOTHING)])
+
+    def render(self, main: _Closure) -> str:
+        """Every module's carried statements, the modules needed by others first."""
+        ordered = [c for c in reversed(self.closures.values())
+                   if c is not main and c.carried()] + [main]
+        self._check_clashes(ordered, main.target)
+        if len(ordered) == 1:
+            return render_context(main.module, main.carried())
+        futures = dict.fromkeys(u.text for c in ordered for u in c.module.units
+                                if u.is_future_import)
+        parts = ["\n".join(futures) + "\n"] if futures else []
+        for closure in ordered:
+            text = render_context(closure.module, closure.carried(), futures=False)
+            if text:
+                parts.append(text)
+        return "\n\n".join(parts)
+
+    @staticmethod
+    def _check_clashes(closures: list[_Closure], target: Unit) -> None:
+        """Two modules' carried statements must not bind one name to different things (the
+        same import in both is the same thing)."""
+        bound: dict[str, tuple[str, ...]] = {name: ("target",) for name in target.binds}
+        for closure in closures:
+            for index, names in closure.needed.items():
+                unit = closure.module.units[index]
+                if index in closure.replaced or unit.is_future_import:
+                    continue
+                for name in (names if unit.is_import else unit.binds):
+                    key = _binding_key(closure.module, unit, name)
+                    if bound.setdefault(name, key) != key:
+                        raise Drop(CONTEXT_NAME_CLASH, name)
+
+
+def _binding_key(module: ModuleSource, unit: Unit, name: str) -> tuple[str, ...]:
+    """What binds ``name``: an import by what it imports, anything else by its module."""
+    node = unit.node
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        alias = next((a for a in node.names if alias_binding(a) == name), None)
+        source = node.module if isinstance(node, ast.ImportFrom) else ""
+        return ("import", str(source), alias.name if alias else name)
+    return ("module", str(module.path))
+
+
+# What a module carried for another stands in for: a statement that binds and needs nothing.
+_NOTHING = Unit(-1, ast.Pass(), "", frozenset(), 0)

@@ -14,17 +14,24 @@ SOURCE_NOT_FOUND = "source_not_found"  # file unreadable, or no matching `def` a
 UNPARSABLE_SOURCE = "unparsable_source"  # the host's `ast` cannot parse the module
 CONDITIONAL_DEFINITION = "conditional_definition"  # `def` inside a top-level if/try/...
 ASYNC_FUNCTION = "async_function"
-GENERATOR = "generator"
+GENERATOR = "generator"  # no longer a reason to drop: kept for older counters' sake
 DECORATED = "decorated"
 NO_DOCSTRING = "no_docstring"
 NO_BODY = "no_body"  # nothing after the docstring
 UNSUPPORTED_LAYOUT = "unsupported_layout"  # body shares a line with the docstring
+# A static or class method: its class is needed (`cls` used, or the class named), and
+# carrying the class would carry the method's own body into the prompt.
+NEEDS_OWN_CLASS = "needs_own_class"
+# A method lifted out of its class would take a name the module binds already.
+METHOD_NAME_CLASH = "method_name_clash"
 
 # --- function level: what the prompt would have to carry
 NEEDS_PROJECT_MODULE = "needs_project_module"
 NEEDS_THIRD_PARTY = "needs_third_party"
 UNRESOLVED_NAME = "unresolved_name"
 PROMPT_TOO_LONG = "prompt_too_long"
+# Definitions carried from two modules of the project bind the same name differently.
+CONTEXT_NAME_CLASH = "context_name_clash"
 # A carried statement uses the function as the module loads (`log = initlog` after its
 # def): the prompt, which ends with the function, cannot put it first.
 CONTEXT_USES_FUNCTION = "context_uses_function"
@@ -32,20 +39,36 @@ CONTEXT_USES_FUNCTION = "context_uses_function"
 # --- function level: what the recorded calls allow
 NO_USABLE_CALLS = "no_usable_calls"
 NONDETERMINISTIC = "nondeterministic"
+ONLY_RAISES = "only_raises"  # every usable call raised: a body that raises would pass
 DUPLICATE = "duplicate"  # same file and function reached through two traced paths
 
 # --- call level
 OPAQUE_VALUE = "opaque_value"  # an argument or the result has no Python source
 UNPARSABLE_VALUE = "unparsable_value"  # the recorded source does not parse on the host
 RETURNS_NONE = "returns_none"  # a None return looks the same as a raised exception
-MUTATES_ARGS = "mutates_args"
-FLOAT_RESULT = "float_result"  # exact equality on floats is too brittle for now
+MUTATES_ARGS = "mutates_args"  # no longer a reason: the test checks the arguments after
+FLOAT_RESULT = "float_result"  # no longer a reason: floats compare with a tolerance
+# The call returned an iterator object (`map`, `zip`, `iter(...)`): the probe records it as
+# opaque, since drawing from it would change what the program sees.
+RETURNS_ITERATOR = "returns_iterator"
+# A generator's call with no values recorded: sys.setprofile cannot tell a yield from a
+# return, or nothing was drawn from it.
+GENERATOR_WITHOUT_YIELDS = "generator_without_yields"
+# It raised an exception a plain `except Exception` cannot check (SystemExit...), or one
+# that depends on the machine (MemoryError, RecursionError).
+RAISES_UNCHECKABLE = "raises_uncheckable"
 LONG_VALUE = "long_value"  # the assert line would be longer than MAX_ASSERT_CHARS
 
-# --- validation
-REFERENCE_FAILS = "reference_fails"
+# --- validation (candidate level)
+REFERENCE_FAILS = "reference_fails"  # no assert passes the original body, even alone
 TIMEOUT = "timeout"
-STUB_PASSES = "stub_passes"
+STUB_PASSES = "stub_passes"  # a do-nothing body (pass, return None, ...) passes the test
+UNSTABLE_ASSERTS = "unstable_asserts"  # asserts kept failing in full runs after pruning
+NO_ASSERTS_LEFT = "no_asserts_left"  # every assert was dropped
+
+# --- validation (assert level): counted as `assert_<reason>` beside the candidates'
+ASSERT_FAILS_ALONE = "assert_fails_alone"  # fails when run alone in a fresh process
+ASSERT_ORDER_DEPENDENT = "assert_order_dependent"  # fails in reverse order or a second run
 
 
 class Drop(Exception):

@@ -18,7 +18,6 @@ from tracer.emit.drops import (
     ASYNC_FUNCTION,
     CONDITIONAL_DEFINITION,
     DECORATED,
-    GENERATOR,
     NO_BODY,
     NO_DOCSTRING,
     SOURCE_NOT_FOUND,
@@ -114,8 +113,6 @@ def locate_function(module: ModuleSource, name: str, line: int) -> FunctionSourc
     assert isinstance(node, ast.FunctionDef)
     if node.decorator_list:
         raise Drop(DECORATED)
-    if _is_generator(node):
-        raise Drop(GENERATOR)
     if len(node.body) < 2:
         raise Drop(NO_BODY)
     return _split(module.lines, unit, node)
@@ -151,17 +148,6 @@ def _split(lines: tuple[str, ...], unit: Unit, node: ast.FunctionDef) -> Functio
     body = "\n".join(lines[doc_end:end]) + "\n"
     start = lines[first.lineno - 1]
     return FunctionSource(unit, header, body, start[:len(start) - len(start.lstrip())])
-
-
-def _is_generator(node: ast.FunctionDef) -> bool:
-    stack: list[ast.AST] = list(node.body)
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (ast.Yield, ast.YieldFrom)):
-            return True
-        if not isinstance(current, _SCOPE_NODES):  # a nested def's yield is its own
-            stack.extend(ast.iter_child_nodes(current))
-    return False
 
 
 # --- units ---------------------------------------------------------------------------------

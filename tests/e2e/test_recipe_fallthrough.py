@@ -1,0 +1,37 @@
+"""When a recipe's tests fail, the next recipe gets its turn; a run in which most tests pass
+is kept, with its failures counted; every recipe tried is recorded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from miners.cli import QUICKSTART, main
+
+TEXTKIT = QUICKSTART.parent / "examples" / "textkit"
+
+
+@pytest.mark.slow
+def test_failed_tox_tests_fall_through_to_a_mostly_passing_fallback(tmp_path: Path) -> None:
+    project = tmp_path / "textkit"
+    shutil.copytree(TEXTKIT, project, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    # tox's test command fails outright (no test summary): the run is not usable.
+    tox_ini = project / "tox.ini"
+    tox_ini.write_text(tox_ini.read_text().replace(
+        "commands = pytest -q tests", "commands = python -c \"raise SystemExit(3)\"", 1))
+    # The fallback's pytest run has one failing test among the passing ones: it is kept.
+    (project / "tests" / "test_flaky.py").write_text("def test_flaky():\n    assert False\n")
+    out = tmp_path / "out"
+    assert main(["mine", str(project), "-o", str(out)]) == 0
+    [repo] = [json.loads(line) for line in (out / "repos.jsonl").read_text().splitlines()]
+    assert repo["status"] == "ok", repo
+    assert repo["recipe"] == "fallback:pytest"
+    # tox's py3 once: its tests failed, so the same job is not run again on another Python.
+    [tried] = repo["recipes_tried"]
+    assert tried.startswith("tox.ini:py3 (python 3.") and tried.endswith(": test tests_failed")
+    assert repo["counts"]["tests_failed"] == 1 and repo["counts"]["tests_passed"] >= 4
+    assert repo["counts"]["problems"] >= 4
+    assert repo["log_tail"] == "" and not (out / "failures").exists()

