@@ -3,9 +3,9 @@
 The inputs must be runs over the same SPEC list with the same settings (any shards, in any
 order; overlapping ones are fine). OUT gets what a single run would have written: problems
 in list order with the same dedup (the first SPEC of the list to produce a task id keeps
-it), one ``repos.jsonl`` line per SPEC done in any input, the logs those lines name, and a
-``run.sqlite`` of the whole list, so ``citrace status OUT`` works and, when some SPECs were
-not done, ``citrace mine LIST -o OUT`` finishes them.
+it), one ``repos.jsonl`` line per SPEC done in any input, the logs and log tails those
+lines name, and a ``run.sqlite`` of the whole list, so ``citrace status OUT`` works and,
+when some SPECs were not done, ``citrace mine LIST -o OUT`` finishes them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from miners import dedup_outputs, outputs
-from miners.state import STATE_FILE, RunIdentity, RunState
+from miners.state import STATE_FILE, RunIdentity, RunState, settings_change
 
 
 class MergeError(Exception):
@@ -87,8 +87,8 @@ def _common_identity(states: list[RunState], inputs: Sequence[Path]) -> RunIdent
         if identity is None or identity.list_fingerprint != first.list_fingerprint:
             raise MergeError(f"{path} is a run over a different SPEC list than {inputs[0]}")
         if identity.settings != first.settings:
-            raise MergeError(f"{path} was run with other settings ({identity.settings}) "
-                             f"than {inputs[0]} ({first.settings})")
+            change = settings_change(first.settings, identity.settings, now=f"in {path}:")
+            raise MergeError(f"{path} was run with other settings than {inputs[0]}: {change}")
     return first
 
 
@@ -150,11 +150,20 @@ def _merge_problems(inputs: Sequence[Path], states: list[RunState],
 
 def _copy_logs(inputs: Sequence[Path], chosen: dict[str, tuple[int, sqlite3.Row]],
                out: Path) -> None:
+    """The files a chosen ``repos.jsonl`` line names: its log, and a failed project's
+    ``log_tail`` (``failures/<project>.tail.txt``), so that neither path dangles in OUT."""
     for number, row in chosen.values():
         if not row["result"]:
             continue
-        log = json.loads(row["result"]).get("log", "")
-        source, dest = inputs[number] / log, out / log
-        if log and source.is_file() and not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest)
+        result = json.loads(row["result"])
+        for name in (result.get("log", ""), result.get("log_tail", "")):
+            _copy_named(inputs[number], out, str(name or ""))
+
+
+def _copy_named(source_dir: Path, out: Path, name: str) -> None:
+    if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+        return  # only files inside the input run (a line names them relative to it)
+    source, dest = source_dir / name, out / name
+    if source.is_file() and not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, dest)

@@ -21,16 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from miners import outputs
+from miners import dedup_outputs, outputs
 from miners.state import STATE_FILE, RunState
 from miners.status import is_live
+from tracer.emit.dedup import EXACT, NEAR
 
 STAGES = ("acquire", "plan", "build", "test", "trace", "emit", "validate")
 PASSED = {"acquire": "acquired", "plan": "planned", "build": "built", "test": "tests passed",
           "trace": "traced (calls recorded)", "emit": "with candidates",
           "validate": "with validated problems"}
 COUNTS = (("calls_recorded", "calls recorded"), ("functions_traced", "functions traced"),
-          ("candidates", "candidates"), ("problems", "problems validated"))
+          ("candidates", "candidates"))
+CONTAMINATED = "dropped_contaminated"  # a project's count: left out as overlapping a benchmark
 NAMES_SHOWN = 200  # task ids listed per project; the rest are counted
 
 
@@ -96,6 +98,8 @@ class ReportData:
     generated_at: float
     projects: tuple[ProjectLine, ...]
     asserts: tuple[int, ...]  # per problem in problems.jsonl
+    # dedup.json (``dedup_outputs``): written by the final rewrite; {} before it
+    dedup: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def done(self) -> list[ProjectLine]:
@@ -113,9 +117,29 @@ class ReportData:
         return steps
 
     def count_funnel(self) -> list[tuple[str, int]]:
+        """Calls to problems. A project's ``problems`` count is what decontamination kept;
+        dedup (``dedup.json``) runs over the whole run once every SPEC is done."""
         totals = self.count_totals()
         steps = [(label, totals[key]) for key, label in COUNTS]
+        steps += [("problems validated", totals["problems"] + totals[CONTAMINATED]),
+                  ("not overlapping HumanEval or MBPP", totals["problems"])]
+        if self.dedup:
+            steps.append(("problems before dedup",
+                          int(self.dedup.get("problems_before_dedup", 0))))
         return [*steps, ("problems in problems.jsonl (after dedup)", self.problems)]
+
+    def left_out(self) -> list[tuple[str, int]]:
+        """Validated problems that did not reach problems.jsonl, by why (the dedup rows only
+        once the run has had its final rewrite)."""
+        totals = self.count_totals()
+        rows = [("overlapping HumanEval or MBPP (decontamination)", totals[CONTAMINATED])]
+        if self.dedup:
+            before = int(self.dedup.get("problems_before_dedup", 0))
+            rows += [("same task id as an earlier SPEC of the list",
+                      max(0, totals["problems"] - before)),
+                     ("exact duplicates (dedup)", int(self.dedup.get(f"dropped_{EXACT}", 0))),
+                     ("near duplicates (dedup)", int(self.dedup.get(f"dropped_{NEAR}", 0)))]
+        return rows
 
     def count_totals(self) -> Counter[str]:
         totals: Counter[str] = Counter()
@@ -188,7 +212,7 @@ def _from_state(out_dir: Path) -> ReportData:
                                             str(row["status"]), str(row["stage"])))
         shard = state.get_meta("shard")
     return ReportData(str(out_dir), STATE_FILE, is_live(out_dir), shard, time.time(),
-                      tuple(projects), _asserts(problems))
+                      tuple(projects), _asserts(problems), dedup_outputs.read_summary(out_dir))
 
 
 def _from_files(out_dir: Path) -> ReportData:
@@ -198,7 +222,7 @@ def _from_files(out_dir: Path) -> ReportData:
     projects = tuple(ProjectLine.from_result(n, r, by_spec.get(str(r.get("spec")), ()))
                      for n, r in enumerate(results))
     return ReportData(str(out_dir), outputs.REPOS, False, "", time.time(), projects,
-                      _asserts(problems))
+                      _asserts(problems), dedup_outputs.read_summary(out_dir))
 
 
 def _json_lines(path: Path) -> Iterator[dict[str, Any]]:

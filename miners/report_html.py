@@ -54,7 +54,16 @@ def _funnel(data: ReportData) -> str:
             + bar_chart(counts, title="calls, functions, candidates, problems")
             + _table(("what", "n"), counts)
             + "<h3>Why functions and candidates were left out</h3>"
-            + (_table(("reason", "n"), drops) if drops else "<p class=\"note\">none</p>"))
+            + (_table(("reason", "n"), drops) if drops else "<p class=\"note\">none</p>")
+            + _left_out(data))
+
+
+def _left_out(data: ReportData) -> str:
+    """Validated problems that did not reach problems.jsonl: contamination, and dedup."""
+    note = ("" if data.dedup else "<p class=\"note\">Deduplication runs once every SPEC of "
+            "the run is done; this run has not had it yet (no dedup.json).</p>")
+    return ("<h3>Validated problems left out: contamination and duplicates</h3>"
+            + _table(("left out", "problems"), data.left_out()) + note)
 
 
 def _failures(data: ReportData) -> str:

@@ -23,7 +23,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from miners import outputs
+from miners import build_caches, outputs
 from miners.executors import (
     ExecutorOptions,
     ExecutorUnavailable,
@@ -84,8 +84,11 @@ def settings_identity(settings: Settings) -> str:
     """The settings that change what a project emits, as stable JSON."""
     emitting: dict[str, object] = {"max_asserts": settings.max_asserts,
                                    "validate_timeout": settings.validate_timeout}
-    if settings.keep_contaminated:  # only when set: runs started before it keep their identity
+    # Each only when set, so that runs started before it existed keep their identity.
+    if settings.keep_contaminated:
         emitting["keep_contaminated"] = True
+    if settings.licenses:  # which projects are mined at all: two lists must not mix
+        emitting["license"] = sorted(settings.licenses)
     return json.dumps(emitting, sort_keys=True)
 
 
@@ -93,8 +96,10 @@ def mine_all(specs: Sequence[Spec], out_dir: Path, settings: Settings,
              options: RunOptions | None = None, *,
              on_result: Callable[[ProjectResult], None] | None = None) -> RunSummary:
     options = options or RunOptions()
+    build_cache_bound = build_caches.max_bytes_from_environment()  # a bad value: fix it now
     out_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(out_dir):
+        _bound_build_caches(build_cache_bound)
         if options.fresh:
             discard_run(out_dir)
         keys = spec_keys(specs)
@@ -113,6 +118,15 @@ def mine_all(specs: Sequence[Spec], out_dir: Path, settings: Settings,
                 summary.problems = state.problems_written()  # duplicates are gone now
                 _remove_if_empty(settings.work_root)
             return summary
+
+
+def _bound_build_caches(max_bytes: int) -> None:
+    """The pip and uv caches every run on the machine shares stay under a bound
+    (``miners.build_caches``); failing to trim them is no reason not to mine."""
+    try:
+        build_caches.bound_build_caches(max_bytes)
+    except OSError as exc:
+        log.warning("could not check the size of the build caches: %s", exc)
 
 
 @contextmanager

@@ -323,5 +323,28 @@ def _difference(stored: RunIdentity, wanted: RunIdentity) -> str:
         return (f"it was started with a different SPEC list ({stored.total} SPECs, now "
                 f"{wanted.total})")
     if stored.settings != wanted.settings:
-        return f"it was started with other settings ({stored.settings}, now {wanted.settings})"
+        return (f"it was started with other settings: "
+                f"{settings_change(stored.settings, wanted.settings)}")
     return f"it is shard {stored.shard} of the list, not {wanted.shard}"
+
+
+def settings_change(stored: str, wanted: str, *, now: str = "now") -> str:
+    """Which settings differ between two ``RunIdentity.settings``, one by one
+    ("license MIT (now not set)"): the user must see which option to give again."""
+    try:
+        old, new = json.loads(stored), json.loads(wanted)
+    except ValueError:
+        old = new = None
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return f"{stored} ({now} {wanted})"
+    return ", ".join(f"{name} {_setting(old.get(name))} ({now} {_setting(new.get(name))})"
+                     for name in sorted(old.keys() | new.keys())
+                     if old.get(name) != new.get(name))
+
+
+def _setting(value: object) -> str:
+    if value is None:
+        return "not set"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return json.dumps(value)

@@ -5,8 +5,9 @@ in a new session, follows the stages it reports, and returns a ``Finished`` even
 that overruns ``timeout`` is killed with every process it started (``procs.kill_tree``: the
 commands it runs live in sessions of their own) and recorded as failed with cause
 ``timeout`` at the stage it was in; a worker that dies without answering is recorded as
-failed with cause ``worker_died``. Either way its work directory is removed unless the run
-keeps work directories.
+failed with cause ``worker_died``. Either way the last lines of its log are kept in
+``OUTDIR/failures/`` (``pipeline.keep_log_tail``) and its work directory is removed unless
+the run keeps work directories.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import IO, Any
 import miners
 from miners.executors import Event, Finished, StageReached, Started, Task
 from miners.executors.procs import kill_tree, start_time
-from miners.pipeline import Settings, slug
+from miners.pipeline import Settings, keep_log_tail, slug
 from miners.records import ProjectResult
 from recipes.records import Failure
 from tracer.records import Problem
@@ -218,9 +219,12 @@ def _finished(task: Task, settings: Settings, watch: _Watch, outcome: str,
                         problems)
     _remove_work(task, settings)
     if outcome == "timeout":
+        # Say which limit it was: a .jsonl line's own, or the run's --project-timeout.
+        limit = ("the timeout its line of the list sets" if task.spec.timeout
+                 else "see --project-timeout")
         failure = Failure(watch.stage, "timeout",
                           f"the project did not finish within {timeout:.0f} s "
-                          f"(killed during {watch.stage}; see --project-timeout)")
+                          f"(killed during {watch.stage}; {limit})")
     else:
         failure = Failure(watch.stage, "worker_died",
                           f"the worker process died during {watch.stage} "
@@ -228,9 +232,11 @@ def _finished(task: Task, settings: Settings, watch: _Watch, outcome: str,
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n[citrace: {failure.message}]\n")
     timings = {**watch.final_timings(), "total": elapsed}
-    log_name = str(log_path.relative_to(settings.logs_dir.parent))
-    return Finished(task, ProjectResult.failed(task.spec.raw, failure, timings=timings,
-                                               log=log_name))
+    out_dir = settings.logs_dir.parent
+    # The worker could not keep its log's tail, as the pipeline does for other failures.
+    return Finished(task, ProjectResult.failed(
+        task.spec.raw, failure, timings=timings, log=str(log_path.relative_to(out_dir)),
+        log_tail=keep_log_tail(log_path, out_dir)))
 
 
 def _exit_description(returncode: int | None) -> str:

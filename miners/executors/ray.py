@@ -21,7 +21,7 @@ from typing import Any
 
 from miners.executors import Event, ExecutorUnavailable, Finished, Started, Task
 from miners.executors.isolate import run_isolated
-from miners.pipeline import Settings, slug
+from miners.pipeline import Settings, keep_log_tail, slug
 from miners.records import ProjectResult
 from recipes.records import Failure
 
@@ -95,16 +95,32 @@ def _collect(ray: ModuleType, ref: Any, task: Task, settings: Settings) -> Finis
         finished, log_text = ray.get(ref)
     except Exception as exc:  # the task's worker or node died more often than retried
         message = f"the Ray task was lost after retries: {type(exc).__name__}: {exc}"
-        result = ProjectResult.failed(task.spec.raw,
-                                      Failure("acquire", "worker_died", message.splitlines()[0]))
-        return Finished(task, result)
-    if log_text is not None:
-        settings.logs_dir.mkdir(parents=True, exist_ok=True)
-        with open(settings.logs_dir / f"{slug(task.spec.raw)}.log", "a",
-                  encoding="utf-8") as log:
-            log.write(log_text)
+        failure = Failure("acquire", "worker_died", message.splitlines()[0])
+        return Finished(task, ProjectResult.failed(task.spec.raw, failure,
+                                                   **_kept_log(task, settings, failure)))
     assert isinstance(finished, Finished)
+    if log_text is not None:
+        log_path = settings.logs_dir / f"{slug(task.spec.raw)}.log"
+        settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(log_text)
+        if finished.result.log_tail:  # kept on the node that ran it: keep it here too
+            tail = keep_log_tail(log_path, settings.logs_dir.parent)
+            finished = replace(finished, result=replace(finished.result, log_tail=tail))
     return finished
+
+
+def _kept_log(task: Task, settings: Settings, failure: Failure) -> dict[str, str]:
+    """``log`` and ``log_tail`` of a project whose task was lost, when it ran on this node
+    long enough to start its log (elsewhere the log was lost with the task)."""
+    log_path = settings.logs_dir / f"{slug(task.spec.raw)}.log"
+    if not log_path.is_file():
+        return {}
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n[citrace: {failure.message}]\n")
+    out_dir = settings.logs_dir.parent
+    return {"log": str(log_path.relative_to(out_dir)),
+            "log_tail": keep_log_tail(log_path, out_dir)}
 
 
 def _import_ray() -> ModuleType:

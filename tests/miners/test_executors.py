@@ -15,10 +15,11 @@ import pytest
 
 from miners.cli import main
 from miners.executors import Finished, StageReached, Started, Task
+from miners.executors import ray as ray_executor
 from miners.executors.isolate import Worker, run_isolated
 from miners.executors.local import LocalExecutor
 from miners.executors.procs import descendants
-from miners.pipeline import Settings
+from miners.pipeline import Settings, slug
 from miners.specs import parse_spec
 from tests.miners.batchkit import (
     processes_mentioning,
@@ -66,6 +67,36 @@ def test_a_project_runs_in_a_worker_process_and_its_result_comes_back(tmp_path: 
     result = finished.result
     assert (result.status, result.stage, result.cause) == ("failed", "acquire", "not_found")
     assert result.timings["total"] > 0 and finished.problems == []
+
+
+def test_a_worker_that_dies_leaves_a_failure_with_its_log_tail(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    worker = Worker()
+    worker.proc.kill()  # dies before it reads its task
+    worker.proc.wait()
+    finished = run_isolated(_missing_task(tmp_path, 0), _settings(out), timeout=60,
+                            worker=worker)
+    result = finished.result
+    assert (result.status, result.cause) == ("failed", "worker_died")
+    assert f"killed by signal {signal.SIGKILL}" in result.reason
+    assert result.log_tail.startswith("failures/") and result.reason in \
+        (out / result.log_tail).read_text()
+    assert (out / result.log).is_file()
+
+
+def test_a_lost_ray_task_keeps_the_log_its_project_had_written(tmp_path: Path) -> None:
+    class LostRay:  # a Ray task lost after its retries: a fault these tests cannot cause
+        @staticmethod
+        def get(ref: object) -> None:
+            raise RuntimeError("the node died")
+
+    settings, task = _settings(tmp_path / "out"), _missing_task(tmp_path, 0)
+    settings.logs_dir.mkdir(parents=True)
+    (settings.logs_dir / f"{slug(task.spec.raw)}.log").write_text("building ...\n")
+    result = ray_executor._collect(LostRay, None, task, settings).result  # type: ignore[arg-type]
+    assert (result.status, result.cause) == ("failed", "worker_died")
+    tail = (tmp_path / "out" / result.log_tail).read_text()
+    assert tail.startswith("building ...") and "lost after retries" in tail
 
 
 def test_the_local_executor_runs_at_most_jobs_projects_at_once(tmp_path: Path) -> None:

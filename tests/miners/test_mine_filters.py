@@ -88,4 +88,8 @@ def test_a_jsonl_line_sets_its_project_timeout_and_python(tmp_path: Path,
     repos = read_jsonl(out / "repos.jsonl")
     assert (repos[0]["cause"], repos[1]["cause"]) == ("timeout", "no_recipe_for_python"), repos
     assert "did not finish within 1 s" in repos[0]["reason"]  # not --project-timeout's 3600
+    assert "the timeout its line of the list sets" in repos[0]["reason"]
+    # the failure the executor records has its log tail, as the pipeline's failures do
+    tail = (out / repos[0]["log_tail"]).read_text()
+    assert repos[0]["log_tail"].startswith("failures/") and repos[0]["reason"] in tail
     assert repos[1]["stage"] == "plan" and "Python 3.99" in repos[1]["reason"]

@@ -8,17 +8,22 @@ import re
 import shutil
 import time
 from collections import Counter
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+import miners.run
+import tests.miners.batchkit as batchkit
 from miners.cli import main
+from miners.executors import Finished, Task
 from miners.merge import merge
 from miners.report_svg import bar_chart, histogram
 from miners.run import run_lock
 from miners.state import RunState
-from tests.miners.batchkit import read_jsonl, start_citrace, tiny_project
+from tests.miners.batchkit import FakeExecutor, fake_list, read_jsonl, start_citrace, tiny_project
+from tests.miners.test_dedup_outputs import finish as dedup_finish
 
 STAGES = ("acquire", "plan", "build", "test", "trace", "emit", "validate")
 
@@ -203,6 +208,48 @@ def test_a_directory_that_is_not_an_outdir_is_refused(tmp_path: Path,
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "not a directory" in capsys.readouterr().err
     assert not (tmp_path / "report.html").exists()
+
+
+def test_the_funnel_shows_what_decontamination_and_dedup_left_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def finish(task: Task) -> Finished:
+        finished = dedup_finish(task)
+        name = Path(task.spec.url).name
+        if name == "p3":  # two more were validated, and left out as overlapping a benchmark
+            counts = {**finished.result.counts, "dropped_contaminated": 2}
+            return replace(finished, result=replace(finished.result, counts=counts))
+        if name == "p5":  # its problem has the task id of p0's: the earlier SPEC keeps it
+            return replace(finished, problems=[replace(finished.problems[0],
+                                                       task_id="citrace/p0/m.f0")])
+        return finished
+
+    monkeypatch.setattr(batchkit, "finish", finish)
+    monkeypatch.setattr(miners.run, "make_executor", lambda options: FakeExecutor(seed=3))
+    listing = fake_list(tmp_path / "projects", [f"p{n}" for n in range(6)])
+    # p2's second problem is a near duplicate of p1's, p4's an exact one (renamed names)
+    for name, body in (("p1", "loop"), ("p2", "loop-edited"), ("p4", "loop-renamed")):
+        (tmp_path / "projects" / name / "BODY").write_text(body)
+    out = tmp_path / "out"
+    assert main(["mine", str(listing), "-o", str(out)]) == 0
+    page = report(out, tmp_path / "report.html")
+    counts = {k: int(v[0]) for k, v in page.table("what", "n").items()}
+    left_out = {k: int(v[0]) for k, v in page.table("left out", "problems").items()}
+    problems = len(read_jsonl(out / "problems.jsonl"))
+    assert (counts["problems validated"], counts["not overlapping HumanEval or MBPP"],
+            counts["problems before dedup"]) == (11, 9, 8)
+    assert counts["problems in problems.jsonl (after dedup)"] == problems == 6
+    assert left_out == {"overlapping HumanEval or MBPP (decontamination)": 2,
+                        "same task id as an earlier SPEC of the list": 1,
+                        "exact duplicates (dedup)": 1, "near duplicates (dedup)": 1}
+    assert counts["problems validated"] - sum(left_out.values()) == problems
+    assert "has not had it yet" not in (tmp_path / "report.html").read_text()
+    # before the final rewrite there is no dedup.json: the page says dedup is still to come
+    (out / "dedup.json").unlink()
+    page = report(out, tmp_path / "early.html")
+    assert "problems before dedup" not in page.table("what", "n")
+    assert list(page.table("left out", "problems")) == \
+        ["overlapping HumanEval or MBPP (decontamination)"]
+    assert "this run has not had it yet (no dedup.json)" in (tmp_path / "early.html").read_text()
 
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'

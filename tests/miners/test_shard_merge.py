@@ -107,3 +107,43 @@ def test_two_real_shards_merge_into_the_single_run(tmp_path: Path, reference_run
     assert [(r["spec"], r["status"]) for r in read_jsonl(merged / "repos.jsonl")] == \
         [(r["spec"], r["status"]) for r in read_jsonl(reference_run / "repos.jsonl")]
     assert all((merged / r["log"]).is_file() for r in read_jsonl(merged / "repos.jsonl"))
+
+
+def test_a_merge_keeps_the_logs_and_log_tails_its_lines_name(tmp_path: Path) -> None:
+    """Real shard runs (projects with no license fail at acquire under --license, in a
+    second): every log and log tail a merged repos.jsonl line names is in the merge."""
+    listing = fake_list(tmp_path / "projects", NAMES[:4])
+    shards = [tmp_path / f"shard{k}" for k in range(2)]
+    for k, out in enumerate(shards):
+        assert main(["mine", str(listing), "-o", str(out), "--shard", f"{k}/2",
+                     "--license", "MIT"]) == 0
+    merged = tmp_path / "merged"
+    assert main(["merge", *map(str, shards), "-o", str(merged)]) == 0
+    repos = read_jsonl(merged / "repos.jsonl")
+    assert [(r["status"], r["cause"]) for r in repos] == [("failed", "license_filtered")] * 4
+    for line in repos:
+        assert line["log_tail"].startswith("failures/"), line
+        source = next(s for s in shards if (s / line["log_tail"]).is_file())
+        for name in (line["log"], line["log_tail"]):
+            assert (merged / name).read_bytes() == (source / name).read_bytes()
+    assert len({r["log_tail"] for r in repos}) == 4
+
+
+def test_a_run_resumed_or_merged_with_another_license_list_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    listing = fake_list(tmp_path / "projects", NAMES[:2])
+    mit, none = tmp_path / "mit", tmp_path / "none"
+    assert main(["mine", str(listing), "-o", str(mit), "--shard", "0/2",
+                 "--license", "MIT"]) == 0
+    for other in ([], ["--license", "MIT,Apache-2.0"]):
+        assert main(["mine", str(listing), "-o", str(mit), "--shard", "0/2", *other]) == 2
+    err = capsys.readouterr().err
+    assert "other settings: license MIT (now not set)" in err
+    assert "license MIT (now Apache-2.0,MIT)" in err
+    # the same list resumes (nothing left to do), and a run without --license merges not
+    assert main(["mine", str(listing), "-o", str(mit), "--shard", "0/2", "--license",
+                 "MIT"]) == 0
+    assert main(["mine", str(listing), "-o", str(none), "--shard", "1/2", "--license",
+                 "Apache-2.0"]) == 0
+    assert main(["merge", str(mit), str(none), "-o", str(tmp_path / "merged")]) == 2
+    assert f"license MIT (in {none}: Apache-2.0)" in capsys.readouterr().err

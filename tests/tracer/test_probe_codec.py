@@ -167,24 +167,6 @@ def test_the_decision_cache_stays_bounded_and_keeps_traced_functions(
     assert isinstance(traced, probe._Fn) and traced.params == (("x", "pos"),)
 
 
-def test_files_not_traced_are_remembered_by_name_within_a_bound(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(probe, "_FILES_LIMIT", 5)
-    (tmp_path / "lib.py").write_text("def traced(x):\n    return (lambda: x)()\n")
-    namespace: dict[str, Any] = {}
-    exec(compile((tmp_path / "lib.py").read_text(), str(tmp_path / "lib.py"), "exec"), namespace)
-    state = probe.Probe({"out_dir": str(tmp_path), "roots": [str(tmp_path)]})
-    lambda_code = namespace["traced"].__code__.co_consts[1]
-    state.decide(lambda_code)  # not traced, but its file is: only the code is ignored
-    assert str(tmp_path / "lib.py") not in state.ignored_files
-    assert id(lambda_code) in state.ignored
-    for index in range(20):  # code compiled at run time under ever new names
-        state.decide(compile(f"def f():\n    return {index}\n", f"<gen-{index}>",
-                             "exec").co_consts[0])
-    assert 0 < len(state.ignored_files) <= 5
-    assert "<gen-19>" in state.ignored_files
-
-
 class Shouty(Exception):
     def __str__(self) -> str:
         raise AssertionError("ran user code")
