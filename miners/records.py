@@ -28,6 +28,8 @@ class Spec:
     # Per-project settings from a .jsonl list: 0 / "" mean the run's own.
     timeout: float = 0.0  # seconds for the whole project (instead of --project-timeout)
     python: str = ""  # the Python version its recipe must use ("3.11")
+    # A PEP 440 range (">=1.0,<2"): the newest release in it with an sdist.
+    versions: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         from miners.specs import redact  # specs builds Specs, so it imports this module

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import yaml
+from packaging.requirements import InvalidRequirement, Requirement
 
 from miners.records import Spec
 
@@ -24,7 +25,7 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".tar", "
 ACCEPTED_FORMS = (
     "a local directory (./myproject)",
     "a local archive (roman-5.2.tar.gz; " + ", ".join(ARCHIVE_SUFFIXES[1:]) + ")",
-    "pypi:NAME or pypi:NAME==VERSION",
+    "pypi:NAME, pypi:NAME==VERSION or pypi:NAME>=LOW,<HIGH (a version range)",
     "a git URL (https://, http://, ssh://, file://, git://, git+https://, git@host:path)"
     " with an optional @REV",
     "gh:OWNER/REPO[@REV]",
@@ -119,11 +120,27 @@ def _parse_pypi(text: str) -> Spec:
     name, version = name.strip(), version.strip()
     if not _PEP508_NAME.match(name):
         if _PIN_OPERATORS.search(name):
-            raise _error(text, "only an exact pin NAME==VERSION is supported after pypi:")
+            return _parse_pypi_range(text, rest)
         raise _error(text, f"{name!r} is not a valid PyPI project name")
+    if sep and "*" in version:  # ==1.4.*: a range, not one release
+        return _parse_pypi_range(text, rest)
     if sep and not _VERSION.match(version):
         raise _error(text, f"{version!r} is not a valid version")
     return Spec(raw=text, kind="pypi", name=name, version=version)
+
+
+def _parse_pypi_range(text: str, rest: str) -> Spec:
+    """``pypi:NAME`` with a PEP 440 version range (``>=1.0,<2``, ``~=1.4``)."""
+    try:
+        requirement = Requirement(rest)
+    except InvalidRequirement:
+        raise _error(text, "after pypi: comes NAME, NAME==VERSION or NAME followed by a "
+                           "version range such as >=1.0,<2") from None
+    if requirement.extras or requirement.marker or requirement.url:
+        raise _error(text, "extras, markers and URLs have no meaning here: give NAME and "
+                           "a version range")
+    return Spec(raw=text, kind="pypi", name=requirement.name,
+                versions=str(requirement.specifier))
 
 
 def _parse_github(text: str) -> Spec:

@@ -80,6 +80,10 @@ _RUNNER_TOO_NEW = re.compile(
     r"has no attribute 'run_setup'|invalid command 'test'|no module named 'nose'",
     re.IGNORECASE)
 
+# pip's and uv's words for requirements that cannot be met.
+_UNRESOLVABLE = re.compile(r"resolutionimpossible|no matching distribution|"
+                           r"no solution found when resolving")
+
 _ERROR_LINE = re.compile(r"error|failed|not found|cannot|exception|no module named", re.IGNORECASE)
 # tox's own summary lines say that something failed, not what.
 _SUMMARY_LINE = re.compile(r"evaluation failed|: FAIL code|congratulations")
@@ -122,7 +126,7 @@ def cause_of_build_failure(outcome: CommandOutcome) -> str:
         return "python2_only"
     if "could not find python interpreter" in text or "failed to find interpreter" in text:
         return "no_interpreter"
-    if "resolutionimpossible" in text or "no matching distribution" in text:
+    if _UNRESOLVABLE.search(text):
         return "dependency_resolution"
     if "python.h" in text or re.search(r"command '\S*(gcc|cc|clang)' failed", text):
         return "c_extension_build"

@@ -22,6 +22,8 @@ PIP, UV = "pip", "uv"
 INSTALLERS = (PIP, UV)
 PACKAGING_TOOLS = ("pip", "setuptools", "wheel")  # newest even when resolving as of a date
 NO_LIMIT = "2999-12-31T00:00:00Z"
+# Just before setuptools 82.0.0 (2026-02-08), the first without ``pkg_resources``.
+SETUPTOOLS_WITH_PKG_RESOURCES = "2026-02-08T00:00:00Z"
 VIRTUALENV_SEEDS = (3, 9)  # the oldest Python virtualenv 21 puts pip in
 
 
@@ -150,19 +152,23 @@ def environment(attempt: Attempt, work_dir: Path) -> dict[str, str]:
         # Undated too: an attempt after a dated one, in the same shell, must replace it.
         work_dir.mkdir(parents=True, exist_ok=True)
         config = work_dir / ("uv-as-of.toml" if attempt.as_of else "uv-newest.toml")
-        config.write_text(_dated_config(attempt.as_of) if attempt.as_of else "",
-                          encoding="utf-8")
+        config.write_text(_uv_config(attempt.as_of), encoding="utf-8")
         env["UV_CONFIG_FILE"] = str(config)
     return env
 
 
-def _dated_config(as_of: str) -> str:
-    """``exclude-newer`` for everything but the packaging tools: the pip, setuptools and
-    wheel of an old date do not run on today's Pythons (pip 10 imports what 3.12 removed),
-    and uv seeds environments and builds sdists with them. (``UV_EXCLUDE_NEWER`` cannot
-    exempt them; only the configuration file can.)"""
-    exempt = ", ".join(f'{name} = "{NO_LIMIT}"' for name in PACKAGING_TOOLS)
-    return f'exclude-newer = "{as_of}"\nexclude-newer-package = {{ {exempt} }}\n'
+def _uv_config(as_of: str) -> str:
+    """``exclude-newer`` (when resolving as of a date) for everything but the packaging tools:
+    the pip, setuptools and wheel of an old date do not run on today's Pythons (pip 10
+    imports what 3.12 removed), and uv seeds environments and builds sdists with them.
+    (``UV_EXCLUDE_NEWER`` cannot exempt them; only the configuration file can.) setuptools
+    stops before 82, which removed ``pkg_resources``: old ``setup.py`` plugins
+    (setuptools_scm of 2019), and old projects at test time (humanize 2.6.0), import it."""
+    tools = {name: NO_LIMIT for name in PACKAGING_TOOLS}
+    tools["setuptools"] = SETUPTOOLS_WITH_PKG_RESOURCES
+    limits = ", ".join(f'{name} = "{date}"' for name, date in tools.items())
+    newer = f'exclude-newer = "{as_of}"\n' if as_of else ""
+    return f"{newer}exclude-newer-package = {{ {limits} }}\n"
 
 
 def tox_arguments(installer: str) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from recipes import envs, installers
+from recipes import envs, installers, interpreters, tox_installs
 from recipes.diagnose import cause_of_build_failure, failure_line
 from recipes.installers import BuildOptions
 from recipes.records import CommandOutcome, Env, Recipe, StageError
@@ -30,6 +30,7 @@ from recipes.sandbox import (
 from recipes.tox_source import python_factor
 
 PASSED_TO_TESTS = "CITRACE_*"
+TOX_OLDEST = (3, 7)  # the oldest Python tox (with tox-uv or virtualenv 21) runs tests on
 _MISSING_EXTRAS = re.compile(r"extras not found for package \S+: (.+?) \(available: (.*?)\)")
 
 
@@ -58,6 +59,7 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
           timeout: float, options: BuildOptions | None = None) -> Env:
     """Create the environment and install the project and its test dependencies, trying
     each installer attempt in turn (tox-uv as of the checkout's date, tox-uv, pip)."""
+    _refuse_before_37(recipe)
     deadline = time.monotonic() + timeout
     fallbacks: list[str] = []
     tried = installers.attempts(options or BuildOptions(), recipe.interpreter)
@@ -72,10 +74,31 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
         fallbacks.append(installers.fallback_note(attempt, reason))
     recipe = replace(recipe, installer=attempt.installer, as_of=attempt.as_of,
                      installer_fallbacks=tuple(fallbacks))
+    recipe = tox_installs.move_installs(
+        recipe, checkout, work_dir=work_dir, log_path=log_path,
+        timeout=max(1.0, deadline - time.monotonic()),
+        tox_argv=_tox_argv(recipe, work_dir, attempt.installer),
+        env=_tox_env(recipe, installers.environment(attempt, work_dir)),
+        policy=build_policy(project_dirs(checkout, work_dir),
+                            readable=interpreter_roots(recipe.interpreter)))
     python = str(work_dir / recipe.toxenv / "bin" / "python")
     site_packages, version = envs.describe(python)
     return Env(recipe=recipe, python=python, site_packages=site_packages, version=version,
                work_dir=str(work_dir))
+
+
+def _refuse_before_37(recipe: Recipe) -> None:
+    """Fail at once, before minutes of building, a tox environment on Python 3.6 or older:
+    tox-uv builds it, but then runs its ``_venv_query.py`` in it for the test run, which
+    3.6 cannot parse (``from __future__ import annotations``; natsort 7.0.1's py36), and
+    tox's virtualenv runner cannot make it (virtualenv 21 seeds nothing below 3.9). The
+    pipeline goes on to the project's next recipe, and ``recipes_tried`` says why."""
+    version = interpreters.parse_version(recipe.python)
+    if version is not None and (3,) <= version < TOX_OLDEST:
+        raise StageError("build", "venv_failed", (
+            f"tox cannot run a Python {recipe.python} environment here: tox-uv's environment "
+            f"query needs Python {TOX_OLDEST[0]}.{TOX_OLDEST[1]} and virtualenv 21 seeds "
+            "none below 3.9; trying the project's next recipe"))
 
 
 def _build_repaired(attempt: installers.Attempt, recipe: Recipe, checkout: Path,

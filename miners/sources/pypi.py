@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urljoin
 
 import requests
+from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from miners import licenses
@@ -100,6 +101,8 @@ def acquire_pypi(spec: Spec, dest: Path, *, index_url: str | None = None,
 
 def _pinned_release(http: _Http, cache: Cache, index: str, spec: Spec) -> Release:
     """The release, from the cache when ``spec`` pins a version already resolved there."""
+    if spec.versions:  # a range: which release is newest in it is the index's to say
+        return find_release(http, index, spec.name, "", versions=spec.versions)
     if not spec.version:
         return find_release(http, index, spec.name, spec.version)
     key = f"pypi-release\0{index}\0{canonical_name(spec.name)}\0{spec.version}"
@@ -169,11 +172,16 @@ class _Http:
 # --- the release ----------------------------------------------------------------------------
 
 
-def find_release(http: _Http, index: str, name: str, version: str) -> Release:
-    """The release of ``name`` at ``version`` ("" for the latest) and its sdist."""
+def find_release(http: _Http, index: str, name: str, version: str, *,
+                 versions: str = "") -> Release:
+    """The release of ``name`` at ``version`` ("" for the latest), or the newest in the
+    range ``versions``, and its sdist."""
     data, json_url = _metadata(http, index, name, version)
     info = data.get("info") or {}
-    resolved = _resolve_version(http.label, data, version)
+    if versions:
+        resolved = _newest_in_range(http.label, data, versions)
+    else:
+        resolved = _resolve_version(http.label, data, version)
     sdist = _pick_sdist(http.label, _files_of(data, resolved), json_url, resolved)
     # The project endpoint's info is the latest release's: another version's license may
     # differ (chardet went from LGPL to 0BSD), so it is only taken for its own version.
@@ -233,6 +241,26 @@ def _resolve_version(label: str, data: Mapping[str, Any], wanted: str) -> str:
     raise StageError("acquire", "not_found",
                      f"{label}: there is no release {wanted!r} (latest is {latest or 'unknown'}); "
                      "check the version")
+
+
+def _newest_in_range(label: str, data: Mapping[str, Any], versions: str) -> str:
+    """The newest release in ``versions`` that has a source distribution not yanked;
+    pre-releases only when the range names one (PEP 440's rule)."""
+    with_sdist = {}
+    for text, files in (data.get("releases") or {}).items():
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            continue  # a legacy version string: outside every PEP 440 range
+        if any(f.get("packagetype") == "sdist" and not f.get("yanked") for f in files or ()):
+            with_sdist[version] = text
+    in_range = list(SpecifierSet(versions).filter(with_sdist))
+    if not in_range:
+        raise StageError("acquire", "not_found",
+                         f"{label}: no release in {versions} has a source distribution "
+                         f"(latest is {(data.get('info') or {}).get('version') or 'unknown'}); "
+                         "widen the range or pin a version")
+    return with_sdist[max(in_range)]
 
 
 def _same_version(a: str, b: str) -> bool:

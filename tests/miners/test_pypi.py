@@ -52,6 +52,31 @@ def test_a_pinned_version_is_taken_and_the_name_canonicalised(fake_index: FakeIn
     assert Path(checkout.path).name == "acme_widget-1.0"
 
 
+@pytest.mark.parametrize("text,expected", [
+    ("pypi:roman>=5,<6", "5.2"),  # 6.0 is out of range; 5.3rc1 is a pre-release
+    ("pypi:roman<5.2", "5.1"),
+    ("pypi:roman~=5.0", "5.2"),
+    ("pypi:roman==5.*", "5.2"),
+    ("pypi:roman>=5.3rc1,<6", "5.3rc1"),  # a range naming a pre-release admits them
+    ("pypi:roman>=4", "6.0"),
+])
+def test_a_version_range_takes_the_newest_release_in_it(fake_index: FakeIndex, tmp_path: Path,
+                                                        text: str, expected: str) -> None:
+    for version in ("5.1", "5.2", "5.3rc1", "6.0"):
+        fake_index.publish("roman", version, make_sdist(tmp_path / "dist", "roman", version))
+    checkout = fetch(fake_index, text, tmp_path / "src")
+    assert checkout.version == expected
+    assert Path(checkout.path).name == f"roman-{expected}"
+
+
+def test_a_range_skips_releases_without_an_sdist(fake_index: FakeIndex, tmp_path: Path) -> None:
+    fake_index.publish("roman", "5.1", make_sdist(tmp_path / "dist", "roman", "5.1"))
+    fake_index.publish("roman", "5.2", None)  # wheels only
+    assert fetch(fake_index, "pypi:roman>=5", tmp_path / "src").version == "5.1"
+    cause, message = failure_of(fake_index, "pypi:roman>=5.2", tmp_path / "other")
+    assert cause == "not_found" and "no release in >=5.2 has a source distribution" in message
+
+
 def test_the_version_endpoint_is_preferred_when_the_index_has_it(fake_index: FakeIndex,
                                                                  tmp_path: Path) -> None:
     sdist = make_sdist(tmp_path / "dist", "roman", "4.0")

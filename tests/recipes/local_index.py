@@ -92,7 +92,6 @@ class LocalIndex:
     def answer(self, request: http.server.BaseHTTPRequestHandler, *, body: bool) -> None:
         parts = [p for p in request.path.split("?")[0].split("/") if p]
         if len(parts) == 2 and parts[0] == "simple" and _normalize(parts[1]) in self.files:
-            body = json.dumps(self._project_page(_normalize(parts[1]))).encode()
             project = _normalize(parts[1])
             if JSON_TYPE in request.headers.get("Accept", ""):
                 page = json.dumps(self._project_page(project)).encode()

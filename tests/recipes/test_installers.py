@@ -197,3 +197,76 @@ def test_tox_builds_through_tox_uv_as_of_the_date_once(index: LocalIndex, make_p
     assert outcome.ok and "demo-dep 1.0" in outcome.output_tail, outcome.output_tail
     assert marker.read_text() == "the build's"  # not rebuilt for the test run
 
+
+
+def test_uv_seeds_a_setuptools_that_still_has_pkg_resources(index: LocalIndex,
+                                                            tmp_path: Path) -> None:
+    """setuptools 82 removed ``pkg_resources``, which old projects import at test time and
+    old ``setup.py`` plugins at build time: uv stops before it, dated or not."""
+    # Stand-ins with their real order: one before setuptools 82 came out, one after.
+    index.files["setuptools"] = []
+    index.add("setuptools", make_wheel(tmp_path / "index", "setuptools", "81.0"),
+              "2026-02-06T21:10:37Z")
+    index.add("setuptools", make_wheel(tmp_path / "index", "setuptools", "99.0"),
+              "2026-06-01T00:00:00Z")
+    probe = ("{python}", "-c", "import setuptools; print('setuptools', setuptools.VERSION)")
+    for options in (BuildOptions(installer="uv"),
+                    BuildOptions(installer="uv", as_of=BEFORE_NEW)):
+        recipe = Recipe(**{**_recipe("demo-dep").to_dict(), "commands": (probe,)})
+        work = tmp_path / f"work-{options.as_of or 'newest'}"
+        env = build(recipe, tmp_path, work_dir=work, log_path=tmp_path / "log.txt",
+                    timeout=300, options=options)
+        assert env.recipe.installer == "uv" and env.recipe.as_of == options.as_of
+        outcome = run_tests(env, tmp_path, extra_env={}, log_path=tmp_path / "log.txt",
+                            timeout=120)
+        assert outcome.ok and "setuptools 81.0" in outcome.output_tail, outcome.output_tail
+
+
+def test_uvs_unsolvable_requirements_are_a_dependency_resolution_failure(
+        index: LocalIndex, tmp_path: Path) -> None:
+    from recipes.diagnose import cause_of_build_failure
+    from recipes.sandbox import base_environment, build_policy, interpreter_roots, run
+
+    python = _recipe().interpreter
+    attempt = Attempt("uv")
+    policy = build_policy((tmp_path,), readable=interpreter_roots(python))
+    env = base_environment(installers.environment(attempt, tmp_path))
+    venv = tmp_path / "venv"
+    made = run(installers.venv_argv(attempt, python, venv), cwd=tmp_path, timeout=120,
+               log_path=tmp_path / "log.txt", policy=policy, env=env)
+    assert made.ok, made.output_tail
+    failed = run(installers.install_argv(attempt, str(venv / "bin" / "python"), ["demo-dep>=3"]),
+                 cwd=tmp_path, timeout=120, log_path=tmp_path / "log.txt", policy=policy,
+                 env=env)
+    assert not failed.ok and "No solution found when resolving" in failed.output_tail
+    assert cause_of_build_failure(failed) == "dependency_resolution"
+
+
+@pytest.mark.slow
+def test_installs_among_tox_commands_run_at_build_time(index: LocalIndex, make_project,
+                                                        tmp_path: Path) -> None:
+    """bidict 0.21.0's tox commands begin with ``pip install -e .[test]``: the traced run has
+    no network, so such commands run when the environment is built (through uv, as of the
+    date, when uv builds), and the run gets the others."""
+    project = make_project({
+        "pyproject.toml": TINY_PYPROJECT,
+        "tiny/__init__.py": "def double(x):\n    return 2 * x\n",
+        "tox.ini": """
+            [tox]
+            envlist = py311
+            [testenv]
+            commands =
+                - pip install demo-dep
+                python -c "import tiny, demo_dep; print('demo-dep', demo_dep.VERSION)"
+        """,
+    })
+    log = tmp_path / "log.txt"
+    recipes, _ = plan(project, log_path=log)
+    env = build(recipes[0], project, work_dir=tmp_path / "work", log_path=log, timeout=600,
+                options=BuildOptions(installer="uv", as_of=BEFORE_NEW))
+    assert env.recipe.repairs == (
+        "ran at build time, as the test run has no network: - pip install demo-dep",)
+    assert _installed(env) == "1.0"  # through uv, so as of the date too
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=300)
+    assert outcome.ok and "demo-dep 1.0" in outcome.output_tail, outcome.output_tail
+    assert "pip install" not in outcome.output_tail

@@ -98,3 +98,23 @@ def test_an_uninstallable_project_fails_the_build_stage(make_project, dirs) -> N
         build(recipe, project, work_dir=work, log_path=log, timeout=600)
     assert caught.value.failure.stage == "build"
     assert caught.value.failure.cause == "install_failed"
+
+
+def test_a_tox_environment_on_python_36_fails_its_build_at_once(make_project, dirs) -> None:
+    """tox-uv's environment query cannot run on 3.6 and virtualenv 21 cannot make it, so the
+    build says so before spending minutes, and the pipeline tries the next recipe."""
+    work, log = dirs
+    project = make_project({**TINY, "tests/test_tiny.py": UNITTEST, "tox.ini": """
+        [tox]
+        envlist = py36, py311
+        [testenv]
+        commands = python -m unittest discover -s tests
+    """})
+    recipes, _ = plan(project, log_path=log)
+    old = [r for r in recipes if r.kind == "tox" and r.python == "3.6"]
+    if not old:
+        pytest.skip("no CPython 3.6 on this machine")
+    with pytest.raises(StageError) as caught:
+        build(old[0], project, work_dir=work, log_path=log, timeout=600)
+    assert (caught.value.failure.stage, caught.value.failure.cause) == ("build", "venv_failed")
+    assert "tox-uv" in caught.value.failure.message and not work.exists()

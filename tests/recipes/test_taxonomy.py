@@ -50,6 +50,8 @@ def _failed(output: str, exit_code: int = 1) -> CommandOutcome:
      "call to 'print'. Did you mean print(...)?", "python2_only"),
     ("error in old setup command: use_2to3 is invalid.", "python2_only"),
     ("ERROR: No matching distribution found for nosuchthing==9", "dependency_resolution"),
+    ("  x No solution found when resolving dependencies:\n  `-> Because demo-dep was not "
+     "found in the package registry, we can conclude ...", "dependency_resolution"),  # uv
     ("fatal error: Python.h: No such file or directory", "c_extension_build"),
     ("ERROR: some other trouble", "install_failed"),
 ])
