@@ -722,6 +722,7 @@ class Probe:
             'k': 'fn', 'id': fn.id, 'module': fn.module,
             'qualname': getattr(code, 'co_qualname', code.co_name), 'file': fn.file,
             'line': code.co_firstlineno, 'toplevel': fn.toplevel,
+            'source_sha1': source_hash(code),
         })
 
     def write_line(self, line):
@@ -814,6 +815,52 @@ class Probe:
         self.pending.clear()
         if self.backend is not None:
             self.backend.detach()
+
+
+def source_hash(code):
+    """SHA-1 of the source lines a function's code spans (its `def` line to the last line
+    of its body, nested functions included), read from its file; "" when unreadable. Once
+    per function and process: the file is read, no code of the program runs."""
+    try:
+        first, last = code.co_firstlineno, _last_line(code)
+        with open(code.co_filename, 'rb') as source:
+            lines = source.read().splitlines(True)
+        if not 0 < first <= last <= len(lines):
+            return ''
+        # Lines with no instruction of their own (a closing bracket, on some versions the
+        # last line of a call) end the span too: take the lines indented deeper than the
+        # `def` that follow, so that every Python version hashes the same lines.
+        indent = len(lines[first - 1]) - len(lines[first - 1].lstrip())
+        while last < len(lines) and lines[last].strip() and (
+                len(lines[last]) - len(lines[last].lstrip()) > indent):
+            last += 1
+        import hashlib
+        return hashlib.sha1(b''.join(lines[first - 1:last])).hexdigest()
+    except Exception:
+        return ''
+
+
+def _last_line(code):
+    """The last source line of `code` and the code objects nested in it, from their line
+    tables (`co_lines` from 3.10, `co_lnotab` before, whose increments are signed bytes)."""
+    last = code.co_firstlineno
+    if hasattr(code, 'co_lines'):
+        for _start, _end, line in code.co_lines():
+            if line is not None and line > last:
+                last = line
+    else:
+        line, table = code.co_firstlineno, code.co_lnotab
+        for index in range(1, len(table), 2):
+            step = table[index]
+            line += step - 256 if step >= 128 else step
+            if line > last:
+                last = line
+    for const in code.co_consts:
+        if type(const) is type(code):
+            nested = _last_line(const)
+            if nested > last:
+                last = nested
+    return last
 
 
 def _write_all(fd, data):

@@ -11,8 +11,11 @@ object per line, each with a ``"k"`` (kind) key:
   line. ``backend`` is ``setprofile`` or ``monitoring`` (``sys.monitoring``, 3.12+);
   ``backend_reason`` says why it was chosen (may be absent in older traces).
 * ``{"k": "fn", "id": 7, "module": "roman", "qualname": "toRoman", "file": "/abs/x.py",
-  "line": 12, "toplevel": true}`` -- a traced function, once per process before its calls.
-  ``toplevel`` is true when the function is bound under its own name in its module's globals.
+  "line": 12, "toplevel": true, "source_sha1": "..."}`` -- a traced function, once per
+  process before its calls. ``toplevel`` is true when the function is bound under its own
+  name in its module's globals. ``source_sha1`` is the SHA-1 of the source lines its code
+  spans, as the file was when the process traced it ("" when unreadable; absent in traces
+  of older probes): the same function edited between runs gets another hash.
 * ``{"k": "call", "fn": 7, "args": [[name, kind, value], ...], "ret": value,
   "after": [[name, value], ...], "test": "tests/test_x.py::test_y"}`` -- one recorded call.
   ``kind`` is ``pos`` (positional or keyword), ``kwonly``, ``varargs`` or ``varkw``; the
@@ -130,6 +133,7 @@ class TraceSet:
     lines_skipped: int = 0  # torn or unreadable lines
     files_skipped: int = 0  # trace files without a readable header, or of a newer format
     stats: dict[str, int] = field(default_factory=dict)  # probe counters, summed
+    source_hashes: dict[FunctionId, str] = field(default_factory=dict)  # fn's source_sha1
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class _Reader:
         self.functions: dict[FunctionId, bool] = {}
         self.calls: dict[tuple[FunctionId, str], CallRecord] = {}
         self.stats: dict[str, int] = {}
+        self.source_hashes: dict[FunctionId, str] = {}
         self.python = ""
         self.files_read = 0
         self.files_skipped = 0
@@ -58,6 +59,7 @@ class _Reader:
             functions=self.functions, calls=tuple(self.calls.values()), python=self.python,
             files_read=self.files_read, lines_skipped=self.lines_skipped,
             files_skipped=self.files_skipped, stats=self.stats,
+            source_hashes=self.source_hashes,
         )
 
     def read_file(self, path: Path) -> None:
@@ -84,6 +86,8 @@ class _Reader:
             function, toplevel = _function(data)
             ids[_int(data.get("id"))] = function
             self.functions[function] = self.functions.get(function, False) or toplevel
+            if isinstance(data.get("source_sha1"), str) and data["source_sha1"]:
+                self.source_hashes.setdefault(function, data["source_sha1"])
         elif kind == "stats":
             for key, value in data.items():
                 if type(value) is int:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import textwrap
 from collections.abc import Callable
+from hashlib import sha1
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,17 @@ from tests.tracer.probe_harness import (
 from tracer import inject, probe
 from tracer.inject import PROBE_ENV_VAR, PROBE_MODULE, PTH_LINE, ProbeConfig
 from tracer.traces import read_traces
+
+SPANS = textwrap.dedent("""\
+    def outer(x):
+        def inner(y):
+            return (y +
+                    1)
+        return inner(
+            x,
+        )
+    # not part of outer
+    """)
 
 LIBRARY = textwrap.dedent("""\
     def add(a, b=2, *rest, scale=1, **options):
@@ -127,7 +139,8 @@ def test_function_lines_say_where_and_whether_top_level(traced: Traced) -> None:
     fns = {line["qualname"]: line for line in run.lines("fn")}
     path = str(run.trace_dir.parent / "proj" / "pkg" / "mod.py")
     assert fns["plain"] == {"k": "fn", "id": fns["plain"]["id"], "module": "pkg.mod",
-                            "qualname": "plain", "file": path, "line": 3, "toplevel": True}
+                            "qualname": "plain", "file": path, "line": 3, "toplevel": True,
+                            "source_sha1": sha1(b"def plain(x):\n    return x\n").hexdigest()}
     assert fns["_inner"]["toplevel"] is True
     assert fns["cached"]["toplevel"] is False  # the name is bound to the lru_cache wrapper
 
@@ -138,8 +151,9 @@ def test_every_version_records_calls(tmp_path: Path, version: str) -> None:
     # interpreter-specific parts (f_locals, code flags, events) on the remaining versions.
     (tmp_path / f"{PROBE_MODULE}.py").write_text(Path(probe.__file__).read_text())
     (tmp_path / "lib.py").write_text(LIBRARY)
+    (tmp_path / "spans.py").write_text(SPANS)
     (tmp_path / "main.py").write_text(dedent("""
-        import _citrace_probe, lib
+        import _citrace_probe, lib, spans
         lib.add(1, scale=3)
         try:
             lib.fails(2)
@@ -147,6 +161,7 @@ def test_every_version_records_calls(tmp_path: Path, version: str) -> None:
             pass
         lib.nothing(1)
         list(lib.count_up(3))
+        spans.outer(1)
         """))
     config = ProbeConfig(str(tmp_path), (str(tmp_path),)).write(tmp_path / "probe.json")
     env = base_environment({"PYTHONPATH": str(tmp_path), PROBE_ENV_VAR: str(config)})
@@ -155,7 +170,14 @@ def test_every_version_records_calls(tmp_path: Path, version: str) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     [lines] = parse_trace_files(tmp_path)
     kinds = [line["k"] for line in lines]
-    assert kinds == ["header", "fn", "call", "fn", "call", "fn", "call", "fn", "call", "stats"]
+    assert kinds == ["header"] + ["fn", "call"] * 6 + ["stats"]
+    # Each function's hash covers exactly its source lines, read from its line table: a
+    # body ending in a nested function and a call spread over several lines included.
+    hashes = {line["qualname"].rsplit(".", 1)[-1]: line["source_sha1"]
+              for line in lines if line["k"] == "fn"}
+    spans = SPANS.encode().splitlines(True)
+    assert hashes["outer"] == sha1(b"".join(spans[0:7])).hexdigest()
+    assert hashes["inner"] == sha1(b"".join(spans[1:4])).hexdigest()
     assert lines[2]["ret"] == {"py": "9"} and lines[6]["ret"] == {"py": "None"}
     assert lines[8]["args"] == [["n", "pos", {"py": "3"}]]
     if tuple(map(int, version.split("."))) >= (3, 12):  # sys.monitoring

@@ -38,7 +38,8 @@ def write(directory: Path, name: str, *lines: dict[str, Any] | str) -> None:
 
 
 def test_maps_each_files_function_ids(tmp_path: Path) -> None:
-    write(tmp_path, "trace-1-a.jsonl", header(), fn(1, F), call(1, "1", "2", test="t::a"))
+    write(tmp_path, "trace-1-a.jsonl", header(), {**fn(1, F), "source_sha1": "ab12"},
+          call(1, "1", "2", test="t::a"))
     write(tmp_path, "trace-2-b.jsonl", header("3.12.1"), fn(1, G, toplevel=False), fn(2, F),
           call(1, "5", "6", after=[["x", {"opaque": "lib.Box", "why": "type"}]]),
           call(2, "3", "4"))
@@ -50,6 +51,7 @@ def test_maps_each_files_function_ids(tmp_path: Path) -> None:
                    after=(("x", {"opaque": "lib.Box", "why": "type"}),)),
         CallRecord(F, (Arg("x", "pos", {"py": "3"}),), {"py": "4"}),
     )
+    assert traces.source_hashes == {F: "ab12"}  # G's probe was too old to write one
     assert traces.python == "3.11.7"  # the first file, by name
     assert (traces.files_read, traces.files_skipped, traces.lines_skipped) == (2, 0, 0)
 
