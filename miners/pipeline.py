@@ -96,8 +96,7 @@ def mine_project(spec: Spec, settings: Settings, *,
     name = slug(spec.raw)
     work = settings.work_root / name
     log_path = settings.logs_dir / f"{name}.log"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    _fresh_directory(work)
     # A tail kept by an earlier, failed attempt at this project (--retry-failed) is stale.
     (settings.logs_dir.parent / "failures" / f"{name}.tail.txt").unlink(missing_ok=True)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -118,6 +117,21 @@ def mine_project(spec: Spec, settings: Settings, *,
             shutil.rmtree(work, ignore_errors=True)
     return _result(spec, progress, status="failed", failure=failure, log_path=log_path,
                    settings=settings), []
+
+
+def _fresh_directory(work: Path, *, tries: int = 20, pause: float = 0.5) -> None:
+    """``work``, empty. A worker of a killed run may still be writing into it for a moment
+    (it notices its parent's death within a quarter of a second, later on a loaded
+    machine) and recreate what was just removed: try again until it is gone."""
+    for attempt in range(tries):
+        shutil.rmtree(work, ignore_errors=True)
+        try:
+            work.mkdir(parents=True)
+            return
+        except FileExistsError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(pause)
 
 
 def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
