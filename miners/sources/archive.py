@@ -10,7 +10,6 @@ one, and each must resolve inside the tree.
 
 from __future__ import annotations
 
-import hashlib
 import lzma
 import os
 import posixpath
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from miners import licenses
+from miners.cache import file_sha256
 from miners.records import Checkout, Spec
 from miners.sources.tree import inside, pkg_info, project_name, require_empty, staging_dir
 from miners.specs import ARCHIVE_SUFFIXES
@@ -98,14 +98,6 @@ def acquire_archive(spec: Spec, dest: Path) -> Checkout:
     return Checkout(spec=spec, path=str(root), name=project_name(root, fallback=_stem(archive)),
                     version=info.get("Version", "local"), sha256=file_sha256(archive),
                     license=found.value, license_source=found.source.replace("pypi:", "PKG-INFO:"))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _stem(archive: Path) -> str:
