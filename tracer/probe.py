@@ -76,6 +76,10 @@ TOOL_NAME = 'citrace'
 # imported under (or reloaded as).
 _STARTED = '_citrace_probe_started'
 _CACHE_LIMIT = 200000
+# setprofile: generator calls whose yields are being collected. A generator's end looks
+# like a yield there, so a call stays open until max_yields values were drawn or the exit;
+# past this many open calls the oldest is recorded, so a killed process loses few.
+_SUSPENDED_LIMIT = 64
 _PENDING_LIMIT = 100000
 _TEST_SEARCH_DEPTH = 300  # frames walked up from a call to find a running unittest test
 _INF = float('inf')
@@ -465,7 +469,7 @@ class _Fn:
 class _Call:
     """A call in flight: what was encoded at its start."""
 
-    __slots__ = ('fn', 'args', 'key', 'mutables', 'test', 'yields')
+    __slots__ = ('fn', 'args', 'key', 'mutables', 'test', 'yields', 'last')
 
     def __init__(self, fn, args, key, mutables, test):
         self.fn = fn
@@ -473,7 +477,8 @@ class _Call:
         self.key = key  # hash of `args`: what makes two calls the same call
         self.mutables = mutables  # (name, object) of the mutable arguments, for `after`
         self.test = test
-        self.yields = None  # generators, monitoring backend: JSON of each value drawn
+        self.yields = None  # generators: JSON of each value drawn
+        self.last = None  # setprofile: JSON of what the generator handed out last
 
 
 def _parameters(code):
@@ -521,6 +526,7 @@ class Probe:
         self.rejected = {}  # id(code) -> code of functions that reached their cap
         self.files = {}  # co_filename -> normalised path, or None when not traced
         self.pending = {}  # frame (setprofile) or id(frame) (monitoring) -> _Call
+        self.suspended = {}  # setprofile: id(frame) -> _Call of a generator being drawn from
         self.counters = _new_counters()
         self.off = False
         # The class, held here: a reload of this module (which does not start a second
@@ -633,6 +639,10 @@ class Probe:
     # -- a call's end
 
     def returned(self, call, value):
+        if call.yields is not None:
+            # setprofile: a generator handing out a value; a yield once it is resumed.
+            call.last = _dumps(self.encode(value))
+            return
         if value is None and self.backend_name == 'setprofile':
             # The profiler reports a function left by an exception as returning None, and
             # no event tells the two apart. Reading the instruction the frame stopped at
@@ -650,10 +660,28 @@ class Probe:
         else:
             self.record(call, ['"exc":' + exc_json])
 
-    def generator_started(self, call):
-        """setprofile: a generator's call, recorded at its first resumption; what it yields is
-        not (a yield and the final return are the same profiler event)."""
-        self.record(call, ['"ret":' + _GENERATOR_RESULT])
+    def suspend(self, frame, call):
+        """setprofile: a generator call starts; its values are drawn as it is resumed."""
+        suspended = self.suspended
+        if len(suspended) >= _SUSPENDED_LIMIT:
+            try:
+                oldest = next(iter(suspended))
+                self.generator_ended(suspended.pop(oldest), exhausted=False)
+            except (StopIteration, KeyError, RuntimeError):  # another thread got there
+                pass
+        suspended[id(frame)] = call
+
+    def drawn(self, call):
+        """setprofile: the generator of `call` is resumed, so the value it handed out last
+        was drawn from it. False once `max_yields` were drawn: the call is then recorded as
+        not exhausted (whether it would have ended, setprofile cannot tell)."""
+        if call.last is not None:
+            call.yields.append(call.last)
+            call.last = None
+        if len(call.yields) >= self.limits['max_yields']:
+            self.generator_ended(call, exhausted=False)
+            return False
+        return True
 
     def yielded(self, call, value):
         """monitoring: a value drawn from a generator. False once `max_yields` were drawn and
@@ -778,6 +806,7 @@ class Probe:
         self.counters = _new_counters()
         if self.backend_name == 'setprofile':
             self.pending.clear()  # frames: they would be kept alive
+            self.suspended.clear()  # the parent records these
         if fd is not None:
             try:
                 os.close(fd)
@@ -804,7 +833,11 @@ class Probe:
 
     def flush_generators(self):
         """Record what was drawn from generators still suspended (or dropped unfinished)."""
-        for call in list(self.pending.values()):
+        calls = list(self.suspended.values())
+        self.suspended.clear()
+        if self.backend_name != 'setprofile':
+            calls.extend(self.pending.values())  # monitoring: pending holds generators too
+        for call in calls:
             if call.yields is not None:
                 self.generator_ended(call, exhausted=False)
         self.pending.clear()
@@ -813,6 +846,7 @@ class Probe:
         """Stop recording (other threads may still be in a callback: `off` stops them)."""
         self.off = True
         self.pending.clear()
+        self.suspended.clear()
         if self.backend is not None:
             self.backend.detach()
 
@@ -918,50 +952,71 @@ class _Profiler:
             self.threading.setprofile(None)  # only ours: the program may have set its own
 
 
+# The profile function, compiled from source so that it can run with a private globals dict
+# (see _profile_callback). It runs for every call and return in the process, C functions'
+# included (one test of more-itertools, test_primes, makes 286 million such events), so
+# every bytecode counts. Instructions counted with callgrind on 3.11, per event, for a
+# generator-heavy loop (tests/benchmarks/bench_profile_callback.py): a profile function
+# that does nothing costs ~1,360; the tests below add ~400 where a closure with the same
+# tests added ~640.
+# * The state is read from globals, not closure cells: a closure's cells are all copied
+#   into each new frame (3.11's COPY_FREE_VARS), and 3.11 specialises LOAD_GLOBAL. The
+#   misses of the recent-codes test below store a global, which keeps the dict's keys (what
+#   3.11's specialisation checks) unchanged.
+# * Events are tested by identity: CPython passes the same interned strings every time,
+#   and `is` is cheaper than `==` (test_primes on 3.11, CPU, best of two: 66 s with `is`,
+#   82 s with `==`).
+# * A call first meets the two codes most recently found not traced (or no longer
+#   recorded), by identity: a hot loop resuming one or two generators costs a frame
+#   attribute and two `is` tests per event, not an id() and a set lookup. (Testing the file
+#   name first, whose str caches its hash, was measured slower: on generator-heavy suites
+#   most calls are resumptions of traced code.)
+# * No `try` around the common cases: none of those operations can raise, and before 3.11
+#   a `try` costs every time.
+_PROFILE_SOURCE = """
+def _citrace_profile(frame, event, arg):
+    global _recent, _recent2
+    if event is _call_event:
+        code = frame.f_code
+        if code is _recent or code is _recent2:
+            return
+        key = _id(code)
+        if key in _ignored:
+            _recent2 = _recent
+            _recent = code
+            return
+        try:
+            _on_call(key, frame)
+        except RecursionError:
+            _probe.counters['errors'] += 1
+            if _STICKY_OVERFLOW:
+                raise
+        except Exception:
+            _probe.counters['errors'] += 1
+    elif _pending and event is _return_event and frame in _pending:
+        try:
+            _returned(_pending.pop(frame), arg)
+        except RecursionError:
+            _probe.counters['errors'] += 1
+            if _STICKY_OVERFLOW:
+                raise
+        except Exception:
+            _probe.counters['errors'] += 1
+"""
+_PROFILE_CODE = compile(_PROFILE_SOURCE, '<citrace profile function>', 'exec')
+
+
 def _profile_callback(probe):
-    # This runs for every call and return in the process, C functions' included (one test
-    # of more-itertools, test_primes, makes 286 million such events), so the common cases
-    # take the fewest bytecodes measured: a C call or return costs two identity tests; a
-    # call of code not traced (or no longer recorded), an id() and a set lookup; a
-    # return, a truth test (no recorded call in flight) or a dict lookup. (Testing the
-    # file name first, whose str caches its hash, was measured slower: on generator-heavy
-    # suites most calls are resumptions of traced code.) No `try` around
-    # them: none of those operations can raise, and before 3.11 a `try` costs every time.
-    ignored = probe.ignored
-    pending = probe.pending
-    call = _profile_call(probe)
-    returned = probe.returned
-    _id = id
-    # Tested by identity: CPython passes the same interned string objects every time, and
-    # `is` is cheaper than `==` here (more-itertools' test_primes on 3.11, CPU time, best
-    # of two: 66 s with `is`, 82 s with `==`; 17 s untraced, 46 s with a profile function
-    # that does nothing).
     call_event, return_event = _event_strings()
-
-    def _citrace_profile(frame, event, arg):
-        if event is call_event:
-            key = _id(frame.f_code)
-            if key in ignored:
-                return
-            try:
-                call(key, frame)
-            except RecursionError:
-                probe.counters['errors'] += 1
-                if _STICKY_OVERFLOW:
-                    raise
-            except Exception:
-                probe.counters['errors'] += 1
-        elif event is return_event and pending and frame in pending:
-            try:
-                returned(pending.pop(frame), arg)
-            except RecursionError:
-                probe.counters['errors'] += 1
-                if _STICKY_OVERFLOW:
-                    raise
-            except Exception:
-                probe.counters['errors'] += 1
-
-    return _citrace_profile
+    namespace = {
+        '__builtins__': __builtins__, '_call_event': call_event, '_return_event': return_event,
+        '_recent': None, '_recent2': None,  # codes held: no program data, and `cache` holds
+        '_id': id, '_ignored': probe.ignored, '_pending': probe.pending,  # them anyway
+        '_on_call': _profile_call(probe), '_returned': probe.returned,
+        '_probe': probe, '_STICKY_OVERFLOW': _STICKY_OVERFLOW,
+    }
+    exec(_PROFILE_CODE, namespace)
+    return namespace['_citrace_profile']
 
 
 def _event_strings():
@@ -994,7 +1049,7 @@ def _profile_call(probe):
     decide = probe.decide
     pending = probe.pending
     begin = probe.begin
-    generator_started = probe.generator_started
+    suspended = probe.suspended
     fn_class = probe.fn_class
     max_seen = probe.limits['max_seen_per_function']
 
@@ -1014,9 +1069,11 @@ def _profile_call(probe):
             pending[frame] = call
 
     def _generator_call(fn, frame):
-        # Each resumption of a generator is a `call` event too. The first one starts at
-        # the lowest instruction offset any call of that code reports (-1 before 3.11, the
-        # prologue's end after); a resumption continues after a `yield`.
+        # Each resumption of a generator is a `call` event too, and each yield a `return`
+        # event, like its final return. The first call starts at the lowest instruction
+        # offset any call of that code reports (-1 before 3.11, the prologue's end after);
+        # a resumption continues after a `yield`, so what the generator handed out before
+        # it was a yielded value, not its final return: it is drawn when resumed.
         lasti = frame.f_lasti
         if fn.start is None or lasti < fn.start:
             fn.start = lasti
@@ -1026,10 +1083,21 @@ def _profile_call(probe):
             fn.calls += 1
             if fn.calls >= max_seen:
                 probe.reject(fn)
+            call = suspended.get(id(frame))
+            if call is not None and call.fn is fn:
+                if probe.drawn(call):
+                    pending[frame] = call  # its next yield (or end) is the return event
+                else:
+                    del suspended[id(frame)]
             return
+        stale = suspended.pop(id(frame), None)
+        if stale is not None:  # a finished generator's frame address, reused
+            probe.generator_ended(stale, exhausted=False)
         call = begin(fn, frame)
         if call is not None:
-            generator_started(call)
+            call.yields = []
+            probe.suspend(frame, call)
+            pending[frame] = call
 
     return on_call
 

@@ -40,8 +40,10 @@ object per line, each with a ``"k"`` (kind) key:
   generator then returned, so ``yields`` is everything it produced; false when it was
   abandoned, closed, thrown into, or more values were drawn than recorded. A generator
   whose iteration raised has ``exc`` as well (with ``ret``, which is still the generator).
-  With ``setprofile`` there is no ``yields``: a yield and the final return are the same
-  event there.
+  With ``setprofile`` a yield and the final return are the same event, so a value counts
+  as drawn only once the generator is resumed after it, ``exhausted`` is always false (and
+  ``yields`` may miss the last value drawn), and no ``exc`` is written. Its calls are
+  written when ``max_yields`` were drawn, when 64 newer generator calls are open, or at exit.
 * ``{"k": "stats", ...counters...}`` -- written at exit, may be missing after a crash.
 
 A *value* is ``{"py": "<python expression>"}`` for values that can be written as Python
