@@ -857,8 +857,7 @@ def source_hash(code):
     per function and process: the file is read, no code of the program runs."""
     try:
         first, last = code.co_firstlineno, _last_line(code)
-        with open(code.co_filename, 'rb') as source:
-            lines = source.read().splitlines(True)
+        lines = _source_lines(code.co_filename)
         if not 0 < first <= last <= len(lines):
             return ''
         # Lines with no instruction of their own (a closing bracket, on some versions the
@@ -872,6 +871,21 @@ def source_hash(code):
         return hashlib.sha1(b''.join(lines[first - 1:last])).hexdigest()
     except Exception:
         return ''
+
+
+# The lines of the file read last: a module's functions are usually first recorded one
+# after another, and re-reading a 5,000-line module for each of them adds up.
+# One tuple, replaced whole: threads may record at once.
+_last_source = [(None, ())]
+
+
+def _source_lines(filename):
+    name, lines = _last_source[0]
+    if name != filename:
+        with open(filename, 'rb') as source:
+            lines = source.read().splitlines(True)
+        _last_source[0] = (filename, lines)
+    return lines
 
 
 def _last_line(code):
