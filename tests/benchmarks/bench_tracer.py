@@ -120,7 +120,8 @@ def bench_version(python: Path, source: Path, work: Path, args: argparse.Namespa
     suite = [str(python), "-m", "unittest", "-v"]
     best: dict[str, Run] = {}
     for _ in range(args.repeat):
-        _keep_fastest(best, timed("untraced", suite, source))
+        untraced = timed("untraced", suite, source)
+        _keep_fastest(best, untraced)
         if args.floor:
             _keep_fastest(best, timed("setprofile floor", suite, source,
                                       env={"PYTHONPATH": str(_floor_dir(work))}))
@@ -132,6 +133,9 @@ def bench_version(python: Path, source: Path, work: Path, args: argparse.Namespa
             run = timed(f"citrace {backend}", command, source)
             _describe_trace(run, out)
             _keep_fastest(best, run)
+            # Beside the best-of figures: this round's ratio, to show how much load moved it.
+            print(f"    this round: {run.wall / untraced.wall:.2f}x wall, "
+                  f"{run.cpu / untraced.cpu:.2f}x cpu", flush=True)
     runs = list(best.values())
     if not args.skip_monkeytype:
         runs.append(monkeytype(python, version, source, work))
