@@ -257,6 +257,23 @@ def test_records_a_bounded_number_of_distinct_calls(traced: Traced) -> None:
     assert stats["calls_seen"] == 13  # after the third distinct call, `add` costs a lookup
 
 
+def test_a_function_called_very_often_is_sampled_then_dropped(traced: Traced) -> None:
+    # 500 calls are each encoded, then one in 8: a new input that comes late is still found
+    # if it comes often, and one call of 5,000 stops the recording.
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import lib
+        for i in range(6000):
+            lib.add(i // 1000)
+        print(lib.add(100))
+        """)}, max_calls_per_function=20)
+    assert run.stdout == "102\n"
+    assert [call["args"]["a"] for call in run.calls("add")] == ["0", "1", "2", "3", "4"]
+    [stats] = run.lines("stats")
+    assert stats["calls_seen"] == 5000
+    assert stats["calls_sampled_out"] == (4999 - 500) - (4999 - 500) // 8
+    assert stats["calls_recorded"] == 5
+
+
 def test_records_the_running_pytest_test(traced: Traced) -> None:
     run = traced({"lib.py": LIBRARY, "main.py": dedent("""
         import os, lib
