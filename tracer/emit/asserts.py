@@ -11,6 +11,10 @@ changed one. What a call can say:
 - it returned a generator (monitoring backend: the values drawn were recorded):
   ``list(candidate(...))`` when it was exhausted, else the first values drawn through
   ``itertools.islice``;
+- it returned an iterator object that is not a generator (``map``, ``iter(f, sentinel)``):
+  the probe could not draw from it, so the block is the bare call, of kind ``replay``, and
+  validation replays it to learn its values (``tracer/emit/replay.py``), then writes it as a
+  generator's block (``yields_assert``);
 - it raised (monitoring backend): ``_raised(lambda: candidate(...)) == 'ValueError'``;
 - it changed a list, dict or set it was given: that argument afterwards.
 
@@ -36,7 +40,6 @@ from tracer.emit.drops import (
     ONLY_RAISES,
     OPAQUE_VALUE,
     RAISES_UNCHECKABLE,
-    RETURNS_ITERATOR,
     RETURNS_NONE,
     UNPARSABLE_VALUE,
     Drop,
@@ -44,7 +47,7 @@ from tracer.emit.drops import (
 from tracer.records import RAISED, Arg, CallRecord, Value, value_source
 
 __all__ = ["MAX_ASSERTS", "CheckSource", "JudgedCalls", "UsableCall", "build_check",
-           "judge_call", "judge_calls"]
+           "judge_call", "judge_calls", "yields_assert"]
 
 MAX_ASSERT_CHARS = 1000  # a longer block is more data dump than example
 GENERATOR = "builtins.generator"
@@ -55,9 +58,12 @@ _UNCHECKABLE = frozenset({"BaseException", "SystemExit", "KeyboardInterrupt", "G
 # Operands that would bind differently next to `==` or inside a call's parentheses.
 _LOOSE_NODES = (ast.NamedExpr, ast.Lambda, ast.IfExp, ast.BoolOp, ast.Compare, ast.Starred)
 
-# What each kind of block checks, in the order blocks are written in the test.
-RETURNS, MUTATES, YIELDS, RAISES = "returns", "mutates", "yields", "raises"
-KINDS = (RETURNS, MUTATES, YIELDS, RAISES)
+# What each kind of block checks, in the order blocks are written in the test. A ``replay``
+# block is the bare call of one that returned an iterator: validation replaces it with a
+# ``yields`` block of the values a replay draws (or drops it).
+RETURNS, MUTATES, YIELDS, REPLAY, RAISES = "returns", "mutates", "yields", "replay", "raises"
+KINDS = (RETURNS, MUTATES, YIELDS, REPLAY, RAISES)
+REPLAYED = "replayed"  # the result a replay block shows to the choice of calls
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,9 @@ def _block(call: CallRecord, args: list[tuple[Arg, _Parsed]]) -> _Block | str:
         return _raises_block(call, args)
     result_source = value_source(call.result)
     if result_source is None:
-        return RETURNS_ITERATOR if _iterator_type(call.result.get("opaque", "")) else OPAQUE_VALUE
+        if _iterator_type(call.result.get("opaque", "")):
+            return REPLAY, [_call_text(args)], REPLAYED, frozenset()
+        return OPAQUE_VALUE
     result = _parse(result_source)
     changed = _changed_args(call)
     if isinstance(changed, str):
@@ -187,17 +195,27 @@ def _yields_block(call: CallRecord, args: list[tuple[Arg, _Parsed]]) -> _Block |
     sources = [value_source(v) for v in call.yields]
     if any(s is None for s in sources):
         return OPAQUE_VALUE
-    drawn = _parse("[" + ", ".join(s or "" for s in sources) + "]")
     exhausted = call.exhausted and call.raised is None
     if not exhausted and not sources:
         return GENERATOR_WITHOUT_YIELDS  # nothing drawn: nothing to check
+    line, result, helpers = yields_assert(_call_text(args), [s or "" for s in sources],
+                                          exhausted=exhausted)
+    return YIELDS, [line], result, helpers
+
+
+def yields_assert(call_text: str, sources: Sequence[str], *,
+                  exhausted: bool) -> tuple[str, str, frozenset[str]]:
+    """The assert on the values drawn from ``call_text``'s result (their sources): all of
+    them when it was exhausted, else the first ones through ``islice``; the values as text,
+    and the helpers the assert uses."""
+    drawn = _parse("[" + ", ".join(sources) + "]")
     if exhausted:
-        got, helpers = f"list({_call_text(args)})", frozenset[str]()
+        got, helpers = f"list({call_text})", frozenset[str]()
     else:  # unbounded, abandoned, or raised after these: the values drawn before
-        got = f"list(itertools.islice({_call_text(args)}, {len(sources)}))"
+        got = f"list(itertools.islice({call_text}, {len(sources)}))"
         helpers = frozenset({check_helpers.ISLICE})
     line, more = _compare(got, drawn)
-    return YIELDS, [f"assert {line}"], drawn.source, helpers | more
+    return f"assert {line}", drawn.source, helpers | more
 
 
 def _mutates_block(args: list[tuple[Arg, _Parsed]], changed: dict[str, _Parsed],
@@ -238,7 +256,7 @@ def _is_exception(name: str) -> bool:
 
 def _iterator_type(type_name: str) -> bool:
     """An iterator object (``map``, ``zip``, ``itertools.chain``...): the probe records it as
-    opaque, and drawing from it would change what the program sees."""
+    opaque, since drawing from it would change what the program sees; a replay draws."""
     module, _, name = type_name.rpartition(".")
     return module == "itertools" or name.endswith("iterator") or (
         module == "builtins" and name in {"map", "filter", "zip", "enumerate", "reversed"})

@@ -54,6 +54,16 @@ def _raised(thunk):
 RESERVED_NAMES = frozenset({"candidate", "_close", "_raised", "math", "itertools"})
 
 
+# What a block that uses each helper contains.
+_USES = {CLOSE: "_close(", RAISED: "_raised(", ISLICE: "itertools.islice("}
+
+
+def used_by(blocks: Iterable[str]) -> frozenset[str]:
+    """The helpers the blocks use, for a check whose blocks changed after it was built."""
+    text = "".join(blocks)
+    return frozenset(helper for helper, use in _USES.items() if use in text)
+
+
 def preamble(helpers: Iterable[str]) -> str:
     """The imports and definitions ``helpers`` need, then two blank lines; "" for none."""
     wanted = sorted(set(helpers))

@@ -39,6 +39,7 @@ class CheckResult:
     verdict: str  # one of VERDICTS
     result: str  # one line: "passed", "failed: AssertionError ... (test line 3)", ...
     duration: float
+    output: str = ""  # the last lines the program printed (a replay's values come this way)
 
     @property
     def passed(self) -> bool:
@@ -104,6 +105,10 @@ def _run(argv: list[str], cwd: str, timeout: float, policy: sandbox.Policy,
 
 
 def _result(outcome: CommandOutcome) -> CheckResult:
+    return replace(_verdict(outcome), output=outcome.output_tail)
+
+
+def _verdict(outcome: CommandOutcome) -> CheckResult:
     said = _said(outcome.output_tail)
     if outcome.verdict == "output_limit":
         return CheckResult(OUTPUT_LIMIT, "failed: printed more than the output limit",

