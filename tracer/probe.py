@@ -77,8 +77,9 @@ TOOL_NAME = 'citrace'
 _STARTED = '_citrace_probe_started'
 _CACHE_LIMIT = 200000
 # After this many calls of a function, only one call in (_SAMPLE_MASK + 1) is encoded (a
-# test of more-itertools calling two methods 10,000 times under tracemalloc took 1.0 s
-# traced, 0.06 s under a do-nothing profile function, encoding every call).
+# test of more-itertools calling two methods 10,000 times under tracemalloc: 1.02 s of CPU
+# traced when every call was encoded, 0.30 s sampled, 0.04 s under a do-nothing profile
+# function).
 _SAMPLE_AFTER = 500
 _SAMPLE_MASK = 7
 # setprofile: generator calls whose yields are being collected. A generator's end looks
