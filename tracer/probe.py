@@ -13,7 +13,8 @@ Two backends, one record format, chosen at start-up (the header says which and w
   PY_UNWIND, PY_YIELD), switched on only for functions with a call in flight.
 * ``setprofile`` (every CPython from 3.6): the profile function sees every call and return
   of the process, C calls included, so its hot path is a few operations. A raised
-  exception looks like a ``None`` return there, and a generator's yields like returns.
+  exception looks like a ``None`` return there, and a generator's yields like returns: a
+  value it handed out counts as drawn once the generator is resumed after it.
 
 Rules this module keeps, because it runs inside other people's test suites:
 * standard library only, and syntax that CPython 3.6 still parses (it runs on 3.6 .. 3.13);
