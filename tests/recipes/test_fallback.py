@@ -10,21 +10,14 @@ from recipes.dev_dependencies import declared
 from recipes.diagnose import suite_counts
 from recipes.fallback import fallback_recipe
 from recipes.planner import build, run_tests
+from tests.recipes.tiny_project import TINY_PYPROJECT
 
 AWKWARD = {
-    "pyproject.toml": """
-        [build-system]
-        requires = ["setuptools>=61"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "tiny"
-        version = "1.0"
-        [tool.setuptools]
-        packages = ["tiny"]
-        [tool.poetry.dev-dependencies]
-        six = "^1.10"
-        black = "*"
-    """,
+    "pyproject.toml": TINY_PYPROJECT + """
+[tool.poetry.dev-dependencies]
+six = "^1.10"
+black = "*"
+""",
     "setup.cfg": """
         [tool:pytest]
         addopts = --cov=tiny --cov-report=term-missing -p no:randomly

@@ -17,6 +17,7 @@ from recipes.interpreters import discover
 from recipes.planner import build, plan, run_tests
 from recipes.records import Env, Recipe
 from tests.recipes.local_index import LocalIndex, make_wheel
+from tests.recipes.tiny_project import TINY_PYPROJECT
 
 # All after the day packages caught up with Python 3.11 (the tests' interpreter), before
 # which time travel does not go on it.
@@ -25,16 +26,6 @@ BEFORE_NEW = "2024-06-01T00:00:00Z"
 TOOLS_UPLOADED = "2025-01-01T00:00:00Z"
 SHOW_VERSION = ("{python}", "-c", "import demo_dep; print('demo-dep', demo_dep.VERSION)")
 
-TINY_PYPROJECT = """
-    [build-system]
-    requires = ["setuptools>=61"]
-    build-backend = "setuptools.build_meta"
-    [project]
-    name = "tiny"
-    version = "1.0"
-    [tool.setuptools]
-    packages = ["tiny"]
-"""
 
 pytestmark = pytest.mark.skipif(installers.uv_binary() is None, reason="uv is not installed")
 

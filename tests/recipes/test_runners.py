@@ -10,21 +10,10 @@ from recipes.diagnose import cause_of_test_failure
 from recipes.fallback import fallback_recipe
 from recipes.planner import build, plan, run_tests
 from recipes.records import StageError
+from tests.recipes.tiny_project import TINY_PYPROJECT
 
-PYPROJECT = """
-[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "tiny"
-version = "1.0"
-
-[tool.setuptools]
-packages = ["tiny"]
-"""
 TINY = {
-    "pyproject.toml": PYPROJECT,
+    "pyproject.toml": TINY_PYPROJECT,
     "tiny/__init__.py": "def double(x):\n    return 2 * x\n",
 }
 # The test proves the package imports and that variables the runner passes reach the tests.

@@ -9,19 +9,8 @@ from recipes.planner import build, run_tests
 from recipes.records import Env
 from recipes.shell_runner import _github_env
 from recipes.travis_source import recipes_from_travis
+from tests.recipes.tiny_project import TINY_PYPROJECT
 
-PYPROJECT = """
-[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "tiny"
-version = "1.0"
-
-[tool.setuptools]
-packages = ["tiny"]
-"""
 # The test proves the package imports and reports what reached it.
 WITNESS_TEST = """
 import os, unittest
@@ -40,7 +29,7 @@ class T(unittest.TestCase):
 def test_a_travis_job_builds_carries_its_shell_state_and_runs_its_tests(make_project,
                                                                         tmp_path: Path) -> None:
     project = make_project({
-        "pyproject.toml": PYPROJECT,
+        "pyproject.toml": TINY_PYPROJECT,
         "tiny/__init__.py": "def double(x):\n    return 2 * x\n",
         "tests/test_tiny.py": WITNESS_TEST,
         ".travis.yml": """
