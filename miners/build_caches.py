@@ -25,7 +25,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import subprocess
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -33,8 +32,9 @@ from pathlib import Path
 from typing import IO
 
 from miners.cache import CacheConfigError, parse_size
+from recipes import untrusted
 from recipes.installers import uv_binary
-from recipes.sandbox import download_cache
+from recipes.sandbox import Policy, SandboxSettings, base_environment, download_cache, run
 
 log = logging.getLogger("citrace")
 
@@ -66,16 +66,18 @@ def max_bytes_from_environment() -> int:
                                f"a number with K, M, G or T (20G), or 0 for no bound") from None
 
 
-def bound_build_caches(max_bytes: int, *, force: bool = False) -> Outcome:
+def bound_build_caches(max_bytes: int, *, force: bool = False,
+                       settings: SandboxSettings = SandboxSettings()) -> Outcome:
     """Trim uv's cache when the build caches are over ``max_bytes`` (see the module
-    docstring); ``force`` measures even when the last check was recent."""
+    docstring); ``force`` measures even when the last check was recent. uv runs in the
+    sandbox under ``settings``: untrusted builds wrote the cache."""
     uv_cache, pip_cache = download_cache("uv"), download_cache("pip")
     if max_bytes <= 0 or not (force or _due(uv_cache)):
         return Outcome(action="skipped")
     uv_size, pip_size = tree_size(uv_cache), tree_size(pip_cache)
     outcome = Outcome(uv_size, uv_size, pip_size)
     if uv_size + pip_size > max_bytes and uv_size:
-        outcome = _trim_uv(uv_cache, max_bytes - pip_size, outcome)
+        outcome = _trim_uv(uv_cache, max_bytes - pip_size, outcome, settings)
     if outcome.uv_after + pip_size > max_bytes and pip_size:
         log.warning("the pip build cache %s holds %s (bound %s, $%s); pip takes no lock, so "
                     "citrace leaves it: remove it while no citrace run is going", pip_cache,
@@ -84,7 +86,7 @@ def bound_build_caches(max_bytes: int, *, force: bool = False) -> Outcome:
     return outcome
 
 
-def _trim_uv(cache: Path, room: int, found: Outcome) -> Outcome:
+def _trim_uv(cache: Path, room: int, found: Outcome, settings: SandboxSettings) -> Outcome:
     uv = uv_binary()
     if uv is None:
         return Outcome(found.uv_before, found.uv_before, found.pip, "no_uv")
@@ -96,11 +98,11 @@ def _trim_uv(cache: Path, room: int, found: Outcome) -> Outcome:
                      "using it, so it is left for a later run", cache, _gb(found.uv_before))
             return Outcome(found.uv_before, found.uv_before, found.pip, "in_use")
         action = "pruned"
-        _uv_cache(uv, "prune", cache)
+        _uv_cache(uv, "prune", cache, settings)
         size = tree_size(cache)
         if size > room:
             action = "cleaned"
-            _uv_cache(uv, "clean", cache)  # it keeps .lock: the lock we hold stays the one
+            _uv_cache(uv, "clean", cache, settings)  # it keeps .lock: ours stays the one
             size = tree_size(cache)
     log.info("the uv build cache %s was over the bound ($%s): %s, now %s (%s)", cache,
              MAX_BYTES_VARIABLE, _gb(found.uv_before), _gb(size),
@@ -113,22 +115,24 @@ def _uv_lock(cache: Path) -> IO[bytes]:
     run as another user) when uv has not made it yet."""
     path = cache / ".lock"
     existed = path.exists()
-    lock = open(os.open(path, os.O_RDWR | os.O_CREAT, 0o666), "r+b")
+    # O_NOFOLLOW: a build may have left a link there, to a file of the host's.
+    lock = open(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666), "r+b")
     if not existed:
         with suppress(OSError):
             os.fchmod(lock.fileno(), 0o666)
     return lock
 
 
-def _uv_cache(uv: str, command: str, cache: Path) -> None:
-    """``uv cache COMMAND --force``: citrace holds the lock uv would otherwise wait for."""
-    try:
-        subprocess.run([uv, "cache", command, "--force", "--cache-dir", str(cache)],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=UV_SECONDS, check=False)
-    except subprocess.TimeoutExpired:
-        log.warning("uv cache %s on %s did not finish within %.0f s", command, cache,
-                    UV_SECONDS)
+def _uv_cache(uv: str, command: str, cache: Path, settings: SandboxSettings) -> None:
+    """``uv cache COMMAND --force``, in the sandbox, with the whole cache handed to its uid
+    (whoever wrote an entry, uv may remove it): citrace holds the lock uv would wait for."""
+    policy = Policy(writable=(cache,), unsafe_no_sandbox=settings.unsafe_no_sandbox)
+    # Not from inside the cache: uv refuses to run on a cache holding its working directory.
+    outcome = run([uv, "cache", command, "--force", "--cache-dir", str(cache)], cwd="/tmp",
+                  timeout=UV_SECONDS, env=base_environment(), policy=policy)
+    if not outcome.ok:
+        log.warning("uv cache %s on %s failed: %s", command, cache,
+                    (outcome.output_tail.strip().splitlines() or [outcome.verdict])[-1])
 
 
 def tree_size(root: Path) -> int:
@@ -157,7 +161,7 @@ def _due(cache: Path) -> bool:
 
 def _stamp(cache: Path) -> None:
     if cache.is_dir():
-        (cache / STAMP).touch()
+        untrusted.write_text(cache / STAMP, "")  # never through a link a build left there
 
 
 def _gb(size: int) -> str:

@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--build-timeout", type=float, default=1200.0, metavar="SECONDS")
     mine.add_argument("--test-timeout", type=float, default=1800.0, metavar="SECONDS")
     mine.add_argument("--unsafe-no-sandbox", action="store_true", help=evaluate_cli.UNSAFE_HELP)
+    mine.add_argument("--unsafe-build-network", action="store_true",
+                      help="give builds the host's own network (its loopback and every host "
+                           "it reaches) instead of the package index only, through citrace's "
+                           "proxy; for machines where the proxy cannot work")
     mine.add_argument("--license", type=_license_list, default=frozenset(), metavar="LIST",
                       help="keep only projects under these licenses: comma-separated SPDX "
                            "ids, 'permissive' for " + ", ".join(sorted(licenses.PERMISSIVE))
@@ -123,12 +127,14 @@ def _mine(args: argparse.Namespace) -> int:
     settings = Settings(work_root=out_dir / "work", logs_dir=out_dir / "logs",
                         keep_work=args.keep_work, build_timeout=args.build_timeout,
                         test_timeout=args.test_timeout, max_asserts=args.max_asserts,
-                        unsafe_no_sandbox=args.unsafe_no_sandbox,
+                        sandbox=sandbox.SandboxSettings(
+                            unsafe_no_sandbox=args.unsafe_no_sandbox,
+                            unsafe_build_network=args.unsafe_build_network),
                         installer=args.installer or installers.default_installer(),
                         licenses=args.license, keep_contaminated=args.keep_contaminated)
     Cache.from_environment()  # a bad $CITRACE_CACHE_MAX_BYTES is the user's to fix, now
-    with sandbox.unsafe_permitted(args.unsafe_no_sandbox):
-        summary = mine_all(specs, out_dir, settings, batch_cli.run_options(args))
+    sandbox.require_isolation(allow_unsafe=args.unsafe_no_sandbox)  # refuse before any work
+    summary = mine_all(specs, out_dir, settings, batch_cli.run_options(args))
     print(batch_cli.summary_line(summary, out_dir))
     return 0
 

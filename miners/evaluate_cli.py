@@ -76,10 +76,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"citrace: {exc}", file=sys.stderr)
         return 2
     output = args.output or args.samples.with_name(args.samples.name + "_results.jsonl")
-    with sandbox.unsafe_permitted(args.unsafe_no_sandbox):
-        evaluation = evaluate(problems, samples, ks=args.k, workers=args.workers,
-                              timeout=args.timeout, python=args.python)
-        unsafe = sandbox.unsafe_in_effect()
+    settings = sandbox.SandboxSettings(unsafe_no_sandbox=args.unsafe_no_sandbox)
+    sandbox.require_isolation(allow_unsafe=settings.unsafe_no_sandbox)  # refuse at once
+    evaluation = evaluate(problems, samples, ks=args.k, workers=args.workers,
+                          timeout=args.timeout, python=args.python, settings=settings)
+    unsafe = not sandbox.isolates()
     write_results(output, evaluation, unsafe_no_sandbox=unsafe)
     summary = evaluation.summary()
     if unsafe:

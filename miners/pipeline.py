@@ -14,13 +14,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from miners import licenses
 from miners.records import Checkout, ProjectResult, Spec
 from miners.sources import acquire
-from recipes import installers, planner, sandbox
+from recipes import installers, interpreters, planner, sandbox
 from recipes.diagnose import BOUND_CAUSES, cause_of_test_failure, failure_line, suite_counts
+from recipes.egress import NetworkMeter
 from recipes.records import STAGES, Env, Failure, Recipe, StageError
+from recipes.sandbox import SandboxSettings
 from tracer import inject, roots
 from tracer.emit.benchmarks import load_benchmarks
 from tracer.emit.candidates import build_candidates
@@ -49,7 +52,8 @@ class Settings:
     test_timeout: float = 1800.0
     validate_timeout: float = 10.0
     max_asserts: int = 10
-    unsafe_no_sandbox: bool = False  # run untrusted code unisolated when no sandbox works
+    # How untrusted commands are isolated (--unsafe-no-sandbox, --unsafe-build-network).
+    sandbox: SandboxSettings = SandboxSettings()
     installer: str = ""  # "pip" or "uv"; "" for recipes.installers.default_installer()
     licenses: frozenset[str] = frozenset()  # --license: SPDX ids kept; empty keeps all
     keep_contaminated: bool = False  # keep (flagged) problems that overlap a benchmark
@@ -67,6 +71,7 @@ class _Progress:
     python: str = ""
     on_stage: Callable[[str], None] | None = None
     tried: list[str] = field(default_factory=list)  # "recipe (python X.Y): stage cause"
+    network: NetworkMeter = field(default_factory=NetworkMeter)  # what its builds reached
 
     @contextmanager
     def stage_of(self, name: str) -> Iterator[None]:
@@ -101,7 +106,6 @@ def mine_project(spec: Spec, settings: Settings, *,
     (settings.logs_dir.parent / "failures" / f"{name}.tail.txt").unlink(missing_ok=True)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     progress = _Progress(on_stage=on_stage)
-    sandbox.allow_unsafe(settings.unsafe_no_sandbox)
     try:
         problems = _run_stages(spec, work, log_path, settings, progress)
         return _result(spec, progress, status="ok", failure=None, log_path=log_path,
@@ -141,7 +145,7 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
         _check_license(checkout, settings)
     source = Path(checkout.path)
     with progress.stage_of("plan"):
-        recipes, _skipped = planner.plan(source, log_path=log_path)
+        recipes, _skipped = planner.plan(source, log_path=log_path, settings=settings.sandbox)
         recipes = _for_python(recipes, spec)
     env, traces = _build_and_trace(recipes, source, work, log_path, settings, progress)
     with progress.stage_of("emit"):
@@ -159,7 +163,8 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
             raise StageError("emit", "no_candidates", _drop_summary(report.dropped, "function"))
     with progress.stage_of("validate"):
         kept, dropped = validate_all(report.candidates, python=env.recipe.interpreter,
-                                     work_dir=work / "validate", timeout=settings.validate_timeout)
+                                     work_dir=work / "validate", timeout=settings.validate_timeout,
+                                     settings=settings.sandbox)
         _count_drops(progress, dropped)
         progress.counts["problems"] = len(kept)
         if not kept:
@@ -167,7 +172,7 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
     problems = [to_problem(c, project=checkout.name, version=checkout.version,
                            source_spec=spec.raw, python=env.version,
                            ci_file=_recipe_name(env.recipe),
-                           unsafe_no_sandbox=sandbox.unsafe_in_effect(),
+                           unsafe_no_sandbox=isolation_fields(settings)["unsafe_no_sandbox"],
                            license=checkout.license) for c in kept]
     return _decontaminated(problems, settings, progress, log_path)
 
@@ -205,7 +210,7 @@ def _build_and_trace(recipes: list[Recipe], source: Path, work: Path, log_path: 
             with progress.stage_of("build"):
                 env = planner.build(recipe, source, work_dir=work / f"env{index}",
                                     log_path=log_path, timeout=settings.build_timeout,
-                                    options=_build_options(settings, progress.checkout))
+                                    options=_build_options(settings, progress))
             progress.recipe = recipe = env.recipe  # as built: with the installer it used
             test_runs += 1
             return env, _traced_run(env, source, work / f"run{index}", log_path, settings,
@@ -258,11 +263,13 @@ def _for_python(recipes: list[Recipe], spec: Spec) -> list[Recipe]:
     return wanted
 
 
-def _build_options(settings: Settings, checkout: Checkout | None) -> installers.BuildOptions:
-    """The installer asked for (uv when present, by default), and the checkout's date to
-    resolve dependencies as of."""
+def _build_options(settings: Settings, progress: _Progress) -> installers.BuildOptions:
+    """The installer asked for (uv when present, by default), the checkout's date to
+    resolve dependencies as of, the run's isolation, and the project's network meter."""
+    checkout = progress.checkout
     return installers.BuildOptions(installer=settings.installer or installers.default_installer(),
-                                   as_of=installers.as_of_date(checkout.date if checkout else ""))
+                                   as_of=installers.as_of_date(checkout.date if checkout else ""),
+                                   sandbox=settings.sandbox, meter=progress.network)
 
 
 def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Settings,
@@ -273,17 +280,19 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
     Most real suites have a few tests that fail years later (a changed dependency, a
     network test); refusing those runs would throw away nearly all of the trace."""
     progress.python = env.version
-    trace_dir = work / "traces"
+    trace_dir = work / "traces"  # ``work`` is citrace's: the tests cannot replace this by a link
     trace_dir.mkdir(parents=True)
     packages = roots.project_packages(source)
     trace_roots = roots.trace_roots(source, Path(env.site_packages), packages)
-    inject.install_probe(Path(env.site_packages), python=env.python)
+    inject.install_probe(Path(env.site_packages), interpreter=_interpreter_of(env),
+                         env_dir=Path(env.work_dir), settings=settings.sandbox,
+                         log_path=log_path)
     config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots))
-    config_path = config.write(work / "probe.json")
     with progress.stage_of("test"):
         log_start = log_path.stat().st_size if log_path.exists() else 0
-        outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config_path),
-                                    log_path=log_path, timeout=settings.test_timeout)
+        outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config),
+                                    log_path=log_path, timeout=settings.test_timeout,
+                                    writable=(trace_dir,), sandbox=settings.sandbox)
         counts = suite_counts(_log_since(log_path, log_start))
         if counts is not None:
             progress.counts["tests_passed"] = counts.passed
@@ -300,6 +309,16 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
                              f"the tests ran but no call of the project's own functions was "
                              f"recorded (traced under {', '.join(map(str, trace_roots))})")
     return traces
+
+
+def _interpreter_of(env: Env) -> str:
+    """The host interpreter of the environment's version (the one it was made from, unless a
+    CI step made it from another): never the environment's own, which its build wrote."""
+    wanted = interpreters.parse_version(env.version)
+    chosen = interpreters.choose(wanted) if wanted is not None else None
+    if chosen is not None and chosen.version[:2] == wanted:
+        return chosen.path
+    return env.recipe.interpreter
 
 
 def _log_since(log_path: Path, start: int, limit: int = 4 << 20) -> str:
@@ -346,14 +365,23 @@ def _result(spec: Spec, progress: _Progress, *, status: str, failure: Failure | 
         timings=dict(progress.timings),
         counts=dict(progress.counts),
         log=str(log_path.relative_to(settings.logs_dir.parent)) if log_path.exists() else "",
-        unsafe_no_sandbox=sandbox.unsafe_in_effect(),
         recipes_tried=list(progress.tried),
+        network=progress.network.total.to_dict() if progress.network.total else {},
+        **isolation_fields(settings),
     )
     if failure is not None:
         common["log_tail"] = keep_log_tail(log_path, settings.logs_dir.parent)
         return ProjectResult.failed(spec.raw, failure, **common)  # type: ignore[arg-type]
     return ProjectResult(spec=spec.raw, status=status, stage="validate", reason="",
                          **common)  # type: ignore[arg-type]
+
+
+def isolation_fields(settings: Settings) -> dict[str, Any]:
+    """How this process isolates the project's commands, for its records: the backend, and
+    whether that meant running without a sandbox (allowed by --unsafe-no-sandbox only)."""
+    backend = sandbox.backend_name()
+    return {"sandbox": backend,
+            "unsafe_no_sandbox": backend == "none" and settings.sandbox.unsafe_no_sandbox}
 
 
 def keep_log_tail(log_path: Path, out_dir: Path) -> str:

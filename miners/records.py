@@ -83,15 +83,14 @@ class ProjectResult:
     # (all of them, when the project failed)
     recipes_tried: list[str] = field(default_factory=list)
     log_tail: str = ""  # failed: the last lines of the log, a file relative to OUTDIR
+    # How the project's commands were isolated: "bwrap", "unshare", or "none" (then it ran
+    # without a sandbox, which only --unsafe-no-sandbox allows); "" before any command ran.
+    sandbox: str = ""
+    # What its builds did on the network (recipes.records.NetworkUse.to_dict: bytes, hosts
+    # reached, refused attempts), when they went through the egress proxy.
+    network: dict[str, Any] = field(default_factory=dict)
     # True when the project's untrusted code ran without a sandbox (--unsafe-no-sandbox).
-    # None: as this process runs commands, so that every line of a run says it.
-    unsafe_no_sandbox: bool | None = None
-
-    def __post_init__(self) -> None:
-        if self.unsafe_no_sandbox is None:
-            from recipes.sandbox import unsafe_in_effect
-
-            object.__setattr__(self, "unsafe_no_sandbox", unsafe_in_effect())
+    unsafe_no_sandbox: bool = False
 
     @classmethod
     def failed(cls, spec: str, failure: Failure, **kwargs: Any) -> ProjectResult:

@@ -99,7 +99,7 @@ def mine_all(specs: Sequence[Spec], out_dir: Path, settings: Settings,
     build_cache_bound = build_caches.max_bytes_from_environment()  # a bad value: fix it now
     out_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(out_dir):
-        _bound_build_caches(build_cache_bound)
+        _bound_build_caches(build_cache_bound, settings)
         if options.fresh:
             discard_run(out_dir)
         keys = spec_keys(specs)
@@ -120,11 +120,11 @@ def mine_all(specs: Sequence[Spec], out_dir: Path, settings: Settings,
             return summary
 
 
-def _bound_build_caches(max_bytes: int) -> None:
+def _bound_build_caches(max_bytes: int, settings: Settings) -> None:
     """The pip and uv caches every run on the machine shares stay under a bound
     (``miners.build_caches``); failing to trim them is no reason not to mine."""
     try:
-        build_caches.bound_build_caches(max_bytes)
+        build_caches.bound_build_caches(max_bytes, settings=settings.sandbox)
     except OSError as exc:
         log.warning("could not check the size of the build caches: %s", exc)
 

@@ -17,6 +17,7 @@ import yaml
 
 from recipes import interpreters, steps, tox_source
 from recipes.records import Recipe, StageError
+from recipes.sandbox import SandboxSettings
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -152,17 +153,18 @@ class Job:
 class ToxEnvironments:
     """tox's environments for a checkout, listed at most once and only if a job runs tox."""
 
-    def __init__(self, checkout: Path, *, log_path: Path) -> None:
+    def __init__(self, checkout: Path, *, log_path: Path,
+                 settings: SandboxSettings = SandboxSettings()) -> None:
         self.config = tox_source.tox_config_file(checkout)
-        self.checkout, self._log_path = checkout, log_path
+        self.checkout, self._log_path, self._settings = checkout, log_path, settings
         self._names: list[str] | None = None
         self._error: StageError | None = None
 
     def names(self) -> list[str]:
         if self._names is None and self._error is None:
             try:
-                self._names = tox_source.list_environments(self.checkout,
-                                                           log_path=self._log_path)
+                self._names = tox_source.list_environments(
+                    self.checkout, log_path=self._log_path, settings=self._settings)
             except StageError as exc:
                 self._error = exc
         if self._error is not None:

@@ -80,9 +80,10 @@ class Request:
     cwd: str
     env: dict[str, str]
     mounts: tuple[Mount, ...]
-    network: bool
+    host_network: bool  # False: a network namespace of its own, with its loopback up
     limits: Limits
     confines_itself: bool = False  # see CONFINE_ENV; only for citrace's own programs
+    shown_argv: tuple[str, ...] = ()  # what the log says ran, when ``argv`` wraps it
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def confinement(limits: Limits, ident: Identity | None) -> str:
 # --- the file system view -------------------------------------------------------------------
 
 def mounts_for(*, writable: tuple[Path, ...], readable: tuple[Path, ...], tmp_bytes: int,
-               network: bool) -> tuple[Mount, ...]:
+               host_network: bool) -> tuple[Mount, ...]:
     """System directories read-only, a private /proc, /dev, /tmp and /dev/shm, then each
     readable (read-only) and writable directory at its own path; nothing else of the host."""
     mounts: list[Mount] = []
@@ -127,7 +128,7 @@ def mounts_for(*, writable: tuple[Path, ...], readable: tuple[Path, ...], tmp_by
     extra = [(str(p), "rw") for p in _outermost(writable)]
     extra += [(str(p), "ro") for p in _outermost(readable)
               if not any(_within(str(p), w) for w, _ in extra)]
-    if network:
+    if host_network:
         extra += [(p, "ro") for p in _resolver_files()]
     created: set[str] = set()
     for path, kind in sorted(extra, key=lambda item: item[0].count("/")):
@@ -142,6 +143,12 @@ def mounts_for(*, writable: tuple[Path, ...], readable: tuple[Path, ...], tmp_by
                 created.add(ancestor)
         mounts.append(Mount(kind, path, path))
     return tuple(mounts)
+
+
+def bind_at(dest: str, source: Path) -> tuple[Mount, ...]:
+    """``source`` writable at ``dest``, a path of the sandbox's own under a directory no
+    other mount uses (/run)."""
+    return (Mount("dir", os.path.dirname(dest)), Mount("rw", dest, str(source)))
 
 
 def _outermost(paths: tuple[Path, ...]) -> list[Path]:

@@ -40,6 +40,8 @@ CAUSES: dict[str, str] = {
     "c_extension_build": "compiling a C extension failed",
     "install_failed": "installing the project or its dependencies failed otherwise",
     "broken_env": "the environment was built but its interpreter does not work",
+    "network_refused": "the build needed a host other than the package index's, which the "
+                       "sandbox's egress proxy refused (allow it with CITRACE_ALLOWED_HOSTS)",
     # test
     "import_error_in_tests": "the tests cannot import something they need",
     "network_in_tests": "a test command needs the network, which the traced run has not "
@@ -52,6 +54,7 @@ CAUSES: dict[str, str] = {
     "no_tests": "the recipe has no test command",
     "tests_failed": "the tests ran and most of them failed",
     # trace, emit, validate
+    "probe_install": "the probe could not be put into the built environment",
     "no_calls": "the tests ran but no call of the project's own functions was recorded",
     "no_candidates": "no traced function qualified as a problem (the reasons are counted)",
     "none_valid": "no candidate passed validation",
@@ -100,7 +103,16 @@ _BOUND_LINES = {
 
 
 def failure_line(outcome: CommandOutcome, default: str) -> str:
-    """The most telling line of a failed command's output, for a one-line reason."""
+    """The most telling line of a failed command's output, for a one-line reason; with the
+    hosts the egress proxy refused it, if any."""
+    line = _telling_line(outcome, default)
+    if outcome.network is not None and outcome.network.refused:
+        hosts = ", ".join(sorted(outcome.network.refused))
+        line = f"{line[:240]} (the sandbox refused a connection to {hosts}: not the index's)"
+    return line
+
+
+def _telling_line(outcome: CommandOutcome, default: str) -> str:
     if outcome.timed_out or outcome.verdict == "timeout":
         return f"timed out after {outcome.duration:.0f} s"
     if outcome.verdict in _BOUND_LINES:
@@ -126,6 +138,8 @@ def cause_of_build_failure(outcome: CommandOutcome) -> str:
         return "python2_only"
     if "could not find python interpreter" in text or "failed to find interpreter" in text:
         return "no_interpreter"
+    if outcome.network is not None and outcome.network.refused:
+        return "network_refused"
     if _UNRESOLVABLE.search(text):
         return "dependency_resolution"
     if "python.h" in text or re.search(r"command '\S*(gcc|cc|clang)' failed", text):

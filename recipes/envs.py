@@ -2,7 +2,7 @@
 
 The environment is the project's (its ``.pth`` files run at start-up), so the question is asked
 in the sandbox, and the answer is checked before citrace acts on it: the site-packages
-directory it names must lie inside the environment.
+directory it names must lie inside the environment, and the environment inside its directory.
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ import os
 from pathlib import Path
 
 from recipes.records import StageError
-from recipes.sandbox import base_environment, check_policy, interpreter_roots, run
+from recipes.sandbox import (
+    SandboxSettings,
+    base_environment,
+    check_policy,
+    interpreter_roots,
+    run,
+)
 
 _DESCRIBE = (
     "import json, sys, sysconfig; print(json.dumps({'purelib': sysconfig.get_paths()['purelib'],"
@@ -21,10 +27,17 @@ _DESCRIBE = (
 DESCRIBE_TIMEOUT = 60.0
 
 
-def describe(python: str) -> tuple[str, str]:
-    """(site-packages directory, full version) of an environment's interpreter."""
+def describe(python: str, *, inside: Path, interpreter: str,
+             settings: SandboxSettings = SandboxSettings()) -> tuple[str, str]:
+    """(site-packages directory, full version) of an environment's interpreter. The
+    environment lies in ``inside`` (its directory) and was made from ``interpreter``; it is
+    asked with only those two readable, however its files link elsewhere."""
     env_root = Path(python).parent.parent
-    policy = check_policy(readable=(env_root, *interpreter_roots(python)))
+    if not _inside(str(env_root), inside):
+        raise StageError("build", "broken_env",
+                         f"the environment {env_root} leads out of its directory {inside}")
+    policy = check_policy(readable=(env_root, *interpreter_roots(interpreter)),
+                          settings=settings)
     outcome = run([python, "-c", _DESCRIBE], cwd="/tmp", timeout=DESCRIBE_TIMEOUT,
                   env=base_environment(), policy=policy)
     try:

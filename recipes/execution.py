@@ -96,7 +96,7 @@ def execute(backend: isolation.Backend, request: Request, *, timeout: float,
             log_path: str | Path | None, limit: int, tail_lines: int, started: float,
             stdin_data: bytes | None) -> CommandOutcome:
     """Start the request's command through the backend and follow it to its end."""
-    with _Log(log_path, request.argv) as log:
+    with _Log(log_path, request.shown_argv or request.argv) as log:
         return _follow(backend, request, timeout=timeout, log=log, limit=limit,
                        tail_lines=tail_lines, started=started, stdin_data=stdin_data)
 
@@ -111,7 +111,8 @@ def _follow(backend: isolation.Backend, request: Request, *, timeout: float, log
                 stdin=subprocess.DEVNULL if stdin_data is None else subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
-            return CommandOutcome(request.argv, 127, time.monotonic() - started,
+            return CommandOutcome(request.shown_argv or request.argv, 127,
+                                  time.monotonic() - started,
                                   output_tail=f"cannot start {launch.argv[0]}: {exc}",
                                   verdict="error")
         launch.after_spawn()
@@ -133,7 +134,8 @@ def _follow(backend: isolation.Backend, request: Request, *, timeout: float, log
     tail = "\n".join(pump.tail)
     verdict = _verdict(exit_code, tail, timed_out=timed_out, limited=pump.limited,
                        started=launch.started)
-    return CommandOutcome(request.argv, exit_code, time.monotonic() - started,
+    return CommandOutcome(request.shown_argv or request.argv, exit_code,
+                          time.monotonic() - started,
                           timed_out=timed_out, output_tail=tail, verdict=verdict)
 
 

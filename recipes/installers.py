@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from recipes import untrusted
+from recipes.egress import NetworkMeter
+from recipes.sandbox import SandboxSettings
+
 PIP, UV = "pip", "uv"
 INSTALLERS = (PIP, UV)
 PACKAGING_TOOLS = ("pip", "setuptools", "wheel")  # newest even when resolving as of a date
@@ -29,11 +33,14 @@ VIRTUALENV_SEEDS = (3, 9)  # the oldest Python virtualenv 21 puts pip in
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How the builds of one project install: the installer asked for, and the date to
-    resolve dependencies as of (ISO 8601, "" for the newest versions)."""
+    """How the builds of one project install: the installer asked for, the date to resolve
+    dependencies as of (ISO 8601, "" for the newest versions), how they are isolated, and
+    where their use of the network is added up."""
 
     installer: str = PIP
     as_of: str = ""
+    sandbox: SandboxSettings = SandboxSettings()
+    meter: NetworkMeter | None = None
 
     def __post_init__(self) -> None:
         if self.installer not in INSTALLERS:
@@ -152,7 +159,7 @@ def environment(attempt: Attempt, work_dir: Path) -> dict[str, str]:
         # Undated too: an attempt after a dated one, in the same shell, must replace it.
         work_dir.mkdir(parents=True, exist_ok=True)
         config = work_dir / ("uv-as-of.toml" if attempt.as_of else "uv-newest.toml")
-        config.write_text(_uv_config(attempt.as_of), encoding="utf-8")
+        untrusted.write_text(config, _uv_config(attempt.as_of))  # an earlier build wrote here
         env["UV_CONFIG_FILE"] = str(config)
     return env
 

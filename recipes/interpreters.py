@@ -79,8 +79,9 @@ def _version_of(path: str) -> tuple[int, int, int] | None:
     if not os.access(path, os.X_OK):
         return None
     try:
-        out = subprocess.run([path, "-c", _VERSION_PROBE], capture_output=True, text=True,
-                             timeout=20, check=True).stdout
+        # -E -s -S: nothing of the environment or of site-packages runs (Python 2.7 has no -I).
+        out = subprocess.run([path, "-E", "-s", "-S", "-c", _VERSION_PROBE], capture_output=True,
+                             text=True, timeout=20, check=True, cwd="/").stdout
         major, minor, micro = (int(x) for x in out.strip().split("."))
     except (OSError, subprocess.SubprocessError, ValueError):
         return None

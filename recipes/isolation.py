@@ -186,8 +186,8 @@ class Bubblewrap(Backend):
             argv += ["--unshare-user", "--disable-userns"]
         argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                  "--die-with-parent", "--new-session", "--json-status-fd", str(status_write)]
-        if not request.network:
-            argv.append("--unshare-net")
+        if not request.host_network:
+            argv.append("--unshare-net")  # bwrap brings its loopback up
         argv += _bwrap_mounts(request.mounts)
         argv += ["--chdir", request.cwd, "--"]
         env = request.env
@@ -238,7 +238,7 @@ class Unshare(Backend):
     def _launch(self, request: Request, status_read: int, status_write: int,
                 userns: int | None) -> Launch:
         namespaces = ["--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
-        if not request.network:
+        if not request.host_network:
             namespaces.append("--net")
         if userns is None:
             argv = [self.tools["unshare"], "--user", "--map-root-user", *namespaces]
@@ -251,6 +251,7 @@ class Unshare(Backend):
             "rlimits": request.limits.rlimits(), "status_fd": status_write,
             "uid": self.ident.uid if userns is not None else None,
             "gid": self.ident.gid if userns is not None else None,
+            "own_network": not request.host_network,
         }
         argv += ["--", self.python, "-I", "-S", str(SHIM), json.dumps(plan)]
         fds = (status_write,) if userns is None else (status_write, userns)
@@ -446,8 +447,8 @@ def _probe(backend: Backend) -> tuple[bool, str]:
         grant((Path(scratch),), identity())
         request = Request(argv=("true",), cwd=scratch, env={"PATH": "/usr/bin:/bin"},
                           mounts=mounts_for(writable=(Path(scratch),), readable=(),
-                                            tmp_bytes=1 << 20, network=False),
-                          network=False, limits=Limits(processes=64))
+                                            tmp_bytes=1 << 20, host_network=False),
+                          host_network=False, limits=Limits(processes=64))
         with backend.launch(request) as launch:
             proc = subprocess.Popen(launch.argv, env=launch.env, cwd=launch.cwd,
                                     pass_fds=launch.pass_fds, stdin=subprocess.DEVNULL,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from recipes.ci_jobs import ToxEnvironments
 from recipes.fallback import fallback_recipe
 from recipes.installers import BuildOptions
 from recipes.records import CommandOutcome, Env, Recipe, StageError
+from recipes.sandbox import SandboxSettings
 from recipes.support import Support, declared_support
 from recipes.travis_source import recipes_from_travis
 
@@ -19,7 +20,8 @@ RUNNERS = {"tox": tox_runner, "shell": shell_runner, "fallback": venv_runner}
 CiSource = Callable[..., tuple[list[Recipe], list[str]]]
 
 
-def plan(checkout: Path, *, log_path: Path) -> tuple[list[Recipe], list[str]]:
+def plan(checkout: Path, *, log_path: Path,
+         settings: SandboxSettings = SandboxSettings()) -> tuple[list[Recipe], list[str]]:
     """The recipes for a checkout, best first, and what was left out with the reason:
     tox environments, then jobs of ``.travis.yml``, then of GitHub Actions workflows, then
     the fallback; among the CI's recipes, those on a Python with the fast tracer that the
@@ -35,12 +37,12 @@ def plan(checkout: Path, *, log_path: Path) -> tuple[list[Recipe], list[str]]:
                          f"the project supports only Python 2 ({support.evidence()}); "
                          f"citrace traces tests on Python 3.6 or newer")
     skipped: list[str] = []
+    tox = ToxEnvironments(checkout, log_path=log_path, settings=settings)
     try:
-        recipes, skipped = tox_source.recipes_from_tox(checkout, log_path=log_path)
+        recipes, skipped = tox_source.recipes_from_tox(checkout, tox.names)
     except StageError as exc:
         recipes = []
         skipped.append(f"{tox_source.tox_config_file(checkout)}: {exc.failure.message}")
-    tox = ToxEnvironments(checkout, log_path=log_path)
     sources: tuple[CiSource, ...] = (recipes_from_travis, recipes_from_actions)
     for source in sources:
         try:
@@ -143,6 +145,10 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
 
 
 def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
-              timeout: float) -> CommandOutcome:
+              timeout: float, writable: Sequence[Path] = (),
+              sandbox: SandboxSettings = SandboxSettings()) -> CommandOutcome:
+    """Run the environment's tests; ``writable``: directories they may write besides the
+    project's (the probe's trace directory)."""
     runner = RUNNERS.get(env.recipe.kind, venv_runner)
-    return runner.run_tests(env, checkout, extra_env=extra_env, log_path=log_path, timeout=timeout)
+    return runner.run_tests(env, checkout, extra_env=extra_env, log_path=log_path,
+                            timeout=timeout, writable=writable, sandbox=sandbox)

@@ -7,6 +7,7 @@ so that they can be written to JSON (``repos.jsonl``, ``citrace plan``) and read
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,34 @@ VERDICTS = ("ok", "failed", "timeout", "oom", "output_limit", "file_limit", "err
 
 
 @dataclass(frozen=True)
+class NetworkUse:
+    """What commands did on the network through the egress proxy (``recipes.egress``): the
+    bytes to and from each ``host:port`` reached, and the refused attempts by ``host:port``."""
+
+    reached: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.reached.values())
+
+    def __add__(self, other: NetworkUse) -> NetworkUse:
+        return NetworkUse(dict(Counter(self.reached) + Counter(other.reached)),
+                          dict(Counter(self.refused) + Counter(other.refused)))
+
+    def __bool__(self) -> bool:
+        return bool(self.reached or self.refused)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bytes": self.bytes, "reached": dict(sorted(self.reached.items())),
+                "refused": dict(sorted(self.refused.items()))}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NetworkUse:
+        return cls(dict(data.get("reached") or {}), dict(data.get("refused") or {}))
+
+
+@dataclass(frozen=True)
 class CommandOutcome(_Record):
     """What one command run through the sandbox did."""
 
@@ -102,8 +131,11 @@ class CommandOutcome(_Record):
     timed_out: bool = False
     output_tail: str = ""  # the last lines of combined stdout/stderr
     verdict: str = ""  # one of VERDICTS; derived from the fields above when not given
+    network: NetworkUse | None = None  # a build's use of the egress proxy; None: no proxy
 
     def __post_init__(self) -> None:
+        if isinstance(self.network, dict):  # read back from JSON
+            object.__setattr__(self, "network", NetworkUse.from_dict(self.network))
         if not self.verdict:
             object.__setattr__(self, "verdict", self._derived_verdict())
         elif self.verdict not in VERDICTS:

@@ -11,31 +11,35 @@ package index); its memory, CPU time, process count, file size and output are bo
 process it starts outlives it; the host's environment variables are not passed on. Hitting a
 bound is reported in ``CommandOutcome.verdict`` (timeout, oom, output_limit, file_limit).
 
-When no isolation works, ``run`` raises ``SandboxUnavailable`` unless the user allowed running
-without it (``allow_unsafe``, set by ``--unsafe-no-sandbox``).
+Builds reach the package index and nothing else: each build command runs in a network
+namespace of its own, whose only way out is citrace's egress proxy on the host
+(``recipes.egress``), which lets through the index's hosts only; what it let through and
+refused is in ``CommandOutcome.network``. Every network namespace citrace makes has its
+loopback up, so a test may serve on 127.0.0.1 and reach itself.
+
+When no isolation works, ``run`` raises ``SandboxUnavailable`` unless the policy allows
+running without it (``SandboxSettings.unsafe_no_sandbox``, from ``--unsafe-no-sandbox``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import os
 import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from recipes import confinement, execution, isolation
+from recipes import confinement, egress, execution, isolation
 from recipes.confinement import Limits, Mount, Request
 from recipes.isolation import SandboxUnavailable
 from recipes.records import CommandOutcome
 
-__all__ = ["Policy", "SandboxUnavailable", "allow_unsafe", "base_environment", "run",
-           "build_policy", "suite_policy", "check_policy", "project_dirs", "running_unsafe",
+__all__ = ["Policy", "SandboxSettings", "SandboxUnavailable", "base_environment", "run",
+           "build_policy", "suite_policy", "check_policy", "project_dirs", "require_isolation",
            "summary"]
 
 # Host variables a build or test legitimately needs. Everything else (tokens, keys,
@@ -43,11 +47,27 @@ __all__ = ["Policy", "SandboxUnavailable", "allow_unsafe", "base_environment", "
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM", "SSL_CERT_FILE",
                     "REQUESTS_CA_BUNDLE")
 PASSED_PREFIXES = ("PIP_", "UV_", "PYENV_")
-UNSAFE_ENV = "CITRACE_UNSAFE_NO_SANDBOX"
+# What a command's network is: "none", its own loopback only; "index", its own loopback and
+# the package index through the egress proxy; "host", the host's own network, loopback
+# included (only with --unsafe-build-network, for builds, where the proxy cannot work).
+NETWORKS = ("none", "index", "host")
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 DEFAULT_OUTPUT_LIMIT = 50 * MiB  # bytes of output; the command is stopped beyond it
 TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """How a run isolates the untrusted commands of its projects: the user's choices, passed
+    as a value into every ``Policy``, and from there into the records that report them."""
+
+    unsafe_no_sandbox: bool = False  # where no sandbox works, run commands without one
+    unsafe_build_network: bool = False  # builds get the host's network, not the proxy's
+
+    @property
+    def build_network(self) -> str:
+        return "host" if self.unsafe_build_network else "index"
 
 
 @dataclass(frozen=True)
@@ -58,13 +78,14 @@ class Policy:
     and the interpreters are always readable. ``home`` and ``tmp_dir`` (inside ``writable``)
     become HOME and TMPDIR; by default both are the private, size-bounded ``/tmp``.
     ``cache_dir`` and ``uv_cache_dir`` are the download caches shared between projects
-    (PIP_CACHE_DIR, UV_CACHE_DIR), writable.
+    (PIP_CACHE_DIR, UV_CACHE_DIR), writable. ``network`` is one of ``NETWORKS``.
     Limits apply to every process of the command; None leaves the host's.
+    ``unsafe_no_sandbox`` lets the command run unisolated where no sandbox works.
     """
 
     writable: tuple[Path, ...] = ()
     readable: tuple[Path, ...] = ()
-    network: bool = False
+    network: str = "none"
     memory_bytes: int | None = 4 * GiB  # address space per process
     cpu_seconds: int | None = None  # per process; None: the timeout, rounded up
     max_processes: int | None = 512  # processes and threads of the command together
@@ -74,32 +95,45 @@ class Policy:
     tmp_dir: Path | None = None
     cache_dir: Path | None = None
     uv_cache_dir: Path | None = None
+    unsafe_no_sandbox: bool = False
+    # Adds up what the command did on the network (the egress proxy's count), when given.
+    meter: egress.NetworkMeter | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.network not in NETWORKS:
+            raise ValueError(f"unknown network {self.network!r}: use one of {NETWORKS}")
 
 
-def build_policy(dirs: Sequence[Path], *, readable: Sequence[Path] = ()) -> Policy:
+def build_policy(dirs: Sequence[Path], *, readable: Sequence[Path] = (),
+                 settings: SandboxSettings = SandboxSettings(),
+                 meter: egress.NetworkMeter | None = None) -> Policy:
     """Building an environment: the package index, and the project's directories
     (``project_dirs``; HOME and TMPDIR go in the first)."""
     cache, uv_cache = download_cache(), download_cache("uv")
-    return Policy(writable=(*dirs, cache, uv_cache), readable=tuple(readable), network=True,
-                  memory_bytes=8 * GiB, max_processes=1024, max_file_bytes=4 * GiB,
-                  home=dirs[0] / ".home", tmp_dir=dirs[0] / ".tmp", cache_dir=cache,
-                  uv_cache_dir=uv_cache)
+    return Policy(writable=(*dirs, cache, uv_cache), readable=tuple(readable),
+                  network=settings.build_network, memory_bytes=8 * GiB, max_processes=1024,
+                  max_file_bytes=4 * GiB, home=dirs[0] / ".home", tmp_dir=dirs[0] / ".tmp",
+                  cache_dir=cache, uv_cache_dir=uv_cache,
+                  unsafe_no_sandbox=settings.unsafe_no_sandbox, meter=meter)
 
 
-def suite_policy(dirs: Sequence[Path], *, readable: Sequence[Path] = ()) -> Policy:
-    """Running a project's test suite: no network; the project's directories (checkout,
-    environments, traces) only."""
-    return Policy(writable=tuple(dirs), readable=tuple(readable), network=False,
+def suite_policy(dirs: Sequence[Path], *, readable: Sequence[Path] = (),
+                 settings: SandboxSettings = SandboxSettings()) -> Policy:
+    """Running a project's test suite: its own loopback only; the project's directories
+    (checkout, environments, traces) only."""
+    return Policy(writable=tuple(dirs), readable=tuple(readable), network="none",
                   memory_bytes=8 * GiB, max_processes=1024, max_file_bytes=2 * GiB,
-                  home=dirs[0] / ".home", tmp_dir=dirs[0] / ".tmp")
+                  home=dirs[0] / ".home", tmp_dir=dirs[0] / ".tmp",
+                  unsafe_no_sandbox=settings.unsafe_no_sandbox)
 
 
-def check_policy(*, readable: Sequence[Path] = ()) -> Policy:
+def check_policy(*, readable: Sequence[Path] = (),
+                 settings: SandboxSettings = SandboxSettings()) -> Policy:
     """Validating a problem or evaluating a sample: no network, nothing writable but a small
     private /tmp, tight limits."""
-    return Policy(writable=(), readable=tuple(readable), network=False,
+    return Policy(writable=(), readable=tuple(readable), network="none",
                   memory_bytes=1 * GiB, max_processes=32, max_file_bytes=16 * MiB,
-                  tmp_bytes=32 * MiB)
+                  tmp_bytes=32 * MiB, unsafe_no_sandbox=settings.unsafe_no_sandbox)
 
 
 def download_cache(installer: str = "pip") -> Path:
@@ -111,68 +145,40 @@ def download_cache(installer: str = "pip") -> Path:
     return Path(base) / installer
 
 
-def project_dirs(checkout: Path, work_dir: Path) -> tuple[Path, ...]:
-    """What a project's builds and test runs may write: the directory holding its checkout
-    and environments (the pipeline's per-project work directory), or the two themselves
-    when their common parent is a shared one (/, the home or temporary directory)."""
-    checkout, work_dir = Path(os.path.abspath(checkout)), Path(os.path.abspath(work_dir))
-    common = Path(os.path.commonpath([checkout, work_dir]))
-    shared = {Path("/"), Path.home(), Path(os.path.abspath(tempfile.gettempdir()))}
-    if common in shared or common.parent == common:
-        return (work_dir, checkout)
-    return (common,)
+def project_dirs(checkout: Path, work_dir: Path, *more: Path) -> tuple[Path, ...]:
+    """What a project's builds and test runs may write: the environment's directory (HOME
+    and TMPDIR go there), the checkout, and ``more`` (a test run's trace directory); never
+    their common parent. The directories that hold these stay the host's, so nothing run
+    in the sandbox can replace one of them by a link (to the host's files) before citrace
+    binds it into the next sandbox or writes in it."""
+    paths = (work_dir, checkout, *more)
+    return tuple(dict.fromkeys(Path(os.path.abspath(p)) for p in paths))
 
 
 # --- running without a sandbox --------------------------------------------------------------
 
-_unsafe = False
-
-
-def allow_unsafe(enabled: bool) -> None:
-    """Allow (or stop allowing) commands to run without isolation when none works here."""
-    global _unsafe
-    _unsafe = enabled
-
-
-@contextlib.contextmanager
-def unsafe_permitted(enabled: bool) -> Iterator[None]:
-    """For one command of the CLI: allow running without a sandbox (or not), and refuse at
-    once, with SandboxUnavailable, if there is none and that was not allowed."""
-    allow_unsafe(enabled)
-    try:
-        require_isolation()
-        yield
-    finally:
-        allow_unsafe(False)
-
-
-def running_unsafe() -> bool:
-    """True when untrusted commands run without isolation in this process (and it was
-    allowed): outputs record ``unsafe_no_sandbox``."""
-    backend, _ = isolation.current()
-    return not backend.isolated and _unsafe_allowed()
-
-
-def unsafe_in_effect() -> bool:
-    """Like ``running_unsafe``, without choosing a backend if none was chosen yet (then no
-    command ran in this process, unsafely or not)."""
-    backend = isolation.chosen()
-    return backend is not None and not backend.isolated and _unsafe_allowed()
-
-
-def _unsafe_allowed() -> bool:
-    return _unsafe or os.environ.get(UNSAFE_ENV, "") == "1"
-
-
-def require_isolation() -> isolation.Backend:
-    """The backend to use; SandboxUnavailable when none isolates and that was not allowed."""
+def require_isolation(*, allow_unsafe: bool) -> isolation.Backend:
+    """The backend to use; SandboxUnavailable when none isolates and running without one
+    was not allowed (``--unsafe-no-sandbox``)."""
     backend, reasons = isolation.current()
-    if backend.isolated or _unsafe_allowed():
+    if backend.isolated or allow_unsafe:
         return backend
     raise SandboxUnavailable(
         "citrace: no sandbox works on this machine (" + "; ".join(reasons) + "), so it will "
         "not run untrusted code. Install bubblewrap (apt-get install bubblewrap) or allow "
         "user namespaces; or pass --unsafe-no-sandbox to run without isolation.")
+
+
+def isolates() -> bool:
+    """Whether commands run isolated here (choosing the backend if none was chosen yet)."""
+    backend, _ = isolation.current()
+    return backend.isolated
+
+
+def backend_name() -> str:
+    """"bwrap", "unshare" or "none": what isolates commands here."""
+    backend, _ = isolation.current()
+    return backend.name
 
 
 # --- environment ---------------------------------------------------------------------------
@@ -261,14 +267,46 @@ def run(
         execution.log_line(log_path, f"\n$ {' '.join(argv)}\n{missing}\n")
         return CommandOutcome(tuple(argv), 127, time.monotonic() - started,
                               output_tail=missing, verdict="error")
-    backend = require_isolation()
+    backend = require_isolation(allow_unsafe=policy.unsafe_no_sandbox)
     _prepare_directories(policy, backend)
     request = Request(argv=tuple(argv), cwd=os.path.abspath(cwd), env=env,
-                      mounts=_mounts(policy), network=policy.network,
+                      mounts=_mounts(policy), host_network=policy.network == "host",
                       limits=_limits(policy, timeout), confines_itself=confines_itself)
+    if policy.network == "index" and backend.isolated:
+        return _run_with_egress(backend, request, policy, timeout=timeout, log_path=log_path,
+                                limit=output_limit, tail_lines=tail_lines, started=started,
+                                stdin_data=input)
+    # Unisolated (--unsafe-no-sandbox), a build has the host's network as it is.
     return execution.execute(backend, request, timeout=timeout, log_path=log_path,
                              limit=output_limit, tail_lines=tail_lines, started=started,
                              stdin_data=input)
+
+
+def _run_with_egress(backend: isolation.Backend, request: Request, policy: Policy, *,
+                     timeout: float, log_path: str | Path | None, limit: int, tail_lines: int,
+                     started: float, stdin_data: bytes | None) -> CommandOutcome:
+    """Run a build command whose only way out is the egress proxy: the proxy's socket
+    directory bound in, the forwarder started before the command, the proxy variables set."""
+    ident = confinement.identity()
+    owner = (ident.uid, ident.gid) if ident.switch else None
+    with egress.EgressProxy(egress.index_hosts(), owner=owner) as proxy:
+        inside = egress.SANDBOX_DIR
+        forwarder = [_HOST_PYTHON, "-I", "-S", f"{inside}/{egress.FORWARDER_SOURCE.name}",
+                     f"{inside}/{egress.SOCKET_NAME}", str(egress.FORWARDER_PORT), "--"]
+        wrapped = replace(
+            request, argv=(*forwarder, *request.argv), shown_argv=request.argv,
+            env={**request.env, **egress.proxy_environment()},
+            mounts=(*request.mounts, *confinement.bind_at(inside, proxy.directory)))
+        outcome = execution.execute(backend, wrapped, timeout=timeout, log_path=log_path,
+                                    limit=limit, tail_lines=tail_lines, started=started,
+                                    stdin_data=stdin_data)
+    used = proxy.usage()
+    if policy.meter is not None:
+        policy.meter.add(used)
+    return replace(outcome, network=used)
+
+
+_HOST_PYTHON = os.path.realpath(sys.executable)  # citrace's own interpreter, for its forwarder
 
 
 def _missing_program(argv: Sequence[str], env: Mapping[str, str]) -> str:
@@ -306,7 +344,8 @@ def _mounts_of_reader(policy: Policy) -> tuple[Mount, ...]:
 def _mounts_now(policy: Policy) -> tuple[Mount, ...]:
     readable = (*interpreter_roots(), *policy.readable)
     return confinement.mounts_for(writable=policy.writable, readable=readable,
-                                tmp_bytes=policy.tmp_bytes, network=policy.network)
+                                  tmp_bytes=policy.tmp_bytes,
+                                  host_network=policy.network == "host")
 
 
 def _limits(policy: Policy, timeout: float) -> Limits:

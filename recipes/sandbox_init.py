@@ -1,24 +1,29 @@
 """Pid 1 of a sandbox made with ``unshare``: builds the root, drops privileges, runs the command.
 
 ``recipes.isolation`` starts it as ``python -I -S sandbox_init.py PLAN`` in fresh mount and pid
-namespaces (and ipc, uts, network), as root of the user namespace. PLAN (JSON) lists the
-mounts, the working directory, the command, its rlimits, the uid to become (when citrace
-runs as root) and the status pipe. It mounts a tmpfs, builds the listed mounts in it, pivots
-into it, then forks: the child becomes the command (no capabilities, ``no_new_privs``), the
-parent stays as the namespace's init, reaping orphans, and exits with the command's status;
-the kernel then ends whatever the command left behind. Any failure before the command starts
-exits with status 125 and a line on stderr. Standard library only: it runs on the host's
-interpreter before anything of the sandbox exists.
+namespaces (and ipc, uts, network), as root of the user namespace. In a network namespace of
+its own it first brings up the loopback interface (``unshare --net`` leaves it down). PLAN
+(JSON) lists the mounts, the working directory, the command, its rlimits, the uid to become
+(when citrace runs as root) and the status pipe. It mounts a tmpfs, builds the listed mounts
+in it, pivots into it, then forks: the child becomes the command (no capabilities,
+``no_new_privs``), the parent stays as the namespace's init, reaping orphans, and exits with
+the command's status; the kernel then ends whatever the command left behind. Any failure
+before the command starts exits with status 125 and a line on stderr. Standard library
+only: it runs on the host's interpreter before anything of the sandbox exists.
 """
 
 import ctypes
+import fcntl
 import json
 import os
 import platform
 import resource
+import socket
+import struct
 import sys
 import warnings  # noqa: F401 - os.execvp imports it, after the host's files are gone
 
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
@@ -124,6 +129,18 @@ def build_root(mounts):
     return base
 
 
+def loopback_up():
+    """A new network namespace starts with ``lo`` down: bring it up, as bubblewrap does, so
+    that a test serving on 127.0.0.1 reaches itself (and a build, citrace's forwarder)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            request = struct.pack("16sh", b"lo", 0)
+            flags = struct.unpack("16sh", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+            fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | IFF_UP))
+        except OSError as exc:
+            fail(f"cannot bring up the loopback interface: {exc.strerror}")
+
+
 def enter_root(base):
     os.chdir(base)
     number = PIVOT_ROOT.get(platform.machine())
@@ -205,6 +222,8 @@ def main():
     status = plan["status_fd"]
     os.set_inheritable(status, False)
     os.write(status, (f"pid {host_pid()}\n").encode())
+    if plan.get("own_network"):
+        loopback_up()
     enter_root(build_root(plan["mounts"]))
     child = os.fork()
     if child == 0:

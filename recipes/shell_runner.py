@@ -19,13 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from recipes import envs, installers
+from recipes import envs, installers, untrusted
 from recipes.ci_jobs import TRAVIS, shell_for
 from recipes.diagnose import failure_line
 from recipes.installers import BuildOptions
 from recipes.records import CommandOutcome, Env, Recipe, StageError
 from recipes.sandbox import (
     Policy,
+    SandboxSettings,
     base_environment,
     build_policy,
     interpreter_roots,
@@ -56,10 +57,11 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
     ``pip`` commands stay pip's (with ``UV_EXCLUDE_NEWER`` set for steps that call uv)."""
     started = time.monotonic()
     venv = work_dir / "venv"
+    options = options or BuildOptions()
     policy = build_policy(project_dirs(checkout, work_dir),
-                          readable=interpreter_roots(recipe.interpreter))
-    chain, fallbacks = _create_venv(installers.attempts(options or BuildOptions(),
-                                                        recipe.interpreter),
+                          readable=interpreter_roots(recipe.interpreter),
+                          settings=options.sandbox, meter=options.meter)
+    chain, fallbacks = _create_venv(installers.attempts(options, recipe.interpreter),
                                     recipe, checkout, venv, log_path, timeout, policy)
     python = str(venv / "bin" / "python")
     remaining = timeout - (time.monotonic() - started)
@@ -77,7 +79,9 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
         repairs.append("installed the project with pip install -e ., which no step does")
         failed += _install(shell, chain, ["-e", "."], fallbacks, cwd=checkout)
     shell.save(work_dir / STATE_FILE)
-    site_packages, version = envs.describe(python)
+    site_packages, version = envs.describe(python, inside=work_dir,
+                                           interpreter=recipe.interpreter,
+                                           settings=options.sandbox)
     built = replace(recipe, repairs=tuple(repairs), failed_steps=tuple(failed),
                     installer=chain[0].installer, as_of=chain[0].as_of,
                     installer_fallbacks=tuple(fallbacks))
@@ -144,12 +148,13 @@ def _installable(checkout: Path) -> bool:
 
 
 def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
-              timeout: float) -> CommandOutcome:
+              timeout: float, writable: Sequence[Path] = (),
+              sandbox: SandboxSettings = SandboxSettings()) -> CommandOutcome:
     """Run the test commands in order, in the shell state the build left; stop at the first
     that fails and return the last outcome. ``extra_env`` reaches every test process."""
     work_dir = Path(env.work_dir)
-    policy = suite_policy(project_dirs(checkout, work_dir),
-                         readable=interpreter_roots(env.recipe.interpreter))
+    policy = suite_policy(project_dirs(checkout, work_dir, *writable),
+                          readable=interpreter_roots(env.recipe.interpreter), settings=sandbox)
     shell = _Shell.resume(env.recipe, checkout, Path(env.python).parent.parent, work_dir,
                           log_path, timeout, policy)
     outcome: CommandOutcome | None = None
@@ -193,7 +198,7 @@ class _Shell:
         env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", "")])
         scratch = work_dir / "shell"
         scratch.mkdir(parents=True, exist_ok=True)
-        (scratch / "prelude.sh").write_text(_PRELUDE, encoding="utf-8")
+        untrusted.write_text(scratch / "prelude.sh", _PRELUDE)
         return cls(travis, env, checkout, scratch, log_path, time.monotonic() + timeout, policy)
 
     @classmethod
@@ -201,14 +206,14 @@ class _Shell:
                log_path: Path, timeout: float, policy: Policy) -> _Shell:
         shell = cls.start(recipe, checkout, venv, work_dir, log_path, timeout, policy)
         try:
-            saved = json.loads((work_dir / STATE_FILE).read_text(encoding="utf-8"))
+            saved = json.loads(untrusted.read_text(work_dir / STATE_FILE))
             shell.env, shell.cwd = dict(saved["env"]), Path(saved["cwd"])
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no saved state: start as the build did
         return shell
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"env": self.env, "cwd": str(self.cwd)}), encoding="utf-8")
+        untrusted.write_text(path, json.dumps({"env": self.env, "cwd": str(self.cwd)}))
 
     def run(self, argv: Sequence[str], *, extra: Mapping[str, str] | None = None,
             cwd: Path | None = None) -> CommandOutcome:
@@ -235,7 +240,7 @@ class _Shell:
             return files
         files = {name: stem.with_suffix(f".{name.lower()}") for name in _GITHUB_FILES}
         for name, path in files.items():
-            path.write_text("", encoding="utf-8")
+            untrusted.write_text(path, "")
             env[name] = str(path)
         return files
 
@@ -247,8 +252,8 @@ class _Shell:
 
     def _absorb_travis(self, env_file: Path, cwd_file: Path) -> None:
         try:
-            entries = env_file.read_bytes().decode("utf-8", "replace").split("\0")
-            cwd = Path(cwd_file.read_text(encoding="utf-8").strip())
+            entries = untrusted.read_text(env_file).split("\0")
+            cwd = Path(untrusted.read_text(cwd_file).strip())
         except OSError:
             return  # the step ended without its trap (killed, or exec'd): nothing carries
         pairs = (entry.partition("=") for entry in entries if "=" in entry)
@@ -257,9 +262,12 @@ class _Shell:
             self.cwd = cwd
 
     def _absorb_github(self, env_file: Path, path_file: Path) -> None:
-        self.env.update(_github_env(env_file.read_text(encoding="utf-8", errors="replace")))
-        added = [line.strip() for line in path_file.read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
+        try:
+            self.env.update(_github_env(untrusted.read_text(env_file)))
+            lines = untrusted.read_text(path_file).splitlines()
+        except OSError:
+            return  # not a file of the step's (a link, say): nothing carries
+        added = [line.strip() for line in lines if line.strip()]
         if added:
             self.env["PATH"] = os.pathsep.join([*reversed(added), self.env.get("PATH", "")])
 

@@ -28,7 +28,7 @@ def move_installs(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: P
                   policy: Policy) -> Recipe:
     """``recipe`` with its install commands run now (in ``policy``, the build's) and left
     out of its test run; unchanged when it has none, or nothing but them."""
-    config = _commands(tox_argv, checkout, work_dir, log_path, env)
+    config = _commands(tox_argv, checkout, log_path, env, policy)
     if config is None:
         return recipe
     commands, change_dir = config
@@ -79,12 +79,12 @@ def _as_uv(command: str, python: str) -> list[str] | None:
     return installers.install_argv(installers.Attempt(installers.UV), python, args)
 
 
-def _commands(tox_argv: list[str], checkout: Path, work_dir: Path, log_path: Path,
-              env: dict[str, str]) -> tuple[list[str], Path] | None:
+def _commands(tox_argv: list[str], checkout: Path, log_path: Path, env: dict[str, str],
+              build: Policy) -> tuple[list[str], Path] | None:
     """The environment's commands as tox resolves them, and the directory they run in."""
     argv = [sys.executable, "-m", "tox", "config", "--format", "json", "--no-provision",
             "-k", "commands", "change_dir", *_options(tox_argv)]
-    policy = Policy(writable=(checkout, work_dir), network=False)
+    policy = replace(build, network="none")  # reading the configuration needs no index
     outcome = run(argv, cwd=checkout, timeout=CONFIG_TIMEOUT, log_path=log_path,
                   env=base_environment(env), policy=policy)
     if not outcome.ok:

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from recipes.diagnose import cause_of_build_failure, failure_line
 from recipes.installers import BuildOptions
 from recipes.records import CommandOutcome, Env, Recipe, StageError
 from recipes.sandbox import (
+    SandboxSettings,
     base_environment,
     build_policy,
     interpreter_roots,
@@ -61,11 +62,12 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
     each installer attempt in turn (tox-uv as of the checkout's date, tox-uv, pip)."""
     _refuse_before_37(recipe)
     deadline = time.monotonic() + timeout
+    options = options or BuildOptions()
     fallbacks: list[str] = []
-    tried = installers.attempts(options or BuildOptions(), recipe.interpreter)
+    tried = installers.attempts(options, recipe.interpreter)
     for number, attempt in enumerate(tried, start=1):
         recipe, outcome = _build_repaired(attempt, recipe, checkout, work_dir, log_path,
-                                          deadline)
+                                          deadline, options)
         if outcome.ok:
             break
         reason = failure_line(outcome, f"tox ({attempt.installer}) could not build")
@@ -80,9 +82,12 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
         tox_argv=_tox_argv(recipe, work_dir, attempt.installer),
         env=_tox_env(recipe, installers.environment(attempt, work_dir)),
         policy=build_policy(project_dirs(checkout, work_dir),
-                            readable=interpreter_roots(recipe.interpreter)))
+                            readable=interpreter_roots(recipe.interpreter),
+                            settings=options.sandbox, meter=options.meter))
     python = str(work_dir / recipe.toxenv / "bin" / "python")
-    site_packages, version = envs.describe(python)
+    site_packages, version = envs.describe(python, inside=work_dir,
+                                           interpreter=recipe.interpreter,
+                                           settings=options.sandbox)
     return Env(recipe=recipe, python=python, site_packages=site_packages, version=version,
                work_dir=str(work_dir))
 
@@ -102,23 +107,25 @@ def _refuse_before_37(recipe: Recipe) -> None:
 
 
 def _build_repaired(attempt: installers.Attempt, recipe: Recipe, checkout: Path,
-                    work_dir: Path, log_path: Path, deadline: float,
+                    work_dir: Path, log_path: Path, deadline: float, options: BuildOptions,
                     ) -> tuple[Recipe, CommandOutcome]:
     """One attempt, repeated once with a repair if today's tox rejected the configuration."""
-    outcome = _build_once(attempt, recipe, checkout, work_dir, log_path, deadline)
+    outcome = _build_once(attempt, recipe, checkout, work_dir, log_path, deadline, options)
     repaired = _repair(recipe, outcome)
     if repaired is not None:
         recipe = repaired
-        outcome = _build_once(attempt, recipe, checkout, work_dir, log_path, deadline)
+        outcome = _build_once(attempt, recipe, checkout, work_dir, log_path, deadline,
+                              options)
     return recipe, outcome
 
 
 def _build_once(attempt: installers.Attempt, recipe: Recipe, checkout: Path, work_dir: Path,
-                log_path: Path, deadline: float) -> CommandOutcome:
+                log_path: Path, deadline: float, options: BuildOptions) -> CommandOutcome:
     # --recreate: an environment an earlier attempt left may hold the wrong versions.
     argv = _tox_argv(recipe, work_dir, attempt.installer, "--notest", "--recreate")
     policy = build_policy(project_dirs(checkout, work_dir),
-                          readable=interpreter_roots(recipe.interpreter))
+                          readable=interpreter_roots(recipe.interpreter),
+                          settings=options.sandbox, meter=options.meter)
     return run(argv, cwd=checkout, timeout=max(1.0, deadline - time.monotonic()),
                env=_tox_env(recipe, installers.environment(attempt, work_dir)), log_path=log_path,
                policy=policy)
@@ -140,11 +147,12 @@ def _repair(recipe: Recipe, outcome: CommandOutcome) -> Recipe | None:
 
 
 def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
-              timeout: float) -> CommandOutcome:
+              timeout: float, writable: Sequence[Path] = (),
+              sandbox: SandboxSettings = SandboxSettings()) -> CommandOutcome:
     """Run the environment's test commands; the environment is reused as built."""
     argv = _tox_argv(env.recipe, Path(env.work_dir), env.recipe.installer or installers.PIP,
                      "--skip-pkg-install")
-    policy = suite_policy(project_dirs(checkout, Path(env.work_dir)),
-                         readable=interpreter_roots(env.recipe.interpreter))
+    policy = suite_policy(project_dirs(checkout, Path(env.work_dir), *writable),
+                          readable=interpreter_roots(env.recipe.interpreter), settings=sandbox)
     return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(env.recipe, extra_env),
                log_path=log_path, policy=policy)

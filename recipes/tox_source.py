@@ -9,11 +9,12 @@ from __future__ import annotations
 import configparser
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from recipes import interpreters
 from recipes.records import Recipe, StageError
-from recipes.sandbox import Policy, base_environment, run
+from recipes.sandbox import Policy, SandboxSettings, base_environment, run
 
 # Environment factors that name a chore rather than a test run.
 CHORE_FACTORS = frozenset({
@@ -50,13 +51,15 @@ def _contains(path: Path, needle: str) -> bool:
         return False
 
 
-def list_environments(checkout: Path, *, log_path: Path) -> list[str]:
+def list_environments(checkout: Path, *, log_path: Path,
+                      settings: SandboxSettings = SandboxSettings()) -> list[str]:
     """Every environment tox knows for this checkout, in tox's order."""
     argv = [sys.executable, "-m", "tox", "list", "--no-desc", "--no-provision"]
     # Listing only reads the configuration (and may leave a .tox directory): no network.
     outcome = run(argv, cwd=checkout, timeout=LIST_TIMEOUT, log_path=log_path,
                   env=base_environment({"TOX_USER_CONFIG_FILE": "/dev/null"}), tail_lines=5000,
-                  policy=Policy(writable=(checkout,)))
+                  policy=Policy(writable=(checkout,),
+                                unsafe_no_sandbox=settings.unsafe_no_sandbox))
     if not outcome.ok:
         last = outcome.output_tail.strip().splitlines()[-1:] or ["no output"]
         message = f"tox cannot read the configuration: {last[0]}"
@@ -86,16 +89,18 @@ def is_test_environment(env_name: str) -> bool:
     return env_name.lower() not in CHORE_FACTORS and not factors & CHORE_FACTORS
 
 
-def recipes_from_tox(checkout: Path, *, log_path: Path) -> tuple[list[Recipe], list[str]]:
+def recipes_from_tox(checkout: Path, environments: Callable[[], list[str]],
+                     ) -> tuple[list[Recipe], list[str]]:
     """Recipes for the test environments that can run here, best first, and the
-    environments left out with the reason."""
+    environments left out with the reason; ``environments()`` lists tox's (in the sandbox:
+    ``ci_jobs.ToxEnvironments.names``, shared with the CI jobs that run tox)."""
     source = tox_config_file(checkout)
     if source is None:
         return [], []
     overrides, repairs = config_repairs(checkout)
     recipes: list[tuple[tuple[int, int, int], Recipe]] = []
     skipped: list[str] = []
-    for name in list_environments(checkout, log_path=log_path):
+    for name in environments():
         if not is_test_environment(name):
             skipped.append(f"{name}: not a test run")
             continue

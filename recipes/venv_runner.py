@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from recipes.installers import PIP, BuildOptions
 from recipes.records import CommandOutcome, Env, Recipe, StageError
 from recipes.sandbox import (
     Policy,
+    SandboxSettings,
     base_environment,
     build_policy,
     interpreter_roots,
@@ -32,10 +33,12 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
     """Create the virtualenv and install the recipe's packages, trying each installer
     attempt in turn (uv as of the checkout's date, uv, pip) until one builds."""
     deadline = time.monotonic() + timeout
+    options = options or BuildOptions()
     policy = build_policy(project_dirs(checkout, work_dir),
-                          readable=interpreter_roots(recipe.interpreter))
+                          readable=interpreter_roots(recipe.interpreter),
+                          settings=options.sandbox, meter=options.meter)
     fallbacks: list[str] = []
-    tried = installers.attempts(options or BuildOptions(), recipe.interpreter)
+    tried = installers.attempts(options, recipe.interpreter)
     pip_only = False
     for number, attempt in enumerate(tried, start=1):
         if pip_only and attempt.installer != PIP:
@@ -49,7 +52,9 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
             pip_only = exc.failure.message.endswith(_PIP_ONLY)
             fallbacks.append(installers.fallback_note(attempt, exc.failure.message))
             continue
-        site_packages, version = envs.describe(python)
+        site_packages, version = envs.describe(python, inside=work_dir,
+                                               interpreter=recipe.interpreter,
+                                               settings=options.sandbox)
         built = replace(recipe, installer=attempt.installer, as_of=attempt.as_of,
                         installer_fallbacks=tuple(fallbacks))
         return Env(recipe=built, python=python, site_packages=site_packages, version=version,
@@ -86,11 +91,13 @@ def _remaining(deadline: float) -> float:
 
 
 def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
-              timeout: float) -> CommandOutcome:
-    """Run the recipe's commands in order; a later one runs only if pytest found no tests."""
+              timeout: float, writable: Sequence[Path] = (),
+              sandbox: SandboxSettings = SandboxSettings()) -> CommandOutcome:
+    """Run the recipe's commands in order; a later one runs only if pytest found no tests.
+    ``writable``: directories the tests write besides the project's own (its traces)."""
     venv = Path(env.python).parent.parent
-    policy = suite_policy(project_dirs(checkout, Path(env.work_dir)),
-                         readable=interpreter_roots(env.recipe.interpreter))
+    policy = suite_policy(project_dirs(checkout, Path(env.work_dir), *writable),
+                          readable=interpreter_roots(env.recipe.interpreter), settings=sandbox)
     outcome: CommandOutcome | None = None
     for command in env.recipe.commands:
         argv = [part.replace("{python}", env.python) for part in command]

@@ -1,10 +1,13 @@
 """Putting the probe into a target environment and switching it on for one run.
 
 Two ways, one probe:
-* ``citrace mine`` builds the environment, so it copies the probe into its site-packages
+* ``citrace mine`` builds the environment, so it puts the probe into its site-packages
   under a name no project uses, with a ``.pth`` line that imports it only when
   ``CITRACE_PROBE`` is set (``install_probe``). The line swallows every failure, so a
-  broken probe can never change what an interpreter prints at start-up.
+  broken probe can never change what an interpreter prints at start-up. The environment is
+  the project's (its build wrote it), so the copy and the compilation run in the sandbox,
+  with the interpreter citrace made the environment from: never the environment's own.
+  The config travels in the variable itself, so there is no file the project could replace.
 * ``citrace trace`` runs a command on interpreters and virtualenvs it cannot write into, so
   it puts a boot directory on ``PYTHONPATH`` (``write_boot_dir``): the probe module plus a
   ``sitecustomize.py`` that imports it and then runs the ``sitecustomize`` it shadows.
@@ -18,13 +21,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from recipes.records import StageError
-from recipes.sandbox import base_environment
+from recipes.sandbox import (
+    Policy,
+    SandboxSettings,
+    base_environment,
+    interpreter_roots,
+    run,
+)
 
 PROBE_MODULE = "_citrace_probe"
 PROBE_ENV_VAR = "CITRACE_PROBE"
@@ -38,8 +46,24 @@ PTH_LINE = (
     + PROBE_MODULE + "\\nexcept BaseException: pass\")\n"
 )
 
-_COMPILE = "import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)"
-_PURELIB_QUERY = "import sysconfig; print('\\n' + sysconfig.get_paths()['purelib'])"
+# Run in the sandbox by the interpreter the environment was made from (-I -S: nothing of the
+# environment is read): whatever the build left at the probe's names is replaced, then the
+# probe is compiled, so that no test process compiles it again (~15 ms each, under
+# PYTHONDONTWRITEBYTECODE) and a probe that does not parse on that version fails here, not
+# silently behind the .pth line's try/except.
+_INSTALL = """
+import os, py_compile, sys
+site, name, pth = sys.argv[1:4]
+os.makedirs(site, exist_ok=True)
+module = os.path.join(site, name + '.py')
+for path, text in ((module, sys.stdin.read()), (os.path.join(site, name + '.pth'), pth)):
+    if os.path.lexists(path):
+        os.unlink(path)
+    with open(path, 'x', encoding='utf-8') as out:
+        out.write(text)
+py_compile.compile(module, doraise=True)
+"""
+INSTALL_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -55,66 +79,40 @@ class ProbeConfig:
     max_yields: int = 10  # values recorded per generator call (sys.monitoring backend)
     backend: str = "auto"  # auto | setprofile | monitoring (3.12+; else setprofile)
 
-    def write(self, path: Path | str) -> Path:
-        path = Path(path)
+    def to_json(self) -> str:
         data = asdict(self)
         data["roots"] = list(self.roots)
-        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        return json.dumps(data, separators=(",", ":"))
+
+    def write(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
         return path
 
 
-def site_packages_of(python: str) -> Path:
-    """The purelib directory of the environment ``python`` belongs to."""
-    try:
-        done = subprocess.run(
-            [python, "-c", _PURELIB_QUERY], capture_output=True, text=True, timeout=60,
-            env=base_environment(), stdin=subprocess.DEVNULL, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StageError("trace", "no-site-packages",
-                         f"cannot run {python} to find its site-packages: {exc}") from exc
-    lines = done.stdout.strip().splitlines()
-    # The last line: a project's own .pth files may print before our query does.
-    if done.returncode != 0 or not lines:
-        raise StageError("trace", "no-site-packages",
-                         f"{python} did not report its site-packages (exit {done.returncode}); "
-                         "check that the environment was built")
-    return Path(lines[-1])
+def install_probe(site_packages: Path, *, interpreter: str, env_dir: Path,
+                  settings: SandboxSettings = SandboxSettings(),
+                  log_path: Path | None = None) -> None:
+    """Put the probe and its .pth line into ``site_packages`` (inside ``env_dir``, the
+    environment's directory), compiled, in the sandbox with ``interpreter``: the host
+    interpreter of the environment's version, which citrace chose itself."""
+    policy = Policy(writable=(env_dir,), readable=interpreter_roots(interpreter),
+                    unsafe_no_sandbox=settings.unsafe_no_sandbox)
+    outcome = run([interpreter, "-I", "-S", "-c", _INSTALL, str(site_packages), PROBE_MODULE,
+                   PTH_LINE], cwd=env_dir, timeout=INSTALL_TIMEOUT, env=base_environment(),
+                  policy=policy, input=PROBE_SOURCE.read_bytes(), log_path=log_path)
+    if not outcome.ok:
+        last = (outcome.output_tail.strip().splitlines() or [outcome.verdict])[-1]
+        raise StageError("trace", "probe_install",
+                         f"the probe could not be installed with {interpreter}: {last}")
 
 
-def install_probe(site_packages: Path, *, python: str | None = None) -> None:
-    """Copy the probe into ``site_packages`` with the .pth line that starts it.
-
-    Given the environment's ``python``, also compile it there: test commands run with
-    PYTHONDONTWRITEBYTECODE, so without a .pyc every interpreter start would compile the
-    probe again (~15 ms), and a probe that does not parse on that version would otherwise
-    fail silently behind the .pth line's try/except.
-    """
-    site_packages.mkdir(parents=True, exist_ok=True)
-    module = site_packages / f"{PROBE_MODULE}.py"
-    shutil.copyfile(PROBE_SOURCE, module)
-    (site_packages / f"{PROBE_MODULE}.pth").write_text(PTH_LINE, encoding="ascii")
-    if python is not None:
-        _compile(python, module)
-
-
-def _compile(python: str, module: Path) -> None:
-    try:
-        done = subprocess.run(
-            [python, "-c", _COMPILE, str(module)], capture_output=True, text=True,
-            timeout=60, env=base_environment(), stdin=subprocess.DEVNULL, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StageError("trace", "probe-install", f"cannot run {python}: {exc}") from exc
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise StageError("trace", "probe-install",
-                         f"the probe does not compile on {python}: {last}")
-
-
-def probe_environment(config_path: Path | str) -> dict[str, str]:
-    """The variables that switch the probe on for a command."""
-    return {PROBE_ENV_VAR: str(Path(config_path).resolve())}
+def probe_environment(config: ProbeConfig | Path | str) -> dict[str, str]:
+    """The variables that switch the probe on for a command: the config itself, or the
+    path of a file holding it."""
+    if isinstance(config, ProbeConfig):
+        return {PROBE_ENV_VAR: config.to_json()}
+    return {PROBE_ENV_VAR: str(Path(config).resolve())}
 
 
 def write_boot_dir(directory: Path) -> Path:

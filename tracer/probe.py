@@ -1,10 +1,10 @@
 """citrace's probe: records the inputs and outputs of a project's own functions.
 
-Imported as ``_citrace_probe``, and active only when ``CITRACE_PROBE`` names a JSON config
-file. Two ways in: ``citrace mine`` copies it into the environment's site-packages with a
-``.pth`` line; ``citrace trace`` puts it on ``PYTHONPATH`` next to a ``sitecustomize.py``
-(``tracer/inject.py`` writes both). It writes one trace file per process in the format
-specified in citrace's ``tracer/records.py``.
+Imported as ``_citrace_probe``, and active only when ``CITRACE_PROBE`` holds a JSON config
+(or names a file holding it). Two ways in: ``citrace mine`` puts it into the environment's
+site-packages with a ``.pth`` line; ``citrace trace`` puts it on ``PYTHONPATH`` next to a
+``sitecustomize.py`` (``tracer/inject.py`` writes both). It writes one trace file per
+process in the format specified in citrace's ``tracer/records.py``.
 
 Two backends, one record format, chosen at start-up (the header says which and why):
 * ``monitoring`` (CPython 3.12+, PEP 669): PY_START is the only event on everywhere; code
@@ -1280,9 +1280,14 @@ _EXHAUSTED = object()
 
 # ---------------------------------------------------------------------------- start-up
 
-def load_config(path):
-    with open(path, 'rb') as stream:  # not the locale's encoding: 3.6 under LANG=C is ASCII
-        config = _loads(stream.read().decode('utf-8'))
+def load_config(value):
+    """The config ``CITRACE_PROBE`` gives: the JSON itself (``citrace mine``: no file the
+    project could replace), or the path of a JSON file (``citrace trace``)."""
+    if value.lstrip().startswith('{'):
+        config = _loads(value)
+    else:
+        with open(value, 'rb') as stream:  # not the locale's encoding: 3.6 under LANG=C
+            config = _loads(stream.read().decode('utf-8'))
     if type(config) is not dict or 'out_dir' not in config:
         raise ValueError('not a citrace probe config')
     return config
@@ -1329,9 +1334,9 @@ def start(config):
 
 def _autostart():
     try:
-        path = os.environ.get(ENV_VAR)
-        if path and not getattr(sys, _STARTED, False):
-            start(load_config(path))
+        value = os.environ.get(ENV_VAR)
+        if value and not getattr(sys, _STARTED, False):
+            start(load_config(value))
     except Exception:
         pass  # a broken config must not break the program under test
 

@@ -31,8 +31,11 @@ def trace_roots(checkout: Path, site_packages: Path, packages: frozenset[str]) -
     """The checkout, plus the installed copies of the project's packages: a non-editable
     install runs the copy in site-packages, not the file in the checkout."""
     roots = [checkout.resolve()]
+    real_site = site_packages.resolve()
     for name in sorted(packages):
-        installed = site_packages / name
-        if installed.is_dir():
-            roots.append(installed.resolve())
+        installed = (site_packages / name).resolve()
+        # The build wrote site-packages: a package there that links out of it (to the
+        # host's files) would let a trace name them as the project's sources.
+        if installed.is_dir() and installed.is_relative_to(real_site):
+            roots.append(installed)
     return roots

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from recipes import untrusted
 from tracer.records import (
     RAISED,
     TRACE_FORMAT_VERSION,
@@ -63,7 +64,8 @@ class _Reader:
         )
 
     def read_file(self, path: Path) -> None:
-        with path.open("rb") as stream:
+        # Written by the project's processes: a link there (to a host file) is not followed.
+        with untrusted.open_regular(path) as stream:
             header = _header(stream.readline())
             if header is None:
                 self.files_skipped += 1

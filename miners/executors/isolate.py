@@ -31,7 +31,7 @@ from typing import IO, Any
 import miners
 from miners.executors import Event, Finished, StageReached, Started, Task
 from miners.executors.procs import kill_tree, start_time
-from miners.pipeline import Settings, keep_log_tail, slug
+from miners.pipeline import Settings, isolation_fields, keep_log_tail, slug
 from miners.records import ProjectResult
 from recipes.records import Failure
 from tracer.records import Problem
@@ -236,7 +236,7 @@ def _finished(task: Task, settings: Settings, watch: _Watch, outcome: str,
     # The worker could not keep its log's tail, as the pipeline does for other failures.
     return Finished(task, ProjectResult.failed(
         task.spec.raw, failure, timings=timings, log=str(log_path.relative_to(out_dir)),
-        log_tail=keep_log_tail(log_path, out_dir)))
+        log_tail=keep_log_tail(log_path, out_dir), **isolation_fields(settings)))
 
 
 def _exit_description(returncode: int | None) -> str:

@@ -9,11 +9,27 @@ the worker's own group is killed.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import time
 from pathlib import Path
 
 PROC = Path("/proc")
+PR_SET_CHILD_SUBREAPER = 36
+KILL_PASSES = 5
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux): a process whose
+    parent dies, however early (a sandbox's first process, killed while it was forking
+    before it could ask to die with its parent), is re-parented here, not to init, so that
+    ``kill_tree`` still finds it. False where the kernel does not offer it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def start_time(pid: int) -> str:
@@ -69,16 +85,19 @@ def _parent_of(entry: Path) -> int | None:
 def kill_tree(pid: int, *, include_self: bool = True) -> None:
     """SIGKILL ``pid``, its descendants and their process groups, never the caller's own."""
     own_group = os.getpgrp()
-    # Twice: a process may have forked between the walk and the kill.
-    for _ in range(2):
+    # Again while any is left: a process may have forked between the walk and the kill,
+    # and the orphans of a killed one come back to a subreaper (``become_subreaper``).
+    for _ in range(KILL_PASSES):
         targets = descendants(pid)
         if include_self:
             targets.insert(0, pid)
+        targets = [target for target in targets if target != os.getpid()]
+        if not targets:
+            return
         for target in targets:
-            if target == os.getpid():
-                continue
             _kill_group_of(target, own_group)
             _kill(target)
+        time.sleep(0.01)
 
 
 def _kill_group_of(pid: int, own_group: int) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from miners.executors import Event, ExecutorUnavailable, Finished, Started, Task
 from miners.executors.isolate import run_isolated
-from miners.pipeline import Settings, keep_log_tail, slug
+from miners.pipeline import Settings, isolation_fields, keep_log_tail, slug
 from miners.records import ProjectResult
 from recipes.records import Failure
 
@@ -97,7 +97,8 @@ def _collect(ray: ModuleType, ref: Any, task: Task, settings: Settings) -> Finis
         message = f"the Ray task was lost after retries: {type(exc).__name__}: {exc}"
         failure = Failure("acquire", "worker_died", message.splitlines()[0])
         return Finished(task, ProjectResult.failed(task.spec.raw, failure,
-                                                   **_kept_log(task, settings, failure)))
+                                                   **_kept_log(task, settings, failure),
+                                                   **isolation_fields(settings)))
     assert isinstance(finished, Finished)
     if log_text is not None:
         log_path = settings.logs_dir / f"{slug(task.spec.raw)}.log"

@@ -23,7 +23,7 @@ import time
 from dataclasses import replace
 from typing import IO, Any
 
-from miners.executors.procs import kill_tree
+from miners.executors.procs import become_subreaper, kill_tree
 from miners.pipeline import Settings, mine_project
 from recipes import interpreters, isolation
 
@@ -32,6 +32,7 @@ WATCH_INTERVAL = 0.25
 
 def main() -> int:
     channel = _private_stdout()
+    become_subreaper()  # so that no process of a project escapes kill_tree as an orphan
     _watch_parent(os.getppid())
     _warm_up()
     try:

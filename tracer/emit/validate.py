@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recipes.sandbox import SandboxSettings
 from tracer.emit import check_helpers
 from tracer.emit.asserts import RAISES, REPLAY, YIELDS
 from tracer.emit.checks import TIMED_OUT, CheckResult, run_check
@@ -95,20 +96,22 @@ def body_indent(body: str) -> str:
     return "    "
 
 
-def validate(candidate: Candidate, *, python: str, work_dir: Path,
-             timeout: float = 10.0) -> str | None:
+def validate(candidate: Candidate, *, python: str, work_dir: Path, timeout: float = 10.0,
+             settings: SandboxSettings = SandboxSettings()) -> str | None:
     """None when the candidate is a sound problem, else the reason to drop it."""
-    return validate_candidate(candidate, python=python, work_dir=work_dir,
-                              timeout=timeout).reason
+    return validate_candidate(candidate, python=python, work_dir=work_dir, timeout=timeout,
+                              settings=settings).reason
 
 
 def validate_all(candidates: Sequence[Candidate], *, python: str, work_dir: Path,
-                 timeout: float = 10.0) -> tuple[list[Candidate], Counter[str]]:
+                 timeout: float = 10.0, settings: SandboxSettings = SandboxSettings(),
+                 ) -> tuple[list[Candidate], Counter[str]]:
     """The candidates that pass, in their order and as validated (pruned tests, runs), and
     the drop reasons: of the candidates dropped, and of the asserts dropped (``assert_...``)."""
     with ThreadPoolExecutor(max_workers=VALIDATION_WORKERS) as pool:
         results = list(pool.map(
-            lambda c: validate_candidate(c, python=python, work_dir=work_dir, timeout=timeout),
+            lambda c: validate_candidate(c, python=python, work_dir=work_dir, timeout=timeout,
+                                         settings=settings),
             candidates))
     dropped: Counter[str] = Counter()
     for result in results:
@@ -119,16 +122,19 @@ def validate_all(candidates: Sequence[Candidate], *, python: str, work_dir: Path
 
 
 def validate_candidate(candidate: Candidate, *, python: str, work_dir: Path,
-                       timeout: float = 10.0) -> Validated:
+                       timeout: float = 10.0,
+                       settings: SandboxSettings = SandboxSettings()) -> Validated:
     work_dir.mkdir(parents=True, exist_ok=True)
-    return _Validation(candidate, python, timeout).run()
+    return _Validation(candidate, python, timeout, settings).run()
 
 
 class _Validation:
     """The runs of one candidate, in the order the module's docstring gives."""
 
-    def __init__(self, candidate: Candidate, python: str, timeout: float) -> None:
+    def __init__(self, candidate: Candidate, python: str, timeout: float,
+                 settings: SandboxSettings) -> None:
         self.candidate, self.python, self.timeout = candidate, python, timeout
+        self.settings = settings
         self.runs: list[ValidationRun] = []
         self.dropped: Counter[str] = Counter()
         split = _split_test(candidate)
@@ -243,7 +249,8 @@ class _Validation:
     def _check(self, kind: str, completion: str, test: str) -> CheckResult:
         c = self.candidate
         result = run_check(prompt=c.prompt, completion=completion, test=test,
-                           entry_point=c.entry_point, python=self.python, timeout=self.timeout)
+                           entry_point=c.entry_point, python=self.python, timeout=self.timeout,
+                           settings=self.settings)
         self.runs.append(ValidationRun(kind, result.passed, round(result.duration, 3)))
         return result
 
