@@ -68,11 +68,13 @@ def _arguments() -> argparse.Namespace:
 
 def _bench(listing: Path, out: Path, jobs: int, *, no_sandbox: bool) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    unsafe = []
     if no_sandbox:
-        env.update(CITRACE_SANDBOX="none", CITRACE_UNSAFE_NO_SANDBOX="1")
+        env.update(CITRACE_SANDBOX="none")
+        unsafe = ["--unsafe-no-sandbox"]
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "miners.cli", "mine", str(listing), "-o",
-                           str(out), "--jobs", str(jobs)], env=env, cwd=REPO,
+                           str(out), "--jobs", str(jobs), *unsafe], env=env, cwd=REPO,
                           capture_output=True, text=True)
     wall = time.monotonic() - started
     if done.returncode != 0:
