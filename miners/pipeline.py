@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from miners import licenses
 from miners.records import Checkout, ProjectResult, Spec
-from miners.sources import acquire
-from recipes import installers, interpreters, planner, sandbox
-from recipes.diagnose import BOUND_CAUSES, cause_of_test_failure, failure_line, suite_counts
-from recipes.egress import NetworkMeter
+from miners.sources import acquire, licenses
+from recipes import interpreters, planner, sandbox
 from recipes.records import STAGES, Env, Failure, Recipe, StageError
+from recipes.runners import installers
+from recipes.runners.diagnose import BOUND_CAUSES, cause_of_test_failure, failure_line, suite_counts
 from recipes.sandbox import SandboxSettings
+from recipes.sandbox.egress import NetworkMeter
 from tracer import inject, roots
-from tracer.emit.benchmarks import load_benchmarks
+from tracer.dataset.benchmarks import load_benchmarks
+from tracer.dataset.decontaminate import decontaminate
+from tracer.dataset.export import to_problem
 from tracer.emit.candidates import build_candidates
-from tracer.emit.decontaminate import decontaminate
-from tracer.emit.export import to_problem
 from tracer.emit.file_filters import filter_traces
 from tracer.emit.validate import validate_all
 from tracer.records import Problem, TraceSet
@@ -54,7 +54,7 @@ class Settings:
     max_asserts: int = 10
     # How untrusted commands are isolated (--unsafe-no-sandbox, --unsafe-build-network).
     sandbox: SandboxSettings = SandboxSettings()
-    installer: str = ""  # "pip" or "uv"; "" for recipes.installers.default_installer()
+    installer: str = ""  # "pip" or "uv"; "" for recipes.runners.installers.default_installer()
     licenses: frozenset[str] = frozenset()  # --license: SPDX ids kept; empty keeps all
     keep_contaminated: bool = False  # keep (flagged) problems that overlap a benchmark
 

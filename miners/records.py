@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from recipes.records import Failure
+
+# Everything between "scheme://" and the last "@" before the path is credentials.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of every URL in it replaced by ``***``.
+
+    Used on everything that may reach a message or an output file, because tokens in
+    clone URLs (``https://user:token@host/...``) are the usual way to reach private repos.
+    """
+    return _USERINFO.sub(r"\g<scheme>***@", text)
 
 
 @dataclass(frozen=True)
@@ -32,8 +45,6 @@ class Spec:
     versions: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        from miners.specs import redact  # specs builds Specs, so it imports this module
-
         return {**dataclasses.asdict(self), "url": redact(self.url)}
 
 
@@ -47,7 +58,7 @@ class Checkout:
     version: str  # resolved version, or commit sha for git, or "local"
     sha256: str = ""  # of the downloaded archive, when there is one
     date: str = ""  # upload or commit date, ISO 8601, when known
-    # SPDX expression, or "unrecognised: <as declared>", or "" (miners.licenses)
+    # SPDX expression, or "unrecognised: <as declared>", or "" (miners.sources.licenses)
     license: str = ""
     license_source: str = ""  # "pypi:license_expression", "file:LICENSE", ...
     from_cache: bool = False  # the download (or clone) came from the machine's cache
@@ -74,7 +85,7 @@ class ProjectResult:
     installer: str = ""
     as_of: str = ""
     installer_fallbacks: list[str] = field(default_factory=list)
-    license: str = ""  # as on the Checkout (miners.licenses)
+    license: str = ""  # as on the Checkout (miners.sources.licenses)
     license_source: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)

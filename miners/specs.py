@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 
-from miners.records import Spec
+from miners.records import Spec, redact
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".tar", ".zip")
 
@@ -41,8 +41,6 @@ _SCP_URL = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<
 _GITHUB = re.compile(
     r"^gh:(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<repo>[A-Za-z0-9._-]+?)(?:\.git)?(?:@(?P<rev>.*))?$"
 )
-# Everything between "scheme://" and the last "@" before the path is credentials.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
 _INLINE_COMMENT = re.compile(r"(?:^|\s)#.*$")
 _SEPARATORS = re.compile(r"[-_.]+")
 _SPACE = re.compile(r"\s")
@@ -55,15 +53,6 @@ JSONL_SETTINGS = {"timeout": "seconds for the whole project (replaces --project-
 
 class SpecError(ValueError):
     """A SPEC (or a list or recipe file of them) that cannot be understood."""
-
-
-def redact(text: str) -> str:
-    """``text`` with the credentials of every URL in it replaced by ``***``.
-
-    Used on everything that may reach a message or an output file, because tokens in
-    clone URLs (``https://user:token@host/...``) are the usual way to reach private repos.
-    """
-    return _USERINFO.sub(r"\g<scheme>***@", text)
 
 
 def canonical_name(name: str) -> str:

@@ -6,17 +6,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from recipes import interpreters, shell_runner, tox_runner, tox_source, venv_runner
-from recipes.actions_source import recipes_from_actions
-from recipes.ci_jobs import ToxEnvironments
-from recipes.fallback import fallback_recipe
-from recipes.installers import BuildOptions
+from recipes import interpreters
+from recipes.ci import tox as tox_source
+from recipes.ci.actions import recipes_from_actions
+from recipes.ci.fallback import fallback_recipe
+from recipes.ci.jobs import ToxEnvironments
+from recipes.ci.travis import recipes_from_travis
 from recipes.records import CommandOutcome, Env, Recipe, StageError
+from recipes.runners import shell, venv
+from recipes.runners import tox as tox_runner
+from recipes.runners.installers import BuildOptions
 from recipes.sandbox import SandboxSettings
 from recipes.support import Support, declared_support
-from recipes.travis_source import recipes_from_travis
 
-RUNNERS = {"tox": tox_runner, "shell": shell_runner, "fallback": venv_runner}
+RUNNERS = {"tox": tox_runner, "shell": shell, "fallback": venv}
 CiSource = Callable[..., tuple[list[Recipe], list[str]]]
 
 
@@ -139,7 +142,7 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
           timeout: float, options: BuildOptions | None = None) -> Env:
     """Build the recipe's environment; ``options``: the installer, and the date to resolve
     dependencies as of (pip, newest versions, when not given)."""
-    runner = RUNNERS.get(recipe.kind, venv_runner)
+    runner = RUNNERS.get(recipe.kind, venv)
     return runner.build(recipe, checkout, work_dir=work_dir, log_path=log_path, timeout=timeout,
                         options=options)
 
@@ -149,6 +152,6 @@ def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_pat
               sandbox: SandboxSettings = SandboxSettings()) -> CommandOutcome:
     """Run the environment's tests; ``writable``: directories they may write besides the
     project's (the probe's trace directory)."""
-    runner = RUNNERS.get(env.recipe.kind, venv_runner)
+    runner = RUNNERS.get(env.recipe.kind, venv)
     return runner.run_tests(env, checkout, extra_env=extra_env, log_path=log_path,
                             timeout=timeout, writable=writable, sandbox=sandbox)

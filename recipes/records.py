@@ -95,7 +95,7 @@ VERDICTS = ("ok", "failed", "timeout", "oom", "output_limit", "file_limit", "err
 
 @dataclass(frozen=True)
 class NetworkUse:
-    """What commands did on the network through the egress proxy (``recipes.egress``): the
+    """What commands did on the network through the egress proxy (``recipes.sandbox.egress``): the
     bytes to and from each ``host:port`` reached, and the refused attempts by ``host:port``."""
 
     reached: dict[str, int] = field(default_factory=dict)

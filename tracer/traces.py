@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recipes import untrusted
+from recipes.sandbox import untrusted
 from tracer.records import (
     RAISED,
     TRACE_FORMAT_VERSION,

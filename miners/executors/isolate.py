@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import miners
-from miners.executors import Event, Finished, StageReached, Started, Task
+from miners.executors.base import Event, Finished, StageReached, Started, Task
 from miners.executors.procs import kill_tree, start_time
 from miners.pipeline import Settings, isolation_fields, keep_log_tail, slug
 from miners.records import ProjectResult

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Generator, Iterable
 from typing import cast
 
-from miners.executors import Event, Task
+from miners.executors.base import Event, Task
 from miners.executors.isolate import Cancelled, Janitor, Worker, run_isolated
 from miners.pipeline import Settings
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from miners.executors import Event, ExecutorUnavailable, Finished, Started, Task
+from miners.executors.base import Event, ExecutorUnavailable, Finished, Started, Task
 from miners.executors.isolate import run_isolated
 from miners.pipeline import Settings, isolation_fields, keep_log_tail, slug
 from miners.records import ProjectResult

@@ -25,7 +25,8 @@ from typing import IO, Any
 
 from miners.executors.procs import become_subreaper, kill_tree
 from miners.pipeline import Settings, mine_project
-from recipes import interpreters, isolation
+from recipes import interpreters
+from recipes.sandbox import isolation
 
 WATCH_INTERVAL = 0.25
 
@@ -73,7 +74,7 @@ def _warm_up() -> None:
 
 
 def _benchmark_index() -> None:
-    from tracer.emit.decontaminate import decontaminate
+    from tracer.dataset.decontaminate import decontaminate
 
     decontaminate([], keep=False)  # loads the benchmarks and builds their (memoised) index
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from miners import licenses
-from miners.cache import file_sha256
 from miners.records import Checkout, Spec
+from miners.sources import licenses
+from miners.sources.cache import file_sha256
 from miners.sources.tree import inside, pkg_info, project_name, require_empty, staging_dir
 from miners.specs import ARCHIVE_SUFFIXES
 from recipes.records import StageError

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import git
 
-from miners import licenses
-from miners.cache import Cache
 from miners.records import Checkout, Spec
+from miners.sources import licenses
+from miners.sources.cache import Cache
 from miners.sources.tree import project_name, require_empty
 from miners.specs import redact
 from recipes.records import StageError

@@ -8,8 +8,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from miners import licenses
 from miners.records import Checkout, Spec
+from miners.sources import licenses
 from miners.sources.tree import inside, project_name, require_empty
 from recipes.records import StageError
 

@@ -24,10 +24,10 @@ import requests
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from miners import licenses
-from miners.cache import Cache
 from miners.records import Checkout, Spec
+from miners.sources import licenses
 from miners.sources.archive import CHUNK, extract_archive
+from miners.sources.cache import Cache
 from miners.sources.tree import require_empty, staging_dir
 from miners.specs import ARCHIVE_SUFFIXES, canonical_name, redact
 from recipes.records import StageError

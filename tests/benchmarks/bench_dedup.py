@@ -1,4 +1,4 @@
-"""How dedup scales: ``tracer.emit.dedup.deduplicate`` over N synthetic problems (a tenth of
+"""How dedup scales: ``tracer.dataset.dedup.deduplicate`` over N synthetic problems (a tenth of
 them planted copies: renamed, or lightly edited), against
 
 * MinHash with 128 independent hash functions (``(a*h + b) mod p`` per shingle and function,
@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tracer.emit import minhash  # noqa: E402
-from tracer.emit.dedup import EXACT, NEAR, DedupInput, Deduplicator, fingerprint  # noqa: E402
+from tracer.dataset import minhash  # noqa: E402
+from tracer.dataset.dedup import EXACT, NEAR, DedupInput, Deduplicator, fingerprint  # noqa: E402
 
 MERSENNE = (1 << 61) - 1
 OPS = ["+", "-", "*", "//", "%"]

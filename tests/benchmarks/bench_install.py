@@ -24,10 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from recipes import installers  # noqa: E402 - after the path is set
-from recipes.fallback import fallback_recipe  # noqa: E402
-from recipes.installers import BuildOptions  # noqa: E402
+from recipes.ci.fallback import fallback_recipe  # noqa: E402
 from recipes.planner import build  # noqa: E402
+from recipes.runners import installers  # noqa: E402 - after the path is set
+from recipes.runners.installers import BuildOptions  # noqa: E402
 
 PROJECT = {
     "pyproject.toml": """\

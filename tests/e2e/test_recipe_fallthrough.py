@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from miners.cli import QUICKSTART, main
+from miners.cli.main import QUICKSTART, main
 
 TEXTKIT = QUICKSTART.parent / "examples" / "textkit"
 

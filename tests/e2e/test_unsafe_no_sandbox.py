@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from miners.cli import QUICKSTART, main
-from recipes import isolation
+from miners.cli.main import QUICKSTART, main
+from recipes.sandbox import isolation
 
 TEXTKIT = QUICKSTART.parent / "examples" / "textkit"
 

@@ -88,7 +88,7 @@ def batch_environment() -> dict[str, str]:
 
 
 def citrace_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "miners.cli", *args]
+    return [sys.executable, "-m", "miners.cli.main", *args]
 
 
 def start_citrace(*args: str) -> subprocess.Popen[bytes]:

@@ -132,7 +132,7 @@ def batch_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An uninterrupted local run over three tiny real projects (``ROOT/projects/list.txt``),
     shared by the tests that check other ways of running give the same dataset."""
-    from miners.cli import main
+    from miners.cli.main import main
     from tests.miners.batchkit import batch_environment, project_list, read_jsonl
 
     root = tmp_path_factory.mktemp("batch")

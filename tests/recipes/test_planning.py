@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recipes.fallback import fallback_recipe
+from recipes.ci.fallback import fallback_recipe
+from recipes.ci.tox import is_test_environment, python_factor, tox_config_file
 from recipes.planner import plan
-from recipes.tox_source import is_test_environment, python_factor, tox_config_file
 
 TOX_INI = """
 [tox]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from miners.cli import main
+from miners.cli.main import main
 from tests.tracer.probe_harness import INTERPRETERS, interpreter, parse_trace_files
 from tracer import inject
 
@@ -33,7 +33,7 @@ def project(tmp_path: Path) -> Path:
 def trace(root: Path, out: Path, *command: str, env: dict[str, str] | None = None,
           extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """``citrace trace`` as a user runs it, in a process of its own."""
-    argv = [sys.executable, "-m", "miners.cli", "trace", "--root", str(root), "--out",
+    argv = [sys.executable, "-m", "miners.cli.main", "trace", "--root", str(root), "--out",
             str(out), *extra, "--", *command]
     variables = {**os.environ, **(env or {})}
     return subprocess.run(argv, cwd=root, env=variables, capture_output=True, text=True,

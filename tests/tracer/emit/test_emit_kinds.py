@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.tracer.probe_harness import Traced, interpreter
+from tracer.check.run import run_check
 from tracer.emit import drops
 from tracer.emit.candidates import EmitReport, build_candidates
-from tracer.emit.checks import run_check
 from tracer.emit.validate import validate_all
 from tracer.records import Candidate
 from tracer.traces import read_traces

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tracer.check.run import run_check
 from tracer.emit import drops
 from tracer.emit.candidates import build_candidates
-from tracer.emit.checks import run_check
 from tracer.emit.validate import (
     body_indent,
     check_program,

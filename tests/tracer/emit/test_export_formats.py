@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from miners.cli import main
+from miners.cli.main import main
+from tracer.dataset.export import mixed_types, to_problem, write_problems
+from tracer.dataset.formats import FormatError, module_of_path, split_docstring
 from tracer.emit.candidates import build_candidates
-from tracer.emit.export import mixed_types, to_problem, write_problems
-from tracer.emit.formats import FormatError, module_of_path, split_docstring
 from tracer.records import ContaminationHit, DedupCluster, Problem, TraceSet
 
 

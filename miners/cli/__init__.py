@@ -1,0 +1,1 @@
+"""The ``citrace`` command line: ``main.main(argv)`` and one module per subcommand."""

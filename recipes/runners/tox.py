@@ -1,0 +1,159 @@
+"""Build a tox environment and run its tests through tox itself.
+
+tox keeps its own semantics (substitutions, ``deps``, ``extras``, ``setenv``, ``usedevelop``,
+``commands_pre``); we only add overrides: let the probe's variable through, pin the
+interpreter, and repair configurations that today's tox rejects.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from recipes import interpreters
+from recipes.ci.tox import python_factor
+from recipes.records import CommandOutcome, Env, Recipe, StageError
+from recipes.runners import envs, installers, tox_installs
+from recipes.runners.diagnose import cause_of_build_failure, failure_line
+from recipes.runners.installers import BuildOptions
+from recipes.sandbox import (
+    SandboxSettings,
+    base_environment,
+    build_policy,
+    interpreter_roots,
+    project_dirs,
+    run,
+    suite_policy,
+)
+
+PASSED_TO_TESTS = "CITRACE_*"
+TOX_OLDEST = (3, 7)  # the oldest Python tox (with tox-uv or virtualenv 21) runs tests on
+_MISSING_EXTRAS = re.compile(r"extras not found for package \S+: (.+?) \(available: (.*?)\)")
+
+
+def _tox_argv(recipe: Recipe, work_dir: Path, installer: str, *extra: str) -> list[str]:
+    argv = [sys.executable, "-m", "tox", *installers.tox_arguments(installer), "-e",
+            recipe.toxenv, "--workdir", str(work_dir),
+            "-x", f"testenv.pass_env+={PASSED_TO_TESTS}"]
+    names_python, _ = python_factor(recipe.toxenv)
+    if not names_python:
+        # An environment without a python factor would run on tox's own interpreter.
+        argv += ["-x", f"testenv.base_python={recipe.interpreter}"]
+    for override in recipe.overrides:
+        argv += ["-x", override]
+    return argv + list(extra)
+
+
+def _tox_env(recipe: Recipe, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = base_environment({"TOX_USER_CONFIG_FILE": "/dev/null", "NO_COLOR": "1",
+                            "PY_COLORS": "0", **(extra or {})})
+    # tox finds "py311" on PATH: put the chosen interpreter's directory first.
+    env["PATH"] = os.pathsep.join([str(Path(recipe.interpreter).parent), env.get("PATH", "")])
+    return env
+
+
+def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
+          timeout: float, options: BuildOptions | None = None) -> Env:
+    """Create the environment and install the project and its test dependencies, trying
+    each installer attempt in turn (tox-uv as of the checkout's date, tox-uv, pip)."""
+    _refuse_before_37(recipe)
+    deadline = time.monotonic() + timeout
+    options = options or BuildOptions()
+    fallbacks: list[str] = []
+    tried = installers.attempts(options, recipe.interpreter)
+    for number, attempt in enumerate(tried, start=1):
+        recipe, outcome = _build_repaired(attempt, recipe, checkout, work_dir, log_path,
+                                          deadline, options)
+        if outcome.ok:
+            break
+        reason = failure_line(outcome, f"tox ({attempt.installer}) could not build")
+        if number == len(tried) or outcome.timed_out:
+            raise StageError("build", cause_of_build_failure(outcome), reason)
+        fallbacks.append(installers.fallback_note(attempt, reason))
+    recipe = replace(recipe, installer=attempt.installer, as_of=attempt.as_of,
+                     installer_fallbacks=tuple(fallbacks))
+    recipe = tox_installs.move_installs(
+        recipe, checkout, work_dir=work_dir, log_path=log_path,
+        timeout=max(1.0, deadline - time.monotonic()),
+        tox_argv=_tox_argv(recipe, work_dir, attempt.installer),
+        env=_tox_env(recipe, installers.environment(attempt, work_dir)),
+        policy=build_policy(project_dirs(checkout, work_dir),
+                            readable=interpreter_roots(recipe.interpreter),
+                            settings=options.sandbox, meter=options.meter))
+    python = str(work_dir / recipe.toxenv / "bin" / "python")
+    site_packages, version = envs.describe(python, inside=work_dir,
+                                           interpreter=recipe.interpreter,
+                                           settings=options.sandbox)
+    return Env(recipe=recipe, python=python, site_packages=site_packages, version=version,
+               work_dir=str(work_dir))
+
+
+def _refuse_before_37(recipe: Recipe) -> None:
+    """Fail at once, before minutes of building, a tox environment on Python 3.6 or older:
+    tox-uv builds it, but then runs its ``_venv_query.py`` in it for the test run, which
+    3.6 cannot parse (``from __future__ import annotations``; natsort 7.0.1's py36), and
+    tox's virtualenv runner cannot make it (virtualenv 21 seeds nothing below 3.9). The
+    pipeline goes on to the project's next recipe, and ``recipes_tried`` says why."""
+    version = interpreters.parse_version(recipe.python)
+    if version is not None and (3,) <= version < TOX_OLDEST:
+        raise StageError("build", "venv_failed", (
+            f"tox cannot run a Python {recipe.python} environment here: tox-uv's environment "
+            f"query needs Python {TOX_OLDEST[0]}.{TOX_OLDEST[1]} and virtualenv 21 seeds "
+            "none below 3.9; trying the project's next recipe"))
+
+
+def _build_repaired(attempt: installers.Attempt, recipe: Recipe, checkout: Path,
+                    work_dir: Path, log_path: Path, deadline: float, options: BuildOptions,
+                    ) -> tuple[Recipe, CommandOutcome]:
+    """One attempt, repeated once with a repair if today's tox rejected the configuration."""
+    outcome = _build_once(attempt, recipe, checkout, work_dir, log_path, deadline, options)
+    repaired = _repair(recipe, outcome)
+    if repaired is not None:
+        recipe = repaired
+        outcome = _build_once(attempt, recipe, checkout, work_dir, log_path, deadline,
+                              options)
+    return recipe, outcome
+
+
+def _build_once(attempt: installers.Attempt, recipe: Recipe, checkout: Path, work_dir: Path,
+                log_path: Path, deadline: float, options: BuildOptions) -> CommandOutcome:
+    # --recreate: an environment an earlier attempt left may hold the wrong versions.
+    argv = _tox_argv(recipe, work_dir, attempt.installer, "--notest", "--recreate")
+    policy = build_policy(project_dirs(checkout, work_dir),
+                          readable=interpreter_roots(recipe.interpreter),
+                          settings=options.sandbox, meter=options.meter)
+    return run(argv, cwd=checkout, timeout=max(1.0, deadline - time.monotonic()),
+               env=_tox_env(recipe, installers.environment(attempt, work_dir)), log_path=log_path,
+               policy=policy)
+
+
+def _repair(recipe: Recipe, outcome: CommandOutcome) -> Recipe | None:
+    """A recipe that avoids a failure today's tox is known to make, or None."""
+    if outcome.ok:
+        return None
+    missing = _MISSING_EXTRAS.search(outcome.output_tail)
+    if missing:
+        # tox 4 refuses extras the package does not declare; tox 3 ignored them.
+        declared = [x.strip() for x in missing.group(2).split(",")]
+        available = ",".join(x for x in declared if x not in ("", "none"))
+        note = f"dropped extras the package does not declare: {missing.group(1)}"
+        return replace(recipe, overrides=recipe.overrides + (f"testenv.extras={available}",),
+                       repairs=recipe.repairs + (note,))
+    return None
+
+
+def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
+              timeout: float, writable: Sequence[Path] = (),
+              sandbox: SandboxSettings = SandboxSettings()) -> CommandOutcome:
+    """Run the environment's test commands; the environment is reused as built."""
+    argv = _tox_argv(env.recipe, Path(env.work_dir), env.recipe.installer or installers.PIP,
+                     "--skip-pkg-install")
+    policy = suite_policy(project_dirs(checkout, Path(env.work_dir), *writable),
+                          readable=interpreter_roots(env.recipe.interpreter), settings=sandbox)
+    return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(env.recipe, extra_env),
+               log_path=log_path, policy=policy)

