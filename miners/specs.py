@@ -19,6 +19,7 @@ import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 
 from miners.records import Spec, redact
+from recipes.errors import CitraceError
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".tar", ".zip")
 
@@ -51,7 +52,7 @@ JSONL_SETTINGS = {"timeout": "seconds for the whole project (replaces --project-
                   "python": "the Python version its CI recipe must use, as 3.X"}
 
 
-class SpecError(ValueError):
+class SpecError(CitraceError, ValueError):
     """A SPEC (or a list or recipe file of them) that cannot be understood."""
 
 

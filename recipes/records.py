@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from recipes.errors import CitraceError
+
 # The stages a project goes through, in order. ``Failure.stage`` is one of these.
 STAGES = ("acquire", "plan", "build", "test", "trace", "emit", "validate")
 
@@ -40,11 +42,11 @@ class Failure(_Record):
             raise ValueError(f"unknown stage {self.stage!r}")
 
 
-class StageError(Exception):
+class StageError(CitraceError):
     """Raised inside a stage to end the project with a ``Failure``."""
 
     def __init__(self, stage: str, cause: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, stage=stage)
         self.failure = Failure(stage, cause, message)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from recipes.errors import CitraceError
 from tracer import inject
 from tracer.traces import read_traces
 
@@ -31,7 +32,7 @@ class TraceRequest:
     max_calls_per_function: int = 20
 
 
-class TraceCommandError(Exception):
+class TraceCommandError(CitraceError):
     """The command cannot be traced as asked (the message says what to do)."""
 
 

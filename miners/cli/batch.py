@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from miners.executors import EXECUTORS, ExecutorOptions
-from miners.reports.status import NoRun, read_status, render, render_json
+from miners.reports.status import read_status, render, render_json
 from miners.run.batch import RunOptions, RunSummary
-from miners.run.merge import MergeError, merge
+from miners.run.merge import merge
 from miners.run.shard import Shard
 
 DEFAULT_PROJECT_TIMEOUT = 3600.0
@@ -73,21 +73,13 @@ def add_merge_command(commands: Any) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    try:
-        status = read_status(args.output.resolve())
-    except NoRun as exc:
-        print(f"citrace: {exc}", file=sys.stderr)
-        return 2
+    status = read_status(args.output.resolve())
     print(render_json(status) if args.json else render(status))
     return 0
 
 
 def _merge(args: argparse.Namespace) -> int:
-    try:
-        report = merge([p.resolve() for p in args.inputs], args.output.resolve())
-    except MergeError as exc:
-        print(f"citrace: {exc}", file=sys.stderr)
-        return 2
+    report = merge([p.resolve() for p in args.inputs], args.output.resolve())
     print(f"merged {report.inputs} runs: {report.done} of {report.specs} SPECs done, "
           f"{report.problems} problems in {args.output / 'problems.jsonl'}")
     if not report.complete:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from recipes import sandbox
 from tracer.check.evaluate import (
     DEFAULT_TIMEOUT,
-    EvaluationError,
     evaluate,
     read_jsonl,
     read_problems,
@@ -69,12 +67,8 @@ def _default_workers() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        problems = read_problems(args.problems)
-        samples = read_jsonl(args.samples)
-    except EvaluationError as exc:
-        print(f"citrace: {exc}", file=sys.stderr)
-        return 2
+    problems = read_problems(args.problems)
+    samples = read_jsonl(args.samples)
     output = args.output or args.samples.with_name(args.samples.name + "_results.jsonl")
     settings = sandbox.SandboxSettings(unsafe_no_sandbox=args.unsafe_no_sandbox)
     sandbox.require_isolation(allow_unsafe=settings.unsafe_no_sandbox)  # refuse at once

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from miners.run import outputs
+from recipes.errors import CitraceError
 from tracer.dataset.export import FORMATS, export
-from tracer.dataset.formats import FormatError
 
 DEFAULT_NAMES = {"humaneval": "humaneval.jsonl", "codex-d": "codex_d.jsonl",
                  "pytest": "pytest_tests"}
@@ -33,15 +33,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _export(args: argparse.Namespace) -> int:
     problems = args.output / outputs.PROBLEMS
     if not problems.is_file():
-        print(f"citrace export: {args.output} holds no {outputs.PROBLEMS}: give the -o of a "
-              f"citrace mine run", file=sys.stderr)
-        return 2
+        raise CitraceError(f"{args.output} holds no {outputs.PROBLEMS}",
+                           hint="give the -o of a citrace mine run")
     destination = args.destination or args.output / DEFAULT_NAMES[args.format]
-    try:
-        report = export(problems, args.format, destination)
-    except FormatError as exc:
-        print(f"citrace export: {args.output}: {exc}", file=sys.stderr)
-        return 1
+    report = export(problems, args.format, destination)
     for reason in report.skipped:
         print(f"citrace export: left out {reason}", file=sys.stderr)
     print(f"{report.written} problem(s) written to {report.destination} ({report.format})")

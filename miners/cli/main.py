@@ -14,16 +14,14 @@ from pathlib import Path
 from miners.cli import batch, evaluate, export, report, stats, trace
 from miners.lists import QUICKSTART
 from miners.pipeline import Settings
-from miners.run.batch import RunError, mine_all
+from miners.run.batch import mine_all
 from miners.sources import licenses
-from miners.sources.cache import Cache, CacheConfigError
+from miners.sources.cache import Cache
 from miners.specs import SpecError, load_specs, parse_spec
 from recipes import planner, sandbox
+from recipes.errors import CitraceError
 from recipes.records import StageError
 from recipes.runners import installers
-from recipes.sandbox.isolation import SandboxUnavailable
-
-USAGE_ERROR = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,12 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         return int(args.handler(args))
-    except (SpecError, RunError, CacheConfigError) as exc:
-        print(f"citrace: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    except SandboxUnavailable as exc:
-        print(exc, file=sys.stderr)
-        return USAGE_ERROR
+    except CitraceError as exc:  # every error the user can act on, said once, here
+        print(exc.render(args.command), file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("citrace: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
@@ -151,11 +146,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
     spec = parse_spec(args.spec, base_dir=Path.cwd())
     Cache.from_environment()  # a bad $CITRACE_CACHE_MAX_BYTES is the user's to fix, now
-    try:
-        checkout = acquire(spec, args.output.resolve())
-    except StageError as exc:
-        print(f"citrace: {args.spec}: {exc.failure.message}", file=sys.stderr)
-        return 1
+    checkout = acquire(spec, args.output.resolve())  # a StageError is said by main()
     print(json.dumps(checkout.to_dict(), indent=2))
     return 0
 

@@ -4,14 +4,12 @@ registers it)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from miners.reports.gather import NotAnOutdir, gather
+from miners.reports.gather import gather
 from miners.reports.html import render
 from miners.run.outputs import atomic_write
 
-USAGE_ERROR = 2
 REPORT_FILE = "report.html"
 
 
@@ -29,11 +27,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _report(args: argparse.Namespace) -> int:
     out_dir: Path = args.output.resolve()
     target: Path = (args.file or out_dir / REPORT_FILE).resolve()
-    try:
-        data = gather(out_dir)
-    except NotAnOutdir as exc:
-        print(f"citrace report: {exc}", file=sys.stderr)
-        return USAGE_ERROR
+    data = gather(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, [render(data, report_path=target).encode("utf-8")])
     print(f"wrote {target}: {len(data.done)} of {len(data.projects)} projects done, "

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from miners.run import finalize, outputs
+from recipes.errors import CitraceError
 
 FUNNEL = (("calls_recorded", "calls recorded"), ("functions_traced", "functions traced"),
           ("candidates", "candidates"), ("problems", "problems validated"))
@@ -65,9 +65,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _stats(args: argparse.Namespace) -> int:
     out_dir: Path = args.output
     if not (out_dir / outputs.REPOS).is_file():
-        print(f"citrace stats: {out_dir} holds no {outputs.REPOS}: is it the -o of a "
-              f"citrace mine run?", file=sys.stderr)
-        return 2
+        raise CitraceError(f"{out_dir} holds no {outputs.REPOS}",
+                           hint="give the -o of a citrace mine run")
     stats = read_stats(out_dir)
     print(json.dumps(stats.to_dict(), indent=2) if args.json else render(stats))
     return 0

@@ -7,10 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from tracer.command import TraceCommandError, TraceRequest, run_traced, strip_separator, summary
+from tracer.command import TraceRequest, run_traced, strip_separator, summary
 from tracer.inject import ProbeConfig
 
-USAGE_ERROR = 2
 BACKENDS = ("auto", "setprofile", "monitoring")
 
 
@@ -41,11 +40,7 @@ def _trace(args: argparse.Namespace) -> int:
     request = TraceRequest(command=strip_separator(args.command), roots=tuple(args.root),
                            out_dir=args.out, backend=args.backend,
                            max_calls_per_function=args.max_calls)
-    try:
-        status = run_traced(request)
-    except TraceCommandError as exc:
-        print(f"citrace trace: {exc}", file=sys.stderr)
-        return USAGE_ERROR
+    status = run_traced(request)
     if not args.quiet:
         print(summary(request.out_dir.resolve()), file=sys.stderr)
     return status

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from miners.pipeline import Settings
 from miners.records import ProjectResult, Spec
+from recipes.errors import CitraceError
 from tracer.records import Problem
 
 
@@ -63,5 +64,5 @@ class ExecutorOptions:
     ray_retries: int = 2
 
 
-class ExecutorUnavailable(RuntimeError):
+class ExecutorUnavailable(CitraceError):
     """The chosen executor cannot run here (Ray not installed, cluster unreachable)."""

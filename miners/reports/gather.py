@@ -24,6 +24,7 @@ from typing import Any
 from miners.reports.status import is_live
 from miners.run import finalize, outputs
 from miners.run.state import STATE_FILE, RunState
+from recipes.errors import CitraceError
 from tracer.dataset.dedup import EXACT, NEAR
 
 STAGES = ("acquire", "plan", "build", "test", "trace", "emit", "validate")
@@ -36,7 +37,7 @@ CONTAMINATED = "dropped_contaminated"  # a project's count: left out as overlapp
 NAMES_SHOWN = 200  # task ids listed per project; the rest are counted
 
 
-class NotAnOutdir(Exception):
+class NotAnOutdir(CitraceError):
     """The directory holds no citrace run."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from miners.run.batch import LOCK_FILE
 from miners.run.state import STATE_FILE, RunState
+from recipes.errors import CitraceError
 
 RATE_WINDOW = 20  # finished projects the rate is measured over
 
@@ -45,7 +46,7 @@ class RunStatus:
         return {**self.__dict__, "projects": self.projects, "done": self.done}
 
 
-class NoRun(Exception):
+class NoRun(CitraceError):
     """OUTDIR holds no run."""
 
 

@@ -47,6 +47,7 @@ from miners.run.state import (
     list_fingerprint,
     spec_keys,
 )
+from recipes.errors import CitraceError
 
 log = logging.getLogger("citrace")
 
@@ -54,7 +55,7 @@ LOCK_FILE = ".run.lock"
 LOCK_WAIT_SECONDS = 3.0
 
 
-class RunError(Exception):
+class RunError(CitraceError):
     """The run cannot start: OUTDIR is busy or holds another run, or the executor is missing."""
 
 

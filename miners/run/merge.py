@@ -19,9 +19,10 @@ from pathlib import Path
 
 from miners.run import finalize, outputs
 from miners.run.state import STATE_FILE, RunIdentity, RunState, settings_change
+from recipes.errors import CitraceError
 
 
-class MergeError(Exception):
+class MergeError(CitraceError):
     """The inputs cannot be merged (not runs, different lists or settings, bad OUT)."""
 
 

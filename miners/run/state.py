@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from miners.records import ProjectResult, Spec
+from recipes.errors import CitraceError
 
 STATE_FILE = "run.sqlite"
 DONE = ("ok", "failed")
@@ -62,7 +63,7 @@ CREATE INDEX IF NOT EXISTS tasks_key ON tasks (key);
 """
 
 
-class RunMismatch(Exception):
+class RunMismatch(CitraceError):
     """OUTDIR holds a different run (another SPEC list, other settings, another shard)."""
 
 

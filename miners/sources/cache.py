@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recipes.errors import CitraceError
+
 DIR_VARIABLE = "CITRACE_CACHE_DIR"
 MAX_BYTES_VARIABLE = "CITRACE_CACHE_MAX_BYTES"
 DEFAULT_MAX_BYTES = 5_000_000_000
@@ -43,7 +45,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
-class CacheConfigError(ValueError):
+class CacheConfigError(CitraceError, ValueError):
     """``$CITRACE_CACHE_MAX_BYTES`` cannot be read."""
 
 

@@ -164,9 +164,9 @@ def require_isolation(*, allow_unsafe: bool) -> isolation.Backend:
     if backend.isolated or allow_unsafe:
         return backend
     raise SandboxUnavailable(
-        "citrace: no sandbox works on this machine (" + "; ".join(reasons) + "), so it will "
-        "not run untrusted code. Install bubblewrap (apt-get install bubblewrap) or allow "
-        "user namespaces; or pass --unsafe-no-sandbox to run without isolation.")
+        "no sandbox works on this machine (" + "; ".join(reasons) + "), so citrace will not "
+        "run untrusted code", hint="install bubblewrap (apt-get install bubblewrap) or allow "
+        "user namespaces; or pass --unsafe-no-sandbox to run without isolation")
 
 
 def isolates() -> bool:

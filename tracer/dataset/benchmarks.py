@@ -35,6 +35,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from recipes.errors import CitraceError
+
 HUMANEVAL = "HumanEval"
 MBPP = "MBPP"
 
@@ -69,7 +71,7 @@ class Unavailable:
     reason: str
 
 
-class BenchmarkError(Exception):
+class BenchmarkError(CitraceError):
     """A benchmark's data could not be obtained or read."""
 
 

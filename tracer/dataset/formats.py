@@ -16,12 +16,14 @@ import ast
 import re
 from typing import Any
 
+from recipes.errors import CitraceError
 from tracer.records import Problem, ProblemMeta
 
 HUMANEVAL_FIELDS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
 
 
-class FormatError(Exception):
+class FormatError(CitraceError):
+    exit_code = 1  # the run's file is damaged: not a wrong command line
     """A problem cannot be put in the format asked for."""
 
 
