@@ -19,7 +19,7 @@ from typing import Any
 from miners.records import Checkout, ProjectResult, Spec
 from miners.sources import acquire, licenses
 from recipes import interpreters, planner, sandbox
-from recipes.records import STAGES, Env, Failure, Recipe, StageError
+from recipes.records import STAGES, Env, Failure, Recipe, Stage, StageError
 from recipes.runners import installers
 from recipes.runners.diagnose import BOUND_CAUSES, cause_of_test_failure, failure_line, suite_counts
 from recipes.sandbox import SandboxSettings
@@ -63,18 +63,18 @@ class Settings:
 class _Progress:
     """What a project has reached so far, so a failure can still report it."""
 
-    stage: str = "acquire"
+    stage: Stage = "acquire"
     timings: dict[str, float] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     checkout: Checkout | None = None
     recipe: Recipe | None = None
     python: str = ""
-    on_stage: Callable[[str], None] | None = None
+    on_stage: Callable[[Stage], None] | None = None
     tried: list[str] = field(default_factory=list)  # "recipe (python X.Y): stage cause"
     network: NetworkMeter = field(default_factory=NetworkMeter)  # what its builds reached
 
     @contextmanager
-    def stage_of(self, name: str) -> Iterator[None]:
+    def stage_of(self, name: Stage) -> Iterator[None]:
         self.stage = name
         if self.on_stage is not None:
             self.on_stage(name)
@@ -108,7 +108,7 @@ def mine_project(spec: Spec, settings: Settings, *,
     progress = _Progress(on_stage=on_stage)
     try:
         problems = _run_stages(spec, work, log_path, settings, progress)
-        return _result(spec, progress, status="ok", failure=None, log_path=log_path,
+        return _result(spec, progress, failure=None, log_path=log_path,
                        settings=settings), problems
     except StageError as exc:
         failure = exc.failure
@@ -119,7 +119,7 @@ def mine_project(spec: Spec, settings: Settings, *,
     finally:
         if not settings.keep_work:
             shutil.rmtree(work, ignore_errors=True)
-    return _result(spec, progress, status="failed", failure=failure, log_path=log_path,
+    return _result(spec, progress, failure=failure, log_path=log_path,
                    settings=settings), []
 
 
@@ -349,8 +349,9 @@ def _recipe_name(recipe: Recipe) -> str:
     return f"{recipe.source}:{recipe.job}"
 
 
-def _result(spec: Spec, progress: _Progress, *, status: str, failure: Failure | None,
-            log_path: Path, settings: Settings) -> ProjectResult:
+def _result(spec: Spec, progress: _Progress, *, failure: Failure | None, log_path: Path,
+            settings: Settings) -> ProjectResult:
+    """The project's line of ``repos.jsonl``: ok, or failed with ``failure``."""
     checkout = progress.checkout
     common = dict(
         name=checkout.name if checkout else "",
@@ -372,7 +373,7 @@ def _result(spec: Spec, progress: _Progress, *, status: str, failure: Failure | 
     if failure is not None:
         common["log_tail"] = keep_log_tail(log_path, settings.logs_dir.parent)
         return ProjectResult.failed(spec.raw, failure, **common)  # type: ignore[arg-type]
-    return ProjectResult(spec=spec.raw, status=status, stage="validate", reason="",
+    return ProjectResult(spec=spec.raw, status="ok", stage="validate", reason="",
                          **common)  # type: ignore[arg-type]
 
 

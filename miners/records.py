@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from recipes.records import Failure
+from recipes.record import Record
+from recipes.records import Failure, Stage
+
+SpecKind = Literal["local", "archive", "pypi", "git"]
+Status = Literal["ok", "failed"]
 
 # Everything between "scheme://" and the last "@" before the path is credentials.
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
@@ -23,7 +26,7 @@ def redact(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Spec:
+class Spec(Record):
     """One project to mine, parsed from what the user wrote.
 
     ``kind`` is ``local`` (a directory), ``archive`` (a local sdist or source archive),
@@ -33,7 +36,7 @@ class Spec:
     """
 
     raw: str
-    kind: str
+    kind: SpecKind
     url: str = ""  # git URL, or local path (absolute)
     rev: str = ""  # git revision
     name: str = ""  # PyPI project name
@@ -45,11 +48,11 @@ class Spec:
     versions: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "url": redact(self.url)}
+        return {**super().to_dict(), "url": redact(self.url)}
 
 
 @dataclass(frozen=True)
-class Checkout:
+class Checkout(Record):
     """A project's source tree on disk, and what exactly it is."""
 
     spec: Spec
@@ -63,17 +66,14 @@ class Checkout:
     license_source: str = ""  # "pypi:license_expression", "file:LICENSE", ...
     from_cache: bool = False  # the download (or clone) came from the machine's cache
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "spec": self.spec.to_dict()}
-
 
 @dataclass(frozen=True)
-class ProjectResult:
+class ProjectResult(Record):
     """One line of ``repos.jsonl``: what happened to one SPEC."""
 
     spec: str
-    status: str  # ok | failed
-    stage: str  # last stage reached ("validate" when ok) or where it failed
+    status: Status
+    stage: Stage  # last stage reached ("validate" when ok) or where it failed
     reason: str  # one line; "" when ok
     cause: str = ""
     name: str = ""
@@ -108,15 +108,8 @@ class ProjectResult:
         return cls(spec=spec, status="failed", stage=failure.stage, reason=failure.message,
                    cause=failure.cause, **kwargs)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProjectResult:
-        """The inverse of ``to_dict``. Keys this version does not know are ignored: results
-        come from worker processes and Ray nodes, which may run another version."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = super().to_dict()
         if not data.pop("unsafe_no_sandbox"):
             return data  # the key appears only when it is true
         return {**data, "unsafe_no_sandbox": True}

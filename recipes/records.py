@@ -6,34 +6,24 @@ so that they can be written to JSON (``repos.jsonl``, ``citrace plan``) and read
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from recipes.errors import CitraceError
+from recipes.record import Record
 
 # The stages a project goes through, in order. ``Failure.stage`` is one of these.
-STAGES = ("acquire", "plan", "build", "test", "trace", "emit", "validate")
-
-
-class _Record:
-    """``to_dict``/``from_dict`` for flat frozen dataclasses of JSON-friendly fields."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]):  # type: ignore[no-untyped-def]
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        return cls(**{k: v for k, v in data.items() if k in names})
+Stage = Literal["acquire", "plan", "build", "test", "trace", "emit", "validate"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
+RecipeKind = Literal["tox", "fallback", "shell"]
 
 
 @dataclass(frozen=True)
-class Failure(_Record):
+class Failure(Record):
     """Why a project stopped: the stage, a short machine-readable cause, a one-line message."""
 
-    stage: str
+    stage: Stage
     cause: str
     message: str
 
@@ -45,13 +35,13 @@ class Failure(_Record):
 class StageError(CitraceError):
     """Raised inside a stage to end the project with a ``Failure``."""
 
-    def __init__(self, stage: str, cause: str, message: str) -> None:
+    def __init__(self, stage: Stage, cause: str, message: str) -> None:
         super().__init__(message, stage=stage)
         self.failure = Failure(stage, cause, message)
 
 
 @dataclass(frozen=True)
-class Recipe(_Record):
+class Recipe(Record):
     """A plan to build one project's environment and run its tests.
 
     ``kind`` says which runner carries it out: ``tox`` (run through tox itself, ``toxenv``
@@ -59,7 +49,7 @@ class Recipe(_Record):
     or ``shell`` (a plain virtualenv, a CI job's shell ``steps`` then its ``commands``).
     """
 
-    kind: str
+    kind: RecipeKind
     source: str  # the CI file it came from, relative to the checkout ("tox.ini"), or "fallback"
     job: str  # the job within that file ("py311"), or a short name
     python: str  # the interpreter version chosen on this machine, "3.11"
@@ -78,25 +68,16 @@ class Recipe(_Record):
     as_of: str = ""  # the date dependencies were resolved as of; "" for the newest versions
     installer_fallbacks: tuple[str, ...] = ()  # attempts that failed before the one kept
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Recipe:
-        data = dict(data)
-        for key in ("install", "overrides", "repairs", "skipped", "steps", "failed_steps",
-                    "installer_fallbacks"):
-            data[key] = tuple(data.get(key, ()))
-        data["commands"] = tuple(tuple(c) for c in data.get("commands", ()))
-        data["setenv"] = tuple(tuple(kv) for kv in data.get("setenv", ()))
-        return super().from_dict(data)  # type: ignore[no-any-return]
-
 
 # How a command ended. "ok" and "failed" are the command's own doing; the others are the
 # sandbox's bounds (wall or CPU time, memory, output volume, file size or scratch space) or
 # "error": the command could not be started at all.
-VERDICTS = ("ok", "failed", "timeout", "oom", "output_limit", "file_limit", "error")
+Verdict = Literal["ok", "failed", "timeout", "oom", "output_limit", "file_limit", "error"]
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 
 @dataclass(frozen=True)
-class NetworkUse:
+class NetworkUse(Record):
     """What commands did on the network through the egress proxy (``recipes.sandbox.egress``): the
     bytes to and from each ``host:port`` reached, and the refused attempts by ``host:port``."""
 
@@ -118,13 +99,9 @@ class NetworkUse:
         return {"bytes": self.bytes, "reached": dict(sorted(self.reached.items())),
                 "refused": dict(sorted(self.refused.items()))}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NetworkUse:
-        return cls(dict(data.get("reached") or {}), dict(data.get("refused") or {}))
-
 
 @dataclass(frozen=True)
-class CommandOutcome(_Record):
+class CommandOutcome(Record):
     """What one command run through the sandbox did."""
 
     argv: tuple[str, ...]
@@ -132,18 +109,16 @@ class CommandOutcome(_Record):
     duration: float
     timed_out: bool = False
     output_tail: str = ""  # the last lines of combined stdout/stderr
-    verdict: str = ""  # one of VERDICTS; derived from the fields above when not given
+    verdict: Verdict | Literal[""] = ""  # derived from the fields above when not given
     network: NetworkUse | None = None  # a build's use of the egress proxy; None: no proxy
 
     def __post_init__(self) -> None:
-        if isinstance(self.network, dict):  # read back from JSON
-            object.__setattr__(self, "network", NetworkUse.from_dict(self.network))
         if not self.verdict:
             object.__setattr__(self, "verdict", self._derived_verdict())
         elif self.verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {self.verdict!r}")
 
-    def _derived_verdict(self) -> str:
+    def _derived_verdict(self) -> Verdict:
         if self.timed_out:
             return "timeout"
         if self.exit_code == 0:
@@ -158,7 +133,7 @@ class CommandOutcome(_Record):
 
 
 @dataclass(frozen=True)
-class Env(_Record):
+class Env(Record):
     """A built environment: where its interpreter is and where the probe can be installed."""
 
     recipe: Recipe
@@ -167,15 +142,9 @@ class Env(_Record):
     version: str  # "3.11.7"
     work_dir: str
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Env:
-        data = dict(data)
-        data["recipe"] = Recipe.from_dict(data["recipe"])
-        return super().from_dict(data)  # type: ignore[no-any-return]
-
 
 @dataclass(frozen=True)
-class RunResult(_Record):
+class RunResult(Record):
     """The traced test run of one environment."""
 
     env: Env

@@ -60,6 +60,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from recipes.record import Record
+
 TRACE_FORMAT_VERSION = 1
 
 # The values a function can be judged by: an encoded value from the probe.
@@ -162,7 +164,7 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class ValidationRun:
+class ValidationRun(Record):
     """One validation program run: which completion (``reference``, ``stub:pass``, ...),
     whether it passed, how long it took."""
 
@@ -172,7 +174,7 @@ class ValidationRun:
 
 
 @dataclass(frozen=True)
-class DedupCluster:
+class DedupCluster(Record):
     """The problem's duplicate cluster: ``id`` is the task id of the problem kept for it,
     ``size`` how many problems it had. ``{"id": "", "size": 0}``: not deduplicated yet (a
     run still in progress)."""
@@ -182,7 +184,7 @@ class DedupCluster:
 
 
 @dataclass(frozen=True)
-class ContaminationHit:
+class ContaminationHit(Record):
     """A benchmark problem this problem overlaps: ``method`` is ``substring`` or ``10-gram``,
     ``field`` the part of ours that overlaps (``prompt`` or ``solution``), ``match`` the
     overlapping text (cut to 200 characters)."""
@@ -195,7 +197,7 @@ class ContaminationHit:
 
 
 @dataclass(frozen=True)
-class ProblemMeta:
+class ProblemMeta(Record):
     """Where a problem comes from and what was done to it. Every field has one JSON type in
     every row (empty values, never null), so the JSONL loads with ``datasets``."""
 
@@ -218,33 +220,9 @@ class ProblemMeta:
     decontaminated_against: tuple[str, ...] = ()  # benchmarks checked
     not_decontaminated_against: tuple[str, ...] = ()  # benchmarks whose data was unavailable
 
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in data.items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProblemMeta:
-        """The inverse of ``to_dict``; keys it does not know are ignored and missing ones
-        (lines of an older citrace) take their defaults."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
-        for name in ("tests", "decontaminated_against", "not_decontaminated_against"):
-            if name in values:
-                values[name] = tuple(values[name])
-        if "validation_runs" in values:
-            values["validation_runs"] = tuple(ValidationRun(**r)
-                                              for r in values["validation_runs"])
-        if "contamination" in values:
-            values["contamination"] = tuple(ContaminationHit(**h)
-                                            for h in values["contamination"])
-        if "dedup_cluster" in values:
-            values["dedup_cluster"] = DedupCluster(**values["dedup_cluster"])
-        return cls(**values)
-
 
 @dataclass(frozen=True)
-class Problem:
+class Problem(Record):
     """A validated HumanEval-style problem: exactly HumanEval's fields plus ``meta``."""
 
     task_id: str
@@ -253,24 +231,3 @@ class Problem:
     test: str
     entry_point: str
     meta: ProblemMeta
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "task_id": self.task_id,
-            "prompt": self.prompt,
-            "canonical_solution": self.canonical_solution,
-            "test": self.test,
-            "entry_point": self.entry_point,
-            "meta": self.meta.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Problem:
-        return cls(
-            task_id=data["task_id"],
-            prompt=data["prompt"],
-            canonical_solution=data["canonical_solution"],
-            test=data["test"],
-            entry_point=data["entry_point"],
-            meta=ProblemMeta.from_dict(data["meta"]),
-        )

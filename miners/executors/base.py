@@ -11,6 +11,7 @@ from typing import Protocol
 from miners.pipeline import Settings
 from miners.records import ProjectResult, Spec
 from recipes.errors import CitraceError
+from recipes.records import Stage
 from tracer.records import Problem
 
 
@@ -33,7 +34,7 @@ class Started:
 @dataclass(frozen=True)
 class StageReached:
     task: Task
-    stage: str
+    stage: Stage
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import miners
 from miners.executors.base import Event, Finished, StageReached, Started, Task
 from miners.executors.procs import kill_tree, start_time
 from miners.pipeline import Settings, isolation_fields, keep_log_tail, slug
 from miners.records import ProjectResult
-from recipes.records import Failure
+from recipes.records import STAGES, Failure, Stage
 from tracer.records import Problem
 
 POLL_SECONDS = 0.5
@@ -51,15 +51,18 @@ class _Watch:
     task: Task
     emit: Callable[[Event], None]
     started: float = field(default_factory=time.monotonic)
-    stage: str = "acquire"
+    stage: Stage = "acquire"
     stage_started: float = field(default_factory=time.monotonic)
     timings: dict[str, float] = field(default_factory=dict)
     done: dict[str, Any] | None = None
 
     def on_message(self, message: dict[str, Any]) -> None:
-        if message.get("event") == "stage":
+        stage = message.get("stage")
+        # From another process (maybe another citrace's): a stage this one does not know
+        # is no stage change.
+        if message.get("event") == "stage" and stage in STAGES:
             self._close_stage()
-            self.stage, self.stage_started = str(message["stage"]), time.monotonic()
+            self.stage, self.stage_started = cast(Stage, stage), time.monotonic()
             self.emit(StageReached(self.task, self.stage))
         elif message.get("event") == "done":
             self.done = message
@@ -261,3 +264,4 @@ def _worker_environment() -> dict[str, str]:
     if root not in installed:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     return env
+

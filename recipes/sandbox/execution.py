@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from recipes.records import CommandOutcome
+from recipes.records import CommandOutcome, Verdict
 from recipes.sandbox import isolation
 from recipes.sandbox.confinement import Request
 
@@ -203,7 +203,7 @@ _SPACE = re.compile(r"\[Errno (27|28)\] (File too large|No space left on device)
 
 
 def _verdict(exit_code: int, tail: str, *, timed_out: bool, limited: bool,
-             started: bool) -> str:
+             started: bool) -> Verdict:
     if limited:
         return "output_limit"
     if timed_out or exit_code == -signal.SIGXCPU:
