@@ -25,12 +25,7 @@ from recipes.runners.diagnose import BOUND_CAUSES, cause_of_test_failure, failur
 from recipes.sandbox import SandboxSettings
 from recipes.sandbox.egress import NetworkMeter
 from tracer import inject, roots
-from tracer.dataset.benchmarks import load_benchmarks
-from tracer.dataset.decontaminate import decontaminate
-from tracer.dataset.export import to_problem
-from tracer.emit.candidates import build_candidates
-from tracer.emit.file_filters import filter_traces
-from tracer.emit.validate import validate_all
+from tracer.emit.stage import EmitSettings, Origin, emit
 from tracer.records import Problem, TraceSet
 from tracer.traces import read_traces
 
@@ -73,11 +68,15 @@ class _Progress:
     tried: list[str] = field(default_factory=list)  # "recipe (python X.Y): stage cause"
     network: NetworkMeter = field(default_factory=NetworkMeter)  # what its builds reached
 
-    @contextmanager
-    def stage_of(self, name: Stage) -> Iterator[None]:
+    def enter(self, name: Stage) -> None:
+        """The project is now at stage ``name`` (a failure from here on names it)."""
         self.stage = name
         if self.on_stage is not None:
             self.on_stage(name)
+
+    @contextmanager
+    def stage_of(self, name: Stage) -> Iterator[None]:
+        self.enter(name)
         started = time.monotonic()
         try:
             yield
@@ -148,51 +147,25 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
         recipes, _skipped = planner.plan(source, log_path=log_path, settings=settings.sandbox)
         recipes = _for_python(recipes, spec)
     env, traces = _build_and_trace(recipes, source, work, log_path, settings, progress)
-    with progress.stage_of("emit"):
-        packages = roots.project_packages(source)
-        trace_roots = roots.trace_roots(source, Path(env.site_packages), packages)
-        # The Codex paper's file filters: generated files, long lines, little text.
-        traces, by_file = filter_traces(traces, within=(source, *trace_roots))
-        _count_drops(progress, by_file)
-        report = build_candidates(traces, checkout=source, roots=trace_roots,
-                                  project_packages=packages, max_asserts=settings.max_asserts)
-        progress.counts["functions_traced"] = report.functions_traced + sum(by_file.values())
-        progress.counts["candidates"] = len(report.candidates)
-        _count_drops(progress, report.dropped)
-        if not report.candidates:
-            raise StageError("emit", "no_candidates", _drop_summary(report.dropped, "function"))
-    with progress.stage_of("validate"):
-        kept, dropped = validate_all(report.candidates, python=env.recipe.interpreter,
-                                     work_dir=work / "validate", timeout=settings.validate_timeout,
-                                     settings=settings.sandbox)
-        _count_drops(progress, dropped)
-        progress.counts["problems"] = len(kept)
-        if not kept:
-            raise StageError("validate", "none_valid", _drop_summary(dropped, "candidate"))
-    problems = [to_problem(c, project=checkout.name, version=checkout.version,
-                           source_spec=spec.raw, python=env.version,
-                           ci_file=_recipe_name(env.recipe),
-                           unsafe_no_sandbox=isolation_fields(settings)["unsafe_no_sandbox"],
-                           license=checkout.license) for c in kept]
-    return _decontaminated(problems, settings, progress, log_path)
-
-
-def _decontaminated(problems: list[Problem], settings: Settings, progress: _Progress,
-                    log_path: Path) -> list[Problem]:
-    """Problems that overlap HumanEval or MBPP are left out (counted), or kept flagged with
-    ``--keep-contaminated``; a benchmark whose data is missing is said in the log and in
-    every problem's meta."""
-    found, missing = load_benchmarks()
-    with open(log_path, "a", encoding="utf-8") as log:
-        for benchmark in missing:
-            log.write(f"citrace: decontamination against {benchmark.name} was not done: "
-                      f"{benchmark.reason}\n")
-    kept, dropped = decontaminate(problems, keep=settings.keep_contaminated,
-                                  benchmarks=found, unavailable=missing)
-    if dropped:
-        progress.counts["dropped_contaminated"] += dropped
-        progress.counts["problems"] = len(kept)
-    return kept
+    origin = Origin(checkout=source, site_packages=Path(env.site_packages),
+                    interpreter=env.recipe.interpreter, python=env.version,
+                    project=checkout.name, version=checkout.version, source_spec=spec.raw,
+                    ci_file=_recipe_name(env.recipe), license=checkout.license,
+                    unsafe_no_sandbox=isolation_fields(settings)["unsafe_no_sandbox"])
+    emitted = emit(traces, origin, EmitSettings(
+        max_asserts=settings.max_asserts, validate_timeout=settings.validate_timeout,
+        keep_contaminated=settings.keep_contaminated, sandbox=settings.sandbox),
+        work_dir=work, on_stage=progress.enter)
+    progress.counts.update(emitted.counts)
+    for step, seconds in emitted.timings.items():
+        progress.timings[step] = round(progress.timings.get(step, 0.0) + seconds, 3)
+    if emitted.notes:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.writelines(f"{note}\n" for note in emitted.notes)
+    if emitted.failure is not None:
+        failure = emitted.failure
+        raise StageError(failure.stage, failure.cause, failure.message)
+    return emitted.problems
 
 
 def _build_and_trace(recipes: list[Recipe], source: Path, work: Path, log_path: Path,
@@ -331,18 +304,6 @@ def _log_since(log_path: Path, start: int, limit: int = 4 << 20) -> str:
             return log.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def _count_drops(progress: _Progress, dropped: Counter[str]) -> None:
-    for reason, count in dropped.items():
-        progress.counts[f"dropped_{reason}"] += count
-
-
-def _drop_summary(dropped: Counter[str], what: str) -> str:
-    if not dropped:
-        return f"no {what} qualified"
-    parts = ", ".join(f"{count} {reason}" for reason, count in dropped.most_common())
-    return f"no {what} qualified: {parts}"
 
 
 def _recipe_name(recipe: Recipe) -> str:

@@ -16,23 +16,19 @@ import json
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from miners.reports.funnel import COUNT_STEPS, PASSED, TIMED_STEPS
 from miners.reports.status import is_live
 from miners.run import finalize, outputs
 from miners.run.state import STATE_FILE, RunState
 from recipes.errors import CitraceError
+from recipes.records import STAGES
 from tracer.dataset.dedup import EXACT, NEAR
 
-STAGES = ("acquire", "plan", "build", "test", "trace", "emit", "validate")
-PASSED = {"acquire": "acquired", "plan": "planned", "build": "built", "test": "tests passed",
-          "trace": "traced (calls recorded)", "emit": "with candidates",
-          "validate": "with validated problems"}
-COUNTS = (("calls_recorded", "calls recorded"), ("functions_traced", "functions traced"),
-          ("candidates", "candidates"))
+COUNTS = COUNT_STEPS
 CONTAMINATED = "dropped_contaminated"  # a project's count: left out as overlapping a benchmark
 NAMES_SHOWN = 200  # task ids listed per project; the rest are counted
 
@@ -171,7 +167,7 @@ class ReportData:
 
     def stage_times(self) -> list[StageTime]:
         rows = []
-        for stage in (*STAGES, "total"):
+        for stage in TIMED_STEPS:
             seconds = [float(p.timings[stage]) for p in self.done if stage in p.timings]
             if seconds:
                 rows.append(StageTime(stage, len(seconds), round(sum(seconds), 3),
@@ -217,23 +213,13 @@ def _from_state(out_dir: Path) -> ReportData:
 
 
 def _from_files(out_dir: Path) -> ReportData:
-    results = list(_json_lines(out_dir / outputs.REPOS))
-    problems = list(_json_lines(out_dir / outputs.PROBLEMS))
+    results = outputs.json_records(out_dir / outputs.REPOS)
+    problems = outputs.json_records(out_dir / outputs.PROBLEMS)
     by_spec = _task_ids_by_spec(problems)
     projects = tuple(ProjectLine.from_result(n, r, by_spec.get(str(r.get("spec")), ()))
                      for n, r in enumerate(results))
     return ReportData(str(out_dir), outputs.REPOS, False, "", time.time(), projects,
                       _asserts(problems), finalize.read_summary(out_dir))
-
-
-def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
-    for _, line in outputs.complete_lines(path):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # not a line citrace wrote whole: leave it out of the report
-        if isinstance(record, dict):
-            yield record
 
 
 def _task_ids_by_spec(problems: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:

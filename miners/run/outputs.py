@@ -134,6 +134,20 @@ def vouched_lines(path: Path, claim_of: Callable[[str], Claim | None],
         yield Placed(offset, line, task_id, claim)
 
 
+def json_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a ``.jsonl`` file citrace wrote: its complete lines only (a line
+    torn by a crash, or anything else than an object, is left out)."""
+    found = []
+    for _, line in complete_lines(path):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            found.append(record)
+    return found
+
+
 def _identity(line: bytes) -> tuple[str, str]:
     try:
         record = json.loads(line)
