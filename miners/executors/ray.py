@@ -1,11 +1,16 @@
-"""``--executor ray``: one Ray task per project, on a cluster or on a local Ray instance.
+"""``--executor ray``: projects on a cluster or on a local Ray instance.
 
-A Ray task runs the project exactly as the local executor does (``isolate.run_isolated``:
-a worker process with the time limit), so both give the same dataset. Ray retries a task
-whose worker or node died (``retries``); a project that fails is a result, not an error,
-and is not retried. On a node other than the driver's, the project works in a temporary
-directory of that node and its log comes back with the result; on the driver's own node
-it uses the run's directories directly. Nodes need citrace installed (same version).
+One Ray actor per slot (a CPU of the cluster, or ``max_in_flight``) runs one project at a
+time exactly as the local executor does (``isolate.run_isolated``: a worker process with
+the time limit), so both give the same dataset. Like a local slot, each actor keeps the
+worker of its next project started while the current one runs, so the interpreter's
+start-up and citrace's imports are paid while a project runs, not between projects (a Ray
+task per project paid them cold every time). Ray restarts an actor whose process or node
+died and retries its project (``retries``); a project that fails is a result, not an
+error, and is not retried. On a node other than the driver's, the project works in a
+temporary directory of that node and its log comes back with the result; on the driver's
+own node it uses the run's directories directly. Nodes need citrace installed (same
+version).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from miners.executors.base import Event, ExecutorUnavailable, Finished, Started, Task
-from miners.executors.isolate import run_isolated
+from miners.executors.isolate import Worker, run_isolated
 from miners.pipeline import Settings, isolation_fields, keep_log_tail, slug
 from miners.records import ProjectResult
 from recipes.records import Failure
@@ -28,21 +33,40 @@ from recipes.records import Failure
 INSTALL_HINT = "install it with: pip install 'citrace[ray]'"
 
 
-def mine_on_node(task: Task, settings: Settings, timeout: float,
-                 driver_host: str) -> tuple[Finished, str | None]:
-    """The Ray task: one project; its log text too when it ran away from the driver."""
+def mine_on_node(task: Task, settings: Settings, timeout: float, driver_host: str, *,
+                 worker: Worker | None = None) -> tuple[Finished, str | None]:
+    """One project on this node (in ``worker``, or a new one); its log text too when it ran
+    away from the driver."""
     if socket.gethostname() == driver_host:
-        return run_isolated(task, settings, timeout=timeout), None
+        return run_isolated(task, settings, timeout=timeout, worker=worker), None
     scratch = Path(tempfile.mkdtemp(prefix="citrace-"))
     here = replace(settings, work_root=scratch / "work", logs_dir=scratch / "logs")
     try:
-        finished = run_isolated(task, here, timeout=timeout)
+        finished = run_isolated(task, here, timeout=timeout, worker=worker)
         log_path = here.logs_dir / f"{slug(task.spec.raw)}.log"
         log_text = log_path.read_text("utf-8", "replace") if log_path.exists() else None
         return finished, log_text
     finally:
         if not settings.keep_work:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+class Slot:
+    """The Ray actor of one slot: mines one project at a time, with the next one's worker
+    already started."""
+
+    def __init__(self) -> None:
+        self.spare: Worker | None = None
+
+    def mine(self, task: Task, settings: Settings, timeout: float,
+             driver_host: str) -> tuple[Finished, str | None]:
+        worker, self.spare = self.spare or Worker(), Worker()
+        return mine_on_node(task, settings, timeout, driver_host, worker=worker)
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare.close()
+            self.spare = None
 
 
 class RayExecutor:
@@ -56,24 +80,30 @@ class RayExecutor:
     def run(self, tasks: Iterable[Task], settings: Settings) -> Generator[Event, None, None]:
         ray = _import_ray()
         started_here = self._connect(ray)
-        remote = ray.remote(num_cpus=1, max_retries=self.retries)(mine_on_node)
-        limit = self.max_in_flight or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
-        in_flight: dict[Any, Task] = {}
+        slot = ray.remote(num_cpus=1, max_restarts=self.retries,
+                          max_task_retries=self.retries)(Slot)
+        limit = self.max_in_flight or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        idle = [slot.remote() for _ in range(limit)]
+        in_flight: dict[Any, tuple[Task, Any]] = {}  # ref -> (task, its actor)
         feed = iter(tasks)
         host = socket.gethostname()
         try:
             while True:
-                while len(in_flight) < limit and (task := next(feed, None)) is not None:
-                    ref = remote.remote(task, settings, self.project_timeout, host)
-                    in_flight[ref] = task
+                while idle and (task := next(feed, None)) is not None:
+                    actor = idle.pop()
+                    ref = actor.mine.remote(task, settings, self.project_timeout, host)
+                    in_flight[ref] = (task, actor)
                     yield Started(task)
                 if not in_flight:
                     return
                 [ref], _ = ray.wait(list(in_flight), num_returns=1)
-                yield _collect(ray, ref, in_flight.pop(ref), settings)
+                task, actor = in_flight.pop(ref)
+                finished, lost = _collect(ray, ref, task, settings)
+                # An actor that lost its project after every retry is replaced.
+                idle.append(slot.remote() if lost else actor)
+                yield finished
         finally:
-            for ref in in_flight:
-                ray.cancel(ref, force=True)
+            _stop(ray, [*idle, *(actor for _, actor in in_flight.values())])
             if started_here:
                 ray.shutdown()
 
@@ -90,15 +120,26 @@ class RayExecutor:
         return True
 
 
-def _collect(ray: ModuleType, ref: Any, task: Task, settings: Settings) -> Finished:
+def _stop(ray: ModuleType, actors: list[Any]) -> None:
+    """Stop the actors' spare workers, then the actors (those still mining are killed)."""
+    try:
+        ray.get([actor.close.remote() for actor in actors], timeout=30)
+    except Exception:  # an actor lost or busy: killing it ends its workers too
+        pass
+    for actor in actors:
+        ray.kill(actor)
+
+
+def _collect(ray: ModuleType, ref: Any, task: Task, settings: Settings) -> tuple[Finished, bool]:
+    """The project's result, and whether its actor was lost."""
     try:
         finished, log_text = ray.get(ref)
-    except Exception as exc:  # the task's worker or node died more often than retried
+    except Exception as exc:  # the actor's process or node died more often than retried
         message = f"the Ray task was lost after retries: {type(exc).__name__}: {exc}"
         failure = Failure("acquire", "worker_died", message.splitlines()[0])
         return Finished(task, ProjectResult.failed(task.spec.raw, failure,
                                                    **_kept_log(task, settings, failure),
-                                                   **isolation_fields(settings)))
+                                                   **isolation_fields(settings))), True
     assert isinstance(finished, Finished)
     if log_text is not None:
         log_path = settings.logs_dir / f"{slug(task.spec.raw)}.log"
@@ -108,7 +149,7 @@ def _collect(ray: ModuleType, ref: Any, task: Task, settings: Settings) -> Finis
         if finished.result.log_tail:  # kept on the node that ran it: keep it here too
             tail = keep_log_tail(log_path, settings.logs_dir.parent)
             finished = replace(finished, result=replace(finished.result, log_tail=tail))
-    return finished
+    return finished, False
 
 
 def _kept_log(task: Task, settings: Settings, failure: Failure) -> dict[str, str]:

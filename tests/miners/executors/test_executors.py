@@ -93,7 +93,9 @@ def test_a_lost_ray_task_keeps_the_log_its_project_had_written(tmp_path: Path) -
     settings, task = _settings(tmp_path / "out"), _missing_task(tmp_path, 0)
     settings.logs_dir.mkdir(parents=True)
     (settings.logs_dir / f"{slug(task.spec.raw)}.log").write_text("building ...\n")
-    result = ray_executor._collect(LostRay, None, task, settings).result  # type: ignore[arg-type]
+    finished, lost = ray_executor._collect(LostRay, None, task, settings)  # type: ignore[arg-type]
+    result = finished.result
+    assert lost  # its actor is replaced
     assert (result.status, result.cause) == ("failed", "worker_died")
     tail = (tmp_path / "out" / result.log_tail).read_text()
     assert tail.startswith("building ...") and "lost after retries" in tail
