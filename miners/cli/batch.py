@@ -21,8 +21,8 @@ def add_batch_options(mine: argparse.ArgumentParser) -> None:
     group = mine.add_argument_group(
         "batch runs", "Running the same command again resumes the run in OUTDIR.")
     group.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
-                       help="projects to run at once (local: default 1; ray: projects in "
-                            "flight, default 2 per cluster CPU)")
+                       help="projects to run at once (local: default 1; ray: default one "
+                            "per cluster CPU)")
     group.add_argument("--project-timeout", type=_positive_float,
                        default=DEFAULT_PROJECT_TIMEOUT, metavar="SECONDS",
                        help="kill a project that takes longer and record it as failed "

@@ -59,7 +59,7 @@ class Executor(Protocol):
 @dataclass(frozen=True)
 class ExecutorOptions:
     kind: str = "local"
-    jobs: int | None = None  # local: 1 when None; ray: projects in flight, 2 per cluster CPU
+    jobs: int | None = None  # local: 1 when None; ray: slots (actors), one per cluster CPU
     project_timeout: float = 3600.0
     ray_address: str | None = None
     ray_retries: int = 2
