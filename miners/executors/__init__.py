@@ -6,7 +6,7 @@ when it overruns), and the caller alone writes outputs and state. The tasks, the
 events and the protocol are in ``base``.
 
 ``local``: a pool of ``--jobs`` worker processes on this machine (the base install).
-``ray``: one Ray task per project, with retries (``pip install citrace[ray]``).
+``ray``: one Ray actor per slot, each mining a project at a time (``pip install citrace[ray]``).
 """
 
 from __future__ import annotations
