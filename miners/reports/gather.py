@@ -165,6 +165,22 @@ class ReportData:
         return sorted(((s, c, n) for (s, c), n in found.items()),
                       key=lambda row: (_stage_order(row[0]), -row[2], row[1]))
 
+    def top_causes(self, *, examples: int = 3) -> list[tuple[str, int, list[ProjectLine]]]:
+        """Each cause of failure, most frequent first, with a few of its projects (those
+        that got furthest, then in list order): where to look first."""
+        by_cause: dict[str, list[ProjectLine]] = {}
+        for project in self.failed():
+            by_cause.setdefault(project.cause or "unknown", []).append(project)
+        ranked = sorted(by_cause.items(), key=lambda item: (-len(item[1]), item[0]))
+        return [(cause, len(projects), sorted(
+            projects, key=lambda p: (-_stage_order(p.stage), p.index))[:examples])
+            for cause, projects in ranked]
+
+    def slowest(self, count: int = 10) -> list[ProjectLine]:
+        """The projects that took longest (their whole wall time), longest first."""
+        timed = [p for p in self.done if "total" in p.timings]
+        return sorted(timed, key=lambda p: (-float(p.timings["total"]), p.index))[:count]
+
     def stage_times(self) -> list[StageTime]:
         rows = []
         for stage in TIMED_STEPS:

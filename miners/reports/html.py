@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from miners.reports.funnel import TIMED_STEPS
 from miners.reports.gather import NAMES_SHOWN, ProjectLine, ReportData
 from miners.reports.svg import bar_chart, escape, histogram
 
@@ -24,8 +25,9 @@ text-align:left;vertical-align:top}td.n,th.n{text-align:right}th{background:#f3f
 
 def render(data: ReportData, *, report_path: Path) -> str:
     """The page; links to logs are relative to ``report_path`` (where it will be written)."""
-    sections = [_header(data), _funnel(data), _failures(data), _problems(data, report_path),
-                _asserts(data), _times(data), _failed_table(data, report_path)]
+    sections = [_header(data), _funnel(data), _failures(data, report_path),
+                _problems(data, report_path), _asserts(data), _times(data),
+                _slowest(data, report_path), _failed_table(data, report_path)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>citrace report: {escape(data.out_dir)}</title>"
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(sections)
@@ -66,14 +68,30 @@ def _left_out(data: ReportData) -> str:
             + _table(("left out", "problems"), data.left_out()) + note)
 
 
-def _failures(data: ReportData) -> str:
+def _failures(data: ReportData, report_path: Path) -> str:
     by_stage, by_cause = data.failures_by("stage"), data.failures_by("cause")
     if not by_stage:
         return "<h2 id=\"failures\">Failures</h2><p>No project failed.</p>"
     return ("<h2 id=\"failures\">Failures by stage and cause</h2>"
             + bar_chart(by_stage, title="failed projects by stage")
             + bar_chart(by_cause, title="failed projects by cause")
+            + _top_causes(data, report_path)
             + _table(("stage", "cause", "projects"), data.failures_by_stage_and_cause()))
+
+
+def _top_causes(data: ReportData, report_path: Path) -> str:
+    """Each cause with a few projects it stopped, their reasons and logs: where to look."""
+    rows = []
+    for cause, count, examples in data.top_causes():
+        shown = "<br>".join(
+            f"{escape(_project_name(p))} <span class=\"note\">({escape(p.stage)}: "
+            f"{escape(p.reason[:160])})</span> {_log_link(p, data, report_path)}"
+            for p in examples)
+        rows.append(f"<tr><td>{escape(cause)}</td><td class=\"n\">{count}</td>"
+                    f"<td>{shown}</td></tr>")
+    return ("<h3>Top causes, with example projects</h3><table><tr><th>cause</th>"
+            "<th class=\"n\">projects</th><th>for example</th></tr>" + "".join(rows)
+            + "</table>")
 
 
 def _problems(data: ReportData, report_path: Path) -> str:
@@ -111,6 +129,23 @@ def _times(data: ReportData) -> str:
               "</th><th class=\"n\">median s per project</th><th class=\"n\">longest s</th>"
               "</tr>" + body + "</table><p class=\"note\">total is each project's wall time "
               "as the run saw it (its worker's start-up and hand-over included).</p>")
+
+
+def _slowest(data: ReportData, report_path: Path, count: int = 10) -> str:
+    slowest = data.slowest(count)
+    if not slowest:
+        return ""
+    steps = [s for s in TIMED_STEPS if s != "total"]
+    head = "".join(f"<th class=\"n\">{escape(s)}</th>" for s in steps)
+    rows = "".join(
+        f"<tr><td>{escape(_project_name(p))}</td><td>{escape(p.status)}"
+        f"{' (' + escape(p.cause) + ')' if p.cause else ''}</td>"
+        f"<td class=\"n\">{float(p.timings['total']):.0f}</td>"
+        + "".join(f"<td class=\"n\">{float(p.timings.get(s, 0.0)):.0f}</td>" for s in steps)
+        + f"<td>{_log_link(p, data, report_path)}</td></tr>" for p in slowest)
+    return (f"<h2 id=\"slowest\">The {len(slowest)} slowest projects</h2><table><tr>"
+            "<th>project</th><th>status</th><th class=\"n\">total s</th>" + head
+            + "<th>log</th></tr>" + rows + "</table>")
 
 
 def _failed_table(data: ReportData, report_path: Path) -> str:

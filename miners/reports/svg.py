@@ -26,18 +26,23 @@ def escape(text: object) -> str:
 def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, unit: str = "",
               width: int = 640, max_bars: int = 40) -> str:
     """Horizontal bars, one per ``(label, value)``, in the order given; bars past
-    ``max_bars`` are summed into one "N more" bar so the chart stays readable."""
+    ``max_bars`` are summed into one "N more" bar so the chart stays readable. When the
+    values span more than ``LOG_SPAN`` times, the bars are on a log scale (said under the
+    chart), so that 200 problems still show next to 20,000 calls; any value above zero
+    gets a bar at least ``MIN_BAR`` pixels long."""
     bars = _fold_tail(list(bars), max_bars)
     if not bars:
         return _empty(title, width)
     row, top, label_width = 20, 8, 7 * min(LABEL_CHARS, max(len(b[0]) for b in bars)) + 12
     plot_width = max(80, width - label_width - 70)
-    largest = max(value for _, value in bars) or 1.0
-    height = top + row * len(bars) + 8
+    scale = _scale([value for _, value in bars])
+    height = top + row * len(bars) + 8 + (row if scale.log else 0)
     parts = [_open(width, height, title)]
     for n, (label, value) in enumerate(bars):
         y = top + n * row
-        length = plot_width * max(value, 0.0) / largest
+        length = plot_width * scale.fraction(value)
+        if value > 0:
+            length = max(length, MIN_BAR)
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end" {FONT}>'
             f"<title>{escape(label)}</title>{escape(_cut(label))}</text>"
@@ -46,8 +51,39 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, unit: str = "",
             f"{escape(unit)}</title></rect>"
             f'<text x="{label_width + length + 4:.1f}" y="{y + 14}" {FONT}>'
             f"{escape(_number(value))}{escape(unit)}</text>")
+    if scale.log:
+        parts.append(f'<text x="{label_width}" y="{height - 8}" {FONT} fill="#666">'
+                     f"log scale</text>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+LOG_SPAN = 20.0
+MIN_BAR = 2.0  # pixels
+
+
+class _Scale:
+    """Where a value ends on a bar: linearly, or on a log scale from the smallest value."""
+
+    def __init__(self, largest: float, smallest: float, *, log: bool) -> None:
+        self.largest, self.smallest, self.log = largest, smallest, log
+
+    def fraction(self, value: float) -> float:
+        if value <= 0:
+            return 0.0
+        if self.log:
+            # The smallest value gets a tenth of the width, the largest all of it.
+            span = math.log10(self.largest / self.smallest) or 1.0
+            return 0.1 + 0.9 * math.log10(value / self.smallest) / span
+        return value / self.largest
+
+
+def _scale(values: Sequence[float]) -> _Scale:
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return _Scale(1.0, 1.0, log=False)
+    largest, smallest = max(positive), min(positive)
+    return _Scale(largest, smallest, log=largest / smallest > LOG_SPAN)
 
 
 def histogram(values: Sequence[int], *, title: str, x_label: str, width: int = 640) -> str:

@@ -291,3 +291,41 @@ def test_bar_charts_fold_long_tails_and_histograms_bin_wide_ranges() -> None:
     columns = re.findall(r"<title>(\d+)-(\d+): (\d+)</title>", wide)
     assert len(columns) <= 40 and sum(int(n) for *_, n in columns) == 100
     assert "nothing to show" in histogram([], title="h", x_label="x")
+
+
+def test_small_bars_stay_visible_next_to_large_ones() -> None:
+    widths = dict(re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"[^>]*><title>(\w+):',
+                             bar_chart([("calls", 20983), ("problems", 217), ("none", 0)],
+                                       title="t"))[i][::-1] for i in range(3))
+    # 217 of 20,983 is 1% of the longest bar on a linear scale: on the log scale it is a
+    # real bar, shorter than the largest; nothing gets no bar but zero.
+    assert float(widths["none"]) == 0
+    assert 0.1 * float(widths["calls"]) <= float(widths["problems"]) < float(widths["calls"])
+    assert "log scale" in bar_chart([("calls", 20983), ("problems", 217)], title="t")
+    linear = bar_chart([("a", 32), ("b", 22), ("c", 2)], title="t")  # within 20 times
+    assert "log scale" not in linear
+    c = re.search(r'width="([\d.]+)"[^>]*><title>c:', linear)
+    a = re.search(r'width="([\d.]+)"[^>]*><title>a:', linear)
+    assert c is not None and a is not None
+    assert float(c.group(1)) == pytest.approx(float(a.group(1)) * 2 / 32, abs=0.1)
+
+
+def test_top_causes_name_example_projects_and_the_slowest_are_listed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    results = [{"spec": f"pypi:p{n}", "name": f"p{n}", "status": "failed", "stage": stage,
+                "cause": cause, "reason": f"why {n}", "timings": {"build": n, "total": 10 * n},
+                "counts": {}}
+               for n, (stage, cause) in enumerate([("emit", "no_candidates")] * 4
+                                                  + [("build", "install_failed")] * 2, 1)]
+    results.append({"spec": "pypi:ok", "name": "ok", "status": "ok", "stage": "validate",
+                    "reason": "", "timings": {"total": 1000}, "counts": {"problems": 0}})
+    (out / "repos.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+    (out / "problems.jsonl").write_text("")
+    page = report(out, tmp_path / "r.html")
+    causes = page.table("cause", "projects", "for example")
+    assert list(causes) == ["no_candidates", "install_failed"]
+    assert causes["no_candidates"][0] == "4" and "p1 (emit: why 1)" in causes["no_candidates"][1]
+    assert "p4" not in causes["no_candidates"][1]  # three examples, not every project
+    slowest = page.table("project", "status", "total s")
+    assert list(slowest)[:3] == ["ok", "p6", "p5"] and slowest["p6"][1] == "60"
