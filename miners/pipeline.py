@@ -19,7 +19,7 @@ from typing import Any
 from miners.records import Checkout, ProjectResult, Spec
 from miners.sources import acquire, licenses
 from recipes import interpreters, planner, sandbox
-from recipes.records import STAGES, Env, Failure, Recipe, Stage, StageError
+from recipes.records import STAGES, Env, Failure, Recipe, Stage, StageError, cpu_seconds
 from recipes.runners import installers
 from recipes.runners.diagnose import BOUND_CAUSES, cause_of_test_failure, failure_line, suite_counts
 from recipes.sandbox import SandboxSettings
@@ -59,7 +59,8 @@ class _Progress:
     """What a project has reached so far, so a failure can still report it."""
 
     stage: Stage = "acquire"
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per stage
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per stage, see cpu_seconds
     counts: Counter[str] = field(default_factory=Counter)
     checkout: Checkout | None = None
     recipe: Recipe | None = None
@@ -77,13 +78,16 @@ class _Progress:
     @contextmanager
     def stage_of(self, name: Stage) -> Iterator[None]:
         self.enter(name)
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), cpu_seconds()
         try:
             yield
         finally:
             # Summed: each recipe tried builds (and may test) again.
-            elapsed = time.monotonic() - started
-            self.timings[name] = round(self.timings.get(name, 0.0) + elapsed, 3)
+            self.add_time(name, time.monotonic() - started, cpu_seconds() - cpu_started)
+
+    def add_time(self, step: str, wall: float, cpu: float) -> None:
+        self.timings[step] = round(self.timings.get(step, 0.0) + wall, 3)
+        self.cpu[step] = round(self.cpu.get(step, 0.0) + cpu, 3)
 
 
 def slug(text: str) -> str:
@@ -158,7 +162,7 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
         work_dir=work, on_stage=progress.enter)
     progress.counts.update(emitted.counts)
     for step, seconds in emitted.timings.items():
-        progress.timings[step] = round(progress.timings.get(step, 0.0) + seconds, 3)
+        progress.add_time(step, seconds, emitted.cpu.get(step, 0.0))
     if emitted.notes:
         with open(log_path, "a", encoding="utf-8") as log:
             log.writelines(f"{note}\n" for note in emitted.notes)
@@ -325,6 +329,7 @@ def _result(spec: Spec, progress: _Progress, *, failure: Failure | None, log_pat
         as_of=progress.recipe.as_of if progress.recipe else "",
         installer_fallbacks=list(progress.recipe.installer_fallbacks) if progress.recipe else [],
         timings=dict(progress.timings),
+        cpu=dict(progress.cpu),
         counts=dict(progress.counts),
         log=str(log_path.relative_to(settings.logs_dir.parent)) if log_path.exists() else "",
         recipes_tried=list(progress.tried),

@@ -87,7 +87,9 @@ class ProjectResult(Record):
     installer_fallbacks: list[str] = field(default_factory=list)
     license: str = ""  # as on the Checkout (miners.sources.licenses)
     license_source: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per stage
+    # CPU seconds per stage, of the project's worker and everything it ran (its sandboxes)
+    cpu: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     log: str = ""  # path of the kept log, relative to OUTDIR
     # "recipe (python X.Y): stage cause" for each recipe that failed before the one kept

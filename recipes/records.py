@@ -6,6 +6,7 @@ so that they can be written to JSON (``repos.jsonl``, ``citrace plan``) and read
 
 from __future__ import annotations
 
+import resource
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -17,6 +18,15 @@ from recipes.record import Record
 Stage = Literal["acquire", "plan", "build", "test", "trace", "emit", "validate"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 RecipeKind = Literal["tox", "fallback", "shell"]
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process and of every process it waited for (the
+    sandboxes it ran, and all they ran): the difference of two readings is what a stage
+    cost in CPU, wherever it ran."""
+    own, children = (resource.getrusage(who) for who in
+                     (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 @dataclass(frozen=True)

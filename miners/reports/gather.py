@@ -51,6 +51,7 @@ class ProjectLine:
     version: str = ""
     log: str = ""  # relative to OUTDIR
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    cpu: dict[str, float] = dataclasses.field(default_factory=dict)  # CPU seconds per stage
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
     task_ids: tuple[str, ...] = ()  # its problems in problems.jsonl
 
@@ -84,6 +85,7 @@ class StageTime:
     total: float  # seconds, summed over projects
     median: float
     longest: float
+    cpu: float = 0.0  # CPU seconds, summed over the projects that recorded it
 
 
 @dataclass(frozen=True)
@@ -186,9 +188,12 @@ class ReportData:
         for stage in TIMED_STEPS:
             seconds = [float(p.timings[stage]) for p in self.done if stage in p.timings]
             if seconds:
+                cpu = sum(float(p.cpu.get(stage, 0.0)) for p in self.done)
+                if stage == "total":
+                    cpu = sum(sum(float(v) for v in p.cpu.values()) for p in self.done)
                 rows.append(StageTime(stage, len(seconds), round(sum(seconds), 3),
                                       round(statistics.median(seconds), 3),
-                                      round(max(seconds), 3)))
+                                      round(max(seconds), 3), round(cpu, 3)))
         return rows
 
 

@@ -123,12 +123,15 @@ def _times(data: ReportData) -> str:
                       title="seconds per stage, all projects", unit=" s")
     body = "".join(f"<tr><td>{escape(r.stage)}</td><td class=\"n\">{r.projects}</td>"
                    f"<td class=\"n\">{r.total:.1f}</td><td class=\"n\">{r.median:.2f}</td>"
-                   f"<td class=\"n\">{r.longest:.1f}</td></tr>" for r in rows)
+                   f"<td class=\"n\">{r.longest:.1f}</td><td class=\"n\">{r.cpu:.1f}</td>"
+                   "</tr>" for r in rows)
     return ("<h2 id=\"times\">Time per stage</h2>" + chart
             + "<table><tr><th>stage</th><th class=\"n\">projects</th><th class=\"n\">total s"
               "</th><th class=\"n\">median s per project</th><th class=\"n\">longest s</th>"
-              "</tr>" + body + "</table><p class=\"note\">total is each project's wall time "
-              "as the run saw it (its worker's start-up and hand-over included).</p>")
+              "<th class=\"n\">CPU s</th></tr>" + body + "</table><p class=\"note\">total is "
+              "each project's wall time as the run saw it (its worker's start-up and hand-over "
+              "included). CPU s: of the project's worker and everything it ran, sandboxes "
+              "included (recorded by citrace since it measures it).</p>")
 
 
 def _slowest(data: ReportData, report_path: Path, count: int = 10) -> str:

@@ -218,6 +218,8 @@ class Bubblewrap(Backend):
                 if "exit-code" in report:
                     launch.started = True  # bwrap reports an exit code only after the exec
         launch.all_gone = wait_gone(launch.first_pid)
+        if launch.all_gone and launch.first_pid is not None:
+            _reap_if_adopted(launch.first_pid)
 
 
 class Unshare(Backend):
@@ -356,6 +358,27 @@ def wait_gone(pid: int | None, timeout: float = GONE_TIMEOUT) -> bool:
         return bool(ready)
     finally:
         os.close(pidfd)
+
+
+def _reap_if_adopted(pid: int, *, tries: int = 50) -> None:
+    """bwrap exits without waiting for its sandbox's first process, which is then reaped by
+    whoever adopts it, and with it the CPU time of everything that ran in the sandbox. A
+    citrace worker adopts it (``miners.executors.procs.become_subreaper``): reaping it here
+    keeps that time in ``recipes.records.cpu_seconds``. A process adopted by someone else
+    is theirs to reap."""
+    for _ in range(tries):
+        try:
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return  # reaped already
+        if parent != os.getpid():
+            return
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.01)
 
 
 def _poll_gone(pid: int, timeout: float) -> bool:

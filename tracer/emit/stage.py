@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recipes.records import Failure, Stage
+from recipes.records import Failure, Stage, cpu_seconds
 from recipes.sandbox import SandboxSettings
 from tracer import roots
 from tracer.dataset.benchmarks import load_benchmarks
@@ -57,6 +57,7 @@ class EmitResult:
     problems: list[Problem] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     timings: dict[str, float] = field(default_factory=dict)  # emit, validate, decontaminate
+    cpu: dict[str, float] = field(default_factory=dict)  # the same steps' CPU seconds
     failure: Failure | None = None  # no_candidates at emit, none_valid at validate
     notes: list[str] = field(default_factory=list)  # for the project's log
 
@@ -142,7 +143,7 @@ def drop_summary(dropped: Counter[str], what: str) -> str:
 
 
 class _Timer:
-    """``with timed(step):`` adds the step's wall time to the result, and tells ``on_stage``
+    """``with timed(step):`` adds the step's wall and CPU time to the result, and tells ``on_stage``
     when a pipeline stage begins (decontamination is part of validation for that)."""
 
     def __init__(self, result: EmitResult, on_stage: Callable[[Stage], None] | None) -> None:
@@ -152,9 +153,10 @@ class _Timer:
     def __call__(self, step: str) -> Iterator[None]:
         if self.on_stage is not None and step in ("emit", "validate"):
             self.on_stage("emit" if step == "emit" else "validate")
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), cpu_seconds()
         try:
             yield
         finally:
-            elapsed = time.monotonic() - started
-            self.result.timings[step] = round(self.result.timings.get(step, 0.0) + elapsed, 3)
+            for spent, took in ((self.result.timings, time.monotonic() - started),
+                                (self.result.cpu, cpu_seconds() - cpu_started)):
+                spent[step] = round(spent.get(step, 0.0) + took, 3)
