@@ -42,7 +42,10 @@ FORWARDER_PORT = 3128  # inside the sandbox's own network namespace: no one else
 SANDBOX_DIR = "/run/citrace-egress"  # where the sandbox sees the socket and the forwarder
 SOCKET_NAME = "proxy.sock"
 ALLOWED_HOSTS_ENV = "CITRACE_ALLOWED_HOSTS"
-PYPI_HOSTS = (("pypi.org", 443), ("files.pythonhosted.org", 443))
+# PyPI, and its old name, which 2010s setup.py bootstraps (ez_setup, distribute_setup)
+# still fetch setuptools from over plain HTTP (it redirects to pypi.org).
+PYPI_HOSTS = (("pypi.org", 443), ("files.pythonhosted.org", 443), ("pypi.python.org", 443),
+              ("pypi.python.org", 80))
 HEAD_LIMIT = 64 * 1024  # bytes of a request's head
 CONNECT_TIMEOUT = 30.0
 RELAY_CHUNK = 64 * 1024
