@@ -15,8 +15,8 @@ from recipes.records import StageError
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:  # pragma: no cover - Python 3.10 reads names from setup.cfg / setup.py / PKG-INFO only
-    tomllib = None
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 # A literal name="..." in setup.py; "\b" keeps package_name= and friends out.
 _SETUP_PY_NAME = re.compile(r"""\bname\s*=\s*["']([A-Za-z0-9][A-Za-z0-9._-]*)["']""")
@@ -79,7 +79,7 @@ def _read(path: Path) -> str:
 
 def _pyproject_name(root: Path) -> str:
     text = _read(root / "pyproject.toml")
-    if not text or tomllib is None:
+    if not text:
         return ""
     try:
         data = tomllib.loads(text)

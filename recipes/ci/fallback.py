@@ -5,14 +5,19 @@ to run."""
 from __future__ import annotations
 
 import configparser
+import sys
 from pathlib import Path
 
-import tomllib
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from recipes import interpreters
 from recipes.ci import dev_dependencies
 from recipes.records import Recipe
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 TEST_EXTRAS = ("test", "tests", "testing")
 REQUIREMENT_FILES = (

@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -32,10 +33,10 @@ from urllib.parse import urlsplit
 
 from recipes.records import NetworkUse
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ImportError:  # Python 3.10: uv's configuration files are then not read
-    tomllib = None  # type: ignore[assignment]
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 FORWARDER_SOURCE = Path(__file__).with_name("forwarder.py")
 FORWARDER_PORT = 3128  # inside the sandbox's own network namespace: no one else's port
@@ -156,8 +157,6 @@ def _uv_settings(env: Mapping[str, str]) -> dict[str, list[str]]:
 
 
 def _toml(path: str) -> dict[str, Any]:
-    if tomllib is None:
-        return {}
     try:
         with open(path, "rb") as stream:
             return tomllib.load(stream)
