@@ -37,7 +37,9 @@ def read_traces(trace_dir: Path) -> TraceSet:
     for path in sorted(Path(trace_dir).glob(TRACE_GLOB)):
         try:
             reader.read_file(path)
-        except OSError:  # unreadable, or removed since the listing
+        except Exception:  # noqa: BLE001
+            # Unreadable, removed since the listing, or not text: the file was written by
+            # the project's processes, and one bad file must not cost the others.
             reader.files_skipped += 1
     return reader.result()
 
@@ -77,7 +79,10 @@ class _Reader:
             for line in stream:
                 try:
                     self._record(json.loads(line), ids)
-                except (ValueError, _BadLine):  # json.JSONDecodeError is a ValueError
+                except (ValueError, TypeError, KeyError, AttributeError, RecursionError,
+                        _BadLine):
+                    # Malformed JSON, or JSON of the wrong shape (a line is the project's
+                    # processes' writing): that line only is lost.
                     self.lines_skipped += 1
 
     def _record(self, data: Any, ids: dict[int, FunctionId]) -> None:

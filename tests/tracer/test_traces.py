@@ -159,3 +159,17 @@ def test_reads_what_real_processes_wrote(traced: Traced) -> None:
     assert helper.after == (("items", {"py": "[0]"}),) and helper.result == {"py": "None"}
     assert traces.files_read >= 2 and traces.lines_skipped == 0
     assert traces.stats["errors"] == 0
+
+
+def test_a_line_or_file_no_reader_could_parse_costs_that_line_or_file_only(
+        tmp_path: Path) -> None:
+    deep = '{"k": "call", "fn": 1, "args": ' + "[" * 100000 + "]" * 100000 + "}\n"
+    write(tmp_path, "trace-1-a.jsonl", header(), fn(1, F), deep, call(1, "1", "2"),
+          {"k": "call", "fn": 1, "args": [["x", "pos", {"py": "3"}]], "ret": {"py": "4"},
+           "after": "not a list"})
+    (tmp_path / "trace-2-a.jsonl").write_bytes(b"\xff\xfe not text at all\n")
+    (tmp_path / "trace-3-a.jsonl").mkdir()
+    traces = read_traces(tmp_path)
+    assert [c.result for c in traces.calls] == [{"py": "2"}]
+    assert traces.lines_skipped == 2
+    assert (traces.files_read, traces.files_skipped) == (1, 2)

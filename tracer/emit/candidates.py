@@ -4,6 +4,7 @@ under the reason it was dropped."""
 from __future__ import annotations
 
 import dataclasses
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from tracer.emit.asserts import MAX_ASSERTS, build_check, judge_calls
 from tracer.emit.context import ImportPolicy, Resolver, build_context
-from tracer.emit.drops import DUPLICATE, NOT_TOPLEVEL, OUTSIDE_PROJECT, Drop
+from tracer.emit.drops import DUPLICATE, NOT_TOPLEVEL, OUTSIDE_PROJECT, Drop, internal
 from tracer.emit.methods import lift_method
 from tracer.emit.source import ModuleSource, locate_function
 from tracer.records import CallRecord, Candidate, FunctionId, TraceSet
@@ -23,6 +24,7 @@ class EmitReport:
     functions_traced: int = 0
     dropped: Counter[str] = field(default_factory=Counter)  # reason -> functions
     calls_dropped: Counter[str] = field(default_factory=Counter)  # reason -> calls
+    errors: list[str] = field(default_factory=list)  # tracebacks of internal_* drops, for the log
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,11 @@ def build_candidates(traces: TraceSet, *, checkout: Path, roots: Sequence[Path],
                                    calls.get(function, []), settings, sources, report)
         except Drop as drop:
             report.dropped[drop.reason] += 1
+            continue
+        except Exception as exc:  # noqa: BLE001 -- one function never costs the project
+            report.dropped[internal("emit", exc)] += 1
+            report.errors.append(f"citrace: {function.qualname} ({function.file}) dropped "
+                                 f"by an error of citrace's:\n{traceback.format_exc()}")
             continue
         _keep(kept, candidate, report)
     report.candidates = sorted(kept.values(),

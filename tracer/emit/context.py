@@ -364,6 +364,10 @@ class _Shared:
     def __init__(self, resolver: Resolver, policy: ImportPolicy) -> None:
         self.resolver, self.policy = resolver, policy
         self.closures: dict[Path, _Closure] = {}  # in the order they were first needed
+        # (module, name) being carried right now: meeting one again means the name is only
+        # ever imported, round a cycle (`from pkg import sub` in pkg/__init__.py binds a
+        # submodule): no statement of the project defines it.
+        self.carrying: set[tuple[Path, str]] = set()
 
     def is_project_import(self, node: ast.stmt) -> bool:
         return isinstance(node, ast.ImportFrom) and (
@@ -380,12 +384,20 @@ class _Shared:
         module = self.resolver(importer.module.path, node.module or "", node.level)
         if module is None or alias.name not in module.bindings:
             raise Drop(NEEDS_PROJECT_MODULE, f"{where}.{alias.name}")
+        key = (module.path, alias.name)
+        if key in self.carrying:
+            raise Drop(NEEDS_PROJECT_MODULE, f"{where}.{alias.name}: defined by no statement "
+                                             "(a submodule, or an import cycle)")
         closure = self.closures.get(module.path)
         if closure is None:
             closure = self.closures[module.path] = _Closure(
                 module, _NOTHING, self.policy, shared=self)
         importer.replaced.add(unit.index)
-        closure._require([(alias.name, _NOTHING)])
+        self.carrying.add(key)
+        try:
+            closure._require([(alias.name, _NOTHING)])
+        finally:
+            self.carrying.discard(key)
 
     def render(self, main: _Closure) -> str:
         """Every module's carried statements, the modules needed by others first."""

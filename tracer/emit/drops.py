@@ -75,6 +75,18 @@ ASSERT_ORDER_DEPENDENT = "assert_order_dependent"  # fails in reverse order or a
 REPLAY_FAILED = "replay_failed"
 
 
+# --- citrace's own bugs, one function at a time: an exception while building (``emit``),
+# validating (``validate``) or recording (``problem``) one function drops that function as
+# ``internal_<step>:<exception type>`` (its traceback goes to the project's log), and the
+# project goes on with the others.
+INTERNAL = "internal"
+
+
+def internal(step: str, exc: BaseException) -> str:
+    """The drop reason of a function lost to an exception of citrace's at ``step``."""
+    return f"{INTERNAL}_{step}:{type(exc).__name__}"
+
+
 class Drop(Exception):
     """Raised while building a candidate to drop the function for ``reason``."""
 

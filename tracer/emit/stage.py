@@ -10,6 +10,7 @@ left. The caller (``miners.pipeline``) only records what it is told.
 from __future__ import annotations
 
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from tracer.dataset.benchmarks import load_benchmarks
 from tracer.dataset.decontaminate import decontaminate
 from tracer.dataset.export import to_problem
 from tracer.emit.candidates import build_candidates
+from tracer.emit.drops import internal
 from tracer.emit.file_filters import filter_traces
 from tracer.emit.validate import validate_all
 from tracer.records import Candidate, Problem, TraceSet
@@ -75,14 +77,14 @@ def emit(traces: TraceSet, origin: Origin, settings: EmitSettings, *, work_dir: 
         kept, dropped = validate_all(candidates, python=origin.interpreter,
                                      work_dir=work_dir / "validate",
                                      timeout=settings.validate_timeout,
-                                     settings=settings.sandbox)
+                                     settings=settings.sandbox, errors=result.notes)
+        problems = _problems(kept, origin, dropped, result.notes)
         _count_drops(result.counts, dropped)
-        result.counts["problems"] = len(kept)
-        if not kept:
+        result.counts["problems"] = len(problems)
+        if not problems:
             result.failure = Failure("validate", "none_valid",
                                      drop_summary(dropped, "candidate"))
             return result
-        problems = [_problem(candidate, origin) for candidate in kept]
     with timed("decontaminate"):
         result.problems = _decontaminated(problems, settings, result)
     return result
@@ -97,6 +99,7 @@ def _candidates(traces: TraceSet, origin: Origin, settings: EmitSettings,
     _count_drops(result.counts, by_file)
     report = build_candidates(traces, checkout=origin.checkout, roots=trace_roots,
                               project_packages=packages, max_asserts=settings.max_asserts)
+    result.notes += report.errors
     result.counts["functions_traced"] = report.functions_traced + sum(by_file.values())
     result.counts["candidates"] = len(report.candidates)
     _count_drops(result.counts, report.dropped)
@@ -104,6 +107,20 @@ def _candidates(traces: TraceSet, origin: Origin, settings: EmitSettings,
         result.failure = Failure("emit", "no_candidates",
                                  drop_summary(report.dropped, "function"))
     return list(report.candidates)
+
+
+def _problems(kept: list[Candidate], origin: Origin, dropped: Counter[str],
+              errors: list[str]) -> list[Problem]:
+    """The validated candidates' records; one that cannot be made is dropped alone."""
+    problems = []
+    for candidate in kept:
+        try:
+            problems.append(_problem(candidate, origin))
+        except Exception as exc:  # noqa: BLE001 -- one function never costs the project
+            dropped[internal("problem", exc)] += 1
+            errors.append(f"citrace: recording {candidate.function.qualname} "
+                          f"({candidate.path}) failed:\n{traceback.format_exc()}")
+    return problems
 
 
 def _problem(candidate: Candidate, origin: Origin) -> Problem:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ from tracer.emit.drops import (
     STUB_PASSES,
     TIMEOUT,
     UNSTABLE_ASSERTS,
+    internal,
 )
 from tracer.emit.replay import REPLAYS, replay_test, replayed_block
 from tracer.records import Candidate, ValidationRun
@@ -105,14 +107,25 @@ def validate(candidate: Candidate, *, python: str, work_dir: Path, timeout: floa
 
 def validate_all(candidates: Sequence[Candidate], *, python: str, work_dir: Path,
                  timeout: float = 10.0, settings: SandboxSettings = SandboxSettings(),
+                 errors: list[str] | None = None,
                  ) -> tuple[list[Candidate], Counter[str]]:
     """The candidates that pass, in their order and as validated (pruned tests, runs), and
-    the drop reasons: of the candidates dropped, and of the asserts dropped (``assert_...``)."""
+    the drop reasons: of the candidates dropped, and of the asserts dropped (``assert_...``).
+    A candidate whose validation raises is dropped as ``internal_validate:<type>``, its
+    traceback added to ``errors``."""
+    errors = [] if errors is None else errors
+
+    def one(candidate: Candidate) -> Validated:
+        try:
+            return validate_candidate(candidate, python=python, work_dir=work_dir,
+                                      timeout=timeout, settings=settings)
+        except Exception as exc:  # noqa: BLE001 -- one function never costs the project
+            errors.append(f"citrace: validating {candidate.function.qualname} "
+                          f"({candidate.path}) failed:\n{traceback.format_exc()}")
+            return Validated(None, internal("validate", exc))
+
     with ThreadPoolExecutor(max_workers=VALIDATION_WORKERS) as pool:
-        results = list(pool.map(
-            lambda c: validate_candidate(c, python=python, work_dir=work_dir, timeout=timeout,
-                                         settings=settings),
-            candidates))
+        results = list(pool.map(one, candidates))
     dropped: Counter[str] = Counter()
     for result in results:
         dropped.update(result.asserts_dropped)

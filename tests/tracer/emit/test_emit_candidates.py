@@ -459,3 +459,73 @@ def test_an_annotation_only_import_that_cannot_be_carried_leaves_nothing_behind(
     [clip] = emit(traces.traceset(), project.root).candidates
     assert clip.prompt.split("def clip")[0] == (
         "from __future__ import annotations\n\n\nLIMIT = 3\n\n\n")
+
+
+def test_a_package_that_imports_its_own_submodule_costs_one_function_not_the_run(
+        project, traces) -> None:
+    # sqlparse's layout: the package's __init__ binds a submodule through
+    # `from <itself> import <submodule>`; a function needing that name sent the context
+    # builder round that import for ever (RecursionError, the whole project lost).
+    project.write("mypkg/__init__.py", '''
+        from mypkg import sub
+        from mypkg.sub import double
+    ''')
+    project.write("mypkg/sub.py", '''
+        def double(x):
+            """Twice x."""
+            return 2 * x
+    ''')
+    project.write("mypkg/uses.py", '''
+        from mypkg import sub
+        from mypkg import double
+
+
+        def quadruple(x):
+            """Four times x, through the package's own name for its submodule."""
+            return sub.double(sub.double(x))
+
+
+        def twice(x):
+            """Twice x, through the name the package re-exports."""
+            return double(x)
+    ''')
+    for name in ("quadruple", "twice"):
+        traces.call(traces.fn("mypkg/uses.py", name), {"x": "2"}, "8" if name == "quadruple" else "4")
+    report = emit(traces.traceset(), project.root)
+    assert [c.entry_point for c in report.candidates] == ["twice"]
+    assert "def double(x):" in report.candidates[0].prompt
+    assert report.dropped == Counter({drops.NEEDS_PROJECT_MODULE: 1})
+    assert report.errors == []
+
+
+def test_an_error_of_citraces_while_building_one_function_drops_that_function_only(
+        project, traces, monkeypatch) -> None:
+    # A fault citrace cannot cause for real on purpose (its own bug): the context builder
+    # raising for one function. The other function still becomes a candidate.
+    from tracer.emit import candidates as candidates_module
+
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/m.py", '''
+        def good(x):
+            """Good."""
+            return x + 1
+
+
+        def bad(x):
+            """Bad."""
+            return x - 1
+    ''')
+    real = candidates_module.build_context
+
+    def failing(module, located, **kwargs):
+        if located.unit.node.name == "bad":
+            raise KeyError("a bug")
+        return real(module, located, **kwargs)
+
+    monkeypatch.setattr(candidates_module, "build_context", failing)
+    traces.call(traces.fn("mypkg/m.py", "good"), {"x": "1"}, "2")
+    traces.call(traces.fn("mypkg/m.py", "bad"), {"x": "1"}, "0")
+    report = emit(traces.traceset(), project.root)
+    assert [c.entry_point for c in report.candidates] == ["good"]
+    assert report.dropped == Counter({"internal_emit:KeyError": 1})
+    assert len(report.errors) == 1 and "KeyError: 'a bug'" in report.errors[0]

@@ -192,3 +192,26 @@ def test_bytearrays_cross_the_boundary_and_their_changes_come_back() -> None:
     result = run_check(prompt=prompt, completion=solution, test=test, entry_point="f",
                        python=PYTHON, timeout=5)
     assert result.passed, result.result
+
+
+def test_an_error_of_citraces_while_validating_one_candidate_drops_it_alone(
+        tmp_path, monkeypatch) -> None:
+    # citrace's own bug cannot be caused on purpose: validation of one candidate raising.
+    from tracer.emit import validate as validate_module
+
+    good = handmade("    return x + 1\n", "def check(candidate):\n    assert candidate(1) == 2\n")
+    broken = dataclasses.replace(good, entry_point="g", prompt=good.prompt.replace("f", "g"))
+    real_run = validate_module._Validation.run
+
+    def run(self):  # type: ignore[no-untyped-def]
+        if self.candidate.entry_point == "g":
+            raise IndexError("a bug")
+        return real_run(self)
+
+    monkeypatch.setattr(validate_module._Validation, "run", run)
+    errors: list[str] = []
+    passed, dropped = validate_all([broken, good], python=PYTHON, work_dir=tmp_path,
+                                   errors=errors)
+    assert [c.entry_point for c in passed] == ["f"]
+    assert dropped == Counter({"internal_validate:IndexError": 1})
+    assert len(errors) == 1 and "IndexError: a bug" in errors[0]
