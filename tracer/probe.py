@@ -178,10 +178,17 @@ class _Opaque(Exception):
     """Raised inside the encoder: the value has no Python source (args[0] says why)."""
 
 
-def encode_value(value, max_chars=2000, max_depth=6):
-    """``{"py": source}`` for a value that can be written as Python source, else opaque."""
+def encode_value(value, max_chars=2000, max_depth=6, kinds=None):
+    """``{"py": source}`` for a value that can be written as Python source, else opaque.
+
+    With ``kinds`` (a ``_Kinds``: which modules are the project's), objects are written too
+    (see ``_object_source``): the source then names classes, listed beside it as
+    ``"imports"`` (standard-library modules the source uses, ``datetime``) and
+    ``"classes"`` (``[module, qualname]`` of the project's classes, written in the source as
+    ``_citrace_class(module, qualname)``, a marker the emitter rewrites)."""
+    state = _Encoding(max_chars, max_depth, kinds)
     try:
-        source = _source(value, 0, max_depth, [max_chars], set())
+        source = _source(value, 0, state)
     except _Opaque as exc:
         return {'opaque': type_name(type(value)), 'why': exc.args[0]}
     except RecursionError:
@@ -189,9 +196,30 @@ def encode_value(value, max_chars=2000, max_depth=6):
         if _STICKY_OVERFLOW:
             raise
         return {'opaque': type_name(type(value)), 'why': 'depth'}
+    except Exception:  # an object in a state no reader foresaw: opaque, never the program's
+        return {'opaque': type_name(type(value)), 'why': 'error'}
     if len(source) > max_chars:
         return {'opaque': type_name(type(value)), 'why': 'size'}
-    return {'py': source}
+    result = {'py': source}
+    if state.imports:
+        result['imports'] = sorted(state.imports)
+    if state.classes:
+        result['classes'] = [list(pair) for pair in sorted(state.classes)]
+    return result
+
+
+class _Encoding:
+    """One value's encoding in progress."""
+
+    __slots__ = ('budget', 'max_depth', 'path', 'kinds', 'imports', 'classes')
+
+    def __init__(self, max_chars, max_depth, kinds):
+        self.budget = [max_chars]  # chars left: huge values fail early
+        self.max_depth = max_depth
+        self.path = set()  # ids of the containers being encoded, for cycles
+        self.kinds = kinds
+        self.imports = set()
+        self.classes = set()
 
 
 def type_name(cls):
@@ -209,9 +237,10 @@ def type_name(cls):
     return module + '.' + qualname
 
 
-def _source(value, depth, max_depth, budget, path):
-    """Python source of `value`; `budget` ([chars left]) lets huge values fail early."""
+def _source(value, depth, state):
+    """Python source of `value`."""
     kind = type(value)
+    budget = state.budget
     if value is None or kind is bool:
         text = repr(value)
     elif kind is str or kind is bytes:
@@ -229,9 +258,11 @@ def _source(value, depth, max_depth, budget, path):
             raise _Opaque('size')
         text = f'bytearray({bytes(value)!r})'
     elif kind is list or kind is tuple or kind is dict or kind is set or kind is frozenset:
-        return _container_source(value, kind, depth, max_depth, budget, path)
-    else:
+        return _container_source(value, kind, depth, state)
+    elif state.kinds is None:
         raise _Opaque('type')
+    else:
+        return _object_source(value, kind, depth, state)
     budget[0] -= len(text)
     if budget[0] < 0:
         raise _Opaque('size')
@@ -259,23 +290,24 @@ def _float_source(value):
     return repr(value)
 
 
-def _container_source(value, kind, depth, max_depth, budget, path):
-    if depth >= max_depth:
+def _container_source(value, kind, depth, state):
+    if depth >= state.max_depth:
         raise _Opaque('depth')
     key = id(value)
+    path = state.path
     if key in path:
         raise _Opaque('cycle')
+    budget = state.budget
     budget[0] -= 2 * len(value)  # brackets and separators, before encoding anything
     if budget[0] < 0:
         raise _Opaque('size')
     path.add(key)
     try:
         if kind is dict:
-            parts = [_source(k, depth + 1, max_depth, budget, path) + ': '
-                     + _source(v, depth + 1, max_depth, budget, path)
-                     for k, v in list(value.items())]
+            parts = [_source(k, depth + 1, state) + ': ' + _source(v, depth + 1, state)
+                     for k, v in list(dict.items(value))]
         else:
-            parts = [_source(item, depth + 1, max_depth, budget, path) for item in list(value)]
+            parts = [_source(item, depth + 1, state) for item in list(kind.__iter__(value))]
     finally:
         path.discard(key)
     return _join(kind, parts)
@@ -292,6 +324,259 @@ def _join(kind, parts):
     if kind is set:
         return '{' + ', '.join(parts) + '}' if parts else 'set()'
     return 'frozenset({' + ', '.join(parts) + '})' if parts else 'frozenset()'
+
+
+# ---------------------------------------------------------------------------- objects
+# Objects are written from their state, read the way the interpreter's C code reads it: exact
+# types, class namespaces through `type`'s own descriptors, instance dicts through the
+# C-level `__dict__` getset descriptor, slots through their member descriptors. Nothing the
+# program defines (`__repr__`, `__eq__`, `__getattr__`, properties) is called.
+
+class _SlotProbe(object):
+    __slots__ = ('x',)
+
+
+_MEMBER_DESCRIPTOR = type(_SlotProbe.__dict__['x'])
+_GETSET_DESCRIPTOR = type(type.__dict__['__dict__'])
+del _SlotProbe
+_IDENTIFIER_START = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_')
+# Builtin bases a project class may extend, and how their content is read without the
+# subclass's own methods (the base's C functions called on the object).
+_CONTENT_BASES = ('dict', 'list', 'set', 'str', 'int')
+# The standard library's value types written as constructors (module, qualname).
+_STDLIB_TYPES = {
+    ('datetime', 'datetime'), ('datetime', 'date'), ('datetime', 'time'),
+    ('datetime', 'timedelta'), ('datetime', 'timezone'), ('decimal', 'Decimal'),
+    ('fractions', 'Fraction'), ('uuid', 'UUID'), ('pathlib', 'PurePosixPath'),
+    ('pathlib', 'PosixPath'), ('pathlib', 'PureWindowsPath'), ('collections', 'OrderedDict'),
+    ('collections', 'defaultdict'), ('collections', 'Counter'), ('collections', 'deque'),
+    ('re', 'Pattern'), ('builtins', 'range'), ('builtins', 'slice'),
+}
+# What `re` and `datetime` call their C types' modules (`_sre`, `_datetime`...).
+_MODULE_ALIASES = {'_datetime': 'datetime', '_decimal': 'decimal', '_pydecimal': 'decimal',
+                   'decimal': 'decimal', '_collections': 'collections', '_sre': 're',
+                   're': 're', 'builtins': 'builtins', 'uuid': 'uuid', 'pathlib': 'pathlib',
+                   'fractions': 'fractions', 'datetime': 'datetime',
+                   'collections': 'collections'}
+_FACTORIES = {list: 'list', dict: 'dict', set: 'set', int: 'int', str: 'str', float: 'float',
+              tuple: 'tuple', bool: 'bool'}
+_STDLIB_NAMES = frozenset(getattr(sys, 'stdlib_module_names', ()))
+
+
+class _Kinds:
+    """Which modules are the project's (their file is traced) or the standard library's,
+    by module name, cached: no class or module object is held."""
+
+    def __init__(self, roots):
+        self.roots = roots
+        self.cache = {}
+
+    def of(self, module):
+        kind = self.cache.get(module)
+        if kind is None:
+            kind = self.cache[module] = self._decide(module)
+        return kind
+
+    def _decide(self, module):
+        loaded = sys.modules.get(module)
+        try:
+            namespace = object.__getattribute__(loaded, '__dict__') if loaded is not None else {}
+        except Exception:
+            namespace = {}
+        filename = dict.get(namespace, '__file__') if type(namespace) is dict else None
+        if type(filename) is str and traced_path(filename, self.roots) is not None:
+            return 'project'
+        if module.partition('.')[0] in _STDLIB_NAMES:
+            return 'stdlib'
+        return 'other'
+
+
+def _object_source(value, kind, depth, state):
+    if depth >= state.max_depth:
+        raise _Opaque('depth')
+    module = _TYPE_MODULE.__get__(kind, type)
+    qualname = _TYPE_QUALNAME.__get__(kind, type)
+    if type(module) is not str or type(qualname) is not str:
+        raise _Opaque('type')
+    stdlib = (_MODULE_ALIASES.get(module), qualname)
+    if stdlib in _STDLIB_TYPES or (stdlib[0] == 're' and qualname == 'SRE_Pattern'):
+        text = _stdlib_source(value, stdlib, depth, state)
+    else:
+        where = state.kinds.of(module)
+        if where == 'other' or '<' in qualname:
+            raise _Opaque('type')  # a third party's class, or one defined in a function
+        key = id(value)
+        if key in state.path:
+            raise _Opaque('cycle')
+        state.path.add(key)
+        try:
+            text = _class_instance_source(value, kind, module, qualname, where, depth, state)
+        finally:
+            state.path.discard(key)
+        return text
+    state.budget[0] -= len(text)
+    if state.budget[0] < 0:
+        raise _Opaque('size')
+    return text
+
+
+def _stdlib_source(value, which, depth, state):
+    module, name = which
+    if module == 'builtins':
+        if name == 'range':
+            return f'range({value.start}, {value.stop}, {value.step})'
+        parts = [_source(part, depth + 1, state)
+                 for part in (value.start, value.stop, value.step)]
+        return 'slice(' + ', '.join(parts) + ')'
+    state.imports.add(module)
+    if module == 'datetime':
+        return _datetime_source(value, name, depth, state)
+    if module in ('decimal', 'uuid', 'pathlib'):
+        text = str(value)  # the standard library's own __str__ (exact type checked)
+        return f'{module}.{name}({text!r})'
+    if module == 'fractions':
+        return f'fractions.Fraction({value.numerator}, {value.denominator})'
+    if module == 're':
+        pattern = _source(value.pattern, depth + 1, state)
+        return f're.compile({pattern}, {value.flags})'
+    inner = depth + 1
+    if name == 'deque':
+        items = _container_source(list(value), list, inner, state)
+        maxlen = value.maxlen
+        return f'collections.deque({items})' if maxlen is None else (
+            f'collections.deque({items}, {maxlen})')
+    pairs = list(dict.items(value))
+    if name == 'OrderedDict':
+        items = _container_source([(k, v) for k, v in pairs], list, inner, state)
+        return f'collections.OrderedDict({items})'
+    content = _container_source(dict(pairs), dict, inner, state)
+    if name == 'Counter':
+        return f'collections.Counter({content})'
+    factory = value.default_factory
+    if factory is None:
+        return f'collections.defaultdict(None, {content})'
+    if factory not in _FACTORIES:
+        raise _Opaque('type')
+    return f'collections.defaultdict({_FACTORIES[factory]}, {content})'
+
+
+def _datetime_source(value, name, depth, state):
+    if name == 'timedelta':
+        return (f'datetime.timedelta(days={value.days}, seconds={value.seconds}, '
+                f'microseconds={value.microseconds})')
+    if name == 'timezone':
+        if value is value.utc:
+            return 'datetime.timezone.utc'
+        offset = _datetime_source(value.utcoffset(None), 'timedelta', depth, state)
+        return f'datetime.timezone({offset}, {value.tzname(None)!r})'
+    if name == 'date':
+        return f'datetime.date({value.year}, {value.month}, {value.day})'
+    fields = [value.hour, value.minute, value.second, value.microsecond]
+    if name == 'datetime':
+        fields = [value.year, value.month, value.day] + fields
+    text = ', '.join(str(field) for field in fields)
+    tzinfo = value.tzinfo
+    if tzinfo is not None:
+        module = _TYPE_MODULE.__get__(type(tzinfo), type)
+        if (_MODULE_ALIASES.get(module), _TYPE_QUALNAME.__get__(type(tzinfo), type)) != (
+                'datetime', 'timezone'):
+            raise _Opaque('type')  # a third party's tzinfo (pytz, dateutil): its own code
+        text += ', tzinfo=' + _datetime_source(tzinfo, 'timezone', depth, state)
+    if value.fold:
+        text += ', fold=1'
+    return f'datetime.{name}({text})'
+
+
+def _class_reference(module, qualname, where, state):
+    if where == 'stdlib':
+        state.imports.add(module)  # `import email.message` binds `email` and loads it
+        return f'{module}.{qualname}'
+    state.classes.add((module, qualname))
+    return f'_citrace_class({module!r}, {qualname!r})'
+
+
+def _class_instance_source(value, kind, module, qualname, where, depth, state):
+    """An enum member, a namedtuple, or a plain object of the project (or the standard
+    library, for enums and namedtuples)."""
+    mro = _TYPE_MRO.__get__(kind, type)
+    metaclass = type(kind)
+    enum_module = sys.modules.get('enum')
+    enum_meta = getattr(enum_module, 'EnumMeta', None) if enum_module is not None else None
+    if enum_meta is not None and metaclass is enum_meta or (
+            enum_meta is not None and type(metaclass) is type and enum_meta in
+            _TYPE_MRO.__get__(metaclass, type) and _TYPE_MODULE.__get__(metaclass, type)
+            == 'enum'):
+        name = dict.get(_instance_dict(value), '_name_')
+        if type(name) is not str:
+            raise _Opaque('type')
+        reference = _class_reference(module, qualname, where, state)
+        if name[:1] in _IDENTIFIER_START and name.replace('_', 'a').isalnum():
+            return f'{reference}.{name}'
+        return f'{reference}[{name!r}]'
+    if metaclass is not type:
+        raise _Opaque('custom')  # a metaclass of the program's: its own attribute rules
+    fields = _TYPE_DICT.__get__(kind, type).get('_fields')
+    if tuple in mro and type(fields) is tuple and len(mro) == 3 and mro[1] is tuple:
+        items = [_source(item, depth + 1, state) for item in tuple.__iter__(value)]
+        reference = _class_reference(module, qualname, where, state)
+        return f'{reference}(' + ', '.join(items) + ')'
+    if where != 'project':
+        raise _Opaque('type')
+    for klass in mro[:-1]:
+        namespace = _TYPE_DICT.__get__(klass, type)
+        if '__getattribute__' in namespace and _TYPE_MODULE.__get__(klass, type) != 'builtins':
+            raise _Opaque('custom')  # reads of its own attributes run its code
+    content = None
+    for klass in mro:
+        if klass is object:
+            break
+        base = _TYPE_QUALNAME.__get__(klass, type)
+        if _TYPE_MODULE.__get__(klass, type) == 'builtins':
+            if base not in _CONTENT_BASES:
+                raise _Opaque('type')
+            content = _content_source(value, klass, depth, state)
+            break
+    fields = _object_state(value, kind, mro, depth, state)
+    reference = _class_reference(module, qualname, where, state)
+    text = f'_citrace_object({reference}, {fields}'
+    return text + (f', {content})' if content is not None else ')')
+
+
+def _content_source(value, base, depth, state):
+    if base is dict:
+        return _container_source(dict(dict.items(value)), dict, depth + 1, state)
+    if base is list:
+        return _container_source(list(list.__iter__(value)), list, depth + 1, state)
+    if base is set:
+        return _container_source(set(set.__iter__(value)), set, depth + 1, state)
+    if base is str:
+        return _source(str.__str__(value), depth + 1, state)
+    return _source(int.__index__(value), depth + 1, state)
+
+
+def _object_state(value, kind, mro, depth, state):
+    """``{'name': value, ...}``: the instance dict, then the slots that are set."""
+    parts = []
+    fields = _instance_dict(value)
+    if not fields and _class_attribute(kind, '__dict__') is not None and type(
+            _class_attribute(kind, '__dict__')) is not _GETSET_DESCRIPTOR:
+        raise _Opaque('custom')  # `__dict__` replaced by the program's own descriptor
+    for name, item in list(dict.items(fields)):
+        if type(name) is not str:
+            raise _Opaque('type')
+        parts.append(repr(name) + ': ' + _source(item, depth + 1, state))
+    for klass in mro:
+        for name, attribute in list(_TYPE_DICT.__get__(klass, type).items()):
+            if type(attribute) is _MEMBER_DESCRIPTOR and name not in ('__weakref__',):
+                try:
+                    item = attribute.__get__(value, kind)
+                except AttributeError:
+                    continue  # a slot never set
+                parts.append(repr(name) + ': ' + _source(item, depth + 1, state))
+    state.budget[0] -= 2 * len(parts) + 2
+    if state.budget[0] < 0:
+        raise _Opaque('size')
+    return '{' + ', '.join(parts) + '}'
 
 
 def encode_exception(exc, max_chars=2000):
@@ -535,6 +820,7 @@ class Probe:
         self.pending = {}  # frame (setprofile) or id(frame) (monitoring) -> _Call
         self.suspended = {}  # setprofile: id(frame) -> _Call of a generator being drawn from
         self.counters = _new_counters()
+        self.kinds = _Kinds(self.roots)  # which classes' objects are written from their state
         self.off = False
         # The class, held here: a reload of this module (which does not start a second
         # probe) must not make the running callbacks see their own entries as foreign.
@@ -628,10 +914,14 @@ class Probe:
         mutables = []
         for name, kind in fn.params:
             value = f_locals[name]
-            args.append([name, kind, self.encode(value)])
+            encoded = self.encode(value)
+            args.append([name, kind, encoded])
             cls = type(value)
             if kind in ('pos', 'kwonly') and (cls is list or cls is dict or cls is set
-                                             or cls is bytearray) and not fn.generator:
+                                             or cls is bytearray or (
+                                                 'classes' in encoded and encoded['py'][:16]
+                                                 == '_citrace_object(')) and not fn.generator:
+                # A plain object (a method's `self` above all) changes like a list does.
                 mutables.append((name, value))
         args_json = _dumps(args)
         key = hash(args_json)
@@ -740,7 +1030,8 @@ class Probe:
                 self.reject(fn)
 
     def encode(self, value):
-        return encode_value(value, self.limits['max_value_chars'], self.limits['max_depth'])
+        return encode_value(value, self.limits['max_value_chars'], self.limits['max_depth'],
+                            self.kinds)
 
     # -- writing
 

@@ -100,7 +100,8 @@ def test_records_literal_arguments_and_return_values(traced: Traced, version: st
     assert run.calls("numbers")[0]["ret"] == (
         "[float('nan'), float('inf'), -float('inf'), 1.5, complex(1.0, -2.0), b'\\x00', True]")
     method = "Box.scaled" if version in ("3.11", "3.13") else "scaled"  # co_qualname
-    assert run.calls(method)[0]["args"]["self"] == ("opaque", "lib.Box", "type")
+    # A plain object of the project's is written from its state (issue 14).
+    assert run.calls(method)[0]["args"]["self"] == "_citrace_object(_citrace_class('lib', 'Box'), {})"
     assert run.qualnames() == {"add", "describe", "nothing", "numbers", "fails", "count_up",
                                method}
     [counted] = run.calls("count_up")
@@ -362,7 +363,8 @@ HOSTILE = dedent("""
 
 
 @pytest.mark.parametrize("backend", ["setprofile", "monitoring"])
-def test_user_objects_are_opaque_and_never_called(traced: Traced, backend: str) -> None:
+def test_user_objects_are_written_from_their_state_and_never_called(traced: Traced,
+                                                                   backend: str) -> None:
     files = {"lib.py": HOSTILE, "main.py": dedent("""
         import lib
         h = lib.Hostile()
@@ -375,10 +377,11 @@ def test_user_objects_are_opaque_and_never_called(traced: Traced, backend: str) 
     run = traced(files, backend=backend)
     assert run.stdout == untraced.stdout == "done\n"
     assert [call["ret"] for call in run.calls("same")] == [
-        ("opaque", "lib.Hostile", "type"), ("opaque", "lib.Text", "type"),
+        ("opaque", "lib.Hostile", "custom"),  # a metaclass of the program's
+        "_citrace_object(_citrace_class('lib', 'Text'), {}, 't')",  # str's own content
         ("opaque", "?.Meta", "type"),  # Meta's __module__ is a property
-        ("opaque", "lib.Stuck", "type")]
-    assert run.calls("wrap")[0]["ret"] == ("opaque", "builtins.list", "type")
+        "_citrace_object(_citrace_class('lib', 'Stuck'), {})"]  # its lying dunders unused
+    assert run.calls("wrap")[0]["ret"] == ("opaque", "builtins.list", "custom")
     assert run.lines("stats")[0]["errors"] == 0
 
 
