@@ -49,7 +49,12 @@ object per line, each with a ``"k"`` (kind) key:
 A *value* is ``{"py": "<python expression>"}`` for values that can be written as Python
 source (None, bool, int, float incl. ``float('nan')``, complex, str, bytes, list, tuple,
 dict, set, frozenset, nested), or ``{"opaque": "<type qualname>", "why": "type"|"size"|
-"depth"|"cycle"}`` otherwise. Lines are written whole, one ``write`` each, as calls end: a
+"depth"|"cycle"|"custom"|"error"}`` otherwise. Objects (issue 14): the standard library's
+value types as constructors, ``datetime.date(2020, 1, 2)``, with ``"imports": ["datetime"]``
+beside the source; the project's enums, namedtuples and plain objects through markers,
+``_citrace_class('pkg.mod', 'Color').RED``, ``_citrace_object(_citrace_class('pkg.mod',
+'Cls'), {'attr': 1})`` (a third argument: the content of a dict/list/set/str/int subclass),
+with ``"classes": [["pkg.mod", "Cls"]]``. Plain objects passed in get an ``after`` too. Lines are written whole, one ``write`` each, as calls end: a
 killed process loses only calls in flight, and a torn last line is skipped on reading.
 Readers ignore keys they do not know.
 """

@@ -25,7 +25,9 @@ from tracer.records import (
 
 TRACE_GLOB = "trace-*.jsonl"
 ARG_KINDS = frozenset({"pos", "kwonly", "varargs", "varkw"})
-OPAQUE_REASONS = frozenset({"type", "size", "depth", "cycle"})
+# custom: a class whose attribute reads run its own code (a metaclass, __getattribute__, a
+# __dict__ property); error: an object in a state the encoder did not foresee.
+OPAQUE_REASONS = frozenset({"type", "size", "depth", "cycle", "custom", "error"})
 
 
 class _BadLine(Exception):
@@ -168,6 +170,12 @@ def _value(data: Any) -> Value:
     # strict about the ones the emitter relies on.
     if isinstance(data, dict):
         if isinstance(data.get("py"), str):
+            imports = data.get("imports")
+            if isinstance(imports, list) and imports and all(
+                    isinstance(m, str) and all(p.isidentifier() for p in m.split("."))
+                    for m in imports):
+                # The standard-library modules the source names (`datetime.date(...)`).
+                return {"py": data["py"], "imports": ",".join(imports)}
             return {"py": data["py"]}
         if isinstance(data.get("opaque"), str) and data.get("why") in OPAQUE_REASONS:
             return {"opaque": data["opaque"], "why": data["why"]}

