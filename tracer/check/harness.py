@@ -14,9 +14,13 @@ reading the test (the child closes standard input before anything else), so that
 the child's function. (The prompt runs once before the fork, so that what it imports is
 imported once.) Each call crosses a pipe in a
 small format of plain values (None, bool, int, float, complex, str, bytes, bytearray, tuple,
-list, set, frozenset, dict) that this process decodes itself; the child converts a result to exact
-builtin types first (a namedtuple becomes a tuple) and anything else (an always-equal object)
-becomes a failure. Equality is then decided here, between plain values.
+list, set, frozenset, dict, and the standard library's value types as their constructors' parts)
+that this process decodes itself; the child converts a result to exact builtin types first (a
+namedtuple becomes a tuple) and anything else (an always-equal object) becomes a failure.
+Equality is then decided here, between plain values. For a method problem the entry point is
+a class: its instances live in the child, the checker holds numbered handles to them and asks
+for their attributes, method calls and state (``_Objects``), so no object of the completion's
+ever reaches this process.
 
 Exit status: 0 passed, 1 failed, 2 the problem itself is broken, 3 out of memory, 4 out of
 CPU time. The last line on stderr starts with ``RESULT_MARK`` and says why.
@@ -78,6 +82,8 @@ def _encode(value, parts, depth):
     elif kind is StdlibValue:
         parts.append(b"V" + _sized_bytes(value.name.encode("ascii")))
         _encode(value.parts, parts, depth + 1)
+    elif kind is Handle:
+        parts.append(b"h" + _sized(str(value.number)))
     else:
         raise TypeError(f"a {kind.__name__} is not a plain value")
 
@@ -141,6 +147,14 @@ def _decode(data, at, depth):
         raw, at = _field(data, at)
         parts, at = _decode(data, at, depth + 1)
         return rebuild(raw.decode("ascii"), parts), at
+    if tag == b"h":
+        text, at = _field(data, at)
+        number = int(text.decode("ascii"))
+        if _KEPT is None:  # the checker: a handle stays a handle
+            return Handle(number), at
+        if number not in _KEPT.kept:
+            raise ValueError(f"no object {number}")
+        return _KEPT.kept[number], at
     kinds = {b"t": tuple, b"l": list, b"S": set, b"Z": frozenset, b"d": dict}
     if tag not in kinds:
         raise ValueError(f"unknown tag {tag!r}")
@@ -168,6 +182,10 @@ def plain(value, depth=0):
         return kind(plain(item, depth + 1) for item in value)
     if kind is dict:
         return dict((plain(k, depth + 1), plain(v, depth + 1)) for k, v in value.items())
+    if kind is RemoteObject:  # the checker passes one of the child's instances back
+        return Handle(object.__getattribute__(value, "_citrace_handle"))
+    if _KEPT is not None and _KEPT.owns(value):  # the child names one it keeps
+        return Handle(_KEPT.keep(value))
     name = _STDLIB_NAMES.get((getattr(kind, "__module__", ""), kind.__qualname__))
     if name is not None:
         return StdlibValue(name, plain(_STDLIB_PARTS[name](value), depth + 1))
@@ -175,6 +193,19 @@ def plain(value, depth=0):
         if isinstance(value, base):  # a subclass: IntEnum, namedtuple, ...
             return plain(base(value), depth + 1)
     raise TypeError(f"a {kind.__name__} is not a plain value")
+
+
+class Handle:
+    """An instance of the entry point's class on the wire: the number the child keeps it
+    under (method problems: ``_Objects``)."""
+
+    __slots__ = ("number",)
+
+    def __init__(self, number):
+        self.number = number
+
+
+_KEPT = None  # in the child, the _Objects whose instances handles name
 
 
 # --- the standard library's value types on the wire ------------------------------------------
@@ -328,8 +359,9 @@ def serve(source, entry_point, requests, replies):
     except BaseException as exc:  # noqa: B036 - whatever the completion does is its failure
         _reply_raised(replies, exc)
         os._exit(0)
+    global _KEPT
     iterators = {}
-    objects = _Objects(function)
+    objects = _KEPT = _Objects(function)
     while True:
         message = receive(requests)
         if message is None:
@@ -382,13 +414,17 @@ class _Objects:
     def __init__(self, cls):
         self.cls = cls if isinstance(cls, type) else None
         self.kept = {}
+        self.numbers = {}  # id -> handle: the kept objects stay alive, so ids stay theirs
 
     def owns(self, value):
         return self.cls is not None and type(value) is self.cls
 
     def keep(self, value):
-        self.kept[len(self.kept) + 1] = value
-        return len(self.kept)
+        number = self.numbers.get(id(value))
+        if number is None:
+            number = self.numbers[id(value)] = len(self.kept) + 1
+            self.kept[number] = value
+        return number
 
     def answer(self, operation, argument, iterators):
         try:

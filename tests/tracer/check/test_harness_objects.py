@@ -94,3 +94,38 @@ def test_stdlib_values_cross_the_wire_as_themselves(value: str) -> None:
                            {"task_id": "toy/same", "completion": "    return str(x)\n"}],
                           ks=(1,), workers=2, timeout=10.0)
     assert [r.verdict for r in evaluation.results] == ["passed", "failed"], evaluation.results
+
+
+EQ_PROMPT = '''\
+class Money:
+    """An amount in cents."""
+
+    def __init__(self, cents):
+        self.cents = cents
+
+    def plus(self, other):
+        """A new Money: this amount and other's."""
+'''
+
+
+def test_instances_pass_as_arguments_and_come_back_as_handles() -> None:
+    test = preamble({OBJECT, STATE}) + '''\
+def check(candidate):
+    obj = _citrace_object(candidate, {'cents': 5})
+    other = _citrace_object(candidate, {'cents': 7})
+    assert _citrace_state(obj.plus(other)) == ('Money', {'cents': 12}, None)
+    assert _citrace_state(obj.plus([other][0])) == ('Money', {'cents': 12}, None)
+    assert _citrace_state(obj) == ('Money', {'cents': 5}, None)
+'''
+    problem = {"task_id": "toy/Money.plus", "prompt": EQ_PROMPT, "test": test,
+               "entry_point": "Money"}
+    completions = ["        return Money(self.cents + other.cents)\n",
+                   "        return Money(self.cents + other.cents + 1)\n",
+                   "        self.cents += other.cents\n        return self\n"]
+    evaluation = evaluate({problem["task_id"]: problem},
+                          [{"task_id": problem["task_id"], "completion": c} for c in completions],
+                          ks=(1,), workers=2, timeout=10.0)
+    assert [r.verdict for r in evaluation.results] == ["passed", "failed", "failed"], \
+        evaluation.results
+    namespace: dict = {}
+    exec(EQ_PROMPT + completions[0] + "\n" + test + "\ncheck(Money)\n", namespace)  # noqa: S102
