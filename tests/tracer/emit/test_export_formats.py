@@ -88,6 +88,15 @@ def test_split_docstring_keeps_everything_else_verbatim() -> None:
         split_docstring("def g():\n    return 1\n", "g")
 
 
+def test_split_docstring_of_a_method_problem_takes_the_method_last_in_its_class() -> None:
+    source = ('class Box:\n    """A box."""\n\n    def size(self):\n        """Its size."""\n'
+              '        return 1\n\n    def grow(self, n):\n        """Grow by n."""\n'
+              '        self.n += n\n')
+    code, doc = split_docstring(source, "Box")
+    assert doc == "Grow by n."
+    assert code == source.replace('        """Grow by n."""\n', "")
+
+
 def test_module_of_path_guesses_for_older_lines() -> None:
     assert module_of_path("src/pkg/mod.py") == "pkg.mod"
     assert module_of_path("pkg/__init__.py") == "pkg"
