@@ -734,7 +734,7 @@ class _Fn:
     """A traced function's state in this process."""
 
     __slots__ = ('code', 'file', 'params', 'seen', 'calls', 'token', 'id', 'module',
-                 'toplevel', 'generator', 'start', 'active')
+                 'toplevel', 'generator', 'start', 'active', 'qualname')
 
     def __init__(self, code, file):
         self.code = code
@@ -746,6 +746,7 @@ class _Fn:
         self.id = 0
         self.module = None  # read from the globals of its first call
         self.toplevel = False
+        self.qualname = getattr(code, 'co_qualname', code.co_name)  # 3.11+: the code knows
         self.generator = bool(code.co_flags & CO_GENERATOR)
         self.start = None  # setprofile: the lowest f_lasti seen at a call (a fresh start)
         self.active = 0  # monitoring: calls in flight, for which its events are on
@@ -756,6 +757,42 @@ class _Fn:
         self.module = module if type(module) is str else '?'
         bound = dict.get(f_globals, self.code.co_name)
         self.toplevel = type(bound) is _FunctionType and bound.__code__ is self.code
+        if not self.toplevel and not hasattr(self.code, 'co_qualname'):
+            self.qualname = _method_qualname(frame, self.code)
+
+
+_TYPE_DICT = type.__dict__['__dict__']
+_TYPE_MRO = type.__dict__['__mro__']
+_DESCRIBED = {staticmethod: ('__func__',), classmethod: ('__func__',),
+              property: ('fget', 'fset', 'fdel')}
+
+
+def _method_qualname(frame, code):
+    """Before 3.11 a code object has no qualified name: ``Cls.name`` when ``code`` is a
+    method of the class of its first argument (``self``; ``cls`` for a class method),
+    found by identity in the classes' own dicts (read through ``type``'s C-level slots:
+    nothing of the program's runs); else the bare name."""
+    try:
+        if not code.co_argcount:
+            return code.co_name
+        first = dict.get(frame.f_locals, code.co_varnames[0])
+        kind = type(first)
+        classes = list(_TYPE_MRO.__get__(kind, type))
+        if type in classes:  # the first argument is itself a class: a class method's cls
+            classes = list(_TYPE_MRO.__get__(first, type)) + classes
+        for klass in classes:
+            value = _TYPE_DICT.__get__(klass, type).get(code.co_name)
+            functions = [value]
+            if type(value) in _DESCRIBED:
+                functions = [getattr(value, name) for name in _DESCRIBED[type(value)]]
+            for function in functions:
+                if type(function) is _FunctionType and function.__code__ is code:
+                    qualname = _TYPE_QUALNAME.__get__(klass, type)
+                    if type(qualname) is str:
+                        return qualname + '.' + code.co_name
+    except Exception:  # noqa: BLE001 - a class the probe cannot read: the bare name
+        pass
+    return code.co_name
 
 
 class _Call:
@@ -1051,7 +1088,7 @@ class Probe:
         code = fn.code
         return _dumps({
             'k': 'fn', 'id': fn.id, 'module': fn.module,
-            'qualname': getattr(code, 'co_qualname', code.co_name), 'file': fn.file,
+            'qualname': fn.qualname, 'file': fn.file,
             'line': code.co_firstlineno, 'toplevel': fn.toplevel,
             'source_sha1': source_hash(code),
         })

@@ -1,0 +1,115 @@
+"""Methods as problems: the class in the prompt with the method last, the instance made in its
+recorded state, and the precise reasons a method does not become a problem."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+
+from tests.tracer.emit.test_emit_candidates import emit
+from tracer.emit import drops
+
+SHOP = '''
+class Cart:
+    """Items and their prices."""
+
+    TAX = 2
+
+    def add(self, item, price):
+        """Put item in the cart at price; how many items it holds."""
+        self.items[item] = price
+        return len(self.items)
+
+    def total(self):
+        """The sum of the prices, tax included."""
+        return sum(self.items.values()) + self.TAX
+
+    def count(self):
+        """How many items."""
+        return len(self.items)
+
+    @property
+    def size(self):
+        """How many items, as a property."""
+        n = len(self.items)
+        return n
+
+    @size.setter
+    def size(self, value):
+        raise AttributeError(value)
+
+    def carts(self):
+        """Carts inside a list."""
+        result = [self]
+        return result
+
+    def helper(self):
+        """Has a nested function."""
+        def inner(x):
+            """Nested."""
+            return x
+        return inner(1)
+
+
+class Other:
+    """Another class of the project."""
+'''
+CART = "_citrace_object(_citrace_class('mypkg.shop', 'Cart'), {'items': %s})"
+OTHER = "_citrace_object(_citrace_class('mypkg.shop', 'Other'), {})"
+
+
+def test_a_method_becomes_a_problem_with_its_class_and_the_state_it_leaves(project,
+                                                                          traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/shop.py", SHOP)
+    add = traces.fn("mypkg/shop.py", "Cart.add", toplevel=False, module="mypkg.shop")
+    traces.call(add, {"self": CART % "{}", "item": "'tea'", "price": "3"}, "1",
+                after={"self": CART % "{'tea': 3}"})
+    traces.call(add, {"self": CART % "{}", "item": OTHER, "price": "3"}, "1",
+                after={"self": CART % "{}"})
+    report = emit(traces.traceset(), project.root)
+    [problem] = report.candidates
+    assert (problem.entry_point, problem.kind, problem.class_name) == ("Cart", "method", "Cart")
+    # The class, with add moved last and cut after its docstring; the solution is its body.
+    tree = ast.parse(problem.prompt + problem.canonical_solution)
+    [cart] = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    names = [n.name for n in cart.body if isinstance(n, ast.FunctionDef)]
+    assert names[-1] == "add" and sorted(names) == sorted(
+        ["add", "total", "count", "size", "size", "carts", "helper"])
+    assert problem.canonical_solution == (
+        "        self.items[item] = price\n        return len(self.items)\n")
+    assert problem.test.endswith(
+        "def check(candidate):\n"
+        "    obj = _citrace_object(candidate, {'items': {}})\n"
+        "    assert obj.add('tea', 3) == 1\n"
+        "    assert _citrace_state(obj) == ('Cart', {'items': {'tea': 3}}, None)\n")
+    # An object of another class of the project: the test has nothing to make it from.
+    assert report.calls_dropped == Counter({drops.FOREIGN_OBJECT: 1})
+    namespace: dict = {}
+    exec(problem.prompt + problem.canonical_solution + "\n" + problem.test  # noqa: S102
+         + "\ncheck(Cart)\n", namespace)
+
+
+def test_each_method_that_cannot_be_a_problem_says_why(project, traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/shop.py", SHOP)
+
+    def method(name: str, **kwargs) -> object:
+        return traces.fn("mypkg/shop.py", name, toplevel=False, module="mypkg.shop", **kwargs)
+
+    size, carts = method("Cart.size", line=19), method("Cart.carts")
+    count, total = method("Cart.count"), method("Cart.total")
+    inner = traces.fn("mypkg/shop.py", "Cart.helper.<locals>.inner", toplevel=False,
+                      module="mypkg.shop", line=36)
+    traces.call(size, {"self": CART % "{}"}, "0")
+    traces.call(carts, {"self": CART % "{}"}, f"[{CART % '{}'}]")
+    traces.call(count, {"self": {"opaque": "mypkg.shop.Cart", "why": "custom"}}, "0")
+    traces.call(total, {"self": CART % "{'a': 1}"}, "3")
+    traces.call(inner, {"x": "1"}, "1")
+    report = emit(traces.traceset(), project.root)
+    assert [c.function.qualname for c in report.candidates] == ["Cart.total"]
+    assert report.dropped == Counter({
+        drops.METHOD_REFERENCED: 1,  # `@size.setter` names it: it cannot move
+        drops.NESTED_FUNCTION: 1, drops.NO_USABLE_CALLS: 2})
+    # A list of carts would be compared by Cart.__eq__; count's instance was opaque.
+    assert report.calls_dropped == Counter({drops.NESTED_OBJECT: 1, drops.OPAQUE_SELF: 1})
