@@ -773,13 +773,16 @@ def _method_qualname(frame, code):
     found by identity in the classes' own dicts (read through ``type``'s C-level slots:
     nothing of the program's runs); else the bare name."""
     try:
-        if not code.co_argcount:
-            return code.co_name
-        first = dict.get(frame.f_locals, code.co_varnames[0])
-        kind = type(first)
-        classes = list(_TYPE_MRO.__get__(kind, type))
-        if type in classes:  # the first argument is itself a class: a class method's cls
-            classes = list(_TYPE_MRO.__get__(first, type)) + classes
+        classes = []
+        if code.co_argcount:
+            first = dict.get(frame.f_locals, code.co_varnames[0])
+            kind = type(first)
+            classes = list(_TYPE_MRO.__get__(kind, type))
+            if type in classes:  # the first argument is itself a class: a class method's cls
+                classes = list(_TYPE_MRO.__get__(first, type)) + classes
+        # A static method has no instance to start from: the module's own classes.
+        classes += [value for value in list(dict.values(frame.f_globals))
+                    if type in _TYPE_MRO.__get__(type(value), type)]
         for klass in classes:
             value = _TYPE_DICT.__get__(klass, type).get(code.co_name)
             functions = [value]

@@ -14,15 +14,18 @@ from pathlib import Path
 from tracer.emit.asserts import FUNCTION_SUBJECT, MAX_ASSERTS, build_check, judge_calls
 from tracer.emit.context import ImportPolicy, Resolver, build_context
 from tracer.emit.drops import (
+    CONDITIONAL_DEFINITION,
+    DECORATED,
     DUPLICATE,
+    NESTED_CLASS,
     NESTED_FUNCTION,
     NOT_TOPLEVEL,
     OUTSIDE_PROJECT,
     Drop,
     internal,
 )
-from tracer.emit.methods import PlacedMethod, method_of
-from tracer.emit.source import FunctionSource, ModuleSource, locate_function
+from tracer.emit.methods import LiftedMethod, PlacedMethod, method_of
+from tracer.emit.source import FunctionSource, ModuleSource, first_line, locate_function
 from tracer.records import CallRecord, Candidate, FunctionId, TraceSet
 
 
@@ -77,8 +80,6 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
     method = "." in function.qualname
     if "<locals>" in function.qualname:
         raise Drop(NESTED_FUNCTION, function.qualname)
-    if not toplevel and not method:
-        raise Drop(NOT_TOPLEVEL, function.qualname)
     file = Path(function.file)
     path = relative_path(file, settings.checkout, settings.roots)
     if not _really_inside(file, (settings.checkout, *settings.roots)):
@@ -86,7 +87,10 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
         # where it truly lies in the project (no "..", no symlink out to the host's files).
         raise Drop(OUTSIDE_PROJECT, str(file))
     module = sources.module(file)
+    if not toplevel and not method:
+        raise Drop(_not_bound_reason(module, function), function.qualname)
     own_class, subject, kind, class_name = None, FUNCTION_SUBJECT, "function", ""
+    found: LiftedMethod | PlacedMethod | None = None
     if method:
         found = method_of(module, function.module, function.qualname, function.line)
         if isinstance(found, PlacedMethod):  # an instance method, in its class
@@ -103,8 +107,17 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
         if _is_generator(located):
             kind = "generator"
     policy = ImportPolicy(_own_modules(function, file, settings, sources))
-    context = build_context(module, located, policy=policy, own_class=own_class,
-                            resolver=_resolver(settings, sources))
+    try:
+        context = build_context(module, located, policy=policy, own_class=own_class,
+                                resolver=_resolver(settings, sources))
+    except Drop:
+        if not (isinstance(found, PlacedMethod) and found.fallback is not None):
+            raise
+        # Another method of the class needs what the prompt cannot carry: the class with
+        # only what the target may use.
+        module, located = found.fallback.module, found.fallback.function
+        context = build_context(module, located, policy=policy,
+                                resolver=_resolver(settings, sources))
     judged = judge_calls(calls, subject)
     report.calls_dropped.update(judged.dropped)
     check = build_check(judged, max_asserts=settings.max_asserts)
@@ -115,6 +128,34 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
         n_calls=check.n_calls, n_asserts=check.n_asserts, tests_traced=check.tests_traced,
         blocks=check.blocks, assert_kinds=check.kinds, kind=kind, class_name=class_name,
     )
+
+
+def _not_bound_reason(module: ModuleSource, function: FunctionId) -> str:
+    """Why a function the probe found under no name of its module's (and, before 3.11,
+    under its bare name) is not a problem: where its `def` is."""
+    parents: dict[ast.AST, ast.AST] = {}
+    for unit in module.units:
+        for parent in ast.walk(unit.node):
+            for child in ast.iter_child_nodes(parent):
+                parents[child] = parent
+        for node in ast.walk(unit.node):
+            if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and node.name == function.qualname.rpartition(".")[2]
+                    and first_line(node) == function.line):
+                if node is unit.node:  # bound under another name, or decorated
+                    return DECORATED if node.decorator_list else NOT_TOPLEVEL
+                enclosing = [parents[node]]
+                while enclosing[-1] in parents:
+                    enclosing.append(parents[enclosing[-1]])
+                if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                       for n in enclosing):
+                    return NESTED_FUNCTION
+                if sum(isinstance(n, ast.ClassDef) for n in enclosing) > 1:
+                    return NESTED_CLASS
+                if not any(isinstance(n, ast.ClassDef) for n in enclosing):
+                    return CONDITIONAL_DEFINITION
+                return NOT_TOPLEVEL
+    return NOT_TOPLEVEL
 
 
 def _is_generator(located: FunctionSource) -> bool:

@@ -18,6 +18,7 @@ since the class's source holds the method's own body.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import tokenize
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ class PlacedMethod:
     function: FunctionSource  # unit: the class; header: the class to the method's docstring
     subject: Subject
     kind: str  # meta's kind: method, init, property, dunder, generator
+    pruned: bool = False  # methods the target cannot reach were left out of the class
+    fallback: PlacedMethod | None = None  # the pruned class, when the whole one fails
 
 
 def method_of(module: ModuleSource, module_name: str, qualname: str,
@@ -84,6 +87,9 @@ def method_of(module: ModuleSource, module_name: str, qualname: str,
 
 def place_method(module: ModuleSource, module_name: str, unit: Unit,
                  node: ast.stmt) -> PlacedMethod:
+    """The method in its whole class; when the class is too large, or as the fallback when
+    the whole class cannot be carried (another method needs a third-party module), the
+    class with only what the method may use (``_pruned``)."""
     if isinstance(node, ast.AsyncFunctionDef):
         raise Drop(ASYNC_FUNCTION)
     assert isinstance(node, ast.FunctionDef) and isinstance(unit.node, ast.ClassDef)
@@ -98,7 +104,24 @@ def place_method(module: ModuleSource, module_name: str, unit: Unit,
     others = [n for n in unit.node.body if n is not node]
     if any(node.name in _class_level_names(o) for o in others):
         raise Drop(METHOD_REFERENCED, node.name)
-    moved = ModuleSource.parse(Path(module.path), _moved_last(module.lines, unit.node, node))
+    how = INIT if node.name == "__init__" else PROPERTY if decorators else METHOD
+    subject = Subject(how, node.name, (module_name, unit.node.name))
+    kind = _meta_kind(node, how)
+    removable = _unused_methods(unit.node, node)
+    pruned = _placed(module, unit, node, removable, subject, kind) if removable else None
+    whole = _placed(module, unit, node, frozenset(), subject, kind)
+    if len(whole.function.header) <= MAX_CLASS_CHARS:
+        return dataclasses.replace(whole, fallback=pruned)
+    if pruned is None or len(pruned.function.header) > MAX_CLASS_CHARS:
+        raise Drop(CLASS_TOO_LARGE, f"{len(whole.function.header)} characters")
+    return pruned
+
+
+def _placed(module: ModuleSource, unit: Unit, node: ast.FunctionDef,
+            removed: frozenset[ast.stmt], subject: Subject, kind: str) -> PlacedMethod:
+    assert isinstance(unit.node, ast.ClassDef)
+    moved = ModuleSource.parse(Path(module.path),
+                               _moved_last(module.lines, unit.node, node, removed))
     placed_unit = moved.units[unit.index]
     assert isinstance(placed_unit.node, ast.ClassDef)
     target = placed_unit.node.body[-1]
@@ -108,28 +131,52 @@ def place_method(module: ModuleSource, module_name: str, unit: Unit,
     if first.lineno <= doc_end:
         raise Drop(UNSUPPORTED_LAYOUT)
     header = "\n".join(moved.lines[first_line(placed_unit.node) - 1:doc_end]) + "\n"
-    if len(header) > MAX_CLASS_CHARS:
-        raise Drop(CLASS_TOO_LARGE, f"{len(header)} characters")
     body = "\n".join(moved.lines[doc_end:target.end_lineno]) + "\n"
     start = moved.lines[first.lineno - 1]
     function = FunctionSource(placed_unit, header, body, start[:len(start) - len(start.lstrip())])
-    how = INIT if node.name == "__init__" else PROPERTY if decorators else METHOD
-    subject = Subject(how, node.name, (module_name, unit.node.name))
-    return PlacedMethod(moved, function, subject, _meta_kind(node, how))
+    return PlacedMethod(moved, function, subject, kind, pruned=bool(removed))
 
 
-def _moved_last(lines: tuple[str, ...], cls: ast.ClassDef, node: ast.FunctionDef) -> str:
-    """The module's text with ``node`` moved to the end of ``cls``'s body."""
-    if cls.body[-1] is node:
+def _unused_methods(cls: ast.ClassDef, target: ast.FunctionDef) -> frozenset[ast.stmt]:
+    """The methods of ``cls`` the target cannot reach: not named (as an attribute or a name)
+    by the target or by anything kept, followed from method to method. Dunders, the class's
+    other statements and ``__init__`` (it says what the state means) are always kept: the
+    language calls dunders without naming them (``len(self)``, ``self[k]``)."""
+    methods = {n.name: n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and n is not target and not (n.name.startswith("__") and n.name.endswith("__"))}
+    kept: set[str] = set()
+    pending: list[ast.stmt] = [target, *(n for n in cls.body if n is not target and (
+        not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) or n.name not in methods))]
+    while pending:
+        current = pending.pop()
+        for found in ast.walk(current):
+            name = found.attr if isinstance(found, ast.Attribute) else (
+                found.id if isinstance(found, ast.Name) else None)
+            if name in methods and name not in kept:
+                kept.add(name)
+                pending.append(methods[name])
+    return frozenset(n for name, n in methods.items() if name not in kept)
+
+
+def _moved_last(lines: tuple[str, ...], cls: ast.ClassDef, node: ast.FunctionDef,
+                removed: frozenset[ast.stmt] = frozenset()) -> str:
+    """The module's text with ``node`` moved to the end of ``cls``'s body, and the
+    statements ``removed`` taken out of it."""
+    if cls.body[-1] is node and not removed:
         return "\n".join(lines)
-    start, end, class_end = first_line(node), node.end_lineno or node.lineno, cls.end_lineno
-    assert class_end is not None
-    before, rest = list(lines[:start - 1]), list(lines[end:class_end])
-    while rest and not rest[-1].strip():
-        rest.pop()
-    while before and not before[-1].strip() and rest and not rest[0].strip():
-        rest.pop(0)  # one blank line where the method was, not two
-    placed = [*before, *rest, "", *lines[start - 1:end], *lines[class_end:]]
+    class_start, class_end = first_line(cls), cls.end_lineno or cls.lineno
+    skipped = {number for statement in (*removed, node)
+               for number in range(first_line(statement), (statement.end_lineno or 0) + 1)}
+    kept: list[str] = []
+    for number in range(class_start, class_end + 1):
+        text = lines[number - 1]
+        if number in skipped or (not text.strip() and kept and not kept[-1].strip()):
+            continue  # one blank line where methods were, not two
+        kept.append(text)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    method = list(lines[first_line(node) - 1:node.end_lineno])
+    placed = [*lines[:class_start - 1], *kept, "", *method, *lines[class_end:]]
     return "\n".join(placed)
 
 

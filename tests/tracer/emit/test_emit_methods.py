@@ -113,3 +113,98 @@ def test_each_method_that_cannot_be_a_problem_says_why(project, traces) -> None:
         drops.NESTED_FUNCTION: 1, drops.NO_USABLE_CALLS: 2})
     # A list of carts would be compared by Cart.__eq__; count's instance was opaque.
     assert report.calls_dropped == Counter({drops.NESTED_OBJECT: 1, drops.OPAQUE_SELF: 1})
+
+
+WIDE = '''
+import numpy
+
+
+class Grid:
+    """Cells in rows."""
+
+    SEP = ","
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self):
+        return len(self.rows)
+
+    def as_array(self):
+        """The grid as a numpy array."""
+        return numpy.array(self.rows)
+
+    def _cell(self, row, column):
+        return self.rows[row][column]
+
+    def line(self, row):
+        """Row row, its cells joined by SEP."""
+        cells = [str(self._cell(row, c)) for c in range(len(self.rows[row]))]
+        return self.SEP.join(cells)
+%s
+'''
+FILLER = "".join(f'''
+    def unused_{n}(self):
+        """Filler {n}."""
+        return {n} * len(self.rows) + {n} * len(self.rows) + {n} * len(self.rows)
+''' for n in range(40))
+
+
+def test_a_class_that_cannot_be_carried_whole_keeps_what_the_method_may_use(project,
+                                                                           traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/grid.py", WIDE % "")
+    project.write("mypkg/wide.py", WIDE % FILLER)
+    for module in ("grid", "wide"):
+        line = traces.fn(f"mypkg/{module}.py", "Grid.line", toplevel=False,
+                         module=f"mypkg.{module}")
+        state = f"_citrace_object(_citrace_class('mypkg.{module}', 'Grid'), {{'rows': [[1, 2]]}})"
+        traces.call(line, {"self": state, "row": "0"}, "'1,2'")
+    report = emit(traces.traceset(), project.root, packages=frozenset({"mypkg"}))
+    # grid: as_array needs numpy, which a prompt cannot carry; wide: 40 more methods make
+    # the class too long. Either way the class keeps its other statements, __init__, the
+    # dunders, line and the helper it calls, and nothing else.
+    assert len(report.candidates) == 2, report.dropped
+    for problem in report.candidates:
+        tree = ast.parse(problem.prompt + problem.canonical_solution)
+        [grid] = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+        assert [getattr(n, "name", None) for n in grid.body[1:]] == [
+            None, "__init__", "__len__", "_cell", "line"]
+        assert "numpy" not in problem.prompt
+        namespace: dict = {}
+        exec(problem.prompt + problem.canonical_solution + "\n" + problem.test  # noqa: S102
+             + "\ncheck(Grid)\n", namespace)
+
+
+def test_a_function_bound_under_no_name_says_where_its_def_is(project, traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/deco.py", '''
+        import functools
+
+
+        def logged(function):
+            @functools.wraps(function)
+            def wrapper(*args):
+                return function(*args)
+            return wrapper
+
+
+        @logged
+        def double(x):
+            """Twice x."""
+            return 2 * x
+
+
+        def outer():
+            def inner(x):
+                """Nested, named without <locals> before 3.11."""
+                return x
+            return inner
+    ''')
+    double = traces.fn("mypkg/deco.py", "double", toplevel=False, line=11,
+                       module="mypkg.deco")
+    inner = traces.fn("mypkg/deco.py", "inner", toplevel=False, line=18, module="mypkg.deco")
+    traces.call(double, {"x": "1"}, "2")
+    traces.call(inner, {"x": "1"}, "1")
+    report = emit(traces.traceset(), project.root)
+    assert report.dropped == Counter({drops.DECORATED: 1, drops.NESTED_FUNCTION: 1})
