@@ -8,6 +8,11 @@ whether every test had the same outcome as untraced.
 
     .venv/bin/python tests/benchmarks/bench_tracer.py [--versions 3.11,3.12,3.13]
         [--backends auto,setprofile] [--skip-monkeytype] [--floor] [--repeat N] [--work DIR]
+        [--baseline /path/to/older/checkout/.venv/bin/citrace]
+
+``--baseline`` runs another citrace (an older checkout's, installed in its own virtualenv)
+beside this one in every round, and prints this one's time over the baseline's, round by
+round: how much a change of the probe costs, measured side by side.
 
 Timings on a shared machine are noisy: ``--repeat`` runs the untraced and traced suites
 N times, interleaved, and keeps the fastest; CPU time (user + system of the children) is
@@ -87,6 +92,8 @@ def _arguments() -> argparse.Namespace:
                              "any setprofile tracer can cost")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/citrace-bench"))
+    parser.add_argument("--baseline", type=Path,
+                        help="the citrace command of another checkout, run beside this one")
     return parser.parse_args()
 
 
@@ -133,6 +140,14 @@ def bench_version(python: Path, source: Path, work: Path, args: argparse.Namespa
             run = timed(f"citrace {backend}", command, source)
             _describe_trace(run, out)
             _keep_fastest(best, run)
+            if args.baseline is not None:
+                command = [str(args.baseline), "trace", *command[len(CITRACE):]]
+                shutil.rmtree(out, ignore_errors=True)
+                base = timed(f"baseline {backend}", command, source)
+                _describe_trace(base, out)
+                _keep_fastest(best, base)
+                print(f"    this round, {backend} over baseline: {run.wall / base.wall:.2f}x "
+                      f"wall, {run.cpu / base.cpu:.2f}x cpu", flush=True)
             # Beside the best-of figures: this round's ratio, to show how much load moved it.
             print(f"    this round: {run.wall / untraced.wall:.2f}x wall, "
                   f"{run.cpu / untraced.cpu:.2f}x cpu", flush=True)
