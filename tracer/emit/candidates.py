@@ -154,7 +154,9 @@ def _not_bound_reason(module: ModuleSource, function: FunctionId) -> str:
                     return NESTED_CLASS
                 if not any(isinstance(n, ast.ClassDef) for n in enclosing):
                     return CONDITIONAL_DEFINITION
-                return NOT_TOPLEVEL
+                # A method the class holds wrapped (`@comparator`): its class has no
+                # function with this code.
+                return DECORATED if node.decorator_list else NOT_TOPLEVEL
     return NOT_TOPLEVEL
 
 

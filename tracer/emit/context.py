@@ -36,7 +36,13 @@ from tracer.emit.source import FunctionSource, ModuleSource, Unit, alias_binding
 
 MAX_CONTEXT_CHARS = 4000
 # Names every module can use without defining them (`len`, `ValueError`, `__name__`...).
-BUILTIN_NAMES = frozenset(dir(builtins))
+BUILTIN_NAMES = frozenset(dir(builtins)) | {"__builtins__"}
+# Python 2's builtins, named by the other branch of version checks a 2012-2020 project
+# carries (`if PY2: text_type = unicode`). A prompt that names one where it runs fails its
+# validation; one that names it in a branch it never takes runs as written.
+PYTHON2_BUILTINS = frozenset({"unicode", "basestring", "long", "xrange", "unichr",
+                              "raw_input", "file", "cmp", "execfile", "buffer", "reload",
+                              "apply", "intern", "coerce", "reduce"})
 
 
 @dataclass(frozen=True)
@@ -242,7 +248,8 @@ class _Closure:
             if binders:
                 for index in (*binders, *self.module.mutators.get(name, ())):
                     queue.extend(self._need(self.module.units[index], name))
-            elif name not in BUILTIN_NAMES and name not in self._locals(by):
+            elif (name not in BUILTIN_NAMES and name not in PYTHON2_BUILTINS
+                  and name not in self._locals(by)):
                 raise Drop(UNRESOLVED_NAME, name)
 
     def _need(self, unit: Unit, name: str) -> list[tuple[str, Unit]]:

@@ -531,3 +531,34 @@ def test_an_error_of_citraces_while_building_one_function_drops_that_function_on
     assert [c.entry_point for c in report.candidates] == ["good"]
     assert report.dropped == Counter({"internal_emit:KeyError": 1})
     assert len(report.errors) == 1 and "KeyError: 'a bug'" in report.errors[0]
+
+
+def test_python2_builtins_in_a_branch_of_a_version_check_do_not_stop_the_prompt(
+        project, traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/compat.py", '''
+        import sys
+
+        if sys.version_info >= (3, 0):
+            text_type = str
+        else:
+            text_type = unicode
+
+
+        def as_text(value):
+            """value as text."""
+            return text_type(value)
+
+
+        def legacy(value):
+            """Names a Python 2 builtin where it runs."""
+            return long(value)
+    ''')
+    as_text = traces.fn("mypkg/compat.py", "as_text", module="mypkg.compat")
+    legacy = traces.fn("mypkg/compat.py", "legacy", module="mypkg.compat")
+    traces.call(as_text, {"value": "1"}, "'1'")
+    traces.call(legacy, {"value": "1"}, "1")
+    report = emit(traces.traceset(), project.root)
+    # Both are carried as written; legacy's NameError is for validation to find.
+    assert [c.entry_point for c in report.candidates] == ["as_text", "legacy"]
+    assert "text_type = unicode" in report.candidates[0].prompt
