@@ -261,6 +261,8 @@ def _source(value, depth, state):
         return _container_source(value, kind, depth, state)
     elif state.kinds is None:
         raise _Opaque('type')
+    elif kind in _REFERENCE_TYPES or type in _TYPE_MRO.__get__(kind, type):
+        text = _reference_source(value, kind, state)
     else:
         return _object_source(value, kind, depth, state)
     budget[0] -= len(text)
@@ -386,9 +388,81 @@ class _Kinds:
         filename = dict.get(namespace, '__file__') if type(namespace) is dict else None
         if type(filename) is str and traced_path(filename, self.roots) is not None:
             return 'project'
-        if module.partition('.')[0] in _STDLIB_NAMES:
+        top = module.partition('.')[0]
+        if top in _STDLIB_NAMES or (not _STDLIB_NAMES and _old_stdlib(top)):
             return 'stdlib'
         return 'other'
+
+
+# Modules, functions and classes are written by name (an object holding `json` or
+# `hashlib.sha1` as a strategy), when the name gives back the very object: the standard
+# library's with its import, the project's classes through the class marker. Names are read
+# through the C-level descriptors of the exact types, and looked up in the modules' dicts.
+_ModuleType = type(sys)
+_BuiltinType = type(len)
+_REFERENCE_TYPES = frozenset({_ModuleType, _BuiltinType, type(_int_source)})
+_NAME_READERS = {
+    _BuiltinType: (_BuiltinType.__dict__['__module__'], _BuiltinType.__dict__['__qualname__']),
+    type(_int_source): (type(_int_source).__dict__['__module__'],
+                        type(_int_source).__dict__['__qualname__']),
+}
+_MODULE_DICT = _ModuleType.__dict__['__dict__']
+
+
+def _reference_source(value, kind, state):
+    if kind is _ModuleType:
+        module, qualname = dict.get(_MODULE_DICT.__get__(value, kind), '__name__'), ''
+    elif kind in _NAME_READERS:
+        module_reader, name_reader = _NAME_READERS[kind]
+        module, qualname = module_reader.__get__(value, kind), name_reader.__get__(value, kind)
+    else:
+        module = _TYPE_MODULE.__get__(value, type)
+        qualname = _TYPE_QUALNAME.__get__(value, type)
+    if type(module) is not str or type(qualname) is not str or '<' in qualname:
+        raise _Opaque('type')
+    if _named_object(module, qualname) is not value:
+        raise _Opaque('type')  # not what its name gives (a bound method, a rebound name)
+    where = 'stdlib' if module == 'builtins' else state.kinds.of(module)
+    if module == 'builtins':
+        return qualname
+    if where == 'stdlib':
+        state.imports.add(module)
+        return module + '.' + qualname if qualname else module
+    if where == 'project' and qualname and kind not in _REFERENCE_TYPES:
+        return _class_reference(module, qualname, where, state)
+    raise _Opaque('type')
+
+
+def _named_object(module, qualname):
+    """What ``module.qualname`` names, read from dicts only (no module `__getattr__`)."""
+    found = sys.modules.get(module)
+    for part in qualname.split('.') if qualname else ():
+        if type(found) is _ModuleType:
+            namespace = _MODULE_DICT.__get__(found, _ModuleType)
+        elif type in _TYPE_MRO.__get__(type(found), type):
+            namespace = _TYPE_DICT.__get__(found, type)
+        else:
+            return None
+        found = namespace.get(part)
+    return found
+
+
+_STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__))
+
+
+def _old_stdlib(top):
+    """Before 3.10 (no ``sys.stdlib_module_names``): a builtin module, or one loaded from the
+    interpreter's own library directory, not from its site-packages."""
+    if top in sys.builtin_module_names:
+        return True
+    loaded = sys.modules.get(top)
+    if type(loaded) is not _ModuleType:
+        return False
+    filename = dict.get(_MODULE_DICT.__get__(loaded, _ModuleType), '__file__')
+    if type(filename) is not str:
+        return False
+    return (os.path.abspath(filename).startswith(_STDLIB_DIR + os.sep)
+            and 'site-packages' not in filename and 'dist-packages' not in filename)
 
 
 def _object_source(value, kind, depth, state):
@@ -761,8 +835,6 @@ class _Fn:
             self.qualname = _method_qualname(frame, self.code)
 
 
-_TYPE_DICT = type.__dict__['__dict__']
-_TYPE_MRO = type.__dict__['__mro__']
 _DESCRIBED = {staticmethod: ('__func__',), classmethod: ('__func__',),
               property: ('fget', 'fset', 'fdel')}
 

@@ -175,3 +175,31 @@ def test_objects_the_probe_cannot_read_without_running_them_stay_opaque(objs) ->
     assert encode_value(loop, kinds=kinds)["why"] == "cycle"
     assert encode_value(enum.Enum("Local", "A").A, kinds=kinds)["why"] == "type"  # not ours
     assert module.ACCESS == []  # no __eq__, __repr__, __getattr__, __getattribute__ ran
+
+
+def test_modules_functions_and_classes_are_written_by_the_name_that_gives_them_back(
+        objs) -> None:  # type: ignore[no-untyped-def]
+    module, kinds = objs
+    import json
+    import os.path
+    written = {name: encode_value(value, kinds=kinds) for name, value in {
+        "module": json, "function": json.dumps, "builtin": len, "class": collections.OrderedDict,
+        "exception": ValueError, "renamed module": os.path, "project class": module.Node,
+        "held": module.Node(json)}.items()}
+    assert written["module"] == {"py": "json", "imports": ["json"]}
+    assert written["function"] == {"py": "json.dumps", "imports": ["json"]}
+    assert written["builtin"] == {"py": "len"} and written["exception"] == {"py": "ValueError"}
+    assert written["class"] == {"py": "collections.OrderedDict", "imports": ["collections"]}
+    assert written["renamed module"] == {"py": "posixpath", "imports": ["posixpath"]}
+    assert written["project class"]["py"] == "_citrace_class('objs_mod', 'Node')"
+    assert written["held"]["py"] == (
+        "_citrace_object(_citrace_class('objs_mod', 'Node'), {'v': json, 'nxt': None})")
+    for value in written.values():
+        if "classes" not in value:
+            assert rebuild(value) is eval(value["py"], {  # noqa: S307
+                m.partition(".")[0]: importlib.import_module(m) for m in value.get("imports", [])})
+    # What its name does not give back stays opaque: a bound method, a function of the
+    # project's (no marker stands for it), a nested class.
+    assert encode_value([].append, kinds=kinds)["why"] == "type"
+    assert encode_value(module.Node.__init__, kinds=kinds)["why"] == "type"
+    assert encode_value(enum.Enum("Local", "A"), kinds=kinds)["why"] == "type"

@@ -186,6 +186,9 @@ def plain(value, depth=0):
         return Handle(object.__getattribute__(value, "_citrace_handle"))
     if _KEPT is not None and _KEPT.owns(value):  # the child names one it keeps
         return Handle(_KEPT.keep(value))
+    reference = _reference(value)
+    if reference is not None:  # a module, function or class, by its name
+        return StdlibValue("ref", reference)
     name = _STDLIB_NAMES.get((getattr(kind, "__module__", ""), kind.__qualname__))
     if name is not None:
         return StdlibValue(name, plain(_STDLIB_PARTS[name](value), depth + 1))
@@ -267,10 +270,45 @@ _FACTORY_NAMES = {None: None, list: "list", dict: "dict", set: "set", int: "int"
                   float: "float", tuple: "tuple", bool: "bool"}
 
 
+_REFERENCE_KINDS = (type(os), type(len), type(lambda: None))
+
+
+def _reference(value):
+    """(module, qualified name) of a module, function or class that its name gives back."""
+    kind = type(value)
+    if kind not in _REFERENCE_KINDS and not isinstance(value, type):
+        return None
+    if kind is type(os):
+        module, qualname = type(os).__dict__["__dict__"].__get__(value).get("__name__"), ""
+    else:
+        module, qualname = value.__module__, value.__qualname__
+    if type(module) is not str or type(qualname) is not str:
+        return None
+    return (module, qualname) if _named(module, qualname) is value else None
+
+
+def _named(module, qualname):
+    """What a name gives among the modules already loaded here: nothing is imported (or run)
+    for a name the other side sends."""
+    found = sys.modules.get(module)
+    for part in qualname.split(".") if qualname else ():
+        namespace = getattr(found, "__dict__", None) if isinstance(found, (type(os), type)) \
+            else None
+        if not isinstance(namespace, (dict, type(type.__dict__))):
+            return None
+        found = namespace.get(part)
+    return found
+
+
 def rebuild(name, parts):
     """The real value a ``StdlibValue`` stands for, made here."""
     import collections
     import datetime
+    if name == "ref":
+        found = _named(*parts)
+        if found is None:
+            raise ValueError(f"{parts[0]}.{parts[1]} is not loaded here")
+        return found
     if name in ("datetime", "time"):
         *fields, zone, fold = parts
         return getattr(datetime, name)(*fields, tzinfo=_timezone(zone), fold=fold)

@@ -129,3 +129,22 @@ def check(candidate):
         evaluation.results
     namespace: dict = {}
     exec(EQ_PROMPT + completions[0] + "\n" + test + "\ncheck(Money)\n", namespace)  # noqa: S102
+
+
+def test_modules_functions_and_classes_cross_the_wire_by_name() -> None:
+    prompt = "import json\nimport collections\n\n\ndef pick(which):\n    \"\"\"A strategy.\"\"\"\n"
+    test = ("def check(candidate):\n"
+            "    assert candidate('module') is json\n"
+            "    assert candidate('function') is json.dumps\n"
+            "    assert candidate('class') is collections.OrderedDict\n"
+            "    assert candidate('builtin') is len\n")
+    problem = {"task_id": "toy/pick", "prompt": prompt, "test": test, "entry_point": "pick"}
+    right = ("    return {'module': json, 'function': json.dumps, 'builtin': len,\n"
+             "            'class': collections.OrderedDict}[which]\n")
+    # A module the checker never loaded is not imported for the completion's sake.
+    unloaded = "    import wave\n    return wave\n"
+    evaluation = evaluate({"toy/pick": problem},
+                          [{"task_id": "toy/pick", "completion": c} for c in (right, unloaded)],
+                          ks=(1,), workers=2, timeout=10.0)
+    assert [r.verdict for r in evaluation.results] == ["passed", "failed"], evaluation.results
+    assert "wave" in evaluation.results[1].result
