@@ -190,7 +190,12 @@ def encode_value(value, max_chars=2000, max_depth=6, kinds=None):
     try:
         source = _source(value, 0, state)
     except _Opaque as exc:
-        return {'opaque': type_name(type(value)), 'why': exc.args[0]}
+        opaque = {'opaque': type_name(type(value)), 'why': exc.args[0]}
+        if (state.culprit is not None and state.culprit is not value
+                and exc.args[0] in ('type', 'custom')):
+            # What inside it had no source (the next thing to teach the probe).
+            opaque['inner'] = type_name(type(state.culprit))
+        return opaque
     except RecursionError:
         # The traced program is already at the recursion limit.
         if _STICKY_OVERFLOW:
@@ -211,7 +216,7 @@ def encode_value(value, max_chars=2000, max_depth=6, kinds=None):
 class _Encoding:
     """One value's encoding in progress."""
 
-    __slots__ = ('budget', 'max_depth', 'path', 'kinds', 'imports', 'classes')
+    __slots__ = ('budget', 'max_depth', 'path', 'kinds', 'imports', 'classes', 'culprit')
 
     def __init__(self, max_chars, max_depth, kinds):
         self.budget = [max_chars]  # chars left: huge values fail early
@@ -220,6 +225,7 @@ class _Encoding:
         self.kinds = kinds
         self.imports = set()
         self.classes = set()
+        self.culprit = None  # the innermost value found opaque
 
 
 def type_name(cls):
@@ -239,6 +245,15 @@ def type_name(cls):
 
 def _source(value, depth, state):
     """Python source of `value`."""
+    try:
+        return _value_source(value, depth, state)
+    except _Opaque:
+        if state.culprit is None:
+            state.culprit = value
+        raise
+
+
+def _value_source(value, depth, state):
     kind = type(value)
     budget = state.budget
     if value is None or kind is bool:

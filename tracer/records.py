@@ -49,7 +49,8 @@ object per line, each with a ``"k"`` (kind) key:
 A *value* is ``{"py": "<python expression>"}`` for values that can be written as Python
 source (None, bool, int, float incl. ``float('nan')``, complex, str, bytes, list, tuple,
 dict, set, frozenset, nested), or ``{"opaque": "<type qualname>", "why": "type"|"size"|
-"depth"|"cycle"|"custom"|"error"}`` otherwise. Objects (issue 14): the standard library's
+"depth"|"cycle"|"custom"|"error"}`` otherwise (with ``"inner"``, the type of the value
+inside it that had no source, when that is not the value itself). Objects (issue 14): the standard library's
 value types as constructors, ``datetime.date(2020, 1, 2)``, with ``"imports": ["datetime"]``
 beside the source; the project's enums, namedtuples and plain objects through markers,
 ``_citrace_class('pkg.mod', 'Color').RED``, ``_citrace_object(_citrace_class('pkg.mod',

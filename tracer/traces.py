@@ -178,6 +178,8 @@ def _value(data: Any) -> Value:
                 return {"py": data["py"], "imports": ",".join(imports)}
             return {"py": data["py"]}
         if isinstance(data.get("opaque"), str) and data.get("why") in OPAQUE_REASONS:
+            if isinstance(data.get("inner"), str):  # what inside it had no source
+                return {"opaque": data["opaque"], "why": data["why"], "inner": data["inner"]}
             return {"opaque": data["opaque"], "why": data["why"]}
     raise _BadLine("bad value")
 

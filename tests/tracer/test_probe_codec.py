@@ -61,8 +61,9 @@ class Number(int):
 @pytest.mark.parametrize(("value", "expected"), [
     (Point(), {"opaque": f"{__name__}.Point", "why": "type"}),
     (Number(3), {"opaque": f"{__name__}.Number", "why": "type"}),
-    ([1, Point()], {"opaque": "builtins.list", "why": "type"}),
-    ({Point: 1}, {"opaque": "builtins.dict", "why": "type"}),
+    # A container says what inside it had no source.
+    ([1, Point()], {"opaque": "builtins.list", "why": "type", "inner": f"{__name__}.Point"}),
+    ({Point: 1}, {"opaque": "builtins.dict", "why": "type", "inner": "builtins.type"}),
     (object(), {"opaque": "builtins.object", "why": "type"}),
     (len, {"opaque": "builtins.builtin_function_or_method", "why": "type"}),
     (Point, {"opaque": "builtins.type", "why": "type"}),

@@ -120,6 +120,9 @@ class UsableCall:
 class JudgedCalls:
     usable: tuple[UsableCall, ...]
     dropped: Counter[str] = field(default_factory=Counter)  # call-level reason -> calls
+    # For calls dropped as opaque: "<reason>: <type>" of what had no source (the innermost
+    # value the probe could not write, where it said): the next lever, counted.
+    opaque: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -138,13 +141,26 @@ def judge_calls(calls: Sequence[CallRecord],
     _check_deterministic(calls)
     usable: list[UsableCall] = []
     dropped: Counter[str] = Counter()
+    opaque: Counter[str] = Counter()
     for call in calls:
         judged = judge_call(call, subject)
         if isinstance(judged, str):
             dropped[judged] += 1
+            if judged in (OPAQUE_SELF, OPAQUE_VALUE):
+                opaque[f"{judged}: {_opaque_type(call, judged)}"] += 1
         else:
             usable.append(judged)
-    return JudgedCalls(tuple(usable), dropped)
+    return JudgedCalls(tuple(usable), dropped, opaque)
+
+
+def _opaque_type(call: CallRecord, reason: str) -> str:
+    """The type of what had no source in a call dropped as opaque."""
+    values = [call.args[0].value] if reason == OPAQUE_SELF and call.args else [
+        *(a.value for a in call.args), call.result, *(v for _, v in call.after)]
+    for value in values:
+        if value_source(value) is None and value.get("why") != RAISED:
+            return value.get("inner") or value.get("opaque", "?")
+    return "?"
 
 
 def build_check(judged: JudgedCalls, *, max_asserts: int = MAX_ASSERTS) -> CheckSource:

@@ -35,6 +35,7 @@ class EmitReport:
     functions_traced: int = 0
     dropped: Counter[str] = field(default_factory=Counter)  # reason -> functions
     calls_dropped: Counter[str] = field(default_factory=Counter)  # reason -> calls
+    opaque: Counter[str] = field(default_factory=Counter)  # "reason: type" -> calls
     errors: list[str] = field(default_factory=list)  # tracebacks of internal_* drops, for the log
 
 
@@ -120,6 +121,7 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
                                 resolver=_resolver(settings, sources))
     judged = judge_calls(calls, subject)
     report.calls_dropped.update(judged.dropped)
+    report.opaque.update(judged.opaque)
     check = build_check(judged, max_asserts=settings.max_asserts)
     prompt = f"{context}\n\n{located.header}" if context else located.header
     return Candidate(

@@ -100,6 +100,9 @@ def _candidates(traces: TraceSet, origin: Origin, settings: EmitSettings,
     report = build_candidates(traces, checkout=origin.checkout, roots=trace_roots,
                               project_packages=packages, max_asserts=settings.max_asserts)
     result.notes += report.errors
+    if report.opaque:  # what the probe could not write, most calls first
+        result.notes.append("citrace: calls dropped for values without source: " + ", ".join(
+            f"{count} {what}" for what, count in report.opaque.most_common(8)))
     result.counts["functions_traced"] = report.functions_traced + sum(by_file.values())
     result.counts["candidates"] = len(report.candidates)
     _count_drops(result.counts, report.dropped)

@@ -184,6 +184,8 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
     # Thing.method's instance was recorded as opaque: nothing to make it from.
     assert report.calls_dropped == Counter({drops.OPAQUE_VALUE: 1, drops.RETURNS_NONE: 1,
                                             drops.OPAQUE_SELF: 1})
+    # What had no source, for the log: the next thing to teach the probe.
+    assert report.opaque == Counter({"opaque_value: socket": 1, "opaque_self: Thing": 1})
     assert report.candidates[1].test == (
         "def check(candidate):\n    xs = [2, 1]\n    assert candidate(xs) == 2\n"
         "    assert xs == [1, 2]\n")
