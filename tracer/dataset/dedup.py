@@ -1,6 +1,7 @@
 """Deduplication of problems: exact duplicates by a normalised AST, near duplicates by MinHash.
 
-*Exact*: the entry point's ``def`` (signature and body, parsed from prompt + solution) with
+*Exact*: the entry point's ``def`` (signature and body, parsed from prompt + solution; for a
+method problem, the method's, last in its class) with
 its docstrings removed, its own name and every parameter and local variable renamed to
 placeholders in order of first appearance, dumped without positions (so comments and layout
 vanish too), and hashed. Two problems with equal keys are the same function under other
@@ -141,7 +142,9 @@ Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 def _entry_def(source: str, entry_point: str) -> Function | None:
-    """The last ``def`` of that name: at the top level, else anywhere."""
+    """The last ``def`` of that name: at the top level, else anywhere. For a method problem
+    (the entry point is a class), the method: the last statement of its class, so methods
+    of one class are compared by their own code, not by the class they share."""
     try:
         module = ast.parse(source)
     except (SyntaxError, ValueError):
@@ -150,6 +153,9 @@ def _entry_def(source: str, entry_point: str) -> Function | None:
         if (isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)
                 and statement.name == entry_point):
             return statement
+        if (isinstance(statement, ast.ClassDef) and statement.name == entry_point
+                and isinstance(statement.body[-1], ast.FunctionDef | ast.AsyncFunctionDef)):
+            return statement.body[-1]
     found: Function | None = None
     for node in ast.walk(module):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == entry_point:

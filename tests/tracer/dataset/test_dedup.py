@@ -101,3 +101,19 @@ def test_unparsable_problems_fall_back_on_their_text() -> None:
     again = problem("x/2", "def f(:\n", "    return   1\n", "f")
     decisions = deduplicate([broken, again])
     assert decisions[1].reason == EXACT
+
+
+def test_methods_of_one_class_are_compared_by_their_own_code() -> None:
+    cls = ("class Shelf:\n    \"\"\"Items on a shelf.\"\"\"\n\n" + "".join(
+        f"    def m{n}(self):\n        \"\"\"Method {n}.\"\"\"\n        return {n} * len(self.items)\n\n"
+        for n in range(12)))
+    first = problem("p/Shelf.count", cls + "    def count(self):\n        \"\"\"How many.\"\"\"\n",
+                    "        return len(self.items)\n", "Shelf")
+    second = problem("p/Shelf.names", cls + "    def names(self):\n        \"\"\"Names.\"\"\"\n",
+                     "        found = [item.name for item in self.items if item]\n"
+                     "        return sorted(found)\n", "Shelf")
+    # Another class holding the very method `count` is: an exact duplicate of it.
+    again = problem("q/Box.size", "class Box:\n    def size(self):\n        \"\"\"Size.\"\"\"\n",
+                    "        return len(self.items)\n", "Box")
+    decisions = deduplicate([first, second, again])
+    assert [d.reason for d in decisions] == ["", "", EXACT]
