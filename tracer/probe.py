@@ -876,10 +876,17 @@ def _method_qualname(frame, code):
             if type(value) in _DESCRIBED:
                 functions = [getattr(value, name) for name in _DESCRIBED[type(value)]]
             for function in functions:
-                if type(function) is _FunctionType and function.__code__ is code:
-                    qualname = _TYPE_QUALNAME.__get__(klass, type)
-                    if type(qualname) is str:
-                        return qualname + '.' + code.co_name
+                # A decorator's wrapper (functools.wraps) names what it wraps.
+                for _ in range(4):
+                    if type(function) is not _FunctionType:
+                        break
+                    if function.__code__ is code:
+                        qualname = _TYPE_QUALNAME.__get__(klass, type)
+                        if type(qualname) is str:
+                            return qualname + '.' + code.co_name
+                        break
+                    function = dict.get(_FUNCTION_DICT.__get__(function, _FunctionType),
+                                        '__wrapped__')
     except Exception:  # noqa: BLE001 - a class the probe cannot read: the bare name
         pass
     return code.co_name
@@ -923,6 +930,7 @@ def _new_counters():
 
 _GENERATOR_RESULT = _dumps({'opaque': 'builtins.generator', 'why': 'type'})
 _FunctionType = type(_new_counters)
+_FUNCTION_DICT = _FunctionType.__dict__['__dict__']
 
 
 # ---------------------------------------------------------------------------- the probe

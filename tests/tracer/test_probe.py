@@ -703,3 +703,28 @@ def test_standard_library_modules_and_functions_are_known_on_every_python(
     assert call["args"]["self"] == (
         "_citrace_object(_citrace_class('codec', 'Codec'), "
         "{'backend': json, 'dump': json.dumps})")
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.12"])
+def test_a_method_under_a_wrapping_decorator_is_named_by_its_class(traced: Traced,
+                                                                   version: str) -> None:
+    run = traced({"money.py": dedent("""
+        import functools
+
+        def logged(method):
+            @functools.wraps(method)
+            def wrapper(self, *args):
+                return method(self, *args)
+            return wrapper
+
+        class Money:
+            def __init__(self, cents):
+                self.cents = cents
+
+            @logged
+            def doubled(self):
+                return self.cents * 2
+        """), "main.py": "from money import Money\nMoney(3).doubled()\n"},
+        version=version, backend="setprofile")
+    assert run.returncode == 0, run.stderr
+    assert "Money.doubled" in run.qualnames()

@@ -88,8 +88,14 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
         # where it truly lies in the project (no "..", no symlink out to the host's files).
         raise Drop(OUTSIDE_PROJECT, str(file))
     module = sources.module(file)
+    decorated = False
     if not toplevel and not method:
-        raise Drop(_not_bound_reason(module, function), function.qualname)
+        reason = _not_bound_reason(module, function)
+        # A top-level function under a decorator: the module binds the wrapper, which the
+        # test calls; validation tells whether the wrapper gives what the function did.
+        decorated = reason == DECORATED_TOPLEVEL
+        if not decorated:
+            raise Drop(reason, function.qualname)
     own_class, subject, kind, class_name = None, FUNCTION_SUBJECT, "function", ""
     found: LiftedMethod | PlacedMethod | None = None
     if method:
@@ -104,7 +110,8 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
             if found.drops_first_arg:
                 calls = [_without_first_arg(call) for call in calls]
     else:
-        located = locate_function(module, function.qualname, function.line)
+        located = locate_function(module, function.qualname, function.line,
+                                  decorated=decorated)
         if _is_generator(located):
             kind = "generator"
     policy = ImportPolicy(_own_modules(function, file, settings, sources))
@@ -132,6 +139,9 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
     )
 
 
+DECORATED_TOPLEVEL = "decorated_toplevel"  # not a drop: see _build_one
+
+
 def _not_bound_reason(module: ModuleSource, function: FunctionId) -> str:
     """Why a function the probe found under no name of its module's (and, before 3.11,
     under its bare name) is not a problem: where its `def` is."""
@@ -145,7 +155,7 @@ def _not_bound_reason(module: ModuleSource, function: FunctionId) -> str:
                     and node.name == function.qualname.rpartition(".")[2]
                     and first_line(node) == function.line):
                 if node is unit.node:  # bound under another name, or decorated
-                    return DECORATED if node.decorator_list else NOT_TOPLEVEL
+                    return DECORATED_TOPLEVEL if node.decorator_list else NOT_TOPLEVEL
                 enclosing = [parents[node]]
                 while enclosing[-1] in parents:
                     enclosing.append(parents[enclosing[-1]])

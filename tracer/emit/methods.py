@@ -96,15 +96,16 @@ def place_method(module: ModuleSource, module_name: str, unit: Unit,
     docstring = ast.get_docstring(node, clean=False)
     if docstring is None or not docstring.strip():
         raise Drop(NO_DOCSTRING)
-    decorators = [d.id if isinstance(d, ast.Name) else "" for d in node.decorator_list]
-    if decorators not in ([], ["property"]):
-        raise Drop(DECORATED)
+    decorators = [_decorator_name(d) for d in node.decorator_list]
+    if any(name in ("setter", "getter", "deleter") for name in decorators):
+        raise Drop(DECORATED, "a property's accessor")
     if len(node.body) < 2:
         raise Drop(NO_BODY)
     others = [n for n in unit.node.body if n is not node]
     if any(node.name in _class_level_names(o) for o in others):
         raise Drop(METHOD_REFERENCED, node.name)
-    how = INIT if node.name == "__init__" else PROPERTY if decorators else METHOD
+    is_property = any(name in ("property", "cached_property") for name in decorators)
+    how = INIT if node.name == "__init__" else PROPERTY if is_property else METHOD
     subject = Subject(how, node.name, (module_name, unit.node.name))
     kind = _meta_kind(node, how)
     removable = _unused_methods(unit.node, node)
@@ -115,6 +116,15 @@ def place_method(module: ModuleSource, module_name: str, unit: Unit,
     if pruned is None or len(pruned.function.header) > MAX_CLASS_CHARS:
         raise Drop(CLASS_TOO_LARGE, f"{len(whole.function.header)} characters")
     return pruned
+
+
+def _decorator_name(decorator: ast.expr) -> str:
+    """`property`, `functools.cached_property`, `size.setter`, `lru_cache(...)`: the last name."""
+    if isinstance(decorator, ast.Call):
+        decorator = decorator.func
+    if isinstance(decorator, ast.Attribute):
+        return decorator.attr
+    return decorator.id if isinstance(decorator, ast.Name) else ""
 
 
 def _placed(module: ModuleSource, unit: Unit, node: ast.FunctionDef,
@@ -139,23 +149,101 @@ def _placed(module: ModuleSource, unit: Unit, node: ast.FunctionDef,
 
 def _unused_methods(cls: ast.ClassDef, target: ast.FunctionDef) -> frozenset[ast.stmt]:
     """The methods of ``cls`` the target cannot reach: not named (as an attribute or a name)
-    by the target or by anything kept, followed from method to method. Dunders, the class's
-    other statements and ``__init__`` (it says what the state means) are always kept: the
-    language calls dunders without naming them (``len(self)``, ``self[k]``)."""
+    by the target or by anything kept, nor called by the language for what the kept code
+    does (``len(x)`` calls ``__len__``, ``a < b`` ``__lt__``...), followed from method to
+    method. The class's other statements, ``__init__`` (it says what the state means) and
+    the hooks that change every attribute access, call or copy are always kept.
+    Validation runs the pruned class: a method left out that was needed fails it."""
     methods = {n.name: n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-               and n is not target and not (n.name.startswith("__") and n.name.endswith("__"))}
+               and n is not target and n.name not in _ALWAYS_KEPT}
     kept: set[str] = set()
     pending: list[ast.stmt] = [target, *(n for n in cls.body if n is not target and (
         not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) or n.name not in methods))]
     while pending:
         current = pending.pop()
-        for found in ast.walk(current):
-            name = found.attr if isinstance(found, ast.Attribute) else (
-                found.id if isinstance(found, ast.Name) else None)
+        for name in _names_used(current):
             if name in methods and name not in kept:
                 kept.add(name)
                 pending.append(methods[name])
     return frozenset(n for name, n in methods.items() if name not in kept)
+
+
+_ALWAYS_KEPT = frozenset({
+    "__init__", "__new__", "__init_subclass__", "__class_getitem__", "__set_name__",
+    "__getattr__", "__getattribute__", "__setattr__", "__delattr__", "__dir__", "__get__",
+    "__set__", "__delete__", "__call__", "__copy__",
+    "__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__",
+    "__post_init__", "__del__",
+})
+_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
+              ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow", ast.LShift: "lshift",
+              ast.RShift: "rshift", ast.BitOr: "or", ast.BitAnd: "and", ast.BitXor: "xor",
+              ast.MatMult: "matmul"}
+_EQUALITY = ("eq", "ne", "hash")
+_COMPARISONS = {ast.Lt: ("lt", "gt"), ast.LtE: ("le", "ge"), ast.Gt: ("gt", "lt"),
+                ast.GtE: ("ge", "le"), ast.Eq: _EQUALITY, ast.NotEq: _EQUALITY,
+                ast.In: ("contains", "iter", "getitem", *_EQUALITY),
+                ast.NotIn: ("contains", "iter", "getitem", *_EQUALITY)}
+_UNARY = {ast.USub: ("neg",), ast.UAdd: ("pos",), ast.Invert: ("invert",),
+          ast.Not: ("bool", "len")}
+_ITERATION = ("iter", "next", "getitem", "len", "reversed")
+_TRUTH = ("bool", "len")
+_BUILTIN_CALLS = {
+    "len": ("len",), "str": ("str", "repr", "format"), "repr": ("repr",), "format": ("format",),
+    "hash": _EQUALITY, "bool": ("bool", "len"), "int": ("int", "index", "trunc"),
+    "float": ("float", "index"), "complex": ("complex",), "abs": ("abs",), "round": ("round",),
+    "bytes": ("bytes",), "divmod": ("divmod", "rdivmod"), "reversed": ("reversed", "len",
+                                                                       "getitem"),
+    "iter": _ITERATION, "next": ("next",), "list": _ITERATION, "tuple": _ITERATION,
+    "set": (*_ITERATION, *_EQUALITY), "frozenset": (*_ITERATION, *_EQUALITY),
+    "dict": ("iter", "getitem", "keys", *_EQUALITY),
+    "sorted": (*_ITERATION, "lt", "gt"), "min": (*_ITERATION, "lt", "gt"),
+    "max": (*_ITERATION, "lt", "gt"), "sum": (*_ITERATION, "add", "radd"),
+    "enumerate": _ITERATION, "zip": _ITERATION, "map": _ITERATION, "filter": _ITERATION,
+    "any": _ITERATION, "all": _ITERATION, "isinstance": ("instancecheck",),
+    "print": ("str", "repr"), "vars": ("dict",),
+}
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    """The attribute and plain names a statement uses, and the dunders the language calls
+    for what it does."""
+    found: set[str] = set()
+    for current in ast.walk(node):
+        if isinstance(current, ast.Attribute):
+            found.add(current.attr)
+        elif isinstance(current, ast.Name):
+            found.add(current.id)
+            found.update(_dunders(_BUILTIN_CALLS.get(current.id, ())))
+        elif isinstance(current, (ast.BinOp, ast.AugAssign)):
+            base = _OPERATORS.get(type(current.op))
+            if base:
+                found.update((f"__{base}__", f"__r{base}__", f"__i{base}__"))
+        elif isinstance(current, ast.Compare):
+            for op in current.ops:
+                found.update(_dunders(_COMPARISONS.get(type(op), ())))
+        elif isinstance(current, ast.UnaryOp):
+            found.update(_dunders(_UNARY.get(type(current.op), ())))
+        elif isinstance(current, ast.Subscript):  # a key is hashed and compared too
+            found.update(("__getitem__", "__setitem__", "__delitem__", "__missing__"))
+            found.update(_dunders(_EQUALITY))
+        elif isinstance(current, (ast.Set, ast.Dict, ast.SetComp, ast.DictComp)):
+            found.update(_dunders(_EQUALITY))
+        elif isinstance(current, (ast.For, ast.AsyncFor, ast.comprehension, ast.Starred)):
+            found.update(_dunders(_ITERATION))
+        elif isinstance(current, (ast.If, ast.While, ast.IfExp, ast.BoolOp, ast.Assert)):
+            found.update(_dunders(_TRUTH))
+        elif isinstance(current, (ast.With, ast.AsyncWith)):
+            found.update(("__enter__", "__exit__", "__aenter__", "__aexit__"))
+        elif isinstance(current, (ast.JoinedStr, ast.FormattedValue)):
+            found.update(("__format__", "__str__", "__repr__"))
+        elif isinstance(current, (ast.Tuple, ast.List)) and isinstance(current.ctx, ast.Store):
+            found.update(_dunders(_ITERATION))  # unpacking
+    return found
+
+
+def _dunders(bases: tuple[str, ...]) -> set[str]:
+    return {f"__{base}__" for base in bases}
 
 
 def _moved_last(lines: tuple[str, ...], cls: ast.ClassDef, node: ast.FunctionDef,

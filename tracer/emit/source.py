@@ -101,8 +101,11 @@ class FunctionSource:
         return self.unit.node.lineno
 
 
-def locate_function(module: ModuleSource, name: str, line: int) -> FunctionSource:
-    """The top-level function ``name`` whose code starts at ``line`` (co_firstlineno)."""
+def locate_function(module: ModuleSource, name: str, line: int, *,
+                    decorated: bool = False) -> FunctionSource:
+    """The top-level function ``name`` whose code starts at ``line`` (co_firstlineno).
+    ``decorated``: the probe saw it bound under no name (its decorator's wrapper is): its
+    decorators then stay in the prompt, and the test calls what the module binds."""
     unit = _find_unit(module, name, line)
     node = unit.node
     docstring = ast.get_docstring(node, clean=False)  # type: ignore[arg-type]
@@ -111,7 +114,7 @@ def locate_function(module: ModuleSource, name: str, line: int) -> FunctionSourc
     if isinstance(node, ast.AsyncFunctionDef):
         raise Drop(ASYNC_FUNCTION)
     assert isinstance(node, ast.FunctionDef)
-    if node.decorator_list:
+    if node.decorator_list and not decorated:
         raise Drop(DECORATED)
     if len(node.body) < 2:
         raise Drop(NO_BODY)
@@ -144,7 +147,7 @@ def _split(lines: tuple[str, ...], unit: Unit, node: ast.FunctionDef) -> Functio
     if first.lineno <= doc_end:  # `"""doc"""; return x`: no line to cut at
         raise Drop(UNSUPPORTED_LAYOUT)
     end = node.end_lineno or first.lineno
-    header = "\n".join(lines[node.lineno - 1:doc_end]) + "\n"
+    header = "\n".join(lines[first_line(node) - 1:doc_end]) + "\n"
     body = "\n".join(lines[doc_end:end]) + "\n"
     start = lines[first.lineno - 1]
     return FunctionSource(unit, header, body, start[:len(start) - len(start.lstrip())])

@@ -176,7 +176,7 @@ def test_a_class_that_cannot_be_carried_whole_keeps_what_the_method_may_use(proj
              + "\ncheck(Grid)\n", namespace)
 
 
-def test_a_function_bound_under_no_name_says_where_its_def_is(project, traces) -> None:
+def test_a_function_bound_under_no_name_keeps_its_decorator_or_says_where_its_def_is(project, traces) -> None:
     project.write("mypkg/__init__.py", "")
     project.write("mypkg/deco.py", '''
         import functools
@@ -207,4 +207,41 @@ def test_a_function_bound_under_no_name_says_where_its_def_is(project, traces) -
     traces.call(double, {"x": "1"}, "2")
     traces.call(inner, {"x": "1"}, "1")
     report = emit(traces.traceset(), project.root)
-    assert report.dropped == Counter({drops.DECORATED: 1, drops.NESTED_FUNCTION: 1})
+    assert report.dropped == Counter({drops.NESTED_FUNCTION: 1})
+    # The decorated function keeps its decorator, carried with it: the test calls what the
+    # module binds, and validation tells whether that gives what the function did.
+    [double] = report.candidates
+    assert double.prompt.endswith('@logged\ndef double(x):\n    """Twice x."""\n')
+    assert "def logged(function):" in double.prompt
+    namespace: dict = {}
+    exec(double.prompt + double.canonical_solution + "\n" + double.test  # noqa: S102
+         + "\ncheck(double)\n", namespace)
+
+
+def test_pruning_keeps_the_dunders_the_language_calls_for_what_the_method_does() -> None:
+    from tracer.emit.methods import _unused_methods
+
+    tree = ast.parse('''
+class Money:
+    def __init__(self, cents): self.cents = cents
+    def __eq__(self, other): return self.cents == other.cents
+    def __lt__(self, other): return self.cents < other.cents
+    def __add__(self, other): return Money(self.cents + other.cents)
+    def __len__(self): return 1
+    def __iter__(self): return iter([self.cents])
+    def __repr__(self): return "Money()"
+    def _helper(self): return self.cents
+    def unused(self): return 0
+    def smaller(self, other):
+        """The smaller of the two."""
+        for _ in self:
+            pass
+        return self if self < other else self._other(other)
+    def _other(self, other): return other
+''')
+    [cls] = tree.body
+    target = next(n for n in cls.body if getattr(n, "name", "") == "smaller")
+    removed = {n.name for n in _unused_methods(cls, target)}
+    # `<` needs __lt__, `for` __iter__ (and __len__, which iteration may use), `if` truth;
+    # _other is named; __init__ is always kept. Nothing compares for equality.
+    assert removed == {"__add__", "__repr__", "_helper", "unused", "__eq__"}
