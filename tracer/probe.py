@@ -602,7 +602,7 @@ def _class_instance_source(value, kind, module, qualname, where, depth, state):
         if name[:1] in _IDENTIFIER_START and name.replace('_', 'a').isalnum():
             return f'{reference}.{name}'
         return f'{reference}[{name!r}]'
-    if metaclass is not type:
+    if metaclass is not type and not _is_abc_meta(metaclass):
         raise _Opaque('custom')  # a metaclass of the program's: its own attribute rules
     fields = _TYPE_DICT.__get__(kind, type).get('_fields')
     if tuple in mro and type(fields) is tuple and len(mro) == 3 and mro[1] is tuple:
@@ -629,6 +629,17 @@ def _class_instance_source(value, kind, module, qualname, where, depth, state):
     reference = _class_reference(module, qualname, where, state)
     text = f'_citrace_object({reference}, {fields}'
     return text + (f', {content})' if content is not None else ')')
+
+
+def _is_abc_meta(metaclass):
+    """The standard library's ABCMeta (abstract base classes): it changes isinstance checks,
+    not how attributes are read."""
+    for module in ('abc', '_py_abc'):
+        loaded = sys.modules.get(module)
+        if type(loaded) is _ModuleType and dict.get(
+                _MODULE_DICT.__get__(loaded, _ModuleType), 'ABCMeta') is metaclass:
+            return True
+    return False
 
 
 def _content_source(value, base, depth, state):

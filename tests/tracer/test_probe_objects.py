@@ -203,3 +203,29 @@ def test_modules_functions_and_classes_are_written_by_the_name_that_gives_them_b
     assert encode_value([].append, kinds=kinds)["why"] == "type"
     assert encode_value(module.Node.__init__, kinds=kinds)["why"] == "type"
     assert encode_value(enum.Enum("Local", "A"), kinds=kinds)["why"] == "type"
+
+
+def test_an_abstract_base_class_does_not_hide_its_subclass_objects(tmp_path: Path) -> None:
+    (tmp_path / "abc_mod.py").write_text(textwrap.dedent('''
+        import abc
+
+        class Storage(abc.ABC):
+            @abc.abstractmethod
+            def read(self):
+                pass
+
+        class Memory(Storage):
+            def __init__(self):
+                self.data = {"a": 1}
+
+            def read(self):
+                return self.data
+    '''))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("abc_mod")
+        encoded = encode_value(module.Memory(), kinds=_Kinds(_normalise_roots([str(tmp_path)])))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("abc_mod", None)
+    assert encoded["py"] == "_citrace_object(_citrace_class('abc_mod', 'Memory'), {'data': {'a': 1}})"

@@ -151,17 +151,22 @@ def _unused_methods(cls: ast.ClassDef, target: ast.FunctionDef) -> frozenset[ast
     """The methods of ``cls`` the target cannot reach: not named (as an attribute or a name)
     by the target or by anything kept, nor called by the language for what the kept code
     does (``len(x)`` calls ``__len__``, ``a < b`` ``__lt__``...), followed from method to
-    method. The class's other statements, ``__init__`` (it says what the state means) and
+    method. Only attributes of the instance or the class count (`self.merge`, not
+    `interval.begin`): a method called on another instance of the class is missed, and the
+    validation of the pruned class then drops the problem. The class's other statements, ``__init__`` (it says what the state means) and
     the hooks that change every attribute access, call or copy are always kept.
     Validation runs the pruned class: a method left out that was needed fails it."""
     methods = {n.name: n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                and n is not target and n.name not in _ALWAYS_KEPT}
+    owners = frozenset({"self", "cls", "type", "super", cls.name, *(
+        n.args.args[0].arg for n in cls.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.args.args)})
     kept: set[str] = set()
     pending: list[ast.stmt] = [target, *(n for n in cls.body if n is not target and (
         not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) or n.name not in methods))]
     while pending:
         current = pending.pop()
-        for name in _names_used(current):
+        for name in _names_used(current, owners):
             if name in methods and name not in kept:
                 kept.add(name)
                 pending.append(methods[name])
@@ -205,39 +210,54 @@ _BUILTIN_CALLS = {
 }
 
 
-def _names_used(node: ast.AST) -> set[str]:
-    """The attribute and plain names a statement uses, and the dunders the language calls
-    for what it does."""
+def _names_used(node: ast.AST, owners: frozenset[str]) -> set[str]:
+    """The names a statement uses (attributes of ``owners``: `self.x`, `cls.x`, `Cls.x`,
+    `type(self).x`, `super().x`; an attribute of another object is another class's), and the
+    dunders the language calls for what it does to an owner (`len(self)`, `self[k]`,
+    `self < other`, `for x in self`...)."""
+    def owned(*exprs: ast.expr | None) -> bool:
+        return any(isinstance(e, ast.Name) and e.id in owners for e in exprs)
+
     found: set[str] = set()
     for current in ast.walk(node):
         if isinstance(current, ast.Attribute):
-            found.add(current.attr)
+            receiver = current.value.func if isinstance(current.value, ast.Call) else current.value
+            if owned(receiver):
+                found.add(current.attr)
         elif isinstance(current, ast.Name):
             found.add(current.id)
-            found.update(_dunders(_BUILTIN_CALLS.get(current.id, ())))
-        elif isinstance(current, (ast.BinOp, ast.AugAssign)):
+        elif isinstance(current, ast.Call) and isinstance(current.func, ast.Name):
+            if owned(*current.args):
+                found.update(_dunders(_BUILTIN_CALLS.get(current.func.id, ())))
+        elif isinstance(current, ast.BinOp) and owned(current.left, current.right) or (
+                isinstance(current, ast.AugAssign) and owned(current.target, current.value)):
             base = _OPERATORS.get(type(current.op))
             if base:
                 found.update((f"__{base}__", f"__r{base}__", f"__i{base}__"))
-        elif isinstance(current, ast.Compare):
+        elif isinstance(current, ast.Compare) and owned(current.left, *current.comparators):
             for op in current.ops:
                 found.update(_dunders(_COMPARISONS.get(type(op), ())))
-        elif isinstance(current, ast.UnaryOp):
+        elif isinstance(current, ast.UnaryOp) and owned(current.operand):
             found.update(_dunders(_UNARY.get(type(current.op), ())))
-        elif isinstance(current, ast.Subscript):  # a key is hashed and compared too
+        elif isinstance(current, ast.Subscript) and owned(current.value):
             found.update(("__getitem__", "__setitem__", "__delitem__", "__missing__"))
-            found.update(_dunders(_EQUALITY))
-        elif isinstance(current, (ast.Set, ast.Dict, ast.SetComp, ast.DictComp)):
-            found.update(_dunders(_EQUALITY))
-        elif isinstance(current, (ast.For, ast.AsyncFor, ast.comprehension, ast.Starred)):
+        elif isinstance(current, (ast.For, ast.AsyncFor, ast.comprehension)) and owned(
+                current.iter):
             found.update(_dunders(_ITERATION))
-        elif isinstance(current, (ast.If, ast.While, ast.IfExp, ast.BoolOp, ast.Assert)):
+        elif isinstance(current, ast.Starred) and owned(current.value):
+            found.update(_dunders(_ITERATION))
+        elif isinstance(current, (ast.If, ast.While, ast.IfExp, ast.Assert)) and owned(
+                current.test):
             found.update(_dunders(_TRUTH))
-        elif isinstance(current, (ast.With, ast.AsyncWith)):
+        elif isinstance(current, ast.BoolOp) and owned(*current.values):
+            found.update(_dunders(_TRUTH))
+        elif isinstance(current, (ast.With, ast.AsyncWith)) and owned(
+                *(item.context_expr for item in current.items)):
             found.update(("__enter__", "__exit__", "__aenter__", "__aexit__"))
-        elif isinstance(current, (ast.JoinedStr, ast.FormattedValue)):
+        elif isinstance(current, ast.FormattedValue) and owned(current.value):
             found.update(("__format__", "__str__", "__repr__"))
-        elif isinstance(current, (ast.Tuple, ast.List)) and isinstance(current.ctx, ast.Store):
+        elif isinstance(current, ast.Assign) and owned(current.value) and any(
+                isinstance(t, (ast.Tuple, ast.List)) for t in current.targets):
             found.update(_dunders(_ITERATION))  # unpacking
     return found
 
@@ -255,17 +275,55 @@ def _moved_last(lines: tuple[str, ...], cls: ast.ClassDef, node: ast.FunctionDef
     class_start, class_end = first_line(cls), cls.end_lineno or cls.lineno
     skipped = {number for statement in (*removed, node)
                for number in range(first_line(statement), (statement.end_lineno or 0) + 1)}
+    # Pruned, the class's docstring and its other methods' keep their first paragraph.
+    shortened = _short_docstrings(lines, cls, node) if removed else {}
     kept: list[str] = []
     for number in range(class_start, class_end + 1):
         text = lines[number - 1]
         if number in skipped or (not text.strip() and kept and not kept[-1].strip()):
             continue  # one blank line where methods were, not two
+        if number in shortened:
+            replacement, end = shortened[number]
+            kept.extend(replacement)
+            skipped.update(range(number + 1, end + 1))
+            continue
         kept.append(text)
     while kept and not kept[-1].strip():
         kept.pop()
     method = list(lines[first_line(node) - 1:node.end_lineno])
     placed = [*lines[:class_start - 1], *kept, "", *method, *lines[class_end:]]
     return "\n".join(placed)
+
+
+def _short_docstrings(lines: tuple[str, ...], cls: ast.ClassDef,
+                      target: ast.FunctionDef) -> dict[int, tuple[list[str], int]]:
+    """First line -> (the lines that replace it, the docstring's last line): for each
+    docstring of the class and of its methods other than the target that runs over several
+    paragraphs, its first paragraph, written back with the same quotes. (A docstring the
+    rewrite could change the meaning of, with backslashes or quotes inside, stays whole.)"""
+    found: dict[int, tuple[list[str], int]] = {}
+    owners = [cls, *(n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and n is not target)]
+    for owner in owners:
+        first = owner.body[0] if owner.body else None
+        if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            continue
+        start, end = first.lineno, first.end_lineno or first.lineno
+        text = lines[start - 1]
+        indent = text[:first.col_offset]
+        quote = text[first.col_offset:first.col_offset + 3]
+        doc = ast.get_docstring(owner) or ""
+        summary = doc.split("\n\n")[0].strip()
+        if (end == start or quote not in ('"""', "'''") or indent.strip()
+                or len(owner.body) > 1 and owner.body[1].lineno <= end
+                or "\\" in summary or quote[0] in summary or summary == doc.strip()):
+            continue
+        body = summary.replace("\n", "\n" + indent).split("\n")
+        body[0] = indent + quote + body[0]
+        body[-1] += quote
+        found[start] = (body, end)
+    return found
 
 
 def _class_level_names(statement: ast.stmt) -> set[str]:

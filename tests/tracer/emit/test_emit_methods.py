@@ -120,7 +120,10 @@ import numpy
 
 
 class Grid:
-    """Cells in rows."""
+    """Cells in rows.
+
+    A long explanation of grids, which a pruned class leaves out.
+    """
 
     SEP = ","
 
@@ -138,7 +141,10 @@ class Grid:
         return self.rows[row][column]
 
     def line(self, row):
-        """Row row, its cells joined by SEP."""
+        """Row row, its cells joined by SEP.
+
+        The method's own docstring stays whole.
+        """
         cells = [str(self._cell(row, c)) for c in range(len(self.rows[row]))]
         return self.SEP.join(cells)
 %s
@@ -162,15 +168,18 @@ def test_a_class_that_cannot_be_carried_whole_keeps_what_the_method_may_use(proj
         traces.call(line, {"self": state, "row": "0"}, "'1,2'")
     report = emit(traces.traceset(), project.root, packages=frozenset({"mypkg"}))
     # grid: as_array needs numpy, which a prompt cannot carry; wide: 40 more methods make
-    # the class too long. Either way the class keeps its other statements, __init__, the
-    # dunders, line and the helper it calls, and nothing else.
+    # the class too long. Either way the class keeps its other statements, __init__, line
+    # and the helper it calls, and nothing else (len() of a row is not len() of the grid).
     assert len(report.candidates) == 2, report.dropped
     for problem in report.candidates:
         tree = ast.parse(problem.prompt + problem.canonical_solution)
         [grid] = [n for n in tree.body if isinstance(n, ast.ClassDef)]
         assert [getattr(n, "name", None) for n in grid.body[1:]] == [
-            None, "__init__", "__len__", "_cell", "line"]
+            None, "__init__", "_cell", "line"]
         assert "numpy" not in problem.prompt
+        assert '    """Cells in rows."""\n' in problem.prompt
+        assert "long explanation" not in problem.prompt
+        assert "The method's own docstring stays whole." in problem.prompt
         namespace: dict = {}
         exec(problem.prompt + problem.canonical_solution + "\n" + problem.test  # noqa: S102
              + "\ncheck(Grid)\n", namespace)
