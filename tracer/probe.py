@@ -278,6 +278,8 @@ def _value_source(value, depth, state):
         raise _Opaque('type')
     elif kind in _REFERENCE_TYPES or type in _TYPE_MRO.__get__(kind, type):
         text = _reference_source(value, kind, state)
+    elif kind in _SEQUENCE_ITERATORS:
+        return _iterator_source(value, kind, depth, state)
     else:
         return _object_source(value, kind, depth, state)
     budget[0] -= len(text)
@@ -446,6 +448,19 @@ def _reference_source(value, kind, state):
     if where == 'project' and qualname and kind not in _REFERENCE_TYPES:
         return _class_reference(module, qualname, where, state)
     raise _Opaque('type')
+
+
+# An iterator over a list, tuple, str, bytes or range is written as `iter(<what is left>)`:
+# its type's own C `__reduce__` gives the sequence and the position without drawing.
+_SEQUENCE_ITERATORS = frozenset(type(iter(empty)) for empty in (
+    [], (), '', '\u00e9', b'', range(0)))
+
+
+def _iterator_source(value, kind, depth, state):
+    reduced = _TYPE_DICT.__get__(kind, type)['__reduce__'](value)
+    sequence = reduced[1][0]
+    position = reduced[2] if len(reduced) > 2 and reduced[2] is not None else 0
+    return 'iter(' + _source(sequence[position:], depth + 1, state) + ')'
 
 
 def _named_object(module, qualname):

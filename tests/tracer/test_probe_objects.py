@@ -229,3 +229,15 @@ def test_an_abstract_base_class_does_not_hide_its_subclass_objects(tmp_path: Pat
         sys.path.remove(str(tmp_path))
         sys.modules.pop("abc_mod", None)
     assert encoded["py"] == "_citrace_object(_citrace_class('abc_mod', 'Memory'), {'data': {'a': 1}})"
+
+
+def test_iterators_over_sequences_are_written_as_what_is_left_without_drawing() -> None:
+    started = iter([1, 2, 3])
+    next(started)
+    kinds = _Kinds([])
+    assert encode_value(started, kinds=kinds) == {"py": "iter([2, 3])"}
+    assert list(started) == [2, 3]  # the probe drew nothing
+    assert encode_value(iter("ab"), kinds=kinds) == {"py": "iter('ab')"}
+    assert encode_value(iter(range(3)), kinds=kinds) == {"py": "iter(range(0, 3, 1))"}
+    assert encode_value(iter(()), kinds=kinds) == {"py": "iter(())"}
+    assert encode_value(iter({1: 2}), kinds=kinds)["why"] == "type"  # a dict's: not yet

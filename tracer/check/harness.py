@@ -189,6 +189,10 @@ def plain(value, depth=0):
     reference = _reference(value)
     if reference is not None:  # a module, function or class, by its name
         return StdlibValue("ref", reference)
+    if kind in _SEQUENCE_ITERATORS:  # what is left of it, read without drawing
+        reduced = kind.__reduce__(value)
+        position = reduced[2] if len(reduced) > 2 and reduced[2] is not None else 0
+        return StdlibValue("iter", plain(reduced[1][0][position:], depth + 1))
     name = _STDLIB_NAMES.get((getattr(kind, "__module__", ""), kind.__qualname__))
     if name is not None:
         return StdlibValue(name, plain(_STDLIB_PARTS[name](value), depth + 1))
@@ -271,6 +275,8 @@ _FACTORY_NAMES = {None: None, list: "list", dict: "dict", set: "set", int: "int"
 
 
 _REFERENCE_KINDS = (type(os), type(len), type(lambda: None))
+_SEQUENCE_ITERATORS = frozenset(type(iter(empty)) for empty in (
+    [], (), "", "\u00e9", b"", range(0)))
 
 
 def _reference(value):
@@ -304,6 +310,8 @@ def rebuild(name, parts):
     """The real value a ``StdlibValue`` stands for, made here."""
     import collections
     import datetime
+    if name == "iter":
+        return iter(parts)
     if name == "ref":
         found = _named(*parts)
         if found is None:

@@ -148,3 +148,15 @@ def test_modules_functions_and_classes_cross_the_wire_by_name() -> None:
                           ks=(1,), workers=2, timeout=10.0)
     assert [r.verdict for r in evaluation.results] == ["passed", "failed"], evaluation.results
     assert "wave" in evaluation.results[1].result
+
+
+def test_an_iterator_argument_crosses_as_what_is_left_of_it() -> None:
+    prompt = "def total(numbers):\n    \"\"\"The sum of what numbers yields.\"\"\"\n"
+    test = ("def check(candidate):\n    it = iter([1, 2, 3])\n    next(it)\n"
+            "    assert candidate(it) == 5\n    assert candidate(iter('')) == 0\n")
+    problem = {"task_id": "toy/total", "prompt": prompt, "test": test, "entry_point": "total"}
+    evaluation = evaluate({"toy/total": problem},
+                          [{"task_id": "toy/total", "completion": c} for c in
+                           ("    return sum(numbers)\n", "    return sum(numbers) + 1\n")],
+                          ks=(1,), workers=2, timeout=10.0)
+    assert [r.verdict for r in evaluation.results] == ["passed", "failed"], evaluation.results
