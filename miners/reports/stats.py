@@ -38,12 +38,19 @@ class RunStats:
                 found[reason] += int(self.dedup[f"dropped_{reason}"])
         return dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
 
+    def calls_dropped(self) -> dict[str, int]:
+        """Recorded calls that made no assert, by reason (one function may lose many)."""
+        found = {k.removeprefix("calls_dropped_"): v for k, v in self.counts.items()
+                 if k.startswith("calls_dropped_") and v}
+        return dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+
     def to_dict(self) -> dict[str, Any]:
         funnel = [{"step": key, "count": int(self.counts[key])} for key, _ in FUNNEL]
         funnel.append({"step": "problems_kept", "count": self.kept})
         return {"projects": {"total": sum(self.projects.values()), **self.projects,
                              "failed_at": dict(self.failed_at.most_common())},
                 "funnel": funnel, "dropped": self.dropped(),
+                "calls_dropped": self.calls_dropped(),
                 "deduplicated": bool(self.dedup),
                 "decontamination": {"checked": sorted(self.checked),
                                     "not_checked": sorted(self.not_checked)}}
@@ -82,6 +89,11 @@ def render(stats: RunStats) -> str:
     lines.append("dropped, by reason:" if dropped else "dropped: nothing")
     width = max((len(reason) for reason in dropped), default=0)
     lines += [f"  {reason:<{width}} {count:>8}" for reason, count in dropped.items()]
+    calls = stats.calls_dropped()
+    if calls:
+        lines.append("calls that made no assert, by reason:")
+        width = max(len(reason) for reason in calls)
+        lines += [f"  {reason:<{width}} {count:>8}" for reason, count in calls.items()]
     if stats.checked or stats.not_checked:
         lines.append("decontaminated against: " + (", ".join(sorted(stats.checked)) or "none"))
     if stats.not_checked:

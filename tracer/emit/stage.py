@@ -106,6 +106,8 @@ def _candidates(traces: TraceSet, origin: Origin, settings: EmitSettings,
     result.counts["functions_traced"] = report.functions_traced + sum(by_file.values())
     result.counts["candidates"] = len(report.candidates)
     _count_drops(result.counts, report.dropped)
+    for reason, count in report.calls_dropped.items():  # calls that made no assert
+        result.counts[f"calls_dropped_{reason}"] += count
     if not report.candidates:
         result.failure = Failure("emit", "no_candidates",
                                  drop_summary(report.dropped, "function"))

@@ -13,10 +13,11 @@ REPOS = [
     {"spec": "a", "status": "ok", "stage": "validate", "reason": "", "cause": "",
      "counts": {"calls_recorded": 120, "functions_traced": 30, "candidates": 8, "problems": 5,
                 "dropped_not_toplevel": 12, "dropped_no_docstring": 10,
-                "dropped_stub_passes": 2, "dropped_contaminated": 1}},
+                "dropped_stub_passes": 2, "dropped_contaminated": 1,
+                "calls_dropped_opaque_self": 7, "calls_dropped_returns_none": 2}},
     {"spec": "b", "status": "ok", "stage": "validate", "reason": "", "cause": "",
      "counts": {"calls_recorded": 30, "functions_traced": 6, "candidates": 3, "problems": 3,
-                "dropped_not_toplevel": 3}},
+                "dropped_not_toplevel": 3, "calls_dropped_returns_none": 1}},
     {"spec": "c", "status": "failed", "stage": "build", "reason": "no", "cause": "install_failed",
      "counts": {}},
 ]
@@ -48,12 +49,14 @@ def test_the_funnel_counts_every_drop_reason(tmp_path: Path,
                                {"step": "problems_kept", "count": 6}]
     assert stats["dropped"] == {"not_toplevel": 15, "no_docstring": 10, "stub_passes": 2,
                                 "contaminated": 1, "duplicate_exact": 1, "duplicate_near": 1}
+    assert stats["calls_dropped"] == {"opaque_self": 7, "returns_none": 3}
     assert stats["decontamination"] == {"checked": ["HumanEval"], "not_checked": ["MBPP"]}
     assert main(["stats", str(tmp_path / "out")]) == 0
     text = capsys.readouterr().out
     assert "functions traced           36" in text
     assert "problems kept               6  (after dedup: 8 before)" in text
     assert "  not_toplevel          15" in text
+    assert "calls that made no assert, by reason:\n  opaque_self         7\n" in text
     assert "NOT decontaminated against (data unavailable, see the logs): MBPP" in text
 
 
