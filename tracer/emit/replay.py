@@ -52,7 +52,11 @@ def check(candidate):
                 drawn, end = [], {opaque!r}
                 break
             raise
-    sys.stdout.write("\\n" + {mark!r} + encode((end, drawn)).hex() + "\\n")
+    try:
+        data = encode((end, drawn))
+    except TypeError:  # an object (a class of the prompt's, a datetime): no literal source
+        data = encode(({opaque!r}, []))
+    sys.stdout.write("\\n" + {mark!r} + data.hex() + "\\n")
 '''
 
 

