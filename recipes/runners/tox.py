@@ -40,9 +40,11 @@ def _tox_argv(recipe: Recipe, work_dir: Path, installer: str, *extra: str) -> li
     argv = [sys.executable, "-m", "tox", *installers.tox_arguments(installer), "-e",
             recipe.toxenv, "--workdir", str(work_dir),
             "-x", f"testenv.pass_env+={PASSED_TO_TESTS}"]
-    names_python, _ = python_factor(recipe.toxenv)
-    if not names_python:
-        # An environment without a python factor would run on tox's own interpreter.
+    _, version = python_factor(recipe.toxenv)
+    if version is None:
+        # An environment that names no version (`unit`, or the generic `py`, `py3`) would
+        # run on tox's own interpreter: the plan chose one for it (the newest the project
+        # declares: cachetools 4.1.1's `py` pins py 1.9.0, which does not load on 3.11).
         argv += ["-x", f"testenv.base_python={recipe.interpreter}"]
     for override in recipe.overrides:
         argv += ["-x", override]

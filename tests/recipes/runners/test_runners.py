@@ -115,3 +115,27 @@ def _witness(tmp_path: Path) -> Path:
     directory = tmp_path / "witness-dir"
     directory.mkdir()
     return directory / "witness"
+
+
+def test_a_generic_py_environment_runs_on_the_python_the_project_declares(make_project,
+                                                                           dirs) -> None:
+    work, log = dirs
+    declared = TINY_PYPROJECT.replace(
+        'version = "1.0"\n',
+        'version = "1.0"\nclassifiers = ["Programming Language :: Python :: 3.10"]\n')
+    project = make_project({**TINY, "pyproject.toml": declared,
+                            "tests/test_tiny.py": "import sys\n\ndef test_version():\n"
+                                                  "    assert sys.version_info[:2] == (3, 10)\n",
+                            "tox.ini": """
+        [tox]
+        envlist = py
+        [testenv]
+        deps = pytest
+        commands = pytest -q
+    """})
+    recipes, _ = plan(project, log_path=log)
+    assert (recipes[0].job, recipes[0].python) == ("py", "3.10")
+    env = build(recipes[0], project, work_dir=work, log_path=log, timeout=600)
+    assert env.version.startswith("3.10")  # not tox's own 3.11
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert outcome.ok, outcome.output_tail
