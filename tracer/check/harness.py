@@ -215,6 +215,23 @@ _PROMPT_CLASSES = {}  # qualname -> class, of the classes the prompt defines
 _PROMPT_MODULES = ("builtins", "__main__")  # namedtuple() says __main__ there
 
 
+_BY_VALUE = {}  # (class, is a tuple) -> its subclass that compares by value
+
+
+def _equal_by_value(cls, is_tuple):
+    """A subclass of the prompt's ``cls`` named like it, whose equality is a tuple's (for a
+    namedtuple) or identity (for a plain object, which the test compares by its state): the
+    checker makes the completion's objects of the prompt's classes again as these, so a
+    class whose ``__eq__`` says yes to anything cannot vouch for a wrong result."""
+    key = (cls, is_tuple)
+    if key not in _BY_VALUE:
+        base = tuple if is_tuple else object
+        _BY_VALUE[key] = type(cls.__name__, (cls,), {
+            "__slots__": (), "__qualname__": cls.__qualname__, "__module__": cls.__module__,
+            "__eq__": base.__eq__, "__ne__": base.__ne__, "__hash__": base.__hash__})
+    return _BY_VALUE[key]
+
+
 def _register_classes(namespace):
     import builtins
 
@@ -352,7 +369,13 @@ def rebuild(name, parts):
         if name == "cls":
             return cls
         if parts[0] == "enum":
+            prompts = set(_PROMPT_CLASSES.values())
+            if _KEPT is None and any("__eq__" in vars(k) or "__ne__" in vars(k)
+                                     for k in cls.__mro__ if k in prompts):
+                raise ValueError(f"{cls.__qualname__} decides its own equality")
             return cls[parts[2]]
+        if _KEPT is None:  # the checker: compared by value, never by the class's own __eq__
+            cls = _equal_by_value(cls, parts[0] == "tuple")
         if parts[0] == "tuple":
             return cls(*parts[2])
         return _new_object(cls, parts[2], parts[3])

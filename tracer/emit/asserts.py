@@ -38,7 +38,7 @@ import builtins
 import dataclasses
 import keyword
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tracer.emit import check_helpers
@@ -334,13 +334,10 @@ def _markers(node: ast.expr) -> list[tuple[str, str]]:
 
 def _is_own_instance(node: ast.expr) -> bool:
     """``_citrace_object(candidate, {...})``: an instance of the problem's class."""
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == "_citrace_object" and len(node.args) in (2, 3)
-            and isinstance(node.args[0], ast.Name) and node.args[0].id == "candidate"
-            and isinstance(node.args[1], ast.Dict))
+    return _is_instance(node, ("candidate",))
 
 
-def _is_instance(node: ast.expr, names: Mapping[str, str]) -> bool:
+def _is_instance(node: ast.expr, names: Container[str]) -> bool:
     """``_citrace_object(Cls, {...})`` of a class the test names."""
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id == "_citrace_object" and len(node.args) in (2, 3)

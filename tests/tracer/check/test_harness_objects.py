@@ -160,3 +160,58 @@ def test_an_iterator_argument_crosses_as_what_is_left_of_it() -> None:
                            ("    return sum(numbers)\n", "    return sum(numbers) + 1\n")],
                           ks=(1,), workers=2, timeout=10.0)
     assert [r.verdict for r in evaluation.results] == ["passed", "failed"], evaluation.results
+
+
+LOOSE_PROMPT = '''\
+import collections
+
+Pair = collections.namedtuple("Pair", "a b")
+
+
+class Loose:
+    """Equal to anything: the prompt's own, so the checker has it too."""
+
+    def __eq__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+
+class Fussy(Pair):
+    def __eq__(self, other):
+        return True
+
+
+def area(w, h):
+    """w times h."""
+'''
+
+
+def test_an_object_of_a_prompt_class_made_again_in_the_checker_compares_by_value_only() -> None:
+    test = ("def check(candidate):\n    assert candidate(2, 3) == 6\n"
+            "    assert candidate(1, 1) == 1\n")
+    problem = {"task_id": "toy/area", "prompt": LOOSE_PROMPT, "test": test,
+               "entry_point": "area"}
+    samples = {"right": ("    return w * h\n", "passed"),
+               "a prompt object whose __eq__ lies": ("    return Loose()\n", "failed"),
+               "a namedtuple subclass whose __eq__ lies": ("    return Fussy(1, 2)\n", "failed")}
+    evaluation = evaluate({"toy/area": problem},
+                          [{"task_id": "toy/area", "completion": c} for c, _ in samples.values()],
+                          ks=(1,), workers=2, timeout=10.0)
+    assert {name: r.verdict for name, r in zip(samples, evaluation.results, strict=True)} == {
+        name: verdict for name, (_, verdict) in samples.items()}, evaluation.results
+
+
+def test_an_enum_of_the_prompt_that_decides_its_own_equality_is_not_taken_as_a_result() -> None:
+    prompt = ("import enum\n\n\nclass Kind(enum.Enum):\n    A = 1\n    B = 2\n\n"
+              "    def __eq__(self, other):\n        return True\n\n    __hash__ = object.__hash__\n"
+              "\n\nclass Plain(enum.Enum):\n    A = 1\n    B = 2\n\n\n"
+              "def pick(n):\n    \"\"\"The kind numbered n.\"\"\"\n")
+    test = "def check(candidate):\n    assert candidate(2) == 2\n"
+    problem = {"task_id": "toy/pick", "prompt": prompt, "test": test, "entry_point": "pick"}
+    evaluation = evaluate({"toy/pick": problem},
+                          [{"task_id": "toy/pick", "completion": c} for c in
+                           ("    return n\n", "    return Kind.A\n", "    return Plain.B\n")],
+                          ks=(1,), workers=2, timeout=10.0)
+    assert [r.verdict for r in evaluation.results] == ["passed", "failed", "failed"], \
+        evaluation.results
