@@ -172,6 +172,39 @@ class Candidate:
     # instance method's problem).
     kind: str = "function"
     class_name: str = ""
+    # Filled by validation: how many mutants of the canonical solution the kept test kills,
+    # and where each kept block's expected value came from ("recorded" from the trace,
+    # "augmented" from an input citrace derived and the canonical solution answered).
+    mutation: MutationScore | None = None
+    assert_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Survivor(Record):
+    """A mutant of the canonical solution that the problem's test does not kill: its
+    operator (``compare``, ``arith``, ``delete``...), its line in the canonical solution
+    (1-based) and what it changed (``< -> <=``)."""
+
+    operator: str
+    line: int
+    description: str
+
+
+@dataclass(frozen=True)
+class MutationScore(Record):
+    """How strong a problem's test is: of ``mutants`` small wrong versions of the canonical
+    solution (``tracer/strength/mutants.py``), how many the test rejects. ``score`` is
+    ``killed / mutants``; ``mutants == 0`` means not measured (no mutant could be made, or
+    a problem mined before mutation scoring), and its score is then 0.0."""
+
+    mutants: int = 0
+    killed: int = 0
+    score: float = 0.0
+    survivors: tuple[Survivor, ...] = ()
+
+    @property
+    def measured(self) -> bool:
+        return self.mutants > 0
 
 
 @dataclass(frozen=True)
@@ -232,6 +265,8 @@ class ProblemMeta(Record):
     not_decontaminated_against: tuple[str, ...] = ()  # benchmarks whose data was unavailable
     kind: str = "function"  # Candidate.kind: function, method, init, property, dunder...
     class_name: str = ""  # the method's class ("" for a function)
+    mutation: MutationScore = MutationScore()  # the test's mutant kill rate (Candidate's)
+    assert_sources: tuple[str, ...] = ()  # each assert block's origin: recorded, augmented
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import jsonlines
 
 from tracer.dataset import formats
-from tracer.records import Candidate, Problem, ProblemMeta
+from tracer.records import Candidate, MutationScore, Problem, ProblemMeta
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -50,6 +50,8 @@ def to_problem(candidate: Candidate, *, project: str, version: str, source_spec:
         tests=tuple(candidate.tests_traced),
         validation_runs=tuple(candidate.validation_runs),
         kind=candidate.kind, class_name=candidate.class_name,
+        mutation=candidate.mutation or MutationScore(),
+        assert_sources=tuple(candidate.assert_sources),
     )
     return Problem(
         task_id=task_id(project, version, function.module, function.qualname),
