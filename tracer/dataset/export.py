@@ -7,14 +7,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import jsonlines
 
 from tracer.dataset import formats
+from tracer.dataset.mutation_filter import keep_strong
+from tracer.dataset.output_prediction import prediction_rows
 from tracer.records import Candidate, MutationScore, Problem, ProblemMeta
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -71,24 +74,37 @@ def write_problems(path: Path, problems: Iterable[Problem]) -> None:
 
 # --- exports: `citrace export` -------------------------------------------------------------
 
-FORMATS = ("humaneval", "codex-d", "pytest")
+FORMATS = ("humaneval", "codex-d", "pytest", "output-prediction")
 
 
 @dataclass(frozen=True)
 class ExportReport:
     format: str
     destination: str
-    written: int
+    written: int  # rows (test modules for pytest; one row per assert for output-prediction)
     skipped: tuple[str, ...] = ()  # "task_id: why" of problems the format cannot hold
+    dropped: dict[str, int] = field(default_factory=dict)  # problems left out, by reason
+    asserts_skipped: dict[str, int] = field(default_factory=dict)  # output-prediction's
 
 
-def export(problems_path: Path, fmt: str, destination: Path) -> ExportReport:
+def export(problems_path: Path, fmt: str, destination: Path, *,
+           min_mutation_score: float | None = None) -> ExportReport:
     """Write the problems of ``problems_path`` to ``destination`` in format ``fmt`` (a
-    JSONL file, or for ``pytest`` a directory of test modules)."""
+    JSONL file, or for ``pytest`` a directory of test modules), those whose mutation score
+    is under ``min_mutation_score`` (or not measured) left out and counted."""
     problems = [json.loads(line) for line in
                 problems_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    problems, dropped = keep_strong(problems, min_mutation_score)
     if fmt == "pytest":
-        return _export_pytest(problems, destination)
+        report = _export_pytest(problems, destination)
+    elif fmt == "output-prediction":
+        report = _export_predictions(problems, destination)
+    else:
+        report = _export_rows(problems, fmt, destination)
+    return replace(report, dropped=dict(sorted(dropped.items())))
+
+
+def _export_rows(problems: list[dict[str, Any]], fmt: str, destination: Path) -> ExportReport:
     convert = formats.humaneval_row if fmt == "humaneval" else formats.codex_d_row
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
@@ -97,6 +113,23 @@ def export(problems_path: Path, fmt: str, destination: Path) -> ExportReport:
             rows.append(convert(problem))
         except formats.FormatError as exc:
             skipped.append(str(exc))
+    _write_rows(rows, destination)
+    return ExportReport(fmt, str(destination), len(rows), tuple(skipped))
+
+
+def _export_predictions(problems: list[dict[str, Any]], destination: Path) -> ExportReport:
+    rows: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
+    for problem in problems:
+        found = prediction_rows(problem)
+        rows += found.rows
+        skipped.update(found.skipped)
+    _write_rows(rows, destination)
+    return ExportReport("output-prediction", str(destination), len(rows),
+                        asserts_skipped=dict(skipped.most_common()))
+
+
+def _write_rows(rows: list[dict[str, Any]], destination: Path) -> None:
     mixed = mixed_types(rows)
     if mixed:  # a bug of ours: refuse to write a file `datasets` would reject
         raise formats.FormatError("fields whose type varies across rows: " + "; ".join(mixed))
@@ -104,7 +137,6 @@ def export(problems_path: Path, fmt: str, destination: Path) -> ExportReport:
     with open(destination, "w", encoding="utf-8") as out:
         for row in rows:
             out.write(json.dumps(row) + "\n")
-    return ExportReport(fmt, str(destination), len(rows), tuple(skipped))
 
 
 def _export_pytest(problems: list[dict[str, Any]], destination: Path) -> ExportReport:

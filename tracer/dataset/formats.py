@@ -8,6 +8,8 @@
   taken out, ``target`` = the docstring (``inspect.cleandoc``-ed), ``entry_point``, ``meta``.
 * ``pytest``: one test module per problem that imports the function from the project
   (``meta.module``) and runs the problem's ``check`` on it.
+* ``output-prediction`` (CRUXEval's task, from real code): one row per assert of a
+  returned value, ``tracer.dataset.output_prediction`` describes it.
 """
 
 from __future__ import annotations
