@@ -52,6 +52,9 @@ class Settings:
     installer: str = ""  # "pip" or "uv"; "" for recipes.runners.installers.default_installer()
     licenses: frozenset[str] = frozenset()  # --license: SPDX ids kept; empty keeps all
     keep_contaminated: bool = False  # keep (flagged) problems that overlap a benchmark
+    # --min-mutation-score: problems written only when their test kills this share of the
+    # mutants (tracer.dataset.mutation_filter; applied by miners.run.batch as it writes them)
+    min_mutation_score: float | None = None
 
 
 @dataclass

@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--keep-contaminated", action="store_true",
                       help="keep problems that overlap HumanEval or MBPP (flagged in "
                            "meta.contamination) instead of leaving them out")
+    mine.add_argument("--min-mutation-score", type=export.min_score, metavar="X",
+                      help=export.MIN_SCORE_HELP + "; applied to the validated problems "
+                           "before they are written, counted in citrace stats")
     batch.add_batch_options(mine)
     mine.set_defaults(handler=_mine)
     batch.add_status_command(commands)
@@ -119,7 +122,8 @@ def _mine(args: argparse.Namespace) -> int:
                             unsafe_no_sandbox=args.unsafe_no_sandbox,
                             unsafe_build_network=args.unsafe_build_network),
                         installer=args.installer or installers.default_installer(),
-                        licenses=args.license, keep_contaminated=args.keep_contaminated)
+                        licenses=args.license, keep_contaminated=args.keep_contaminated,
+                        min_mutation_score=args.min_mutation_score)
     Cache.from_environment()  # a bad $CITRACE_CACHE_MAX_BYTES is the user's to fix, now
     sandbox.require_isolation(allow_unsafe=args.unsafe_no_sandbox)  # refuse before any work
     summary = mine_all(specs, out_dir, settings, batch.run_options(args))

@@ -22,6 +22,7 @@ from typing import Any
 
 from miners.reports.funnel import COUNT_STEPS, PASSED, TIMED_STEPS
 from miners.reports.status import is_live
+from miners.reports.strength import Strength, strength_of
 from miners.run import finalize, outputs
 from miners.run.state import STATE_FILE, RunState
 from recipes.errors import CitraceError
@@ -30,6 +31,10 @@ from tracer.dataset.dedup import EXACT, NEAR
 
 COUNTS = COUNT_STEPS
 CONTAMINATED = "dropped_contaminated"  # a project's count: left out as overlapping a benchmark
+# A project's counts: left out by --min-mutation-score (tracer.dataset.mutation_filter).
+WEAK_TESTS = {"dropped_mutation_score_below": "mutation score under --min-mutation-score",
+              "dropped_mutation_not_measured": "mutation score not measured "
+                                               "(--min-mutation-score)"}
 NAMES_SHOWN = 200  # task ids listed per project; the rest are counted
 
 
@@ -99,6 +104,8 @@ class ReportData:
     asserts: tuple[int, ...]  # per problem in problems.jsonl
     # dedup.json (``finalize``): written by the final rewrite; {} before it
     dedup: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # mutation-score buckets and asserts of the problems in problems.jsonl
+    strength: Strength = dataclasses.field(default_factory=Strength)
 
     @property
     def done(self) -> list[ProjectLine]:
@@ -119,9 +126,13 @@ class ReportData:
         """Calls to problems. A project's ``problems`` count is what decontamination kept;
         dedup (``dedup.json``) runs over the whole run once every SPEC is done."""
         totals = self.count_totals()
+        weak = sum(totals[key] for key in WEAK_TESTS)
         steps = [(label, totals[key]) for key, label in COUNTS]
-        steps += [("problems validated", totals["problems"] + totals[CONTAMINATED]),
-                  ("not overlapping HumanEval or MBPP", totals["problems"])]
+        steps += [("problems validated", totals["problems"] + totals[CONTAMINATED] + weak),
+                  ("not overlapping HumanEval or MBPP", totals["problems"] + weak)]
+        if weak:
+            steps.append(("with a test strong enough (--min-mutation-score)",
+                          totals["problems"]))
         if self.dedup:
             steps.append(("problems before dedup",
                           int(self.dedup.get("problems_before_dedup", 0))))
@@ -132,6 +143,7 @@ class ReportData:
         once the run has had its final rewrite)."""
         totals = self.count_totals()
         rows = [("overlapping HumanEval or MBPP (decontamination)", totals[CONTAMINATED])]
+        rows += [(label, totals[key]) for key, label in WEAK_TESTS.items() if totals[key]]
         if self.dedup:
             before = int(self.dedup.get("problems_before_dedup", 0))
             rows += [("same task id as an earlier SPEC of the list",
@@ -230,7 +242,8 @@ def _from_state(out_dir: Path) -> ReportData:
                                             str(row["status"]), str(row["stage"])))
         shard = state.get_meta("shard")
     return ReportData(str(out_dir), STATE_FILE, is_live(out_dir), shard, time.time(),
-                      tuple(projects), _asserts(problems), finalize.read_summary(out_dir))
+                      tuple(projects), _asserts(problems), finalize.read_summary(out_dir),
+                      _strength(problems))
 
 
 def _from_files(out_dir: Path) -> ReportData:
@@ -240,7 +253,7 @@ def _from_files(out_dir: Path) -> ReportData:
     projects = tuple(ProjectLine.from_result(n, r, by_spec.get(str(r.get("spec")), ()))
                      for n, r in enumerate(results))
     return ReportData(str(out_dir), outputs.REPOS, False, "", time.time(), projects,
-                      _asserts(problems), finalize.read_summary(out_dir))
+                      _asserts(problems), finalize.read_summary(out_dir), _strength(problems))
 
 
 def _task_ids_by_spec(problems: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
@@ -253,6 +266,10 @@ def _task_ids_by_spec(problems: list[dict[str, Any]]) -> dict[str, tuple[str, ..
 
 def _asserts(problems: list[dict[str, Any]]) -> tuple[int, ...]:
     return tuple(int((p.get("meta") or {}).get("n_asserts", 0)) for p in problems)
+
+
+def _strength(problems: list[dict[str, Any]]) -> Strength:
+    return strength_of(p.get("meta") or {} for p in problems)
 
 
 def _stage_order(stage: str) -> int:

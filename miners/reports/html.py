@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from miners.reports.funnel import TIMED_STEPS
 from miners.reports.gather import NAMES_SHOWN, ProjectLine, ReportData
+from miners.reports.strength import FEW_ASSERTS
 from miners.reports.svg import bar_chart, escape, histogram
 
 STYLE = """
@@ -26,7 +27,8 @@ text-align:left;vertical-align:top}td.n,th.n{text-align:right}th{background:#f3f
 def render(data: ReportData, *, report_path: Path) -> str:
     """The page; links to logs are relative to ``report_path`` (where it will be written)."""
     sections = [_header(data), _funnel(data), _failures(data, report_path),
-                _problems(data, report_path), _asserts(data), _times(data),
+                _problems(data, report_path), _asserts(data), _mutation(data),
+                _times(data),
                 _slowest(data, report_path), _failed_table(data, report_path)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>citrace report: {escape(data.out_dir)}</title>"
@@ -111,10 +113,23 @@ def _problems(data: ReportData, report_path: Path) -> str:
 
 
 def _asserts(data: ReportData) -> str:
+    strength = data.strength
+    few = round(100 * strength.share_few_asserts(), 1)
     return ("<h2 id=\"asserts\">Asserts per problem</h2>"
             + histogram(data.asserts, title="asserts per problem", x_label="asserts")
-            + (f"<p>{len(data.asserts)} problems, {sum(data.asserts)} asserts.</p>"
-               if data.asserts else ""))
+            + (f"<p>{len(data.asserts)} problems, {sum(data.asserts)} asserts; median "
+               f"{strength.median_asserts():g} per problem, {few}% with fewer than "
+               f"{FEW_ASSERTS}.</p>" if data.asserts else ""))
+
+
+def _mutation(data: ReportData) -> str:
+    """How many mutants of its solution each problem's test kills, in buckets."""
+    rows = data.strength.bucket_rows()
+    return ("<h2 id=\"mutation\">Mutation score per problem</h2>"
+            + bar_chart(rows, title="problems by the share of mutants their test kills")
+            + _table(("mutation score", "problems"), rows)
+            + "<p class=\"note\">The share of small wrong versions of the solution that the "
+              "test rejects (meta.mutation); unmeasured: no mutant was made.</p>")
 
 
 def _times(data: ReportData) -> str:

@@ -3,8 +3,8 @@ a count for every reason a function or candidate was left out.
 
 Read from the run's files only (works on a run in progress, a finished one, or a merge):
 ``repos.jsonl`` (each project's ``counts``, summed), ``dedup.json`` (duplicates dropped at
-the final rewrite) and ``problems.jsonl`` (the problems kept, and which benchmarks they were
-checked against).
+the final rewrite) and ``problems.jsonl`` (the problems kept, which benchmarks they were
+checked against, and how strong their tests are: ``miners.reports.strength``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from miners.reports.funnel import COUNT_STEPS
+from miners.reports.strength import Strength
 from miners.run import finalize, outputs
 
 FUNNEL = (*COUNT_STEPS, ("problems", "problems validated"))
@@ -29,6 +30,7 @@ class RunStats:
     kept: int = 0
     checked: set[str] = field(default_factory=set)
     not_checked: set[str] = field(default_factory=set)
+    strength: Strength = field(default_factory=Strength)  # of the problems kept
 
     def dropped(self) -> dict[str, int]:
         found = Counter({k.removeprefix("dropped_"): v for k, v in self.counts.items()
@@ -53,7 +55,8 @@ class RunStats:
                 "calls_dropped": self.calls_dropped(),
                 "deduplicated": bool(self.dedup),
                 "decontamination": {"checked": sorted(self.checked),
-                                    "not_checked": sorted(self.not_checked)}}
+                                    "not_checked": sorted(self.not_checked)},
+                **self.strength.to_dict()}
 
 
 def read_stats(out_dir: Path) -> RunStats:
@@ -69,6 +72,7 @@ def read_stats(out_dir: Path) -> RunStats:
         meta = problem.get("meta") or {}
         stats.checked.update(meta.get("decontaminated_against") or ())
         stats.not_checked.update(meta.get("not_decontaminated_against") or ())
+        stats.strength.add(meta)
     return stats
 
 
@@ -94,6 +98,8 @@ def render(stats: RunStats) -> str:
         lines.append("calls that made no assert, by reason:")
         width = max(len(reason) for reason in calls)
         lines += [f"  {reason:<{width}} {count:>8}" for reason, count in calls.items()]
+    if stats.kept:
+        lines += stats.strength.render()
     if stats.checked or stats.not_checked:
         lines.append("decontaminated against: " + (", ".join(sorted(stats.checked)) or "none"))
     if stats.not_checked:

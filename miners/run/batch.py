@@ -18,9 +18,10 @@ import json
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from miners.executors import (
@@ -48,6 +49,8 @@ from miners.run.state import (
     spec_keys,
 )
 from recipes.errors import CitraceError
+from tracer.dataset.mutation_filter import keep_strong
+from tracer.records import Problem
 
 log = logging.getLogger("citrace")
 
@@ -91,6 +94,8 @@ def settings_identity(settings: Settings) -> str:
         emitting["keep_contaminated"] = True
     if settings.licenses:  # which projects are mined at all: two lists must not mix
         emitting["license"] = sorted(settings.licenses)
+    if settings.min_mutation_score is not None:
+        emitting["min_mutation_score"] = settings.min_mutation_score
     return json.dumps(emitting, sort_keys=True)
 
 
@@ -197,7 +202,7 @@ def _execute(state: RunState, tasks: list[Task], out_dir: Path, settings: Settin
     if pending:
         log.info("mining %d project(s) into %s (executor %s)", len(pending), out_dir,
                  options.executor.kind)
-    recorder = _Recorder(out_dir, state, summary)
+    recorder = _Recorder(out_dir, state, summary, settings.min_mutation_score)
     progress = Progress(total=len(tasks), done=len(tasks) - len(pending),
                         problems=state.problems_written())
     try:
@@ -228,18 +233,22 @@ def _execute(state: RunState, tasks: list[Task], out_dir: Path, settings: Settin
 class _Recorder:
     """Writes one finished project: problem lines, repos line, then the commit."""
 
-    def __init__(self, out_dir: Path, state: RunState, summary: RunSummary) -> None:
+    def __init__(self, out_dir: Path, state: RunState, summary: RunSummary,
+                 min_mutation_score: float | None = None) -> None:
         self._state = state
+        self._min_mutation_score = min_mutation_score
         self._summary = summary
         self._problems = outputs.Appender(out_dir / outputs.PROBLEMS)
         self._repos = outputs.Appender(out_dir / outputs.REPOS)
 
     def record(self, finished: Finished) -> int:
         task = finished.task
+        problems, result = weak_tests_dropped(finished.problems, finished.result,
+                                              self._min_mutation_score)
         claims: list[tuple[str, int]] = []
         lines = []
         seen: set[str] = set()
-        for pos, problem in enumerate(finished.problems):
+        for pos, problem in enumerate(problems):
             holder = self._state.claim(problem.task_id)
             if problem.task_id in seen or (holder is not None and holder.key != task.key
                                            and holder.idx < task.index):
@@ -249,14 +258,29 @@ class _Recorder:
             claims.append((problem.task_id, pos))
             lines.append(problem.to_dict())
         self._problems.write(lines)
-        self._repos.write([finished.result.to_dict()])
-        self._state.finish(task.key, finished.result, claims)
+        self._repos.write([result.to_dict()])
+        self._state.finish(task.key, result, claims)
         self._summary.mined_now += 1
         return len(claims)
 
     def close(self) -> None:
         self._problems.close()
         self._repos.close()
+
+
+def weak_tests_dropped(problems: Sequence[Problem], result: ProjectResult,
+                       minimum: float | None) -> tuple[list[Problem], ProjectResult]:
+    """The validated problems whose mutation score passes ``--min-mutation-score``, and the
+    project's result counting the others (``dropped_mutation_score_below``,
+    ``dropped_mutation_not_measured``; ``problems`` is then what is kept, as after
+    decontamination)."""
+    kept, dropped = keep_strong(problems, minimum)
+    if not dropped:
+        return kept, result
+    counts = Counter(result.counts)
+    counts.update({f"dropped_{reason}": n for reason, n in dropped.items()})
+    counts["problems"] = len(kept)
+    return kept, replace(result, counts=dict(counts))
 
 
 def _count(state: RunState, summary: RunSummary) -> None:
