@@ -126,7 +126,8 @@ def _export_predictions(problems: list[dict[str, Any]], destination: Path) -> Ex
         skipped.update(found.skipped)
     _write_rows(rows, destination)
     return ExportReport("output-prediction", str(destination), len(rows),
-                        asserts_skipped=dict(skipped.most_common()))
+                        asserts_skipped=dict(sorted(skipped.items(),
+                                                    key=lambda item: (-item[1], item[0]))))
 
 
 def _write_rows(rows: list[dict[str, Any]], destination: Path) -> None:

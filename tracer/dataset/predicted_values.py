@@ -155,6 +155,9 @@ def _call(node: ast.Call) -> Any:
     if function is None:
         raise UnreadableValue(f"a call of {name or 'an expression'}")
     args = [_argument(a, name) for a in node.args]
+    if args and _is_number(args[0]) and name in (
+            "set", "frozenset", "collections.deque", "collections.Counter"):
+        raise UnreadableValue(f"{name} of a number")  # not what the probe writes
     if any(keyword.arg is None for keyword in node.keywords):
         raise UnreadableValue("a call with ** in it")
     kwargs = {str(keyword.arg): _value(keyword.value) for keyword in node.keywords}
@@ -165,11 +168,7 @@ def _argument(node: ast.expr, callee: str) -> Any:
     if callee == "collections.defaultdict" and isinstance(node, ast.Name) and (
             node.id in _FACTORIES):
         return _FACTORIES[node.id]
-    value = _value(node)
-    if isinstance(value, int) and not isinstance(value, bool) and callee in (
-            "set", "frozenset", "collections.deque", "collections.Counter"):
-        raise UnreadableValue(f"{callee} of a number")  # not what the probe writes
-    return value
+    return _value(node)
 
 
 def _float_marker(node: ast.Call) -> float:
