@@ -53,11 +53,11 @@ STATS_SOLUTION = '''\
     later = since + datetime.timedelta(days=1) if since else None
     return mean, frozenset(values), later
 '''
-STATS_TEST = check_helpers.preamble({check_helpers.CLOSE, "import:datetime"}) + '''\
-def check(candidate):
-    assert _close(candidate([1, 2], since=datetime.date(2020, 1, 31)), (1.5, frozenset({1, 2}), datetime.date(2020, 2, 1)))
-    assert _close(candidate([]), (float('nan'), frozenset(), None))
-'''
+STATS_TEST = check_helpers.preamble({check_helpers.CLOSE, "import:datetime"}) + (
+    "def check(candidate):\n"
+    "    assert _close(candidate([1, 2], since=datetime.date(2020, 1, 31)), "
+    "(1.5, frozenset({1, 2}), datetime.date(2020, 2, 1)))\n"
+    "    assert _close(candidate([]), (float('nan'), frozenset(), None))\n")
 
 SORT_PROMPT = '''\
 def sort_in_place(xs):
