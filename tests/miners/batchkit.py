@@ -9,7 +9,7 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from miners.executors import Event, Finished, Started, Task
 from miners.pipeline import Settings
 from miners.records import ProjectResult
 from recipes.records import Failure
-from tracer.records import Problem, ProblemMeta
+from tracer.records import MutationScore, Problem, ProblemMeta
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -137,8 +137,10 @@ def processes_mentioning(text: str) -> list[str]:
 # --- a fake executor: the orchestration without processes -----------------------------------
 
 
-def fake_problems(task: Task, count: int = 2, *, project: str | None = None) -> list[Problem]:
+def fake_problems(task: Task, count: int = 2, *, project: str | None = None,
+                  mutation: Sequence[MutationScore] = ()) -> list[Problem]:
     name = project or Path(task.spec.url).name
+    scores = list(mutation) or [MutationScore()] * count
     return [Problem(task_id=f"citrace/{name}-local/{name}.f{n}", prompt=f"def f{n}():\n",
                     # Each project's bodies differ: equal ones would be deduplicated.
                     canonical_solution=f"    return {name!r}, {n}\n",
@@ -146,13 +148,15 @@ def fake_problems(task: Task, count: int = 2, *, project: str | None = None) -> 
                     entry_point=f"f{n}",
                     meta=ProblemMeta(source=task.spec.raw, version="local", path="m.py",
                                      qualname=f"f{n}", line=1, python="3", ci_file="fake",
-                                     n_asserts=1, n_calls=1))
+                                     n_asserts=1, n_calls=1, mutation=scores[n]))
             for n in range(count)]
 
 
 class FakeExecutor:
     """Finishes tasks in a shuffled order. A SPEC whose directory holds a file ``FAIL``
-    fails at build; one holding a file ``PROJECT`` emits that project's task ids."""
+    fails at build; one holding a file ``PROJECT`` emits that project's task ids; one
+    holding ``MUTATION`` (a line "mutants killed" per problem) gives its problems those
+    mutation scores."""
 
     def __init__(self, *, seed: int = 0, jobs: int = 3) -> None:
         self.random = random.Random(seed)
@@ -181,12 +185,21 @@ def finish(task: Task) -> Finished:
         return Finished(task, result)
     marker = directory / "PROJECT"
     project = marker.read_text().strip() if marker.exists() else None
-    problems = fake_problems(task, project=project)
+    problems = fake_problems(task, project=project, mutation=_mutation_scores(directory))
     result = ProjectResult(spec=task.spec.raw, status="ok", stage="validate", reason="",
                            name=project or directory.name, version="local",
                            timings={"build": 1.0, "test": 1.0, "total": 2.5},
                            counts={"problems": len(problems)})
     return Finished(task, result, problems)
+
+
+def _mutation_scores(directory: Path) -> list[MutationScore]:
+    marker = directory / "MUTATION"
+    if not marker.exists():
+        return []
+    pairs = [tuple(int(n) for n in line.split()) for line in marker.read_text().splitlines()]
+    return [MutationScore(mutants, killed, killed / mutants if mutants else 0.0)
+            for mutants, killed in pairs]
 
 
 def fake_list(root: Path, names: Iterable[str]) -> Path:
