@@ -93,3 +93,33 @@ def test_a_jsonl_line_sets_its_project_timeout_and_python(tmp_path: Path,
     tail = (out / repos[0]["log_tail"]).read_text()
     assert repos[0]["log_tail"].startswith("failures/") and repos[0]["reason"] in tail
     assert repos[1]["stage"] == "plan" and "Python 3.99" in repos[1]["reason"]
+
+
+@pytest.mark.slow
+def test_a_real_run_filtered_by_mutation_score_exports_predictions(
+        tmp_path: Path, batch_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tiny_project(tmp_path / "projects", 0)
+    everything, strong = tmp_path / "all", tmp_path / "strong"
+    assert main(["mine", str(project), "-o", str(everything)]) == 0
+    assert main(["mine", str(project), "-o", str(strong), "--min-mutation-score", "0.5"]) == 0
+    validated = len(read_jsonl(everything / "problems.jsonl"))
+    kept = read_jsonl(strong / "problems.jsonl")
+    [repo] = read_jsonl(strong / "repos.jsonl")
+    dropped = sum(repo["counts"].get(f"dropped_{reason}", 0)
+                  for reason in ("mutation_score_below", "mutation_not_measured"))
+    # Whether validation measured them or not, each problem is kept or counted, never lost.
+    assert validated == 2 and len(kept) + dropped == validated
+    assert all(p["meta"]["mutation"]["killed"] >= 0.5 * p["meta"]["mutation"]["mutants"] > 0
+               for p in kept)
+    # The unfiltered run's problems as output-prediction rows, scored by the checker.
+    assert main(["export", str(everything), "--format", "output-prediction"]) == 0
+    rows = read_jsonl(everything / "output_prediction.jsonl")
+    assert {(r["call"], r["expected"]) for r in rows} >= {("double(2)", "4"),
+                                                         ("greet('bob')", "'hello bob'")}
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": r["task_id"], "prediction": r["expected"]})
+                               + "\n" for r in rows))
+    capsys.readouterr()
+    assert main(["evaluate", "--task", "output-prediction", "--problems",
+                 str(everything / "output_prediction.jsonl"), "--samples", str(samples)]) == 0
+    assert json.loads(capsys.readouterr().out)["pass@1"] == 1.0
