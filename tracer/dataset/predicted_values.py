@@ -92,8 +92,9 @@ def read_value(text: str) -> Any:
         raise UnreadableValue(f"longer than {MAX_TEXT} characters")
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes, an int too long
-        raise UnreadableValue(f"not a Python expression: {exc}") from None
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        # ValueError: null bytes, an int too long; the others: a nesting the parser refuses
+        raise UnreadableValue(f"not a Python expression: {type(exc).__name__}: {exc}") from None
     try:
         return _value(tree.body)
     except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:

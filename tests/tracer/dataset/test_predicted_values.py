@@ -84,6 +84,8 @@ def test_different_values(predicted: str, expected: str) -> None:
     "'a' - 'b'",
     "...",
     "x" * 100_001,
+    "[" * 5000 + "]" * 5000,  # deeper than the parser or the reader go
+    "1" * 5000,  # more digits than int() reads
 ])
 def test_unreadable_texts_are_refused(text: str) -> None:
     with pytest.raises(UnreadableValue):
