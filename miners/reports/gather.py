@@ -28,13 +28,13 @@ from miners.run.state import STATE_FILE, RunState
 from recipes.errors import CitraceError
 from recipes.records import STAGES
 from tracer.dataset.dedup import EXACT, NEAR
+from tracer.dataset.mutation_filter import NOT_MEASURED, SCORE_BELOW
 
 COUNTS = COUNT_STEPS
 CONTAMINATED = "dropped_contaminated"  # a project's count: left out as overlapping a benchmark
 # A project's counts: left out by --min-mutation-score (tracer.dataset.mutation_filter).
-WEAK_TESTS = {"dropped_mutation_score_below": "mutation score under --min-mutation-score",
-              "dropped_mutation_not_measured": "mutation score not measured "
-                                               "(--min-mutation-score)"}
+WEAK_TESTS = {f"dropped_{SCORE_BELOW}": "mutation score under --min-mutation-score",
+              f"dropped_{NOT_MEASURED}": "mutation score not measured (--min-mutation-score)"}
 NAMES_SHOWN = 200  # task ids listed per project; the rest are counted
 
 
