@@ -152,7 +152,7 @@ def _is_bound(body: Body, node: ast.expr) -> bool:
     if isinstance(parent, ast.Slice) and node is not parent.step:
         return True
     return (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name)
-            and parent.func.id == "range" and node in parent.args)
+            and parent.func.id == "range" and node in parent.args[:2])  # not the step
 
 
 def _negations(body: Body) -> Iterator[Edit]:
