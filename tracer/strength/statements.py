@@ -9,7 +9,7 @@ import ast
 from collections.abc import Iterator
 
 from tracer.strength.source import Body, Edit
-from tracer.strength.text import constant_value, shifted, short
+from tracer.strength.text import constant_value, is_atomic, short
 
 # Statements whose deletion says nothing: definitions and imports fail loudly on their first
 # use, ``global``/``nonlocal`` change scoping rules, ``pass`` is already nothing, and a
@@ -157,11 +157,41 @@ def _range_bounds(body: Body) -> Iterator[Edit]:
 
 
 def _bound_edit(body: Body, operator: str, whole: ast.expr, bound: ast.expr, by: int) -> Edit:
-    new = shifted(bound, body.text(bound), by)
+    new = _shifted(body, bound, by)
     start, end = body.start(bound), body.end(bound)
     after = body.source[body.start(whole):start] + new + body.source[end:body.end(whole)]
     return Edit(operator, start, end, new,
                 f"`{short(body.text(whole), 30)}` -> `{short(after, 30)}`")
+
+
+def _shifted(body: Body, node: ast.expr, by: int) -> str:
+    """The source of ``node`` plus ``by``: a literal's new value (``2`` for ``1``), an
+    offset's new offset (``n`` for ``n - 1``), else ``n + 1`` / ``(a or b) - 1``."""
+    value = constant_value(node)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value + by)
+    offset = _offset(body, node)
+    if offset is not None:
+        base, old = offset
+        total = old + by
+        return base if total == 0 else f"{base} + {total}" if total > 0 else f"{base} - {-total}"
+    text = body.text(node)
+    operand = text if is_atomic(node) else f"({text})"
+    return f"{operand} + {by}" if by > 0 else f"{operand} - {-by}"
+
+
+def _offset(body: Body, node: ast.expr) -> tuple[str, int] | None:
+    """``("len(a)", -1)`` for ``len(a) - 1``: an expression plus or minus a whole number,
+    written plainly (no comment, no bracket around the number)."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))
+            and isinstance(node.right, ast.Constant) and type(node.right.value) is int):
+        return None
+    head = body.source[body.start(node):body.start(node.right)].rstrip()
+    gap = body.source[body.end(node.left):body.start(node.right)]
+    if "#" in gap or "\\" in gap or not head.endswith(("+", "-")):
+        return None
+    number = node.right.value if isinstance(node.op, ast.Add) else -node.right.value
+    return head[:-1].rstrip(), number
 
 
 def _swapped_arguments(body: Body) -> Iterator[Edit]:

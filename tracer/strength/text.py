@@ -1,5 +1,5 @@
-"""Small pieces of source text that several operators need: a literal's value, one more or
-one less of an expression, and a short form of code for a mutant's description."""
+"""Small pieces of source text that several operators need: a literal's value, whether an
+expression needs brackets, and a short form of code for a mutant's description."""
 
 from __future__ import annotations
 
@@ -26,16 +26,6 @@ def is_atomic(node: ast.AST) -> bool:
     return isinstance(node, _ATOMIC) and not (
         isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
         and not isinstance(node.value, bool) and node.value < 0)
-
-
-def shifted(node: ast.expr, text: str, by: int) -> str:
-    """``text`` (the source of ``node``) plus ``by``: a literal's new value (``2`` for
-    ``1 + 1``), else ``n + 1`` / ``(a or b) - 1``."""
-    value = constant_value(node)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value + by)
-    operand = text if is_atomic(node) else f"({text})"
-    return f"{operand} + {by}" if by > 0 else f"{operand} - {-by}"
 
 
 def short(code: str, width: int = 40) -> str:

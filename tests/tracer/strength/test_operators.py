@@ -129,13 +129,14 @@ def test_returns_become_constants_of_their_obvious_type() -> None:
 
 
 def test_slice_bounds_move_inwards() -> None:
-    body = "    return xs[1:a], xs[:b], xs[a + 1:], xs[::-1]\n"
+    body = "    return xs[1:a], xs[:b], xs[b - 1:], xs[a * 2:a + 1], xs[::-1]\n"
     assert descriptions(body, "slice") == [
         "`xs[1:a]` -> `xs[2:a]`", "`xs[1:a]` -> `xs[1:a - 1]`", "`xs[:b]` -> `xs[:b - 1]`",
-        "`xs[a + 1:]` -> `xs[(a + 1) + 1:]`"]
+        "`xs[b - 1:]` -> `xs[b:]`", "`xs[a * 2:a + 1]` -> `xs[(a * 2) + 1:a + 1]`",
+        "`xs[a * 2:a + 1]` -> `xs[a * 2:a]`"]
     # A bound is the slice operator's; a number inside one and a step are constants.
-    assert descriptions(body, "constant") == ["1 -> 2", "-1 -> 0"]
-    assert texts(body, "constant")[0] == body.replace("a + 1", "a + 2")
+    assert descriptions(body, "constant") == ["1 -> 2", "2 -> 3", "1 -> 2", "-1 -> 0"]
+    assert texts(body, "constant")[0] == body.replace("b - 1", "b - 2")
 
 
 def test_range_bounds() -> None:
@@ -145,6 +146,11 @@ def test_range_bounds() -> None:
         "`range(1, b, 2)` -> `range(2, b, 2)`", "`range(1, b, 2)` -> `range(1, b - 1, 2)`",
         "`range(1, b, 2)` -> `range(1, b + 1, 2)`"]
     assert descriptions(body, "constant") == ["2 -> 3"]
+    # An offset moves (n - 1 -> n), rather than growing into (n - 1) + 1; and n - 2 is the
+    # constant operator's mutant already (one mutant, made once).
+    body = "    return list(range(len(xs) - 1))\n"
+    assert texts(body, "range") == ["    return list(range(len(xs)))\n"]
+    assert texts(body, "constant") == ["    return list(range(len(xs) - 2))\n"]
 
 
 def test_arguments_of_the_programs_own_functions_are_swapped() -> None:
