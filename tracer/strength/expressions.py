@@ -131,7 +131,7 @@ def _constants(body: Body) -> Iterator[Edit]:
         if value is None:
             continue
         parent = body.parents.get(id(node))
-        if isinstance(node, ast.Constant) and isinstance(parent, ast.UnaryOp):
+        if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.USub):
             continue  # the sign and the number are one constant
         if _is_bound(body, node):
             continue
