@@ -140,7 +140,11 @@ def rows(tally: Tally) -> dict[str, str]:
         "mutants": str(tally.mutants),
         "killed": f"{tally.killed} ({tally.errors} by checker error)",
         "kill rate (pooled)": f"{tally.killed / tally.mutants:.1%}" if tally.mutants else "-",
-        "median problem score": f"{statistics.median(tally.scores):.1%}" if tally.scores else "-",
+        "median / mean problem score": f"{statistics.median(tally.scores):.1%} / "
+                                       f"{statistics.mean(tally.scores):.1%}"
+                                       if tally.scores else "-",
+        "problems scoring < 80%": f"{sum(s < 0.8 for s in tally.scores) / len(tally.scores):.0%}"
+                                  if tally.scores else "-",
         "checks, seconds, checks/s": f"{tally.checks}, {tally.seconds:.0f}, "
                                      f"{tally.checks / max(tally.seconds, 1e-9):.1f}",
     }
