@@ -55,6 +55,7 @@ class Settings:
     # --min-mutation-score: problems written only when their test kills this share of the
     # mutants (tracer.dataset.mutation_filter; applied by miners.run.batch as it writes them)
     min_mutation_score: float | None = None
+    augment: bool = True  # derive inputs answered by the reference (--no-augment: off)
 
 
 @dataclass
@@ -161,7 +162,8 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
                     unsafe_no_sandbox=isolation_fields(settings)["unsafe_no_sandbox"])
     emitted = emit(traces, origin, EmitSettings(
         max_asserts=settings.max_asserts, validate_timeout=settings.validate_timeout,
-        keep_contaminated=settings.keep_contaminated, sandbox=settings.sandbox),
+        keep_contaminated=settings.keep_contaminated, sandbox=settings.sandbox,
+        augment=settings.augment),
         work_dir=work, on_stage=progress.enter)
     progress.counts.update(emitted.counts)
     for step, seconds in emitted.timings.items():

@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--keep-work", action="store_true",
                       help="keep each project's checkout and environments under OUTDIR/work")
     mine.add_argument("--max-asserts", type=_positive_int, default=10)
+    mine.add_argument("--no-augment", action="store_true",
+                      help="keep recorded calls only: derive no inputs from them (asserts are "
+                      "still chosen by the mutants they kill)")
     mine.add_argument("--build-timeout", type=float, default=1200.0, metavar="SECONDS")
     mine.add_argument("--test-timeout", type=float, default=1800.0, metavar="SECONDS")
     mine.add_argument("--unsafe-no-sandbox", action="store_true", help=evaluate.UNSAFE_HELP)
@@ -123,7 +126,8 @@ def _mine(args: argparse.Namespace) -> int:
                             unsafe_build_network=args.unsafe_build_network),
                         installer=args.installer or installers.default_installer(),
                         licenses=args.license, keep_contaminated=args.keep_contaminated,
-                        min_mutation_score=args.min_mutation_score)
+                        min_mutation_score=args.min_mutation_score,
+                        augment=not args.no_augment)
     Cache.from_environment()  # a bad $CITRACE_CACHE_MAX_BYTES is the user's to fix, now
     sandbox.require_isolation(allow_unsafe=args.unsafe_no_sandbox)  # refuse before any work
     summary = mine_all(specs, out_dir, settings, batch.run_options(args))

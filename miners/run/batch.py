@@ -92,6 +92,8 @@ def settings_identity(settings: Settings) -> str:
     # Each only when set, so that runs started before it existed keep their identity.
     if settings.keep_contaminated:
         emitting["keep_contaminated"] = True
+    if not settings.augment:
+        emitting["augment"] = False
     if settings.licenses:  # which projects are mined at all: two lists must not mix
         emitting["license"] = sorted(settings.licenses)
     if settings.min_mutation_score is not None:

@@ -13,6 +13,7 @@ import functools
 import math
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -55,9 +56,11 @@ class CheckResult:
 
 def run_check(*, prompt: str, completion: str, test: str, entry_point: str, python: str,
               timeout: float, memory_bytes: int | None = None,
-              settings: SandboxSettings = SandboxSettings()) -> CheckResult:
+              settings: SandboxSettings = SandboxSettings(),
+              env: Mapping[str, str] | None = None) -> CheckResult:
     """Run ``test`` against ``prompt + completion`` with ``python``, for at most ``timeout``
-    seconds of the program's own time."""
+    seconds of the program's own time. ``env``: variables that change the check's world
+    (``TZ``, ``USER``...; ``tracer.strength.worlds``)."""
     policy = replace(check_policy(readable=interpreter_roots(python), settings=settings),
                      cpu_seconds=math.ceil(timeout) + 1)
     if memory_bytes is not None:
@@ -72,9 +75,9 @@ def run_check(*, prompt: str, completion: str, test: str, entry_point: str, pyth
     if not sandbox.isolates():
         # No private /tmp without a sandbox: give the program a directory of its own.
         with tempfile.TemporaryDirectory(prefix="citrace-check-") as scratch:
-            outcome = _run(argv, scratch, timeout, policy, payload)
+            outcome = _run(argv, scratch, timeout, policy, payload, env)
     else:
-        outcome = _run(argv, "/tmp", timeout, policy, payload)
+        outcome = _run(argv, "/tmp", timeout, policy, payload, env)
     return _result(outcome)
 
 
@@ -106,8 +109,8 @@ def _compiled_harness(python: str) -> bytes:
 
 
 def _run(argv: list[str], cwd: str, timeout: float, policy: sandbox.Policy,
-         payload: bytes) -> CommandOutcome:
-    return run(argv, cwd=cwd, timeout=timeout + STARTUP_SECONDS, env=base_environment(),
+         payload: bytes, env: Mapping[str, str] | None) -> CommandOutcome:
+    return run(argv, cwd=cwd, timeout=timeout + STARTUP_SECONDS, env=base_environment(env),
                policy=policy, input=payload, output_limit=OUTPUT_LIMIT_BYTES, tail_lines=20,
                confines_itself=True)
 

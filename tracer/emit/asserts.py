@@ -47,8 +47,8 @@ from tracer.emit.drops import (
     FOREIGN_OBJECT,
     GENERATOR_WITHOUT_YIELDS,
     LONG_VALUE,
-    NO_USABLE_CALLS,
     NESTED_OBJECT,
+    NO_USABLE_CALLS,
     NONDETERMINISTIC,
     ONLY_RAISES,
     OPAQUE_SELF,
@@ -65,6 +65,7 @@ __all__ = ["FUNCTION", "MAX_ASSERTS", "CheckSource", "JudgedCalls", "Subject", "
            "build_check", "judge_call", "judge_calls", "yields_assert"]
 
 MAX_ASSERT_CHARS = 1000  # a longer block is more data dump than example
+POOL_FACTOR = 2  # blocks emitted per assert a test keeps: validation chooses among them
 GENERATOR = "builtins.generator"
 # Exceptions a test cannot check as a plain raise: `except Exception` does not catch the
 # first ones, and the others depend on the machine rather than the function.
@@ -176,8 +177,12 @@ def build_check(judged: JudgedCalls, *, max_asserts: int = MAX_ASSERTS) -> Check
     if all(c.kind == RAISES for c in distinct):
         # `raise ValueError` would pass a test of raises alone: a problem needs a value too.
         raise Drop(ONLY_RAISES, f"{len(distinct)} calls, all raised")
-    chosen = sorted(choose(distinct, max_asserts),
+    # The first ``max_asserts`` as the test shows them (by kind, short first); more after
+    # them, in the order chosen, for validation to pick from by the mutants they kill.
+    ranked = choose(distinct, max_asserts * POOL_FACTOR)
+    chosen = sorted(ranked[:max_asserts],
                     key=lambda c: (KINDS.index(c.kind), len(c.expression), c.expression))
+    chosen += ranked[max_asserts:]
     blocks = tuple("".join(f"    {line}\n" for line in c.expression.split("\n"))
                    for c in chosen)
     helpers = frozenset().union(*(c.helpers for c in chosen))
@@ -491,6 +496,13 @@ def _compare(got: str, want: _Parsed,
     if _has_float(want.node):
         return f"_close({got}, {want.source})", helpers | {check_helpers.CLOSE}
     return f"{got} == {want.operand()}", helpers
+
+
+def compare_line(got: str, want_source: str) -> tuple[str, frozenset[str]]:
+    """The comparison of the expression ``got`` with a plain value's source, as a recorded
+    result's is written, and the helpers it uses (for values citrace learnt by running the
+    canonical solution: ``tracer.strength.augment``)."""
+    return _compare(got, _parse(want_source))
 
 
 def _state_of(got: str, want: _Parsed, names: Mapping[str, str]) -> tuple[str, _Parsed]:

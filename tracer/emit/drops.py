@@ -75,10 +75,20 @@ TIMEOUT = "timeout"
 STUB_PASSES = "stub_passes"  # a do-nothing body (pass, return None, ...) passes the test
 UNSTABLE_ASSERTS = "unstable_asserts"  # asserts kept failing in full runs after pruning
 NO_ASSERTS_LEFT = "no_asserts_left"  # every assert was dropped
+# Every assert failed in a changed world (another Python, time zone, user, host...): the
+# expected values say where the problem was mined, not what the function does.
+ENVIRONMENT_DEPENDENT = "environment_dependent"
+# Every assert calls the function with no argument: it returns a constant (a version
+# string, a default), which asks the model nothing about code.
+CONSTANT_FUNCTION = "constant_function"
 
 # --- validation (assert level): counted as `assert_<reason>` beside the candidates'
 ASSERT_FAILS_ALONE = "assert_fails_alone"  # fails when run alone in a fresh process
 ASSERT_ORDER_DEPENDENT = "assert_order_dependent"  # fails in reverse order or a second run
+ASSERT_ENVIRONMENT_DEPENDENT = "assert_environment_dependent"  # fails in a changed world
+# An input derived from the recorded ones (tracer/strength/augment.py) whose assert, chosen
+# for a mutant it kills, fails alone: its value came from a run where earlier calls left state.
+AUGMENTED_FAILS_ALONE = "augmented_fails_alone"
 # A call that returned an iterator, replayed on its recorded inputs to learn the values it
 # yields (tracer/emit/replay.py): the replay raised, timed out, returned no iterator, or two
 # replays drew different values. Counted once per call.

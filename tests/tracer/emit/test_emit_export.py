@@ -48,6 +48,9 @@ def test_a_problem_carries_the_candidate_and_where_it_came_from(sexagesimal, pro
     runs = meta.pop("validation_runs")  # their times vary from run to run
     assert all(isinstance(run["kind"], str) and isinstance(run["seconds"], float)
                and run["passed"] in (True, False) for run in runs)
+    mutation, sources = meta.pop("mutation"), meta.pop("assert_sources")
+    assert mutation["mutants"] > 0 and 0 <= mutation["killed"] <= mutation["mutants"]
+    assert len(sources) == meta["n_asserts"] and set(sources) <= {"recorded", "augmented"}
     assert meta == {
         "source": "pypi:sexagesimal==0.3", "version": "0.3", "path": "sexagesimal.py",
         "qualname": "format_duration", "line": 21, "python": "3.11.7", "ci_file": "tox.ini",

@@ -12,16 +12,9 @@ import pytest
 from tracer.check.run import run_check
 from tracer.emit import drops
 from tracer.emit.candidates import build_candidates
-from tracer.emit.validate import (
-    body_indent,
-    check_program,
-    stub_completion,
-    stub_completions,
-    validate,
-    validate_all,
-    validate_candidate,
-)
+from tracer.emit.validate import validate, validate_all, validate_candidate
 from tracer.records import Candidate, FunctionId, TraceSet
+from tracer.strength.stubs import body_indent, check_program, stub_completion, stub_completions
 
 PYTHON = sys.executable
 
@@ -86,12 +79,18 @@ def test_validate_all_keeps_the_passing_ones_in_order_and_counts_the_rest(sexage
     bad = handmade("    return 2\n", "def check(candidate):\n    assert candidate(1) == 1\n")
     passed, dropped = validate_all([bad, *good, bad], python=PYTHON, work_dir=tmp_path)
     assert [c.entry_point for c in passed] == [c.entry_point for c in good]
-    assert [c.test for c in passed] == [c.test for c in good]  # every assert held
+    for kept, emitted in zip(passed, good, strict=True):  # chosen among the emitted blocks
+        recorded = [b for b, s in zip(kept.blocks, kept.assert_sources, strict=True)
+                    if s == "recorded"]
+        assert set(recorded) <= set(emitted.blocks) and 1 <= kept.n_asserts <= 10
     assert dropped == Counter({drops.REFERENCE_FAILS: 2})
     runs = [run.kind for run in passed[0].validation_runs]
-    assert runs == [*(f"alone:{i}" for i in range(1, 11)), "reverse", "reference:1",
-                    "reference:2", "stub:pass", "stub:return None",
-                    "stub:raise NotImplementedError", "stub:return first argument"]
+    # Every block emitted alone (11: one more than a test keeps), the whole in both orders,
+    # the stubs; then the mutants, and the test as chosen in a changed world.
+    assert runs[:18] == [*(f"alone:{i}" for i in range(1, 12)), "reverse", "reference:1",
+                         "reference:2", "stub:pass", "stub:return None",
+                         "stub:raise NotImplementedError", "stub:return first argument"]
+    assert runs[18].startswith("mutants:") and runs[-1].startswith("world:")
     assert all(run.passed == (not run.kind.startswith("stub")) for run in
                passed[0].validation_runs)
     assert all(0 < run.seconds < 10 for run in passed[0].validation_runs)
@@ -135,7 +134,11 @@ def test_an_assert_that_fails_alone_is_dropped_and_the_rest_kept(tmp_path) -> No
     assert result.reason is None and result.candidate is not None
     assert result.candidate.test == "def check(candidate):\n    assert candidate('a') == 1\n"
     assert (result.candidate.n_asserts, result.candidate.asserts_dropped) == (1, 1)
-    assert result.asserts_dropped == Counter({drops.ASSERT_FAILS_ALONE: 1})
+    assert result.asserts_dropped[drops.ASSERT_FAILS_ALONE] == 1
+    # Inputs derived for it were answered in one run, where earlier calls had logged: each
+    # fails alone, and none is kept.
+    assert result.asserts_dropped[drops.AUGMENTED_FAILS_ALONE] >= 1
+    assert result.candidate.assert_sources == ("recorded",)
 
 
 def test_an_assert_that_depends_on_order_is_dropped(tmp_path) -> None:
@@ -146,7 +149,8 @@ def test_an_assert_that_depends_on_order_is_dropped(tmp_path) -> None:
     result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
     assert result.candidate is not None
     assert result.candidate.blocks == ("    assert candidate('b') == 0\n",)
-    assert result.asserts_dropped == Counter({drops.ASSERT_ORDER_DEPENDENT: 1})
+    assert result.asserts_dropped[drops.ASSERT_ORDER_DEPENDENT] == 1
+    assert result.candidate.asserts_dropped == 1  # derived inputs that failed are not counted
     kinds = [run.kind for run in result.candidate.validation_runs]
     assert kinds[:5] == ["alone:1", "alone:2", "reverse", "reference:1", "reference:2"]
 

@@ -1,0 +1,75 @@
+"""Inputs derived from recorded calls, answered by the canonical solution in the checker."""
+
+from __future__ import annotations
+
+import sys
+
+from tracer.check.run import run_check
+from tracer.emit import check_helpers
+from tracer.strength.augment import Derived, augment, derived_calls
+
+PROMPT = 'def shout(word, times=1):\n    """The word in capitals, repeated."""\n'
+SOLUTION = "    return word.upper() * times\n"
+
+
+def canonical(test: str, solution: str = SOLUTION):
+    return run_check(prompt=PROMPT, completion=solution, test=test, entry_point="shout",
+                     python=sys.executable, timeout=5)
+
+
+def test_calls_are_derived_argument_by_argument_and_never_repeat_a_recorded_one() -> None:
+    derived = derived_calls(["    assert candidate('ab', 2) == 'ABAB'\n",
+                             "    assert candidate('c', times=3) == 'CCC'\n"])
+    assert all(d.setup == () for d in derived)
+    calls = [d.expression for d in derived]
+    assert "candidate('', 2)" in calls and "candidate('ab', 0)" in calls
+    assert "candidate('c', times=-3)" in calls
+    assert "candidate('ab', 2)" not in calls
+    assert len(calls) == len(set(calls))
+
+
+def test_blocks_that_are_not_a_returned_value_give_no_input() -> None:
+    assert derived_calls(["    assert _raised(lambda: candidate(1)) == 'TypeError'\n",
+                          "    xs = [1]\n    candidate(xs)\n    assert xs == []\n"]) == []
+
+
+def test_the_canonical_solution_answers_each_call_and_raising_calls_are_left_out() -> None:
+    calls = [Derived((), c) for c in ("candidate('ab', 0)", "candidate('', 2)",
+                                      "candidate(None, 2)")]
+    found = augment("", calls, canonical)
+    assert [a.block for a in found] == ["    assert candidate('ab', 0) == ''\n",
+                                        "    assert candidate('', 2) == ''\n"]
+
+
+def test_a_call_answered_differently_in_two_runs_is_not_kept() -> None:
+    random_solution = "    import random\n    return random.random() < 2 and str(random.random())\n"
+    found = augment("", [Derived((), "candidate('a')")], lambda t: canonical(t, random_solution))
+    assert found == []
+
+
+def test_a_result_without_python_source_is_not_kept() -> None:
+    objects = "    return object()\n"
+    assert augment("", [Derived((), "candidate('a')")], lambda t: canonical(t, objects)) == []
+
+
+COUNTER = ('class Counter:\n    """Counts up to a limit."""\n\n'
+           '    def __init__(self, limit):\n        self.limit, self.count = limit, 0\n\n'
+           '    def left(self, step):\n        """How many steps of `step` are left."""\n')
+
+
+def test_a_method_call_varies_its_arguments_and_its_instance_state() -> None:
+    block = ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
+             "    assert obj.left(2) == 3\n")
+    derived = derived_calls([block])
+    assert Derived(("obj = _citrace_object(candidate, {'limit': 10, 'count': 4})",),
+                   "obj.left(0)") in derived
+    assert Derived(("obj = _citrace_object(candidate, {'limit': 0, 'count': 4})",),
+                   "obj.left(2)") in derived
+    solution = "        return (self.limit - self.count) // step\n"
+    found = augment(check_helpers.preamble({check_helpers.OBJECT}), derived, lambda test: run_check(
+        prompt=COUNTER, completion=solution, test=test, entry_point="Counter",
+        python=sys.executable, timeout=5))
+    blocks = {a.block for a in found}
+    assert ("    obj = _citrace_object(candidate, {'limit': 11, 'count': 4})\n"
+            "    assert obj.left(2) == 3\n") in blocks
+    assert not any("obj.left(0)" in b for b in blocks)  # ZeroDivisionError: left out

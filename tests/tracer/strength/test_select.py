@@ -1,0 +1,54 @@
+"""Choosing the blocks that kill the most mutants, recorded ones first."""
+
+from __future__ import annotations
+
+from tracer.strength.select import AUGMENTED, RECORDED, Pooled, select
+
+
+def block(name: str, source: str, kills: list[int], size: int = 10,
+          expected: str = "") -> Pooled:
+    return Pooled(name.ljust(size), source, frozenset(kills), expected or name)
+
+
+def test_greedy_cover_takes_the_biggest_killer_and_breaks_ties_by_rank() -> None:
+    pool = [block("a", RECORDED, [1]), block("b", RECORDED, [1, 2, 3]),
+            block("c", RECORDED, [4]), block("d", RECORDED, [4])]
+    assert select(pool, limit=2, max_chars=1000) == [1, 2]
+
+
+def test_augmented_blocks_only_for_what_no_recorded_block_kills() -> None:
+    pool = [block("r1", RECORDED, [1]), block("r2", RECORDED, [2]),
+            block("a1", AUGMENTED, [1, 2]), block("a2", AUGMENTED, [3]),
+            block("a3", AUGMENTED, [])]
+    assert select(pool, limit=10, max_chars=1000) == [0, 1, 3]
+
+
+def test_places_left_go_to_recorded_blocks_in_rank_order() -> None:
+    pool = [block("r1", RECORDED, []), block("r2", RECORDED, [1]), block("r3", RECORDED, []),
+            block("a1", AUGMENTED, [])]
+    assert select(pool, limit=2, max_chars=1000) == [0, 1]
+
+
+def test_a_test_keeps_a_recorded_block_even_when_derived_ones_kill_more() -> None:
+    pool = [block("r", RECORDED, []), block("a", AUGMENTED, [1])]
+    assert select(pool, limit=1, max_chars=1000) == [0]
+
+
+def test_the_test_stays_under_its_length_bound() -> None:
+    pool = [block("big", RECORDED, [1, 2], size=600), block("s1", RECORDED, [1], size=100),
+            block("s2", RECORDED, [2], size=100)]
+    assert select(pool, limit=10, max_chars=500, base_chars=200) == [1, 2]
+
+
+def test_a_test_of_fewer_than_three_recorded_blocks_is_topped_up_with_derived_ones() -> None:
+    pool = [block("r", RECORDED, [1]), block("a1", AUGMENTED, []), block("a2", AUGMENTED, []),
+            block("a3", AUGMENTED, [])]
+    assert select(pool, limit=10, max_chars=1000) == [0, 1, 2]
+    assert select(pool, limit=2, max_chars=1000) == [0, 1]
+
+
+def test_the_top_up_shows_results_the_test_does_not_show_yet() -> None:
+    pool = [block("r", RECORDED, [1], expected="4"), block("a1", AUGMENTED, [], expected="4"),
+            block("a2", AUGMENTED, [], expected="0"), block("a3", AUGMENTED, [], expected="0"),
+            block("a4", AUGMENTED, [], expected="7")]
+    assert select(pool, limit=10, max_chars=1000) == [0, 2, 4]

@@ -1,0 +1,73 @@
+"""Validation makes a test strong: asserts chosen by the mutants they kill, derived inputs
+where recorded ones miss a mutant, asserts that hold only where mined dropped."""
+
+from __future__ import annotations
+
+import sys
+
+from tracer.emit import drops
+from tracer.emit.validate import Strengthening, validate_candidate
+from tracer.records import Candidate, FunctionId
+
+PYTHON = sys.executable
+SIGN = 'def sign(x):\n    """1, -1 or 0: the sign of x."""\n'
+SIGN_BODY = "    if x > 0:\n        return 1\n    if x < 0:\n        return -1\n    return 0\n"
+
+
+def structured(prompt: str, solution: str, blocks: list[str]) -> Candidate:
+    indented = tuple(f"    {block}\n" for block in blocks)
+    entry = prompt.split("(")[0].removeprefix("def ")
+    return Candidate(FunctionId("m", entry, "/m.py", 1), "m.py", entry, prompt, solution,
+                     "def check(candidate):\n" + "".join(indented), len(blocks), len(blocks),
+                     blocks=indented, assert_kinds=("returns",) * len(blocks))
+
+
+def test_a_derived_input_is_kept_for_the_mutant_no_recorded_call_kills(tmp_path) -> None:
+    # Recorded: 5 and -3. Nothing tells `x > 0` from `x >= 0`: only sign(0) does.
+    candidate = structured(SIGN, SIGN_BODY, ["assert candidate(5) == 1",
+                                             "assert candidate(-3) == -1"])
+    result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
+    kept = result.candidate
+    assert kept is not None and kept.mutation is not None
+    assert "    assert candidate(0) == 0\n" in kept.blocks
+    assert kept.assert_sources[:2] == ("recorded", "recorded")
+    assert "augmented" in kept.assert_sources
+    assert kept.mutation.score == 1.0 and kept.mutation.killed == kept.mutation.mutants
+
+
+def test_without_augmentation_the_surviving_mutants_are_listed(tmp_path) -> None:
+    candidate = structured(SIGN, SIGN_BODY, ["assert candidate(5) == 1",
+                                             "assert candidate(-3) == -1"])
+    result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path,
+                                strength=Strengthening(augment=False))
+    kept = result.candidate
+    assert kept is not None and kept.mutation is not None
+    assert kept.assert_sources == ("recorded", "recorded")
+    assert kept.mutation.score < 1.0
+    assert any(s.description in ("> -> >=", "< -> <=") for s in kept.mutation.survivors)
+
+
+def test_at_most_max_asserts_are_kept_those_that_kill_first(tmp_path) -> None:
+    blocks = [f"assert candidate({n}) == 1" for n in range(1, 8)] + [
+        "assert candidate(-2) == -1", "assert candidate(0) == 0"]
+    result = validate_candidate(structured(SIGN, SIGN_BODY, blocks), python=PYTHON,
+                                work_dir=tmp_path, strength=Strengthening(max_asserts=3))
+    kept = result.candidate
+    assert kept is not None and kept.n_asserts == 3
+    assert {"    assert candidate(-2) == -1\n", "    assert candidate(0) == 0\n"} <= set(
+        kept.blocks)
+
+
+def test_an_assert_on_where_it_runs_is_dropped(tmp_path) -> None:
+    prompt = 'def label(name):\n    """The name, with the local time zone."""\n'
+    solution = "    import time\n    return name + '@' + time.tzname[0]\n"
+    candidate = structured(prompt, solution, ["assert candidate('a') == 'a@UTC'"])
+    result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
+    assert result.reason == drops.ENVIRONMENT_DEPENDENT
+
+
+def test_a_function_called_with_no_argument_is_a_constant(tmp_path) -> None:
+    prompt = 'def version():\n    """The version."""\n'
+    candidate = structured(prompt, "    return '1.2'\n", ["assert candidate() == '1.2'"])
+    result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
+    assert result.reason == drops.CONSTANT_FUNCTION

@@ -1,0 +1,328 @@
+"""New inputs for a test, derived from the recorded ones, answered by the reference.
+
+EvalPlus's idea on real recorded inputs: from each recorded call whose result the test
+asserts (``candidate(a, b)``; a method's ``obj.m(a)`` or ``obj.prop`` on an instance made in
+a recorded state), derive calls with one literal changed by its type (numbers: 0, 1, -1, the
+value +-1 and negated; strings and bytes: empty, upper and lower case, one character less at
+either end, reversed, one character changed; lists and tuples: empty, the first item alone,
+reversed, doubled, the last item dropped; sets and dicts: empty, one item). The literals are
+the call's arguments and, for a method, the values of its instance's recorded fields. Calls
+that take one argument from another recorded call of the same shape are derived too. What
+is not a plain literal (objects, markers) stays as recorded.
+
+The canonical solution answers them: every derived call runs in the checker, in the sandbox,
+at the traced Python, in batches, twice; a call is kept only when it returned in both runs
+the same plain value (one with a Python source: ``replay.source``), so an augmented assert
+says what the project's own code does. Whether it is *worth* keeping is the selection's
+call (``select``): only for a mutant no recorded assert kills.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import secrets
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tracer.check import harness
+from tracer.check.run import CheckResult
+from tracer.emit.asserts import INSTANCE as OBJECT_NAME
+from tracer.emit.asserts import MAX_ASSERT_CHARS, compare_line
+from tracer.emit.replay import source
+
+MAX_CALLS = 40  # derived calls tried per problem
+BATCH = 10  # calls per check: one output line each, well under the output's line size
+MAX_VALUE_BYTES = 2048  # a longer result makes no example worth reading
+RUNS = 2
+
+# Runs in the checker (3.6 syntax); values go back in the harness's wire format, as hex.
+_TEST = '''\
+def check(candidate):
+    import sys
+    encode = type(candidate).__call__.__globals__["encode"]
+{thunks}    calls = [{calls}]
+    got = []
+    for call in calls:
+        try:
+            value = call()
+        except BaseException as exc:
+            got.append(("raised", None))
+            if type(exc).__name__ in ("_ChildEnded", "MemoryError"):
+                break
+            continue
+        try:
+            data = encode(value)
+        except Exception:
+            got.append(("opaque", None))
+            continue
+        got.append(("long", None) if len(data) > {limit} else ("ok", value))
+    sys.stdout.write("\\n{nonce}" + encode(got).hex() + "\\n")
+'''
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A derived call: the statements that set it up (a method's instance, an argument held
+    in a variable) and the expression whose value is asserted."""
+
+    setup: tuple[str, ...]
+    expression: str
+
+    def thunk(self, name: str) -> str:
+        """A function of the check that returns the expression's value (3.6 syntax)."""
+        lines = [*self.setup, f"return {self.expression}"]
+        return f"    def {name}():\n" + "".join(f"        {line}\n" for line in lines)
+
+    def block(self, value_source: str) -> str | None:
+        """The block asserting the expression equals the value; None for one too long,
+        or one needing a helper the test's preamble may not have."""
+        try:
+            line, _helpers = compare_line(self.expression, value_source)
+        except (SyntaxError, ValueError):
+            return None
+        if len(line) > MAX_ASSERT_CHARS or "_close(" in line:
+            return None  # a float's assert calls _close, which the preamble may lack
+        return "".join(f"    {text}\n" for text in (*self.setup, f"assert {line}"))
+
+
+@dataclass(frozen=True)
+class Augmented:
+    """A derived call and the block asserting what the canonical solution returned."""
+
+    call: Derived
+    block: str
+
+
+def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS) -> list[Derived]:
+    """New calls from those the blocks assert on, most varied first: one per (recorded
+    call, argument) in turn, then the next variant of each."""
+    recorded = [site for site in map(_Site.of, blocks) if site is not None]
+    seen = {site.derived().block("0") for site in recorded}
+    streams = [iter(site.variants()) for site in recorded]
+    streams.append(iter(_recombined(recorded)))
+    found: list[Derived] = []
+    while streams and len(found) < limit:
+        for stream in list(streams):
+            derived = next(stream, None)
+            if derived is None:
+                streams.remove(stream)
+            elif derived.block("0") not in seen:
+                seen.add(derived.block("0"))
+                found.append(derived)
+                if len(found) >= limit:
+                    break
+    return found
+
+
+def augment(preamble: str, calls: Sequence[Derived],
+            check: Callable[[str], CheckResult]) -> list[Augmented]:
+    """The derived ``calls`` the canonical solution answers the same way in ``RUNS`` runs,
+    as blocks; ``check(test)`` runs a test against the canonical solution; ``preamble``:
+    the helpers the test defines before ``check`` (``_citrace_object``...)."""
+    kept: list[Augmented] = []
+    for start in range(0, len(calls), BATCH):
+        batch = list(calls[start:start + BATCH])
+        nonce = "citrace-augment-" + secrets.token_hex(8) + ":"
+        names = [f"_citrace_derived_{n}" for n in range(len(batch))]
+        test = preamble + _TEST.format(thunks="".join(d.thunk(n) for d, n in zip(batch, names,
+                                                                       strict=True)),
+                            calls=", ".join(names), nonce=nonce, limit=MAX_VALUE_BYTES)
+        answers = [_answers(check(test), nonce) for _ in range(RUNS)]
+        if any(a is None for a in answers):
+            continue
+        for index, call in enumerate(batch):
+            value = _agreed(index, [a for a in answers if a is not None])
+            block = call.block(value) if value is not None else None
+            if block is not None:
+                kept.append(Augmented(call, block))
+    return kept
+
+
+def _answers(result: CheckResult, nonce: str) -> list[Any] | None:
+    if not result.passed:
+        return None
+    lines = [line for line in result.output.splitlines() if line.startswith(nonce)]
+    if not lines:
+        return None
+    try:
+        got = harness.decode(bytes.fromhex(lines[-1][len(nonce):].strip()))
+    except (ValueError, TypeError, IndexError, EOFError):
+        return None
+    return got if type(got) is list else None
+
+
+def _agreed(index: int, answers: Sequence[list[Any]]) -> str | None:
+    """The source of what call ``index`` returned, when every run returned the same."""
+    sources = set()
+    for answer in answers:
+        if index >= len(answer) or type(answer[index]) is not tuple or answer[index][0] != "ok":
+            return None
+        sources.add(source(answer[index][1]))
+    if len(sources) != 1:
+        return None
+    return sources.pop()
+
+
+def expected_value(block: str) -> str:
+    """The value a block's last assert compares with (``assert x == V``: ``V``), as written;
+    "" for any other block."""
+    try:
+        tree = ast.parse(textwrap.dedent(block))
+    except SyntaxError:
+        return ""
+    last = tree.body[-1] if tree.body else None
+    if (isinstance(last, ast.Assert) and isinstance(last.test, ast.Compare)
+            and len(last.test.comparators) == 1):
+        return ast.unparse(last.test.comparators[0])
+    return ""
+
+
+class _Site:
+    """A recorded block's call, taken apart: its setup statements, the expression asserted,
+    and the literal slots a variant may change (the call's arguments, and the recorded
+    state of a method's instance: ``obj = _citrace_object(candidate, {...})``)."""
+
+    def __init__(self, setup: list[ast.stmt], expression: ast.expr) -> None:
+        self.setup, self.expression = setup, expression
+        call = expression if isinstance(expression, ast.Call) else None
+        self.arguments: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)] \
+            if call is not None else []
+        self.shape = (len(call.args), tuple(k.arg for k in call.keywords)) if call else None
+        self.state = _instance_state(setup)
+
+    @classmethod
+    def of(cls, block: str) -> _Site | None:
+        try:
+            tree = ast.parse(textwrap.dedent(block))
+        except SyntaxError:
+            return None
+        *setup, last = tree.body or [None]
+        if not isinstance(last, ast.Assert) or not all(isinstance(s, ast.Assign)
+                                                       for s in setup):
+            return None
+        test = last.test
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1
+                and isinstance(test.ops[0], ast.Eq) and _is_subject(test.left)):
+            return None
+        return cls(list(setup), test.left)
+
+    def slots(self) -> list[ast.expr]:
+        state = list(self.state.values) if self.state is not None else []
+        return [*self.arguments, *(v for v in state if v is not None)]
+
+    def derived(self, slot: int | None = None, text: str = "") -> Derived:
+        """This call with slot ``slot`` replaced by the expression ``text``."""
+        target = self.slots()[slot] if slot is not None else None
+        replacement = ast.parse(text, mode="eval").body if target is not None else None
+
+        def shown(node: ast.AST) -> str:
+            return ast.unparse(_Replacing(target, replacement).visit(copy.deepcopy(node))) \
+                if target is not None else ast.unparse(node)
+        setup = tuple(shown(statement) for statement in self.setup)
+        return Derived(setup, shown(self.expression))
+
+    def variants(self) -> Iterator[Derived]:
+        """One slot changed, slot by slot, variant by variant."""
+        options = [list(_value_variants(node)) for node in self.slots()]
+        for level in range(max((len(o) for o in options), default=0)):
+            for slot, variants in enumerate(options):
+                if level < len(variants):
+                    yield self.derived(slot, variants[level])
+
+
+class _Replacing(ast.NodeTransformer):
+    """Replaces the node equal (by its dump and position) to ``target``."""
+
+    def __init__(self, target: ast.AST | None, replacement: ast.expr | None) -> None:
+        self.key = _key(target) if target is not None else None
+        self.replacement = replacement
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if self.key is not None and _key(node) == self.key:
+            self.key = None  # once
+            return self.replacement or node
+        return super().generic_visit(node)
+
+
+def _key(node: ast.AST) -> tuple[object, ...]:
+    return (ast.dump(node), getattr(node, "lineno", None), getattr(node, "col_offset", None))
+
+
+def _is_subject(node: ast.expr) -> bool:
+    """``candidate(...)``, ``obj.name(...)`` or ``obj.name``: what augmentation can vary."""
+    inner = node.func if isinstance(node, ast.Call) else node
+    if isinstance(inner, ast.Name):
+        return inner.id == "candidate" and isinstance(node, ast.Call)
+    return (isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name)
+            and inner.value.id == OBJECT_NAME)
+
+
+def _instance_state(setup: Sequence[ast.stmt]) -> ast.Dict | None:
+    """The state dict of ``obj = _citrace_object(candidate, {...})``, if the block has one."""
+    for statement in setup:
+        value = statement.value if isinstance(statement, ast.Assign) else None
+        if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                and value.func.id == "_citrace_object" and len(value.args) >= 2
+                and isinstance(value.args[1], ast.Dict)):
+            return value.args[1]
+    return None
+
+
+def _recombined(sites: Sequence[_Site]) -> Iterator[Derived]:
+    """Calls of one shape (same positional count and keywords) with an argument swapped in
+    from another."""
+    for first in sites:
+        for other in sites:
+            if other is first or first.shape is None or first.shape != other.shape:
+                continue
+            for slot, node in enumerate(other.arguments):
+                yield first.derived(slot, ast.unparse(node))
+
+
+def _value_variants(node: ast.expr) -> Iterator[str]:
+    if isinstance(node, ast.Starred):
+        return
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return
+    seen = {source(value)}
+    for variant in _by_type(value):
+        text = source(variant)
+        if text is not None and text not in seen and len(text) <= MAX_ASSERT_CHARS // 2:
+            seen.add(text)
+            yield text
+
+
+def _by_type(value: Any) -> list[Any]:
+    kind = type(value)
+    if kind is bool:
+        return [not value]
+    if kind is int:
+        return [0, 1, -1, value + 1, value - 1, -value]
+    if kind is float:
+        return [0.0, -value, value + 1.0, value / 2]
+    if kind in (str, bytes):
+        return _text_variants(value)
+    if kind in (list, tuple):
+        items = list(value)
+        shapes = [[], items[:1], items[::-1], items + items, items[:-1]]
+        return [kind(s) for s in shapes]
+    if kind in (set, frozenset):
+        return [kind(), kind(sorted(value, key=repr)[:1])]
+    if kind is dict:
+        return [{}, dict(list(value.items())[:1])]
+    return []
+
+
+def _text_variants(text: Any) -> list[Any]:
+    changed = text[:0]
+    if text:
+        first = text[:1]
+        other = (b"a" if first != b"a" else b"b") if isinstance(text, bytes) else (
+            "a" if first != "a" else "b")
+        changed = other + text[1:]
+    return [text[:0], text.upper(), text.lower(), text[1:], text[:-1], text[::-1], changed]

@@ -1,0 +1,94 @@
+"""Which blocks a problem's test keeps: those that kill the most mutants first.
+
+Greedy set cover over the kill matrix (``kills``), first with recorded blocks, then with
+augmented ones for what is left: each round takes the block that kills the most mutants not
+yet killed; a tie goes to the block ranked first (the emitter's order, today's diversity
+order, ``tracer.emit.choose``), so the same matrix always gives the same test. When no
+block adds a kill, the places left (up to ``limit``) go to recorded blocks in rank order:
+more real examples make a better problem even where mutants say nothing. An augmented block
+is kept for a kill no recorded block makes, or to bring a test of fewer than
+``MIN_ASSERTS`` recorded blocks up to that many with results the test does not show yet:
+our mutants are not every wrong program, and one or two examples say little of a function
+even when they kill every mutant made.
+A test keeps at least one recorded block (issue 15: recorded behaviour stays the core), and
+stays under ``max_chars``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+RECORDED, AUGMENTED = "recorded", "augmented"
+MIN_ASSERTS = 3  # fewer recorded blocks than this are topped up with augmented ones
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One block of the pool: its text, where its expected value came from, the mutants it
+    kills (indices into the mutants)."""
+
+    text: str
+    source: str  # RECORDED or AUGMENTED
+    kills: frozenset[int]
+    expected: str = ""  # the value the block asserts, as written ("" when not one value)
+
+
+def select(pool: Sequence[Pooled], *, limit: int, max_chars: int,
+           base_chars: int = 0) -> list[int]:
+    """Indices into ``pool`` of the blocks kept, in pool order. ``base_chars``: the test's
+    length without blocks (its preamble and header)."""
+    picking = _Picking(pool, limit, max_chars - base_chars)
+    picking.cover(RECORDED)
+    picking.cover(AUGMENTED)  # only what no recorded block kills is left to kill
+    for index, block in enumerate(pool):
+        if block.source == RECORDED:
+            picking.take(index)
+    for index, block in enumerate(pool):  # a test of one or two examples is thin
+        if len(picking.chosen) >= min(MIN_ASSERTS, limit):
+            break
+        if block.expected not in {pool[i].expected for i in picking.chosen}:
+            picking.take(index)  # another result: another behaviour shown
+    return sorted(_with_a_recorded_block(pool, picking.chosen))
+
+
+class _Picking:
+    """Blocks taken so far, the mutants they kill, the room left."""
+
+    def __init__(self, pool: Sequence[Pooled], limit: int, room: int) -> None:
+        self.pool, self.limit, self.room = pool, limit, room
+        self.chosen: list[int] = []
+        self.killed: set[int] = set()
+
+    def take(self, index: int) -> bool:
+        block = self.pool[index]
+        if (len(self.chosen) >= self.limit or index in self.chosen
+                or len(block.text) > self.room):
+            return False
+        self.chosen.append(index)
+        self.killed |= block.kills
+        self.room -= len(block.text)
+        return True
+
+    def cover(self, source: str) -> None:
+        """Greedy set cover with the blocks from ``source``: the most new kills first, the
+        first ranked on a tie."""
+        while len(self.chosen) < self.limit:
+            gains = [(len(b.kills - self.killed), -i) for i, b in enumerate(self.pool)
+                     if b.source == source and i not in self.chosen
+                     and len(b.text) <= self.room]
+            best = max(gains, default=(0, 0))
+            if best[0] == 0:
+                return
+            self.take(-best[1])
+
+
+def _with_a_recorded_block(pool: Sequence[Pooled], chosen: list[int]) -> list[int]:
+    """``chosen``, its last augmented block given up for the first recorded one when it has
+    none: a test of derived inputs alone would not be the project's behaviour."""
+    if any(pool[i].source == RECORDED for i in chosen):
+        return chosen
+    recorded = next((i for i, b in enumerate(pool) if b.source == RECORDED), None)
+    if recorded is None:
+        return chosen
+    return [*chosen[:-1], recorded] if chosen else [recorded]

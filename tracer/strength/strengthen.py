@@ -1,0 +1,100 @@
+"""Making a validated test as strong as its inputs allow, and saying how strong it is.
+
+Given the blocks validation kept (recorded calls, ranked by the emitter) and the canonical
+solution: make its mutants (``mutants``), derive new inputs answered by the canonical
+solution (``augment``, function problems only), find which block kills which mutant
+(``kills``), keep at most ``limit`` blocks chosen by kills (``select``). The validator then
+checks the chosen blocks as it checks any (alone, in both orders, against stubs, in a
+changed world) and asks ``Strength.score`` for the final test's mutation score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tracer.check.run import CheckResult
+from tracer.records import MutationScore, Survivor
+from tracer.strength.augment import augment, derived_calls, expected_value
+from tracer.strength.kills import MutantKills, kill_matrix
+from tracer.strength.mutants import Mutant, mutants
+from tracer.strength.select import AUGMENTED, RECORDED, Pooled, select
+
+MAX_SURVIVORS = 10  # listed in meta; the count is in the score
+
+# (completion, test, timeout) -> the check's result
+Check = Callable[[str, str, float], CheckResult]
+
+
+@dataclass(frozen=True)
+class Strength:
+    """The blocks chosen and where each came from; what is needed to score the final test."""
+
+    blocks: tuple[str, ...]
+    sources: tuple[str, ...]
+    mutants: tuple[Mutant, ...] = ()
+    pool: tuple[str, ...] = ()
+    kills: tuple[MutantKills, ...] = ()
+    augmented_tried: int = 0
+
+    def score(self, final: Sequence[str], rerun: Callable[[Mutant], bool]) -> MutationScore:
+        """The mutation score of a test made of the blocks ``final`` (a subset of the pool):
+        a mutant is killed when a kept block failed against it in the matrix; a mutant the
+        matrix could not tell about is run against the final test (``rerun``: True when
+        the test fails it)."""
+        if not self.mutants:
+            return MutationScore()
+        kept = {self.pool.index(block) for block in final if block in self.pool}
+        survivors = []
+        for mutant, found in zip(self.mutants, self.kills, strict=True):
+            killed = rerun(mutant) if found.blocks is None else bool(found.blocks & kept)
+            if not killed:
+                survivors.append(mutant)
+        count, killed_count = len(self.mutants), len(self.mutants) - len(survivors)
+        return MutationScore(
+            mutants=count, killed=killed_count, score=round(killed_count / count, 3),
+            survivors=tuple(Survivor(m.operator, m.line, m.description)
+                            for m in survivors[:MAX_SURVIVORS]))
+
+
+def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[str],
+               returns: Sequence[bool], limit: int, max_chars: int, base_chars: int,
+               check: Check, timeout: float, mutant_timeout: float,
+               augment_inputs: bool) -> Strength:
+    """The strongest test of at most ``limit`` blocks out of ``blocks`` (and augmented ones
+    when ``augment_inputs``). ``returns[i]``: block i asserts a function's returned value
+    (the calls augmentation derives from)."""
+    made = mutants(prompt, canonical)
+    if not made:
+        kept = _first_fitting(blocks, limit, max_chars - base_chars)
+        return Strength(tuple(kept), (RECORDED,) * len(kept))
+    extra: list[str] = []
+    tried = 0
+    if augment_inputs:
+        calls = derived_calls([b for b, r in zip(blocks, returns, strict=True) if r])
+        tried = len(calls)
+        found = augment(preamble, calls, lambda test: check(canonical, test, timeout))
+        known = set(blocks)
+        extra = [a.block for a in found if a.block not in known]
+    pool = [*blocks, *extra]
+    matrix = kill_matrix(preamble, pool, [m.completion for m in made],
+                         lambda completion, test: check(completion, test, mutant_timeout))
+    pooled = [Pooled(text, RECORDED if index < len(blocks) else AUGMENTED,
+                     frozenset(m for m, found in enumerate(matrix)
+                               if found.blocks is not None and index in found.blocks),
+                     expected_value(text))
+              for index, text in enumerate(pool)]
+    chosen = select(pooled, limit=limit, max_chars=max_chars, base_chars=base_chars)
+    return Strength(tuple(pool[i] for i in chosen), tuple(pooled[i].source for i in chosen),
+                    tuple(made), tuple(pool), tuple(matrix), tried)
+
+
+def _first_fitting(blocks: Sequence[str], limit: int, room: int) -> list[str]:
+    kept: list[str] = []
+    for block in blocks:
+        if len(kept) >= limit:
+            break
+        if len(block) <= room:
+            kept.append(block)
+            room -= len(block)
+    return kept
