@@ -252,15 +252,20 @@ class _Validation:
         return None
 
     def _failing_elsewhere(self) -> frozenset[int]:
-        """The blocks that fail in the first changed world where the problem's code runs."""
+        """The blocks that fail in the first changed world where the problem's code runs.
+        Another Python where every block fails (or the code does not load) is a Python the
+        code was not written for, not a world it depends on: the next world is tried."""
         c = self.candidate
-        for world in changed_worlds(self.python, self.version):
+        worlds = changed_worlds(self.python, self.version)
+        for world in worlds:
             there = functools.partial(self._quiet_check, timeout=self.timeout, world=world)
             [found] = kill_matrix(self.preamble, self.blocks, [c.canonical_solution], there)
             self.runs.append(ValidationRun("world:" + ",".join(world.changed[:1]),
                                            found.determined, round(found.result.duration, 3)))
-            if found.blocks is not None:
-                return found.blocks
+            runs_there = found.blocks is not None and (
+                len(found.blocks) < len(self.blocks) or world.python == self.python)
+            if runs_there:
+                return found.blocks or frozenset()
         return frozenset()
 
     def _score(self) -> None:

@@ -71,3 +71,19 @@ def test_a_function_called_with_no_argument_is_a_constant(tmp_path) -> None:
     candidate = structured(prompt, "    return '1.2'\n", ["assert candidate() == '1.2'"])
     result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
     assert result.reason == drops.CONSTANT_FUNCTION
+
+
+def test_code_that_runs_on_its_own_python_only_is_checked_in_a_world_of_that_python(
+        tmp_path) -> None:
+    # Every block fails on the other Python: that Python is not one the code was written
+    # for, so the changed world keeps the traced Python and changes the rest.
+    prompt = 'def twice(x):\n    """x twice, on the Python it was written for."""\n'
+    solution = ("    import sys\n    if sys.version_info[:2] != %r:\n"
+                "        raise RuntimeError('unsupported')\n    return 2 * x\n"
+                % (sys.version_info[:2],))
+    candidate = structured(prompt, solution, ["assert candidate(2) == 4",
+                                              "assert candidate(-1) == -2"])
+    result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
+    assert result.reason is None and result.candidate is not None
+    worlds = [r for r in result.candidate.validation_runs if r.kind.startswith("world:")]
+    assert worlds[-1].kind == "world:timezone"
