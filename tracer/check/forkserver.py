@@ -1,0 +1,406 @@
+"""A long-lived checker inside one sandbox: it forks a fresh process for every check.
+
+Started once per interpreter, policy and world by ``tracer.check.servers`` as
+``python -I -S -c <this file>`` in the sandbox, with ``confines_itself``. It confines itself
+(uid and rlimits of ``CONFINE_ENV``; the CPU limit is per check, and CPU time is counted per
+process, so it is set in each check's process), makes itself non-dumpable (no process of its
+uid may ptrace it, read its memory or open its descriptors through /proc), becomes the
+subreaper of everything it starts, and ignores every signal it can: a check's process that
+sends it one changes nothing (SIGKILL and SIGSTOP end or stall it; the host then restarts it).
+
+Then, from the host on standard input: the harness's source (compiled and defined here once,
+with a few modules of the interpreter's own standard library imported), then one request
+per check (prompt, completion, test, entry point, timeout, memory). Nothing of a request
+runs here: each check is a child that starts a session of its own, sets its CPU and memory
+limits, goes to /tmp (or the world's directory in it), gets the payload on standard input and
+a pipe for its output (read here, up to a limit), closes every other descriptor (this
+server's own pipes to the host above all), and runs the harness's ``main``. When the child
+ends, or its time is up, or it printed too much, every process of the sandbox but this one and
+its init is killed (``kill(-1)``: in the sandbox's own pid namespace that is all of them,
+daemons included, which is checked at start), all are reaped, /tmp, /dev/shm and the System V
+IPC objects are emptied, and the reply says how the check ended and what it printed last. A
+server that cannot make its sandbox clean again says so, and the host ends it.
+
+Messages both ways are an 8-byte little-endian length and JSON. Standard library only, and
+syntax CPython 3.6 parses.
+"""
+
+import json
+import os
+import select
+import signal
+import stat
+import sys
+import time
+
+CONFINE_ENV = "CITRACE_SANDBOX_CONFINE"  # recipes.sandbox.confinement.CONFINE_ENV
+SETUP_FAILED = 125  # a check's process could not be prepared: an error, never a verdict
+OUTPUT_LIMIT = 1 << 20
+TAIL_BYTES = 64 * 1024
+TAIL_LINES = 20
+MAX_MESSAGE = 1 << 30
+PRELOADED = ("typing", "collections", "re", "math", "itertools", "functools", "string",
+             "heapq", "bisect", "operator", "hashlib", "datetime", "fractions", "decimal")
+CLEANED = ("/tmp", "/dev/shm")
+PR_SET_CHILD_SUBREAPER = 36
+IPC_RMID = 0
+_WAKE = []  # the read end of the pipe a SIGCHLD writes to
+
+
+# --- messages ------------------------------------------------------------------------------
+
+def send(fd, value):
+    data = json.dumps(value).encode("utf-8")
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def receive(fd):
+    header = _read_exactly(fd, 8)
+    if header is None:
+        return None
+    size = int.from_bytes(header, "little")
+    if size > MAX_MESSAGE:
+        raise ValueError("message too large")
+    data = _read_exactly(fd, size)
+    if data is None:
+        raise EOFError("message cut short")
+    return json.loads(data.decode("utf-8"))
+
+
+def _read_exactly(fd, size):
+    chunks, wanted = [], size
+    while wanted:
+        chunk = os.read(fd, min(wanted, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(chunks)
+
+
+# --- this process, once ----------------------------------------------------------------------
+
+def confine():
+    """The sandbox's uid and rlimits (see the harness's ``_confine``), but not RLIMIT_CPU."""
+    spec = os.environ.pop(CONFINE_ENV, None)
+    if spec is None:
+        return
+    fields = spec.split()
+    import resource
+
+    for item in fields[1:]:
+        name, _, values = item.partition("=")
+        soft, _, hard = values.partition(":")
+        if name != "RLIMIT_CPU":
+            resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
+    if fields and fields[0] != "-":
+        uid, gid = (int(part) for part in fields[0].split(":"))
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+            os._exit(SETUP_FAILED)
+
+
+def libc_call(name, *args):
+    import _ctypes
+
+    return _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None), name), args)
+
+
+def protect():
+    """Non-dumpable, no capabilities left, subreaper of every process a check starts."""
+    libc_call("prctl", 4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    header = (0x20080522).to_bytes(4, "little") + bytes(4)
+    libc_call("capset", header, bytes(24))
+    if libc_call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError("cannot become the subreaper of the checks")
+
+
+def ignore_signals():
+    """Ignore what can be ignored; the handlers as they were, for the checks' processes."""
+    saved = {}
+    for number in range(1, signal.NSIG):
+        if number in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            continue
+        try:
+            saved[number] = signal.signal(number, signal.SIG_IGN)
+        except (OSError, RuntimeError, ValueError):
+            continue
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    saved[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda number, frame: None)
+    signal.set_wakeup_fd(wake_write)
+    _WAKE.append(wake_read)
+    return saved
+
+
+def others():
+    """The pids in this pid namespace but its init's and ours."""
+    mine = os.getpid()
+    return [int(entry) for entry in os.listdir("/proc")
+            if entry.isdigit() and int(entry) not in (1, mine)]
+
+
+def fresh_namespace():
+    """Whether this process is the first the sandbox's init started in a pid namespace of the
+    sandbox's own: ``kill(-1)`` then reaches the checks' processes and nothing else. (Pid 2,
+    or 3, with no process but the init beside it, is nowhere else: on a host, pid 2 is the
+    kernel's. The host starts a server only in a sandbox, and this is a second lock.)"""
+    return os.getpid() <= 3 and os.path.exists("/proc/1") and not others()
+
+
+def prepare(init):
+    """Compile and define the harness, import what most problems import."""
+    harness = {"__name__": "_citrace_check_harness"}
+    exec(compile(init["harness"], "<check_harness>", "exec"), harness)
+    for name in PRELOADED:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    return harness
+
+
+# --- one check --------------------------------------------------------------------------------
+
+def child(harness, request, payload_read, output_write, saved):
+    """The check's process: nothing of this server's stays with it but the harness."""
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for number, handler in saved.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        os.dup2(payload_read, 0)
+        os.dup2(output_write, 1)
+        os.dup2(output_write, 2)
+        for entry in os.listdir("/proc/self/fd"):
+            if int(entry) > 2:
+                try:
+                    os.close(int(entry))
+                except OSError:
+                    pass
+        limit_check(request)
+        os.chdir("/tmp")
+        os.environ["TMPDIR"] = "/tmp"
+        if sys.version_info < (3, 7) and "random" in sys.modules:
+            sys.modules["random"].seed()  # 3.7+ reseeds after a fork by itself
+    except BaseException as exc:  # noqa: B036 - nothing untrusted ran yet: an error of ours
+        os.write(2, ("citrace-check: error: cannot prepare the check: %s\n" % exc).encode())
+        os._exit(SETUP_FAILED)
+    try:
+        harness["main"]()
+    finally:
+        os._exit(SETUP_FAILED)  # main ends with os._exit: this is a failure of the harness
+
+
+def limit_check(request):
+    import resource
+
+    cpu = int(request["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    memory = request.get("memory_bytes")
+    if memory:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        memory = min(int(memory), hard) if hard != resource.RLIM_INFINITY else int(memory)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))  # no POSIX queue outlives a check
+
+
+class Follow(object):
+    """The check's process followed to its end: its output, its payload, its status."""
+
+    def __init__(self, pid, output, payload, pending):
+        self.pid, self.output, self.payload, self.pending = pid, output, payload, pending
+        self.status = None
+        self.printed = 0
+        self.tail = b""
+        self.limited = False
+
+    def until(self, deadline):
+        while self.status is None and not self.limited:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            readers = [_WAKE[0]] + ([self.output] if self.output is not None else [])
+            writers = [self.payload] if self.payload is not None else []
+            ready, writable, _ = select.select(readers, writers, [], remaining)
+            if self.output in ready:
+                self.read()
+            if writable:
+                self.write()
+            drain(_WAKE[0])
+            self.reap(os.WNOHANG)
+        return True
+
+    def read(self):
+        """Read what the pipe holds; False if nothing was there yet."""
+        try:
+            chunk = os.read(self.output, 65536)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            os.close(self.output)
+            self.output = None
+            return True
+        self.printed += len(chunk)
+        self.tail = (self.tail + chunk)[-TAIL_BYTES:]
+        self.limited = self.limited or self.printed > OUTPUT_LIMIT
+        return True
+
+    def write(self):
+        try:
+            done = os.write(self.payload, self.pending[:65536])
+        except BlockingIOError:
+            return
+        except OSError:  # it closed its standard input: nothing more to give
+            done = len(self.pending)
+        self.pending = self.pending[done:]
+        if not self.pending:
+            os.close(self.payload)
+            self.payload = None
+
+    def reap(self, flags):
+        """Reap every ended process (orphans come to us); True when none is left."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, flags)
+            except ChildProcessError:
+                return True
+            if pid == 0:
+                return False
+            if pid == self.pid:
+                self.status = status
+
+    def finish(self):
+        """Kill every process of the sandbox but its init and us, reap them all, read what
+        is left of the output; False if the sandbox could not be made empty."""
+        for _ in range(20):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if self.reap_all(time.monotonic() + 2.0) and not others():
+                break
+        else:
+            return False
+        if self.payload is not None:
+            os.close(self.payload)
+            self.payload = None
+        while self.output is not None:  # every writer is gone: the pipe ends at once
+            if not self.read():
+                return False
+        return True
+
+    def reap_all(self, deadline):
+        while not self.reap(os.WNOHANG):
+            if time.monotonic() > deadline:
+                return False
+            select.select([_WAKE[0]], [], [], 0.05)
+            drain(_WAKE[0])
+        return True
+
+    def exit_code(self):
+        if self.status is None:
+            return -signal.SIGKILL
+        if os.WIFSIGNALED(self.status):
+            return -os.WTERMSIG(self.status)
+        return os.WEXITSTATUS(self.status)
+
+    def tail_text(self):
+        lines = self.tail.decode("utf-8", "replace").splitlines()
+        return "\n".join(lines[-TAIL_LINES:])
+
+
+def drain(fd):
+    try:
+        while os.read(fd, 4096):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def check(harness, request, saved):
+    started = time.monotonic()
+    payload = harness["payload"](request["prompt"], request["completion"], request["test"],
+                                 request["entry_point"])
+    payload_read, payload_write = os.pipe()
+    output_read, output_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        child(harness, request, payload_read, output_write, saved)
+    os.close(payload_read)
+    os.close(output_write)
+    os.set_blocking(payload_write, False)
+    os.set_blocking(output_read, False)
+    follow = Follow(pid, output_read, payload_write, payload)
+    in_time = follow.until(started + float(request["wall_seconds"]))
+    clean = follow.finish() and empty_sandbox()
+    return {"exit_code": follow.exit_code(), "timed_out": not in_time,
+            "limited": follow.limited, "duration": time.monotonic() - started,
+            "output": follow.tail_text(), "clean": clean}
+
+
+# --- making the sandbox as it was --------------------------------------------------------------
+
+def empty_sandbox():
+    """Remove what the check left in /tmp and /dev/shm, and its System V IPC objects."""
+    try:
+        for top in CLEANED:
+            for entry in os.listdir(top):
+                remove(os.path.join(top, entry))
+        remove_ipc()
+        return not any(os.listdir(top) for top in CLEANED)
+    except (OSError, RecursionError):
+        return False
+
+
+def remove(path):
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(path)
+        return
+    os.chmod(path, 0o700)  # a check may have taken its own rights away
+    for entry in os.listdir(path):
+        remove(os.path.join(path, entry))
+    os.rmdir(path)
+
+
+def remove_ipc():
+    for kind, function, column in (("shm", "shmctl", 1), ("msg", "msgctl", 1),
+                                   ("sem", "semctl", 1)):
+        with open("/proc/sysvipc/" + kind) as table:
+            rows = table.read().splitlines()[1:]
+        for row in rows:
+            ident = int(row.split()[column])
+            if libc_call(function, ident, IPC_RMID, 0) != 0:
+                raise OSError("cannot remove a System V IPC object")
+
+
+# --- the server ------------------------------------------------------------------------------
+
+def main():
+    try:
+        confine()
+        protect()
+        saved = ignore_signals()
+        init = receive(0)
+        harness = prepare(init)
+        if not fresh_namespace():
+            raise OSError("not the first process of a pid namespace of the sandbox's own")
+    except BaseException as exc:  # noqa: B036 - told to the host, which will not use us
+        send(1, {"ready": False, "error": "%s: %s" % (type(exc).__name__, exc)})
+        os._exit(SETUP_FAILED)
+    send(1, {"ready": True, "python": sys.version.split()[0]})
+    while True:
+        request = receive(0)
+        if request is None:
+            os._exit(0)  # the host is gone or done with us
+        send(1, check(harness, request, saved))
+
+
+if __name__ == "__main__":
+    main()
