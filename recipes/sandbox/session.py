@@ -29,6 +29,7 @@ from recipes.sandbox.confinement import Request
 
 _STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citrace-sandbox-starter")
 STDERR_LIMIT = 64 * 1024
+PIPE_CHUNK = 4096  # what a pipe the select found writable takes without blocking
 
 
 class SessionEnded(OSError):
@@ -69,11 +70,21 @@ class Session:
     def alive(self) -> bool:
         return not self._closed and self._proc.poll() is None
 
-    def write(self, data: bytes) -> None:
-        """All of ``data`` to the program's standard input; SessionEnded if it is gone."""
+    def write(self, data: bytes, *, deadline: float) -> None:
+        """All of ``data`` to the program's standard input by ``deadline``
+        (time.monotonic()); SessionEnded if it is gone or stopped reading."""
+        fd = self.stdin.fileno()
+        view = memoryview(data)
         try:
-            self.stdin.write(data)
+            while view:
+                remaining = deadline - time.monotonic()
+                _, ready, _ = select.select([], [fd], [], max(0.0, remaining))
+                if not ready:
+                    raise SessionEnded("the program did not read its input in time")
+                view = view[os.write(fd, view[:PIPE_CHUNK]):]
         except (BrokenPipeError, ValueError, OSError) as exc:
+            if isinstance(exc, SessionEnded):
+                raise
             raise SessionEnded(f"the program stopped reading: {exc}") from exc
 
     def read_exactly(self, size: int, *, deadline: float) -> bytes:

@@ -35,16 +35,15 @@ import time
 
 CONFINE_ENV = "CITRACE_SANDBOX_CONFINE"  # recipes.sandbox.confinement.CONFINE_ENV
 SETUP_FAILED = 125  # a check's process could not be prepared: an error, never a verdict
-OUTPUT_LIMIT = 1 << 20
-TAIL_BYTES = 64 * 1024
-TAIL_LINES = 20
+CHUNK = 64 * 1024
+TAIL_BYTES = 64 * 1024  # of output, sent back (the host keeps its last lines)
 MAX_MESSAGE = 1 << 30
 PRELOADED = ("typing", "collections", "re", "math", "itertools", "functools", "string",
              "heapq", "bisect", "operator", "hashlib", "datetime", "fractions", "decimal")
 CLEANED = ("/tmp", "/dev/shm")
 PR_SET_CHILD_SUBREAPER = 36
 IPC_RMID = 0
-_WAKE = []  # the read end of the pipe a SIGCHLD writes to
+_WAKE = []  # type: list[int]  # the read end of the pipe a SIGCHLD writes to
 
 
 # --- messages ------------------------------------------------------------------------------
@@ -189,7 +188,7 @@ def child(harness, request, payload_read, output_write, saved):
         if sys.version_info < (3, 7) and "random" in sys.modules:
             sys.modules["random"].seed()  # 3.7+ reseeds after a fork by itself
     except BaseException as exc:  # noqa: B036 - nothing untrusted ran yet: an error of ours
-        os.write(2, ("citrace-check: error: cannot prepare the check: %s\n" % exc).encode())
+        os.write(2, f"citrace-check: error: cannot prepare the check: {exc}\n".encode())
         os._exit(SETUP_FAILED)
     try:
         harness["main"]()
@@ -210,14 +209,35 @@ def limit_check(request):
     resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))  # no POSIX queue outlives a check
 
 
-class Follow(object):
-    """The check's process followed to its end: its output, its payload, its status."""
+class Buffers:
+    """The only memory a check's bytes pass through here: allocated once, emptied after
+    every check. A check's process is a copy of this one; had the test or the output of an
+    earlier check been left in memory here (freed objects keep their bytes), a completion
+    could have read them (the same problem's expected values) in its own copy."""
 
-    def __init__(self, pid, output, payload, pending):
-        self.pid, self.output, self.payload, self.pending = pid, output, payload, pending
+    def __init__(self):
+        self.copy = bytearray(CHUNK)  # the payload, from the host to the check's process
+        self.chunk = bytearray(CHUNK)  # the output, as it is read
+        self.tail = bytearray(TAIL_BYTES)  # its last bytes, a ring
+        self.zeros = bytes(CHUNK)
+
+    def empty(self):
+        for buffer in (self.copy, self.chunk, self.tail):
+            for at in range(0, len(buffer), CHUNK):
+                buffer[at:at + CHUNK] = self.zeros[:len(buffer) - at]
+
+
+class Follow:
+    """The check's process followed to its end: the payload copied from the host to it (never
+    held in an object of its own), its output read, its status."""
+
+    def __init__(self, pid, buffers, payload_size, payload, output, output_limit):
+        self.pid, self.buffers = pid, buffers
+        self.incoming = payload_size  # bytes of the payload the host has yet to give
+        self.held = (0, 0)  # buffers.copy[start:end]: read from the host, not yet passed on
+        self.payload, self.output, self.output_limit = payload, output, output_limit
         self.status = None
         self.printed = 0
-        self.tail = b""
         self.limited = False
 
     def until(self, deadline):
@@ -226,42 +246,61 @@ class Follow(object):
             if remaining <= 0:
                 return False
             readers = [_WAKE[0]] + ([self.output] if self.output is not None else [])
-            writers = [self.payload] if self.payload is not None else []
+            if self.incoming and self.held[0] == self.held[1]:
+                readers.append(0)
+            writers = [self.payload] if self.held[0] < self.held[1] else []
             ready, writable, _ = select.select(readers, writers, [], remaining)
             if self.output in ready:
                 self.read()
+            if 0 in ready:
+                self.take()
             if writable:
-                self.write()
+                self.give()
             drain(_WAKE[0])
             self.reap(os.WNOHANG)
         return True
 
-    def read(self):
-        """Read what the pipe holds; False if nothing was there yet."""
-        try:
-            chunk = os.read(self.output, 65536)
-        except BlockingIOError:
-            return False
-        if not chunk:
-            os.close(self.output)
-            self.output = None
-            return True
-        self.printed += len(chunk)
-        self.tail = (self.tail + chunk)[-TAIL_BYTES:]
-        self.limited = self.limited or self.printed > OUTPUT_LIMIT
-        return True
+    def take(self):
+        """Read the next part of the payload from the host (blocking: it is on its way)."""
+        size = os.readv(0, [memoryview(self.buffers.copy)[:min(self.incoming, CHUNK)]])
+        if size == 0:
+            raise EOFError("the host is gone")
+        self.incoming -= size
+        self.held = (0, size)
+        if self.payload is None:
+            self.held = (0, 0)  # no one to give it to: dropped
 
-    def write(self):
+    def give(self):
+        start, end = self.held
         try:
-            done = os.write(self.payload, self.pending[:65536])
+            done = os.write(self.payload, memoryview(self.buffers.copy)[start:end])
         except BlockingIOError:
             return
         except OSError:  # it closed its standard input: nothing more to give
-            done = len(self.pending)
-        self.pending = self.pending[done:]
-        if not self.pending:
+            os.close(self.payload)
+            self.payload, done = None, end - start
+        self.held = (start + done, end)
+        if not self.incoming and start + done == end and self.payload is not None:
             os.close(self.payload)
             self.payload = None
+
+    def read(self):
+        """Read what the output pipe holds; False if nothing was there yet."""
+        try:
+            size = os.readv(self.output, [self.buffers.chunk])
+        except BlockingIOError:
+            return False
+        if not size:
+            os.close(self.output)
+            self.output = None
+            return True
+        ring, at = self.buffers.tail, self.printed % TAIL_BYTES
+        first = min(size, TAIL_BYTES - at)
+        ring[at:at + first] = memoryview(self.buffers.chunk)[:first]
+        ring[:size - first] = memoryview(self.buffers.chunk)[first:size]
+        self.printed += size
+        self.limited = self.limited or self.printed > self.output_limit
+        return True
 
     def reap(self, flags):
         """Reap every ended process (orphans come to us); True when none is left."""
@@ -276,8 +315,14 @@ class Follow(object):
                 self.status = status
 
     def finish(self):
-        """Kill every process of the sandbox but its init and us, reap them all, read what
-        is left of the output; False if the sandbox could not be made empty."""
+        """Kill every process of the sandbox but its init and us, reap them all, take the
+        rest of the payload off the host's pipe and read the rest of the output; False if
+        the sandbox could not be made empty."""
+        if self.payload is not None:
+            os.close(self.payload)
+            self.payload = None
+        while self.incoming:
+            self.take()
         for _ in range(20):
             try:
                 os.kill(-1, signal.SIGKILL)
@@ -287,9 +332,6 @@ class Follow(object):
                 break
         else:
             return False
-        if self.payload is not None:
-            os.close(self.payload)
-            self.payload = None
         while self.output is not None:  # every writer is gone: the pipe ends at once
             if not self.read():
                 return False
@@ -310,9 +352,13 @@ class Follow(object):
             return -os.WTERMSIG(self.status)
         return os.WEXITSTATUS(self.status)
 
-    def tail_text(self):
-        lines = self.tail.decode("utf-8", "replace").splitlines()
-        return "\n".join(lines[-TAIL_LINES:])
+    def send_tail(self):
+        """The last bytes it printed, straight from the ring to the host."""
+        ring, at = memoryview(self.buffers.tail), self.printed % TAIL_BYTES
+        parts = [ring[at:], ring[:at]] if self.printed > TAIL_BYTES else [ring[:at]]
+        for part in parts:
+            while part:
+                part = part[os.write(1, part):]
 
 
 def drain(fd):
@@ -323,10 +369,10 @@ def drain(fd):
         pass
 
 
-def check(harness, request, saved):
+def run_one(harness, request, buffers, saved):
+    """One check: the request's header has come; its payload follows on our standard input,
+    and goes to the check's process as it comes."""
     started = time.monotonic()
-    payload = harness["payload"](request["prompt"], request["completion"], request["test"],
-                                 request["entry_point"])
     payload_read, payload_write = os.pipe()
     output_read, output_write = os.pipe()
     pid = os.fork()
@@ -336,12 +382,15 @@ def check(harness, request, saved):
     os.close(output_write)
     os.set_blocking(payload_write, False)
     os.set_blocking(output_read, False)
-    follow = Follow(pid, output_read, payload_write, payload)
+    follow = Follow(pid, buffers, int(request["payload_bytes"]), payload_write, output_read,
+                    int(request["output_limit"]))
     in_time = follow.until(started + float(request["wall_seconds"]))
     clean = follow.finish() and empty_sandbox()
-    return {"exit_code": follow.exit_code(), "timed_out": not in_time,
-            "limited": follow.limited, "duration": time.monotonic() - started,
-            "output": follow.tail_text(), "clean": clean}
+    send(1, {"exit_code": follow.exit_code(), "timed_out": not in_time,
+             "limited": follow.limited, "duration": time.monotonic() - started,
+             "output_bytes": min(follow.printed, TAIL_BYTES), "clean": clean})
+    follow.send_tail()
+    buffers.empty()
 
 
 # --- making the sandbox as it was --------------------------------------------------------------
@@ -392,14 +441,15 @@ def main():
         if not fresh_namespace():
             raise OSError("not the first process of a pid namespace of the sandbox's own")
     except BaseException as exc:  # noqa: B036 - told to the host, which will not use us
-        send(1, {"ready": False, "error": "%s: %s" % (type(exc).__name__, exc)})
+        send(1, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         os._exit(SETUP_FAILED)
+    buffers = Buffers()
     send(1, {"ready": True, "python": sys.version.split()[0]})
     while True:
         request = receive(0)
         if request is None:
             os._exit(0)  # the host is gone or done with us
-        send(1, check(harness, request, saved))
+        run_one(harness, request, buffers, saved)
 
 
 if __name__ == "__main__":

@@ -129,20 +129,23 @@ def run_check(*, prompt: str, completion: str, test: str, entry_point: str, pyth
     if chosen == "fork" and sandbox.isolates():
         key = servers.ServerKey(python, policy, tuple(sorted(world.environment("/tmp").items())),
                                 world.hostname)
-        request = {"prompt": prompt, "completion": completion, "test": test,
-                   "entry_point": entry_point, "cpu_seconds": math.ceil(timeout) + 1,
-                   "memory_bytes": policy.memory_bytes, "wall_seconds": timeout + STARTUP_SECONDS}
+        request = {"cpu_seconds": math.ceil(timeout) + 1, "memory_bytes": policy.memory_bytes,
+                   "wall_seconds": timeout + STARTUP_SECONDS,
+                   "output_limit": OUTPUT_LIMIT_BYTES}
+        payload = harness.payload(prompt, completion, test, entry_point)
         try:
-            return _forked(key, request, timeout)
+            return _forked(key, request, payload, timeout)
         except servers.ServerUnavailable:
             pass  # this interpreter or sandbox cannot have a server: one sandbox per check
     policy = replace(policy, cpu_seconds=math.ceil(timeout) + 1)
     return _strict(prompt, completion, test, entry_point, python, timeout, policy, world)
 
 
-def _forked(key: servers.ServerKey, request: dict[str, object], timeout: float) -> CheckResult:
+def _forked(key: servers.ServerKey, request: Mapping[str, object], payload: bytes,
+            timeout: float) -> CheckResult:
     try:
-        reply = servers.POOL.check(key, request, wait=timeout + STARTUP_SECONDS + REPLY_GRACE)
+        reply = servers.POOL.check(key, request, payload,
+                                   wait=timeout + STARTUP_SECONDS + REPLY_GRACE)
     except servers.ServerDied as exc:
         # The completion may kill the server (same uid) or stop it: never a pass.
         return CheckResult(FAILED, f"failed: the check's server ended ({exc})", 0.0)

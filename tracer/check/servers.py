@@ -32,6 +32,7 @@ _SERVER_SOURCE = Path(forkserver.__file__).read_text(encoding="utf-8")
 _HARNESS_SOURCE = Path(harness.__file__).read_text(encoding="utf-8")
 START_SECONDS = 60.0  # a sandbox and an interpreter importing a few modules, under load
 REPLY_GRACE = 10.0  # after the check's own time: killing, reaping and cleaning up
+TAIL_LINES = 20
 MAX_IDLE = max(4, 2 * (os.cpu_count() or 1))  # idle servers kept, over every key
 
 
@@ -78,8 +79,9 @@ class Server:
         except OSError as exc:
             raise ServerUnavailable(f"cannot start the check server: {exc}") from exc
         try:
-            self._send({"harness": _HARNESS_SOURCE})
-            ready = self._receive(time.monotonic() + START_SECONDS)
+            deadline = time.monotonic() + START_SECONDS
+            self._send({"harness": _HARNESS_SOURCE}, deadline=deadline)
+            ready = self._receive(deadline)
         except ServerDied as exc:
             self.close()
             raise ServerUnavailable(f"the check server did not start: {exc}") from exc
@@ -87,14 +89,23 @@ class Server:
             self.close()
             raise ServerUnavailable(f"the check server refused: {ready.get('error')}")
 
-    def check(self, request: Mapping[str, Any], *, wait: float) -> Reply:
-        """Run one check; ServerDied if the server ends or takes more than ``wait`` s."""
-        self._send(dict(request))
-        answer = self._receive(time.monotonic() + wait)
+    def check(self, request: Mapping[str, Any], payload: bytes, *, wait: float) -> Reply:
+        """Run one check (``request``'s limits, the harness's ``payload``); ServerDied if the
+        server ends or takes more than ``wait`` seconds."""
+        deadline = time.monotonic() + wait
+        self._send({**request, "payload_bytes": len(payload)}, deadline=deadline)
         try:
+            self.session.write(payload, deadline=deadline)
+        except sandbox.SessionEnded as exc:
+            raise ServerDied(str(exc)) from exc
+        answer = self._receive(deadline)
+        try:
+            tail = self.session.read_exactly(int(answer["output_bytes"]), deadline=deadline)
             return Reply(int(answer["exit_code"]), bool(answer["timed_out"]),
                          bool(answer["limited"]), float(answer["duration"]),
-                         str(answer["output"]), bool(answer["clean"]))
+                         _last_lines(tail), bool(answer["clean"]))
+        except sandbox.SessionEnded as exc:
+            raise ServerDied(str(exc)) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise ServerDied(f"the check server answered {answer!r}") from exc
 
@@ -104,10 +115,10 @@ class Server:
     def close(self) -> None:
         self.session.close()
 
-    def _send(self, message: Mapping[str, Any]) -> None:
+    def _send(self, message: Mapping[str, Any], *, deadline: float) -> None:
         data = json.dumps(message).encode("utf-8")
         try:
-            self.session.write(len(data).to_bytes(8, "little") + data)
+            self.session.write(len(data).to_bytes(8, "little") + data, deadline=deadline)
         except sandbox.SessionEnded as exc:
             raise ServerDied(str(exc)) from exc
 
@@ -134,12 +145,13 @@ class Pool:
         self._lock = threading.Lock()
         self.started = 0  # servers started so far (tests count them)
 
-    def check(self, key: ServerKey, request: Mapping[str, Any], *, wait: float) -> Reply:
+    def check(self, key: ServerKey, request: Mapping[str, Any], payload: bytes, *,
+              wait: float) -> Reply:
         """Run a check on an idle server of ``key``, or a new one. ServerUnavailable when
         none can start; ServerDied when the one running it died (it is then closed)."""
         server = self._take(key) or self._start(key)
         try:
-            reply = server.check(request, wait=wait)
+            reply = server.check(request, payload, wait=wait)
         except BaseException:
             server.close()
             raise
@@ -199,6 +211,10 @@ class Pool:
             server.session.forget()
         self._idle.clear()
         self._lock = threading.Lock()
+
+
+def _last_lines(output: bytes) -> str:
+    return "\n".join(output.decode("utf-8", "replace").splitlines()[-TAIL_LINES:])
 
 
 POOL = Pool()
