@@ -29,7 +29,6 @@ from recipes.sandbox.confinement import Request
 
 _STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citrace-sandbox-starter")
 STDERR_LIMIT = 64 * 1024
-PIPE_CHUNK = 4096  # what a pipe the select found writable takes without blocking
 
 
 class SessionEnded(OSError):
@@ -55,6 +54,7 @@ class Session:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self.stdin: IO[bytes] = self._proc.stdin
         self.stdout: IO[bytes] = self._proc.stdout
+        os.set_blocking(self.stdin.fileno(), False)  # written with a deadline: see write
 
     def _popen(self) -> subprocess.Popen[bytes]:
         launch = self._launch
@@ -77,11 +77,15 @@ class Session:
         view = memoryview(data)
         try:
             while view:
+                try:
+                    view = view[os.write(fd, view):]
+                    continue
+                except BlockingIOError:
+                    pass
                 remaining = deadline - time.monotonic()
                 _, ready, _ = select.select([], [fd], [], max(0.0, remaining))
                 if not ready:
                     raise SessionEnded("the program did not read its input in time")
-                view = view[os.write(fd, view[:PIPE_CHUNK]):]
         except (BrokenPipeError, ValueError, OSError) as exc:
             if isinstance(exc, SessionEnded):
                 raise

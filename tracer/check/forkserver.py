@@ -190,10 +190,32 @@ def child(harness, request, payload_read, output_write, saved):
     except BaseException as exc:  # noqa: B036 - nothing untrusted ran yet: an error of ours
         os.write(2, f"citrace-check: error: cannot prepare the check: {exc}\n".encode())
         os._exit(SETUP_FAILED)
+    os._exit(run_main(harness["main"]))
+
+
+def run_main(main):
+    """Run the harness's ``main`` (which ends with os._exit) as ``python -c`` would: the
+    status of a SystemExit, or 1 and the traceback (a prompt may break the harness)."""
     try:
-        harness["main"]()
+        main()
+        return 0
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        sys.stderr.write(f"{code}\n")
+        return 1
+    except BaseException:  # noqa: B036 - said as the interpreter says it
+        import traceback
+
+        traceback.print_exc()
+        return 1
     finally:
-        os._exit(SETUP_FAILED)  # main ends with os._exit: this is a failure of the harness
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: B036
+                pass
 
 
 def limit_check(request):
