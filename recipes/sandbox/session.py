@@ -73,9 +73,9 @@ class Session:
     def write(self, data: bytes, *, deadline: float) -> None:
         """All of ``data`` to the program's standard input by ``deadline``
         (time.monotonic()); SessionEnded if it is gone or stopped reading."""
-        fd = self.stdin.fileno()
         view = memoryview(data)
         try:
+            fd = self.stdin.fileno()
             while view:
                 try:
                     view = view[os.write(fd, view):]
@@ -95,6 +95,8 @@ class Session:
         """``size`` bytes of its standard output, by ``deadline`` (time.monotonic());
         SessionEnded if it ended, closed its output, or was too slow."""
         chunks, wanted = [], size
+        if self._closed:
+            raise SessionEnded("the session was closed")
         fd = self.stdout.fileno()
         while wanted:
             remaining = deadline - time.monotonic()

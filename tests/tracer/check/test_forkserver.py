@@ -8,6 +8,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -296,3 +297,40 @@ def test_without_a_sandbox_checks_are_strict_and_no_server_starts(monkeypatch) -
         assert servers.POOL.started == before
     finally:
         isolation.reset()
+
+
+def test_the_server_imports_only_the_standard_library_and_parses_on_the_oldest_python() -> None:
+    import ast
+    import subprocess
+
+    from recipes import interpreters
+    from tracer.check import forkserver
+
+    source = Path(forkserver.__file__).read_text(encoding="utf-8")
+    imported = {alias.name.partition(".")[0] for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.Import | ast.ImportFrom)
+                for alias in (node.names if isinstance(node, ast.Import)
+                              else [ast.alias(node.module or "")])}
+    assert imported <= sys.stdlib_module_names, imported - sys.stdlib_module_names
+    oldest = interpreters.choose((3, 6))
+    if oldest is None or oldest.version[:2] != (3, 6):
+        pytest.skip("no CPython 3.6 here")
+    compiled = subprocess.run([oldest.path, "-I", "-S", "-c",
+                               "import sys; compile(sys.stdin.read(), 'forkserver', 'exec')"],
+                              input=source, text=True, capture_output=True, check=False)
+    assert compiled.returncode == 0, compiled.stderr
+
+
+def test_a_server_runs_checks_on_the_oldest_python(backend: str) -> None:
+    from recipes import interpreters
+
+    oldest = interpreters.choose((3, 6))
+    if oldest is None or oldest.version[:2] != (3, 6):
+        pytest.skip("no CPython 3.6 here")
+    before = servers.POOL.started
+    results = [run_check(prompt=PROMPT, completion=body, test=TEST, entry_point="double",
+                         python=oldest.path, timeout=3.0)
+               for body in (CORRECT, "    return x\n", "    import os\n    os.kill(-1, 9)\n",
+                            CORRECT)]
+    assert [r.verdict for r in results] == ["passed", "failed", "failed", "passed"]
+    assert servers.POOL.started - before == 2  # the kill(-1) took the first one down
