@@ -65,6 +65,18 @@ def test_killing_the_checker_or_the_server_fails_and_the_next_check_passes(
     assert started <= 1  # the server, if killed, was replaced once
 
 
+def test_a_server_stopped_by_its_check_fails_it_and_is_replaced(backend: str,
+                                                                  monkeypatch) -> None:
+    from tracer.check import run
+
+    monkeypatch.setattr(run, "REPLY_GRACE", 1.0)  # wait less for the answer that never comes
+    attacked, after, started = attack_then_check(
+        "import os, signal\nos.kill(2, signal.SIGSTOP)\nreturn 2 * x\n", timeout=0.5)
+    assert attacked.verdict == "failed", attacked
+    assert "did not answer in time" in attacked.result
+    assert after.passed and started == 1
+
+
 def test_signals_sent_to_the_server_change_nothing(backend: str) -> None:
     attacked, after, started = attack_then_check("""
         import os, signal
