@@ -261,7 +261,7 @@ def run(
     policy: Policy | None = None,
     input: bytes | None = None,
     confines_itself: bool = False,
-    hostname: str | None = None,
+    hostname: str | None = None,  # the sandbox's host name (by default, the backend's)
 ) -> CommandOutcome:
     """Run ``argv`` in the sandbox to completion, or until ``timeout`` seconds or
     ``output_limit`` bytes of output, then end every process it started.
@@ -269,8 +269,7 @@ def run(
     Without a policy the command may write ``cwd`` only, and has no network. Its standard
     input is ``input``, then end of file (by default, at once). ``confines_itself`` is for
     citrace's own programs only: they apply the uid and rlimits of
-    ``confinement.CONFINE_ENV`` themselves before reading anything untrusted. ``hostname``
-    is the sandbox's host name (by default the backend's)."""
+    ``confinement.CONFINE_ENV`` themselves before reading anything untrusted."""
     policy = policy or Policy(writable=(Path(cwd),))
     started = time.monotonic()
     env = _sandbox_environment(env if env is not None else base_environment(), policy)

