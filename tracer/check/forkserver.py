@@ -43,6 +43,9 @@ PRELOADED = ("typing", "collections", "re", "math", "itertools", "functools", "s
 CLEANED = ("/tmp", "/dev/shm")
 PR_SET_CHILD_SUBREAPER = 36
 IPC_RMID = 0
+KEYCTL = {"x86_64": 250, "aarch64": 219}  # the keyctl system call's number
+KEYCTL_CLEAR, KEYCTL_GET_PERSISTENT = 7, 22
+KEY_SPEC_PROCESS, KEY_SPEC_SESSION, KEY_SPEC_USER, KEY_SPEC_USER_SESSION = -2, -3, -4, -5
 _WAKE = []  # type: list[int]  # the read end of the pipe a SIGCHLD writes to
 
 
@@ -418,15 +421,31 @@ def run_one(harness, request, buffers, saved):
 # --- making the sandbox as it was --------------------------------------------------------------
 
 def empty_sandbox():
-    """Remove what the check left in /tmp and /dev/shm, and its System V IPC objects."""
+    """Remove what the check left in /tmp and /dev/shm, its System V IPC objects and the
+    keys it put in the keyrings its uid shares."""
     try:
         for top in CLEANED:
             for entry in os.listdir(top):
                 remove(os.path.join(top, entry))
         remove_ipc()
+        clear_keyrings()
         return not any(os.listdir(top) for top in CLEANED)
     except (OSError, RecursionError):
         return False
+
+
+def clear_keyrings():
+    """The user's keyrings outlive its processes (and the persistent one, even its login):
+    empty them. The session keyring is ours, which the checks inherit."""
+    number = KEYCTL.get(os.uname().machine)
+    if number is None:
+        return
+    # Linked to our own process keyring (no child inherits it), so that we possess it: only
+    # its possessor may change the persistent keyring.
+    persistent = libc_call("syscall", number, KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_PROCESS)
+    for keyring in (KEY_SPEC_SESSION, KEY_SPEC_USER, KEY_SPEC_USER_SESSION, persistent):
+        if keyring != -1:
+            libc_call("syscall", number, KEYCTL_CLEAR, keyring)
 
 
 def remove(path):

@@ -138,6 +138,37 @@ def test_files_left_in_tmp_and_shm_and_ipc_are_gone_for_the_next_check(backend: 
     assert started == 0
 
 
+KEYCTL = textwrap.dedent("""
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    number = {"x86_64": (248, 250), "aarch64": (217, 219)}[os.uname().machine]
+    def keyctl(*args):
+        return libc.syscall(number[1], *(ctypes.c_long(a) if isinstance(a, int) else a
+                                         for a in args))
+    persistent = keyctl(22, -1, -2)  # the user's persistent keyring, linked to the process's
+""")
+
+
+def test_keys_left_in_the_users_keyrings_are_gone_for_the_next_check(backend: str) -> None:
+    attacked, after, started = attack_then_check(KEYCTL + textwrap.dedent("""
+        for keyring in (-4, -5, -3, persistent):
+            made = libc.syscall(number[0], b"user", b"citrace-left", b"4", 1,
+                                ctypes.c_long(keyring))
+            print("added", keyring, made, ctypes.get_errno())
+        return x
+    """), KEYCTL + textwrap.dedent("""
+        found = [keyctl(10, keyring, b"user", b"citrace-left", 0)
+                 for keyring in (-4, -5, -3, persistent)]
+        print("found", found)
+        return 2 * x if found == [-1] * 4 else -1
+    """))
+    assert attacked.verdict == "failed"
+    assert "added -4" in attacked.output and "added -4 -1" not in attacked.output
+    assert after.passed, after.output
+    assert started == 0
+
+
 def test_writing_a_forged_reply_to_inherited_descriptors_fails(backend: str) -> None:
     attacked, after, started = attack_then_check("""
         import json, os
