@@ -13,13 +13,14 @@ Two ways to isolate checks from each other (``isolation``, by default
   to check (``servers``, one per interpreter, policy and world, several for concurrent
   checks); each check is a process it forks, which runs the harness with the check's own CPU
   and memory limits. Afterwards every other process of that sandbox is killed, and /tmp,
-  /dev/shm and the IPC objects are emptied, so a check finds the sandbox as the one before it
-  did. Nothing of a prompt, completion or test ever runs in the server itself. A check whose
-  server died (a completion may kill it: it runs as the same uid) fails; one it did not
-  answer in time is an error; either way the next check gets a new server. Several times
-  faster: no sandbox and no interpreter to start per check. All checks of one server share
-  its hash seed (a set of strings iterates in the same order in each); a changed world is
-  another server, with another seed.
+  /dev/shm, the IPC objects and the user's keyrings are emptied, so that a check finds the
+  sandbox as the one before it did; no test or output of a check stays in the server's
+  memory, of which the next check's processes are copies. Nothing of a prompt, completion or
+  test ever runs in the server itself. A check whose server died or did not answer in time
+  (a completion may kill or stop it: it runs as the same uid) fails, and the next check gets
+  a new server. Several times faster: no sandbox and no interpreter to start per check. All
+  checks of one server share its hash seed (a set of strings iterates in the same order in
+  each); a changed world is another server, with another seed.
 - ``"strict"``: a sandbox and an interpreter per check, each with a fresh hash seed. Always
   used when nothing isolates (``--unsafe-no-sandbox``): the server's ``kill(-1)`` is only
   ever called inside a sandbox's own pid namespace.

@@ -190,7 +190,7 @@ def test_writing_a_forged_reply_to_inherited_descriptors_fails(backend: str) -> 
     assert after.passed and started == 0
 
 
-def test_the_server_and_the_checker_cannot_be_read_through_proc(backend: str) -> None:
+def test_the_server_and_the_checker_cannot_be_read_through_proc_or_ptrace(backend: str) -> None:
     attacked, after, started = attack_then_check("""
         import os
         for pid in (2, os.getppid()):
@@ -204,6 +204,10 @@ def test_the_server_and_the_checker_cannot_be_read_through_proc(backend: str) ->
                             print("OPENED", full, opened.read(64))
                 except OSError as exc:
                     print("refused", full, exc.strerror)
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.ptrace(16, pid, 0, 0) == 0:  # PTRACE_ATTACH
+                print("OPENED by ptrace", pid)
         return x
     """)
     assert attacked.verdict == "failed"
