@@ -381,3 +381,24 @@ def test_a_server_runs_checks_on_the_oldest_python(backend: str) -> None:
                             CORRECT)]
     assert [r.verdict for r in results] == ["passed", "failed", "failed", "passed"]
     assert servers.POOL.started - before == 2  # the kill(-1) took the first one down
+
+
+def test_the_command_line_chooses_the_isolation(backend: str, tmp_path: Path, capsys) -> None:
+    import json
+
+    from miners.cli import main as cli
+
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text(json.dumps({"task_id": "toy/double", "prompt": PROMPT, "test": TEST,
+                                    "entry_point": "double"}) + "\n")
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": "toy/double", "completion": CORRECT}) + "\n")
+    args = ["evaluate", "--problems", str(problems), "--samples", str(samples), "-k", "1"]
+    for isolation_flag, new_servers in (("strict", 0), ("fork", 1)):
+        before = servers.POOL.started
+        assert cli.main([*args, "--isolation", isolation_flag]) == 0
+        assert json.loads(capsys.readouterr().out)["pass@1"] == 1.0
+        assert servers.POOL.started - before == new_servers
+    mine = cli._parser().parse_args(["mine", "--check-isolation", "strict", "x"])
+    assert mine.check_isolation == "strict"
+    assert cli._parser().parse_args(["mine", "x"]).check_isolation == "fork"
