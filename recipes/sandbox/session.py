@@ -28,6 +28,15 @@ from recipes.sandbox import isolation
 from recipes.sandbox.confinement import Request
 
 _STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citrace-sandbox-starter")
+
+
+def _new_starter() -> None:
+    # A forked child has no thread behind its copy of the executor: give it its own.
+    global _STARTER
+    _STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citrace-sandbox-starter")
+
+
+os.register_at_fork(after_in_child=_new_starter)
 STDERR_LIMIT = 64 * 1024
 
 

@@ -100,3 +100,33 @@ def test_run_gives_the_sandbox_the_host_name_asked_for(evil: Evil) -> None:
                    evil.token], cwd=evil.work, timeout=20, hostname="elsewhere")
     assert outcome.verdict == "ok", outcome.output_tail
     assert outcome.output_tail.strip() == "elsewhere"
+
+
+def test_a_forked_child_can_start_sessions_of_its_own(evil: Evil) -> None:
+    import os
+    import signal
+
+    def hello() -> bool:
+        session = sandbox.start([PYTHON, "-I", "-S", "-c", "print('hi')", evil.token],
+                                cwd="/tmp", policy=Policy())
+        try:
+            return read_line(session) == "hi"
+        finally:
+            session.close()
+
+    assert hello()  # the parent's starting thread runs
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        try:
+            ok = hello()
+        except BaseException:  # noqa: B036
+            ok = False
+        os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the child's session never started")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
