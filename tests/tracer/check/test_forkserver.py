@@ -402,3 +402,11 @@ def test_the_command_line_chooses_the_isolation(backend: str, tmp_path: Path, ca
     mine = cli._parser().parse_args(["mine", "--check-isolation", "strict", "x"])
     assert mine.check_isolation == "strict"
     assert cli._parser().parse_args(["mine", "x"]).check_isolation == "fork"
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "..", ".", "x\0y"])
+def test_a_world_names_a_directory_of_tmp_only(name: str) -> None:
+    with pytest.raises(ValueError):
+        World.of(workdir=name)
+    assert World.of({"TZ": "UTC"}, workdir="ok").environment("/tmp")["CITRACE_CHECK_DIR"] == \
+        "/tmp/ok"
