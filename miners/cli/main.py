@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="give builds the host's own network (its loopback and every host "
                            "it reaches) instead of the package index only, through citrace's "
                            "proxy; for machines where the proxy cannot work")
+    mine.add_argument("--check-isolation", choices=evaluate.ISOLATIONS, default="fork",
+                      help=evaluate.ISOLATION_HELP)
     mine.add_argument("--license", type=_license_list, default=frozenset(), metavar="LIST",
                       help="keep only projects under these licenses: comma-separated SPDX "
                            "ids, 'permissive' for " + ", ".join(sorted(licenses.PERMISSIVE))
@@ -123,7 +125,8 @@ def _mine(args: argparse.Namespace) -> int:
                         test_timeout=args.test_timeout, max_asserts=args.max_asserts,
                         sandbox=sandbox.SandboxSettings(
                             unsafe_no_sandbox=args.unsafe_no_sandbox,
-                            unsafe_build_network=args.unsafe_build_network),
+                            unsafe_build_network=args.unsafe_build_network,
+                            check_isolation=args.check_isolation),
                         installer=args.installer or installers.default_installer(),
                         licenses=args.license, keep_contaminated=args.keep_contaminated,
                         min_mutation_score=args.min_mutation_score,

@@ -19,6 +19,9 @@ loopback up, so a test may serve on 127.0.0.1 and reach itself.
 
 When no isolation works, ``run`` raises ``SandboxUnavailable`` unless the policy allows
 running without it (``SandboxSettings.unsafe_no_sandbox``, from ``--unsafe-no-sandbox``).
+
+``start`` starts a program in the same sandbox and leaves it running, with pipes to it (a
+``Session``): citrace's own long-lived programs (the checks' fork server) use it.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ from recipes.records import CommandOutcome
 from recipes.sandbox import confinement, egress, execution, isolation
 from recipes.sandbox.confinement import Limits, Mount, Request
 from recipes.sandbox.isolation import SandboxUnavailable
+from recipes.sandbox.session import Session, SessionEnded
 
-__all__ = ["Policy", "SandboxSettings", "SandboxUnavailable", "base_environment", "run",
-           "build_policy", "suite_policy", "check_policy", "project_dirs", "require_isolation",
-           "summary"]
+__all__ = ["Policy", "SandboxSettings", "SandboxUnavailable", "Session", "SessionEnded",
+           "base_environment", "run", "start", "build_policy", "suite_policy", "check_policy",
+           "project_dirs", "require_isolation", "summary"]
 
 # Host variables a build or test legitimately needs. Everything else (tokens, keys,
 # the user's own settings) stays out of untrusted processes.
@@ -64,6 +68,9 @@ class SandboxSettings:
 
     unsafe_no_sandbox: bool = False  # where no sandbox works, run commands without one
     unsafe_build_network: bool = False  # builds get the host's network, not the proxy's
+    # How checks are isolated from each other: "fork", forked by a server in a sandbox
+    # reused from check to check; "strict", a sandbox per check (tracer.check.run).
+    check_isolation: str = "fork"
 
     @property
     def build_network(self) -> str:
@@ -198,9 +205,12 @@ def _sandbox_environment(env: Mapping[str, str], policy: Policy) -> dict[str, st
     """The caller's variables, with HOME, TMPDIR and the caches inside the sandbox."""
     result = dict(env)
     home = str(policy.home or "/tmp")
-    result.update(HOME=home, TMPDIR=str(policy.tmp_dir or "/tmp"), USER="citrace",
-                  LOGNAME="citrace", XDG_CACHE_HOME=f"{home}/.cache",
+    result.update(HOME=home, TMPDIR=str(policy.tmp_dir or "/tmp"),
+                  XDG_CACHE_HOME=f"{home}/.cache",
                   VIRTUALENV_OVERRIDE_APP_DATA=f"{home}/.cache/virtualenv")
+    # The host's own never get here (base_environment): a caller's are a world it chose.
+    result.setdefault("USER", "citrace")
+    result.setdefault("LOGNAME", "citrace")
     for name, cache in (("PIP_CACHE_DIR", policy.cache_dir),
                         ("UV_CACHE_DIR", policy.uv_cache_dir)):
         if cache is not None:
@@ -251,6 +261,7 @@ def run(
     policy: Policy | None = None,
     input: bytes | None = None,
     confines_itself: bool = False,
+    hostname: str | None = None,  # the sandbox's host name (by default, the backend's)
 ) -> CommandOutcome:
     """Run ``argv`` in the sandbox to completion, or until ``timeout`` seconds or
     ``output_limit`` bytes of output, then end every process it started.
@@ -271,7 +282,8 @@ def run(
     _prepare_directories(policy, backend)
     request = Request(argv=tuple(argv), cwd=os.path.abspath(cwd), env=env,
                       mounts=_mounts(policy), host_network=policy.network == "host",
-                      limits=_limits(policy, timeout), confines_itself=confines_itself)
+                      limits=_limits(policy, timeout), confines_itself=confines_itself,
+                      hostname=hostname)
     if policy.network == "index" and backend.isolated:
         return _run_with_egress(backend, request, policy, timeout=timeout, log_path=log_path,
                                 limit=output_limit, tail_lines=tail_lines, started=started,
@@ -280,6 +292,29 @@ def run(
     return execution.execute(backend, request, timeout=timeout, log_path=log_path,
                              limit=output_limit, tail_lines=tail_lines, started=started,
                              stdin_data=input)
+
+
+def start(argv: Sequence[str], *, cwd: str | Path, policy: Policy,
+          env: Mapping[str, str] | None = None, confines_itself: bool = False,
+          hostname: str | None = None) -> Session:
+    """Start ``argv`` in the sandbox as ``run`` would, and leave it running: a ``Session``
+    with pipes to its standard input and output, to ``close`` when done. The policy's limits
+    apply to the program and all it starts, for as long as it runs; its CPU limit is the
+    policy's ``cpu_seconds`` (None: none). Not for a policy with the package index's network.
+    OSError if it cannot start."""
+    if policy.network == "index":
+        raise ValueError("a session cannot use the egress proxy")
+    env = _sandbox_environment(env if env is not None else base_environment(), policy)
+    missing = _missing_program(argv, env)
+    if missing:
+        raise FileNotFoundError(missing)
+    backend = require_isolation(allow_unsafe=policy.unsafe_no_sandbox)
+    _prepare_directories(policy, backend)
+    limits = replace(_limits(policy, 1), cpu_seconds=policy.cpu_seconds)
+    request = Request(argv=tuple(argv), cwd=os.path.abspath(cwd), env=env,
+                      mounts=_mounts(policy), host_network=policy.network == "host",
+                      limits=limits, confines_itself=confines_itself, hostname=hostname)
+    return Session(backend, request)
 
 
 def _run_with_egress(backend: isolation.Backend, request: Request, policy: Policy, *,

@@ -84,6 +84,7 @@ class Request:
     limits: Limits
     confines_itself: bool = False  # see CONFINE_ENV; only for citrace's own programs
     shown_argv: tuple[str, ...] = ()  # what the log says ran, when ``argv`` wraps it
+    hostname: str | None = None  # the sandbox's host name (its own uts namespace)
 
 
 @dataclass(frozen=True)

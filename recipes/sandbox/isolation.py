@@ -189,6 +189,8 @@ class Bubblewrap(Backend):
                  "--die-with-parent", "--new-session", "--json-status-fd", str(status_write)]
         if not request.host_network:
             argv.append("--unshare-net")  # bwrap brings its loopback up
+        if request.hostname:
+            argv += ["--hostname", request.hostname]
         argv += _bwrap_mounts(request.mounts)
         argv += ["--chdir", request.cwd, "--"]
         env = request.env
@@ -254,7 +256,7 @@ class Unshare(Backend):
             "rlimits": request.limits.rlimits(), "status_fd": status_write,
             "uid": self.ident.uid if userns is not None else None,
             "gid": self.ident.gid if userns is not None else None,
-            "own_network": not request.host_network,
+            "own_network": not request.host_network, "hostname": request.hostname,
         }
         argv += ["--", self.python, "-I", "-S", str(SHIM), json.dumps(plan)]
         fds = (status_write,) if userns is None else (status_write, userns)

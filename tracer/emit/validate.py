@@ -376,10 +376,13 @@ class _Validation:
                      world: World | None = None) -> CheckResult:
         """A check not listed in the runs (mutants: dozens per problem, summed at the end)."""
         c = self.candidate
+        if world is None:
+            return run_check(prompt=c.prompt, completion=completion, test=test,
+                             entry_point=c.entry_point, python=self.python, timeout=timeout,
+                             settings=self.settings)
         return run_check(prompt=c.prompt, completion=completion, test=test,
-                         entry_point=c.entry_point, python=world.python if world else
-                         self.python, timeout=timeout, settings=self.settings,
-                         env=dict(world.env) if world else None)
+                         entry_point=c.entry_point, python=world.python, timeout=timeout,
+                         settings=self.settings, world=world.check)
 
     def _test(self, blocks: Sequence[str]) -> str:
         if not self.structured:

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 
 from recipes import interpreters
+from tracer.check.run import World as CheckWorld
 
 CHANGED_ENV = (("TZ", "Asia/Kathmandu"), ("USER", "mirror"), ("LOGNAME", "mirror"))
 CHANGED_HOSTNAME = "mirror-host"
@@ -29,25 +30,26 @@ CHANGED_DIRECTORY = "elsewhere"  # a directory of that name inside the check's /
 
 @dataclass(frozen=True)
 class World:
-    """Where a check runs: the interpreter and what differs from the default world."""
+    """Where a check runs: the interpreter, and what the check sees around it."""
 
     python: str
-    env: tuple[tuple[str, str], ...] = ()
-    hostname: str | None = None
-    directory: str | None = None
+    check: CheckWorld = CheckWorld()
     changed: tuple[str, ...] = field(default=(), compare=False)  # what differs, for logs
+
+
+_CHANGED = CheckWorld.of(dict(CHANGED_ENV), hostname=CHANGED_HOSTNAME, workdir=CHANGED_DIRECTORY)
 
 
 def changed_worlds(python: str, version: str) -> list[World]:
     """The changed worlds to try, in order: with the nearest other Python, then with the
     same one (for code that does not run on the other)."""
-    same = World(python, CHANGED_ENV, CHANGED_HOSTNAME, CHANGED_DIRECTORY,
+    same = World(python, _CHANGED,
                  changed=("timezone", "user", "hostname", "directory", "hash seed"))
     other = other_python(version)
     if other is None:
         return [same]
-    return [World(other.path, CHANGED_ENV, CHANGED_HOSTNAME, CHANGED_DIRECTORY,
-                  changed=(f"python {other.short}", *same.changed)), same]
+    return [World(other.path, _CHANGED, changed=(f"python {other.short}", *same.changed)),
+            same]
 
 
 def other_python(version: str) -> interpreters.Interpreter | None:

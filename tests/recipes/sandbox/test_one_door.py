@@ -16,6 +16,9 @@ PACKAGES = ("miners", "recipes", "tracer")
 ALLOWED = {
     ("recipes/sandbox/execution.py", "subprocess.Popen"):
         "the door itself: starts the sandbox (bwrap or unshare) around an untrusted command",
+    ("recipes/sandbox/session.py", "subprocess.Popen"):
+        "the door's other side: starts the sandbox (bwrap or unshare) around a long-lived "
+        "program of citrace's own (the checks' fork server), as execution.py does a command",
     ("recipes/sandbox/isolation.py", "subprocess.Popen"):
         "util-linux's unshare making a user namespace, and /bin/true to probe a backend: "
         "nothing of a project",

@@ -27,6 +27,18 @@ def test_an_assert_on_the_time_zone_fails_in_the_changed_world() -> None:
                      python=sys.executable, timeout=5)
     world = changed_worlds(sys.executable, "")[-1]
     elsewhere = run_check(prompt=prompt, completion=solution, test=test, entry_point="offset",
-                          python=world.python, timeout=5, env=dict(world.env))
+                          python=world.python, timeout=5, world=world.check)
     assert here.passed and not elsewhere.passed
     assert dict(CHANGED_ENV)["TZ"] != "UTC"
+
+
+def test_the_host_name_user_and_directory_differ_in_the_changed_world() -> None:
+    prompt = 'def where():\n    """Where this runs."""\n'
+    solution = ("    import os, socket\n"
+                "    return socket.gethostname(), os.environ.get('USER'), os.getcwd()\n")
+    test = "def check(candidate):\n    print('seen', candidate())\n"
+    world = changed_worlds(sys.executable, "")[-1]
+    seen = run_check(prompt=prompt, completion=solution, test=test, entry_point="where",
+                     python=world.python, timeout=5, world=world.check)
+    assert seen.passed
+    assert "'mirror-host', 'mirror'" in seen.output and "elsewhere" in seen.output

@@ -1,0 +1,509 @@
+"""A long-lived checker inside one sandbox: it forks a fresh process for every check.
+
+Started once per interpreter, policy and world by ``tracer.check.servers`` as
+``python -I -S -c <this file>`` in the sandbox, with ``confines_itself``. It confines itself
+(uid and rlimits of ``CONFINE_ENV``; the CPU limit is per check, and CPU time is counted per
+process, so it is set in each check's process), makes itself non-dumpable (no process of its
+uid may ptrace it, read its memory or open its descriptors through /proc), becomes the
+subreaper of everything it starts, and ignores every signal it can: a check's process that
+sends it one changes nothing (SIGKILL and SIGSTOP end or stall it; the host then restarts it).
+
+Then, from the host on standard input: the harness's source (compiled and defined here once,
+with a few modules of the interpreter's own standard library imported), then one request
+per check (prompt, completion, test, entry point, timeout, memory). Nothing of a request
+runs here: each check is a child that starts a session of its own, sets its CPU and memory
+limits, goes to /tmp (or the world's directory in it), gets the payload on standard input and
+a pipe for its output (read here, up to a limit), closes every other descriptor (this
+server's own pipes to the host above all), and runs the harness's ``main``. When the child
+ends, or its time is up, or it printed too much, every process of the sandbox but this one and
+its init is killed (``kill(-1)``: in the sandbox's own pid namespace that is all of them,
+daemons included, which is checked at start), all are reaped, /tmp, /dev/shm and the System V
+IPC objects are emptied, and the reply says how the check ended and what it printed last. A
+server that cannot make its sandbox clean again says so, and the host ends it.
+
+Messages both ways are an 8-byte little-endian length and JSON. Standard library only, and
+syntax CPython 3.6 parses.
+"""
+
+import json
+import os
+import select
+import signal
+import stat
+import sys
+import time
+
+CONFINE_ENV = "CITRACE_SANDBOX_CONFINE"  # recipes.sandbox.confinement.CONFINE_ENV
+SETUP_FAILED = 125  # a check's process could not be prepared: an error, never a verdict
+CHUNK = 64 * 1024
+TAIL_BYTES = 64 * 1024  # of output, sent back (the host keeps its last lines)
+MAX_MESSAGE = 1 << 30
+PRELOADED = ("typing", "collections", "re", "math", "itertools", "functools", "string",
+             "heapq", "bisect", "operator", "hashlib", "datetime", "fractions", "decimal")
+CLEANED = ("/tmp", "/dev/shm")
+PR_SET_CHILD_SUBREAPER = 36
+IPC_RMID = 0
+KEYCTL = {"x86_64": 250, "aarch64": 219}  # the keyctl system call's number
+KEYCTL_CLEAR, KEYCTL_GET_PERSISTENT = 7, 22
+KEY_SPEC_PROCESS, KEY_SPEC_SESSION, KEY_SPEC_USER, KEY_SPEC_USER_SESSION = -2, -3, -4, -5
+_WAKE = []  # type: list[int]  # the read end of the pipe a SIGCHLD writes to
+
+
+# --- messages ------------------------------------------------------------------------------
+
+def send(fd, value):
+    data = json.dumps(value).encode("utf-8")
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def receive(fd):
+    header = _read_exactly(fd, 8)
+    if header is None:
+        return None
+    size = int.from_bytes(header, "little")
+    if size > MAX_MESSAGE:
+        raise ValueError("message too large")
+    data = _read_exactly(fd, size)
+    if data is None:
+        raise EOFError("message cut short")
+    return json.loads(data.decode("utf-8"))
+
+
+def _read_exactly(fd, size):
+    chunks, wanted = [], size
+    while wanted:
+        chunk = os.read(fd, min(wanted, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(chunks)
+
+
+# --- this process, once ----------------------------------------------------------------------
+
+def confine():
+    """The sandbox's uid and rlimits (see the harness's ``_confine``), but not RLIMIT_CPU."""
+    spec = os.environ.pop(CONFINE_ENV, None)
+    if spec is None:
+        return
+    fields = spec.split()
+    import resource
+
+    for item in fields[1:]:
+        name, _, values = item.partition("=")
+        soft, _, hard = values.partition(":")
+        if name != "RLIMIT_CPU":
+            resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
+    if fields and fields[0] != "-":
+        uid, gid = (int(part) for part in fields[0].split(":"))
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+            os._exit(SETUP_FAILED)
+
+
+def libc_call(name, *args):
+    import _ctypes
+
+    return _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None), name), args)
+
+
+def protect():
+    """Non-dumpable, no capabilities left, subreaper of every process a check starts."""
+    libc_call("prctl", 4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    header = (0x20080522).to_bytes(4, "little") + bytes(4)
+    libc_call("capset", header, bytes(24))
+    if libc_call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError("cannot become the subreaper of the checks")
+
+
+def ignore_signals():
+    """Ignore what can be ignored; the handlers as they were, for the checks' processes."""
+    saved = {}
+    for number in range(1, signal.NSIG):
+        if number in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            continue
+        try:
+            saved[number] = signal.signal(number, signal.SIG_IGN)
+        except (OSError, RuntimeError, ValueError):
+            continue
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    saved[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda number, frame: None)
+    signal.set_wakeup_fd(wake_write)
+    _WAKE.append(wake_read)
+    return saved
+
+
+def others():
+    """The pids in this pid namespace but its init's and ours."""
+    mine = os.getpid()
+    return [int(entry) for entry in os.listdir("/proc")
+            if entry.isdigit() and int(entry) not in (1, mine)]
+
+
+def fresh_namespace():
+    """Whether this process is the first the sandbox's init started in a pid namespace of the
+    sandbox's own: ``kill(-1)`` then reaches the checks' processes and nothing else. (Pid 2,
+    or 3, with no process but the init beside it, is nowhere else: on a host, pid 2 is the
+    kernel's. The host starts a server only in a sandbox, and this is a second lock.)"""
+    return os.getpid() <= 3 and os.path.exists("/proc/1") and not others()
+
+
+def prepare(init):
+    """Compile and define the harness, import what most problems import."""
+    harness = {"__name__": "_citrace_check_harness"}
+    exec(compile(init["harness"], "<check_harness>", "exec"), harness)
+    for name in PRELOADED:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    return harness
+
+
+def freeze():
+    """Keep what is here out of the collector's sight (3.7+): a check's process would
+    otherwise, at its first full collection, touch every object it shares with us, and copy
+    every page that holds one."""
+    import gc
+
+    gc.collect()
+    if hasattr(gc, "freeze"):
+        gc.freeze()
+
+
+# --- one check --------------------------------------------------------------------------------
+
+def child(harness, request, payload_read, output_write, saved):
+    """The check's process: nothing of this server's stays with it but the harness."""
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for number, handler in saved.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        os.dup2(payload_read, 0)
+        os.dup2(output_write, 1)
+        os.dup2(output_write, 2)
+        for entry in os.listdir("/proc/self/fd"):
+            if int(entry) > 2:
+                try:
+                    os.close(int(entry))
+                except OSError:
+                    pass
+        limit_check(request)
+        os.chdir("/tmp")
+        os.environ["TMPDIR"] = "/tmp"
+        if sys.version_info < (3, 7) and "random" in sys.modules:
+            sys.modules["random"].seed()  # 3.7+ reseeds after a fork by itself
+    except BaseException as exc:  # noqa: B036 - nothing untrusted ran yet: an error of ours
+        os.write(2, f"citrace-check: error: cannot prepare the check: {exc}\n".encode())
+        os._exit(SETUP_FAILED)
+    os._exit(run_main(harness["main"]))
+
+
+def run_main(main):
+    """Run the harness's ``main`` (which ends with os._exit) as ``python -c`` would: the
+    status of a SystemExit, or 1 and the traceback (a prompt may break the harness)."""
+    try:
+        main()
+        return 0
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        sys.stderr.write(f"{code}\n")
+        return 1
+    except BaseException:  # noqa: B036 - said as the interpreter says it
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: B036
+                pass
+
+
+def limit_check(request):
+    import resource
+
+    cpu = int(request["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    memory = request.get("memory_bytes")
+    if memory:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        memory = min(int(memory), hard) if hard != resource.RLIM_INFINITY else int(memory)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))  # no POSIX queue outlives a check
+
+
+class Buffers:
+    """The only memory a check's bytes pass through here: allocated once, emptied after
+    every check. A check's process is a copy of this one; had the test or the output of an
+    earlier check been left in memory here (freed objects keep their bytes), a completion
+    could have read them (the same problem's expected values) in its own copy."""
+
+    def __init__(self):
+        self.copy = bytearray(CHUNK)  # the payload, from the host to the check's process
+        self.chunk = bytearray(CHUNK)  # the output, as it is read
+        self.tail = bytearray(TAIL_BYTES)  # its last bytes, a ring
+        self.zeros = bytes(CHUNK)
+
+    def empty(self):
+        for buffer in (self.copy, self.chunk, self.tail):
+            for at in range(0, len(buffer), CHUNK):
+                buffer[at:at + CHUNK] = self.zeros[:len(buffer) - at]
+
+
+class Follow:
+    """The check's process followed to its end: the payload copied from the host to it (never
+    held in an object of its own), its output read, its status."""
+
+    def __init__(self, pid, buffers, payload_size, payload, output, output_limit):
+        self.pid, self.buffers = pid, buffers
+        self.incoming = payload_size  # bytes of the payload the host has yet to give
+        self.held = (0, 0)  # buffers.copy[start:end]: read from the host, not yet passed on
+        self.payload, self.output, self.output_limit = payload, output, output_limit
+        self.status = None
+        self.printed = 0
+        self.limited = False
+
+    def until(self, deadline):
+        while self.status is None and not self.limited:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            readers = [_WAKE[0]] + ([self.output] if self.output is not None else [])
+            if self.incoming and self.held[0] == self.held[1]:
+                readers.append(0)
+            writers = [self.payload] if self.held[0] < self.held[1] else []
+            ready, writable, _ = select.select(readers, writers, [], remaining)
+            if self.output in ready:
+                self.read()
+            if 0 in ready:
+                self.take()
+            if writable:
+                self.give()
+            drain(_WAKE[0])
+            self.reap(os.WNOHANG)
+        return True
+
+    def take(self):
+        """Read the next part of the payload from the host (blocking: it is on its way)."""
+        size = os.readv(0, [memoryview(self.buffers.copy)[:min(self.incoming, CHUNK)]])
+        if size == 0:
+            raise EOFError("the host is gone")
+        self.incoming -= size
+        self.held = (0, size)
+        if self.payload is None:
+            self.held = (0, 0)  # no one to give it to: dropped
+
+    def give(self):
+        start, end = self.held
+        try:
+            done = os.write(self.payload, memoryview(self.buffers.copy)[start:end])
+        except BlockingIOError:
+            return
+        except OSError:  # it closed its standard input: nothing more to give
+            os.close(self.payload)
+            self.payload, done = None, end - start
+        self.held = (start + done, end)
+        if not self.incoming and start + done == end and self.payload is not None:
+            os.close(self.payload)
+            self.payload = None
+
+    def read(self):
+        """Read what the output pipe holds; False if nothing was there yet."""
+        try:
+            size = os.readv(self.output, [self.buffers.chunk])
+        except BlockingIOError:
+            return False
+        if not size:
+            os.close(self.output)
+            self.output = None
+            return True
+        ring, at = self.buffers.tail, self.printed % TAIL_BYTES
+        first = min(size, TAIL_BYTES - at)
+        ring[at:at + first] = memoryview(self.buffers.chunk)[:first]
+        ring[:size - first] = memoryview(self.buffers.chunk)[first:size]
+        self.printed += size
+        self.limited = self.limited or self.printed > self.output_limit
+        return True
+
+    def reap(self, flags):
+        """Reap every ended process (orphans come to us); True when none is left."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, flags)
+            except ChildProcessError:
+                return True
+            if pid == 0:
+                return False
+            if pid == self.pid:
+                self.status = status
+
+    def finish(self):
+        """Kill every process of the sandbox but its init and us, reap them all, take the
+        rest of the payload off the host's pipe and read the rest of the output; False if
+        the sandbox could not be made empty."""
+        if self.payload is not None:
+            os.close(self.payload)
+            self.payload = None
+        while self.incoming:
+            self.take()
+        for _ in range(20):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if self.reap_all(time.monotonic() + 2.0) and not others():
+                break
+        else:
+            return False
+        while self.output is not None:  # every writer is gone: the pipe ends at once
+            if not self.read():
+                return False
+        return True
+
+    def reap_all(self, deadline):
+        while not self.reap(os.WNOHANG):
+            if time.monotonic() > deadline:
+                return False
+            select.select([_WAKE[0]], [], [], 0.05)
+            drain(_WAKE[0])
+        return True
+
+    def exit_code(self):
+        if self.status is None:
+            return -signal.SIGKILL
+        if os.WIFSIGNALED(self.status):
+            return -os.WTERMSIG(self.status)
+        return os.WEXITSTATUS(self.status)
+
+    def send_tail(self):
+        """The last bytes it printed, straight from the ring to the host."""
+        ring, at = memoryview(self.buffers.tail), self.printed % TAIL_BYTES
+        parts = [ring[at:], ring[:at]] if self.printed > TAIL_BYTES else [ring[:at]]
+        for part in parts:
+            while part:
+                part = part[os.write(1, part):]
+
+
+def drain(fd):
+    try:
+        while os.read(fd, 4096):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def run_one(harness, request, buffers, saved):
+    """One check: the request's header has come; its payload follows on our standard input,
+    and goes to the check's process as it comes."""
+    started = time.monotonic()
+    payload_read, payload_write = os.pipe()
+    output_read, output_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        child(harness, request, payload_read, output_write, saved)
+    os.close(payload_read)
+    os.close(output_write)
+    os.set_blocking(payload_write, False)
+    os.set_blocking(output_read, False)
+    follow = Follow(pid, buffers, int(request["payload_bytes"]), payload_write, output_read,
+                    int(request["output_limit"]))
+    in_time = follow.until(started + float(request["wall_seconds"]))
+    clean = follow.finish() and empty_sandbox()
+    send(1, {"exit_code": follow.exit_code(), "timed_out": not in_time,
+             "limited": follow.limited, "duration": time.monotonic() - started,
+             "output_bytes": min(follow.printed, TAIL_BYTES), "clean": clean})
+    follow.send_tail()
+    buffers.empty()
+
+
+# --- making the sandbox as it was --------------------------------------------------------------
+
+def empty_sandbox():
+    """Remove what the check left in /tmp and /dev/shm, its System V IPC objects and the
+    keys it put in the keyrings its uid shares."""
+    try:
+        for top in CLEANED:
+            for entry in os.listdir(top):
+                remove(os.path.join(top, entry))
+        remove_ipc()
+        clear_keyrings()
+        return not any(os.listdir(top) for top in CLEANED)
+    except (OSError, RecursionError):
+        return False
+
+
+def clear_keyrings():
+    """The user's keyrings outlive its processes (and the persistent one, even its login):
+    empty them. The session keyring is ours, which the checks inherit."""
+    number = KEYCTL.get(os.uname().machine)
+    if number is None:
+        return
+    # Linked to our own process keyring (no child inherits it), so that we possess it: only
+    # its possessor may change the persistent keyring.
+    persistent = libc_call("syscall", number, KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_PROCESS)
+    for keyring in (KEY_SPEC_SESSION, KEY_SPEC_USER, KEY_SPEC_USER_SESSION, persistent):
+        if keyring != -1:
+            libc_call("syscall", number, KEYCTL_CLEAR, keyring)
+
+
+def remove(path):
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(path)
+        return
+    os.chmod(path, 0o700)  # a check may have taken its own rights away
+    for entry in os.listdir(path):
+        remove(os.path.join(path, entry))
+    os.rmdir(path)
+
+
+def remove_ipc():
+    for kind, function, column in (("shm", "shmctl", 1), ("msg", "msgctl", 1),
+                                   ("sem", "semctl", 1)):
+        with open("/proc/sysvipc/" + kind) as table:
+            rows = table.read().splitlines()[1:]
+        for row in rows:
+            ident = int(row.split()[column])
+            if libc_call(function, ident, IPC_RMID, 0) != 0:
+                raise OSError("cannot remove a System V IPC object")
+
+
+# --- the server ------------------------------------------------------------------------------
+
+def main():
+    try:
+        confine()
+        protect()
+        saved = ignore_signals()
+        init = receive(0)
+        harness = prepare(init)
+        if not fresh_namespace():
+            raise OSError("not the first process of a pid namespace of the sandbox's own")
+    except BaseException as exc:  # noqa: B036 - told to the host, which will not use us
+        send(1, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        os._exit(SETUP_FAILED)
+    buffers = Buffers()
+    freeze()
+    send(1, {"ready": True, "python": sys.version.split()[0]})
+    while True:
+        request = receive(0)
+        if request is None:
+            os._exit(0)  # the host is gone or done with us
+        run_one(harness, request, buffers, saved)
+
+
+if __name__ == "__main__":
+    main()
