@@ -81,6 +81,7 @@ ENVIRONMENT_DEPENDENT = "environment_dependent"
 # Every assert calls the function with no argument: it returns a constant (a version
 # string, a default), which asks the model nothing about code.
 CONSTANT_FUNCTION = "constant_function"
+TEST_TOO_LONG = "test_too_long"  # even its shortest test passes MAX_TEST_CHARS
 
 # --- validation (assert level): counted as `assert_<reason>` beside the candidates'
 ASSERT_FAILS_ALONE = "assert_fails_alone"  # fails when run alone in a fresh process

@@ -57,6 +57,7 @@ from tracer.emit.drops import (
     ONLY_RAISES,
     REFERENCE_FAILS,
     STUB_PASSES,
+    TEST_TOO_LONG,
     TIMEOUT,
     UNSTABLE_ASSERTS,
     internal,
@@ -171,6 +172,8 @@ class _Validation:
         if reason is not None:
             return Validated(None, reason, self.dropped)
         kept = self._test(self.blocks)
+        if len(kept) > MAX_TEST_CHARS:
+            return Validated(None, TEST_TOO_LONG, self.dropped)
         return Validated(dataclasses.replace(
             self.candidate, test=kept, n_asserts=len(self.blocks) if self.structured
             else self.candidate.n_asserts,

@@ -87,3 +87,16 @@ def test_code_that_runs_on_its_own_python_only_is_checked_in_a_world_of_that_pyt
     assert result.reason is None and result.candidate is not None
     worlds = [r for r in result.candidate.validation_runs if r.kind.startswith("world:")]
     assert worlds[-1].kind == "world:timezone"
+
+
+def test_a_test_longer_than_the_bound_is_dropped(tmp_path) -> None:
+    prompt = 'def size(text):\n    """How long text is."""\n'
+    blocks = [f"assert candidate({'x' * 900 + str(n)!r}) == {901 + len(str(n)) - 1}"
+              for n in range(12)]
+    candidate = structured(prompt, "    return len(text)\n", blocks)
+    result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
+    assert result.candidate is not None and len(result.candidate.test) <= 8000
+    assert result.candidate.n_asserts < 12
+    huge = structured(prompt, "    return len(text)\n", [f"assert candidate({'y' * 9000!r}) == 9000"])
+    assert validate_candidate(huge, python=PYTHON, work_dir=tmp_path).reason == \
+        drops.TEST_TOO_LONG
