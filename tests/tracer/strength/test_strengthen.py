@@ -78,9 +78,8 @@ def test_code_that_runs_on_its_own_python_only_is_checked_in_a_world_of_that_pyt
     # Every block fails on the other Python: that Python is not one the code was written
     # for, so the changed world keeps the traced Python and changes the rest.
     prompt = 'def twice(x):\n    """x twice, on the Python it was written for."""\n'
-    solution = ("    import sys\n    if sys.version_info[:2] != %r:\n"
-                "        raise RuntimeError('unsupported')\n    return 2 * x\n"
-                % (sys.version_info[:2],))
+    solution = (f"    import sys\n    if sys.version_info[:2] != {sys.version_info[:2]!r}:\n"
+                "        raise RuntimeError('unsupported')\n    return 2 * x\n")
     candidate = structured(prompt, solution, ["assert candidate(2) == 4",
                                               "assert candidate(-1) == -2"])
     result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
@@ -97,6 +96,7 @@ def test_a_test_longer_than_the_bound_is_dropped(tmp_path) -> None:
     result = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path)
     assert result.candidate is not None and len(result.candidate.test) <= 8000
     assert result.candidate.n_asserts < 12
-    huge = structured(prompt, "    return len(text)\n", [f"assert candidate({'y' * 9000!r}) == 9000"])
+    huge = structured(prompt, "    return len(text)\n",
+                      [f"assert candidate({'y' * 9000!r}) == 9000"])
     assert validate_candidate(huge, python=PYTHON, work_dir=tmp_path).reason == \
         drops.TEST_TOO_LONG
