@@ -45,7 +45,7 @@ from pathlib import Path
 from recipes.sandbox import SandboxSettings
 from tracer.check.run import TIMED_OUT, CheckResult, run_check
 from tracer.emit import check_helpers
-from tracer.emit.asserts import MAX_ASSERTS, RAISES, REPLAY, RETURNS, YIELDS
+from tracer.emit.asserts import MAX_ASSERTS, MUTATES, RAISES, REPLAY, RETURNS, YIELDS
 from tracer.emit.drops import (
     ASSERT_ENVIRONMENT_DEPENDENT,
     ASSERT_FAILS_ALONE,
@@ -203,7 +203,8 @@ class _Validation:
                                        round(time.monotonic() - started, 3)))
         augmented = [b for b in chosen.blocks if b not in self.blocks]
         self.sources.update({b: AUGMENTED for b in augmented})
-        self.kinds.update({b: RETURNS for b in augmented})
+        self.kinds.update({b: MUTATES if "assert _citrace_state(" in b else RETURNS
+                           for b in augmented})
         before = list(self.blocks)
         self.blocks = [b for b in chosen.blocks if b not in augmented or self._passes_alone(b)]
         self.held = chosen
@@ -213,7 +214,7 @@ class _Validation:
 
     def _strength(self) -> Strength:
         c = self.candidate
-        returns = [self.kinds.get(b) == RETURNS for b in self.blocks]
+        returns = [self.kinds.get(b) in (RETURNS, MUTATES) for b in self.blocks]
         slowest = max((r.seconds for r in self.runs if r.kind.startswith("reference")),
                       default=1.0)
         return strengthen(

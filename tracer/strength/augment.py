@@ -2,19 +2,20 @@
 
 EvalPlus's idea on real recorded inputs: from each recorded call whose result the test
 asserts (``candidate(a, b)``; a method's ``obj.m(a)`` or ``obj.prop`` on an instance made in
-a recorded state), derive calls with one literal changed by its type (numbers: 0, 1, -1, the
-value +-1 and negated; strings and bytes: empty, upper and lower case, one character less at
-either end, reversed, one character changed; lists and tuples: empty, the first item alone,
-reversed, doubled, the last item dropped; sets and dicts: empty, one item). The literals are
-the call's arguments and, for a method, the values of its instance's recorded fields. Calls
-that take one argument from another recorded call of the same shape are derived too. What
-is not a plain literal (objects, markers) stays as recorded.
+a recorded state, or the state ``obj.m(a)`` left the instance in), derive calls with one
+literal changed by its type (numbers: 0, 1, -1, the value +-1 and negated; strings and
+bytes: empty, upper and lower case, one character less at either end, reversed, one
+character changed; lists and tuples: empty, the first item alone, reversed, doubled, the
+last item dropped; sets and dicts: empty, one item). The literals are the call's arguments
+and, for a method, the values of its instance's recorded fields. Calls that take one
+argument from another recorded call of the same shape are derived too. What is not a plain
+literal (objects, markers) stays as recorded.
 
 The canonical solution answers them: every derived call runs in the checker, in the sandbox,
 at the traced Python, in batches, twice; a call is kept only when it returned in both runs
 the same plain value (one with a Python source: ``replay.source``), so an augmented assert
 says what the project's own code does. Whether it is *worth* keeping is the selection's
-call (``select``): only for a mutant no recorded assert kills.
+call (``select``).
 """
 
 from __future__ import annotations
@@ -185,9 +186,10 @@ class _Site:
     and the literal slots a variant may change (the call's arguments, and the recorded
     state of a method's instance: ``obj = _citrace_object(candidate, {...})``)."""
 
-    def __init__(self, setup: list[ast.stmt], expression: ast.expr) -> None:
-        self.setup, self.expression = setup, expression
-        call = expression if isinstance(expression, ast.Call) else None
+    def __init__(self, setup: list[ast.stmt], expression: ast.expr,
+                 action: ast.Call | None = None) -> None:
+        self.setup, self.expression, self.action = setup, expression, action
+        call = action or (expression if isinstance(expression, ast.Call) else None)
         self.arguments: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)] \
             if call is not None else []
         self.shape = (len(call.args), tuple(k.arg for k in call.keywords)) if call else None
@@ -200,14 +202,19 @@ class _Site:
         except SyntaxError:
             return None
         *setup, last = tree.body or [None]
-        if not isinstance(last, ast.Assert) or not all(isinstance(s, ast.Assign)
-                                                       for s in setup):
-            return None
-        test = last.test
+        test = last.test if isinstance(last, ast.Assert) else None
         if not (isinstance(test, ast.Compare) and len(test.ops) == 1
-                and isinstance(test.ops[0], ast.Eq) and _is_subject(test.left)):
+                and isinstance(test.ops[0], ast.Eq)):
             return None
-        return cls(list(setup), test.left)
+        action = None
+        if _is_state(test.left) and setup and isinstance(setup[-1], ast.Expr) and isinstance(
+                setup[-1].value, ast.Call) and _is_subject(setup[-1].value):
+            action = setup.pop().value  # a method that changed its instance: obj.m(x)
+        elif not _is_subject(test.left):
+            return None
+        if not all(isinstance(s, ast.Assign) for s in setup):
+            return None
+        return cls(list(setup), test.left, action)
 
     def slots(self) -> list[ast.expr]:
         state = list(self.state.values) if self.state is not None else []
@@ -222,6 +229,8 @@ class _Site:
             return ast.unparse(_Replacing(target, replacement).visit(copy.deepcopy(node))) \
                 if target is not None else ast.unparse(node)
         setup = tuple(shown(statement) for statement in self.setup)
+        if self.action is not None:
+            setup += (shown(self.action),)
         return Derived(setup, shown(self.expression))
 
     def variants(self) -> Iterator[Derived]:
@@ -258,6 +267,13 @@ def _is_subject(node: ast.expr) -> bool:
         return inner.id == "candidate" and isinstance(node, ast.Call)
     return (isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name)
             and inner.value.id == OBJECT_NAME)
+
+
+def _is_state(node: ast.expr) -> bool:
+    """``_citrace_state(obj)``: the state a method left its instance in."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "_citrace_state" and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name) and node.args[0].id == OBJECT_NAME)
 
 
 def _instance_state(setup: Sequence[ast.stmt]) -> ast.Dict | None:

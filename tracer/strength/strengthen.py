@@ -63,7 +63,7 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
                augment_inputs: bool) -> Strength:
     """The strongest test of at most ``limit`` blocks out of ``blocks`` (and augmented ones
     when ``augment_inputs``). ``returns[i]``: block i asserts a function's returned value
-    (the calls augmentation derives from)."""
+    or the state it left (the calls augmentation derives from)."""
     made = mutants(prompt, canonical)
     if not made:
         kept = _first_fitting(blocks, limit, max_chars - base_chars)

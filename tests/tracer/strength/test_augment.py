@@ -73,3 +73,21 @@ def test_a_method_call_varies_its_arguments_and_its_instance_state() -> None:
     assert ("    obj = _citrace_object(candidate, {'limit': 11, 'count': 4})\n"
             "    assert obj.left(2) == 3\n") in blocks
     assert not any("obj.left(0)" in b for b in blocks)  # ZeroDivisionError: left out
+
+
+def test_a_method_that_changes_its_instance_is_varied_and_its_new_state_asserted() -> None:
+    block = ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
+             "    obj.left(2)\n"
+             "    assert _citrace_state(obj) == ('Counter', {'limit': 10, 'count': 4}, None)\n")
+    derived = derived_calls([block])
+    assert Derived(("obj = _citrace_object(candidate, {'limit': 10, 'count': 4})",
+                    "obj.left(3)"), "_citrace_state(obj)") in derived
+    solution = "        self.count += step\n"
+    preamble = check_helpers.preamble({check_helpers.OBJECT, check_helpers.STATE})
+    found = augment(preamble, derived, lambda test: run_check(
+        prompt=COUNTER, completion=solution, test=test, entry_point="Counter",
+        python=sys.executable, timeout=5))
+    assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
+            "    obj.left(3)\n"
+            "    assert _citrace_state(obj) == ('Counter', {'limit': 10, 'count': 7}, None)\n"
+            ) in {a.block for a in found}
