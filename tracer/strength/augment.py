@@ -189,7 +189,7 @@ class _Site:
     def __init__(self, setup: list[ast.stmt], expression: ast.expr,
                  action: ast.Call | None = None) -> None:
         self.setup, self.expression, self.action = setup, expression, action
-        call = action or (expression if isinstance(expression, ast.Call) else None)
+        call = action or _called(expression)
         self.arguments: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)] \
             if call is not None else []
         self.shape = (len(call.args), tuple(k.arg for k in call.keywords)) if call else None
@@ -260,8 +260,32 @@ def _key(node: ast.AST) -> tuple[object, ...]:
     return (ast.dump(node), getattr(node, "lineno", None), getattr(node, "col_offset", None))
 
 
-def _is_subject(node: ast.expr) -> bool:
-    """``candidate(...)``, ``obj.name(...)`` or ``obj.name``: what augmentation can vary."""
+def _called(node: ast.expr) -> ast.Call | None:
+    """The call whose arguments vary: the subject itself, or the generator call inside
+    ``list(...)`` or ``list(itertools.islice(..., n))``."""
+    drawn = _drawn(node)
+    if drawn is not None:
+        return drawn
+    return node if isinstance(node, ast.Call) else None
+
+
+def _drawn(node: ast.expr) -> ast.Call | None:
+    """X of ``list(X)`` or ``list(itertools.islice(X, n))``, when X is a subject call."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "list" and len(node.args) == 1 and not node.keywords):
+        return None
+    inner = node.args[0]
+    if (isinstance(inner, ast.Call) and ast.unparse(inner.func) == "itertools.islice"
+            and len(inner.args) == 2 and isinstance(inner.args[1], ast.Constant)):
+        inner = inner.args[0]
+    return inner if isinstance(inner, ast.Call) and _is_subject(inner, drawn=False) else None
+
+
+def _is_subject(node: ast.expr, *, drawn: bool = True) -> bool:
+    """``candidate(...)``, ``obj.name(...)`` or ``obj.name`` (or what a generator call of
+    theirs gives, drawn by ``list``): what augmentation can vary."""
+    if drawn and _drawn(node) is not None:
+        return True
     inner = node.func if isinstance(node, ast.Call) else node
     if isinstance(inner, ast.Name):
         return inner.id == "candidate" and isinstance(node, ast.Call)
@@ -301,6 +325,9 @@ def _recombined(sites: Sequence[_Site]) -> Iterator[Derived]:
 def _value_variants(node: ast.expr) -> Iterator[str]:
     if isinstance(node, ast.Starred):
         return
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        yield from _wrapped_variants(node)
+        return
     try:
         value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -311,6 +338,26 @@ def _value_variants(node: ast.expr) -> Iterator[str]:
         if text is not None and text not in seen and len(text) <= MAX_ASSERT_CHARS // 2:
             seen.add(text)
             yield text
+
+
+def _wrapped_variants(node: ast.Call) -> Iterator[str]:
+    """``iter([...])`` with its list varied; ``range(a, b, c)`` one shorter, one longer and
+    empty (the probe writes iterators and ranges so)."""
+    name = node.func.id if isinstance(node.func, ast.Name) else ""
+    if name == "iter" and len(node.args) == 1:
+        for text in _value_variants(node.args[0]):
+            yield f"iter({text})"
+    elif name == "range" and 1 <= len(node.args) <= 3:
+        try:
+            bounds = [ast.literal_eval(arg) for arg in node.args]
+        except (ValueError, TypeError, SyntaxError):
+            return
+        if not all(type(b) is int for b in bounds):
+            return
+        start, stop, step = ([0, *bounds, 1] if len(bounds) == 1 else [*bounds, 1])[:3]
+        for new_stop in (stop - step, stop + step, start):
+            if new_stop != stop and abs(new_stop - start) <= 10 ** 6:
+                yield f"range({start}, {new_stop}, {step})"
 
 
 def _by_type(value: Any) -> list[Any]:

@@ -91,3 +91,14 @@ def test_a_method_that_changes_its_instance_is_varied_and_its_new_state_asserted
             "    obj.left(3)\n"
             "    assert _citrace_state(obj) == ('Counter', {'limit': 10, 'count': 7}, None)\n"
             ) in {a.block for a in found}
+
+
+def test_a_generator_drawn_by_list_is_varied_and_its_iterator_and_range_arguments_too() -> None:
+    derived = derived_calls([
+        "    assert list(candidate(iter([1, 2, 3]), 2)) == [1, 2]\n",
+        "    assert list(itertools.islice(candidate(range(0, 5, 1)), 10)) == [0, 1, 2, 3, 4]\n"])
+    expressions = {d.expression for d in derived}
+    assert "list(candidate(iter([]), 2))" in expressions
+    assert "list(candidate(iter([1, 2, 3]), 3))" in expressions
+    assert "list(itertools.islice(candidate(range(0, 4, 1)), 10))" in expressions
+    assert "list(itertools.islice(candidate(range(0, 0, 1)), 10))" in expressions
