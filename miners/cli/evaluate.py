@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from miners.cli import paths
 from recipes import sandbox
 from tracer.check.evaluate import (
     DEFAULT_TIMEOUT,
@@ -67,9 +68,13 @@ def _default_workers() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Every path is checked before any file is read: the first error said is a path's.
+    paths.input_file(args.problems, "--problems")
+    paths.input_file(args.samples, "--samples")
+    output = paths.output_file(
+        args.output or args.samples.with_name(args.samples.name + "_results.jsonl"), "-o")
     problems = read_problems(args.problems)
     samples = read_jsonl(args.samples)
-    output = args.output or args.samples.with_name(args.samples.name + "_results.jsonl")
     settings = sandbox.SandboxSettings(unsafe_no_sandbox=args.unsafe_no_sandbox)
     sandbox.require_isolation(allow_unsafe=settings.unsafe_no_sandbox)  # refuse at once
     evaluation = evaluate(problems, samples, ks=args.k, workers=args.workers,
