@@ -21,7 +21,13 @@ from miners.sources import acquire, licenses
 from recipes import interpreters, planner, sandbox
 from recipes.records import STAGES, Env, Failure, Recipe, Stage, StageError, cpu_seconds
 from recipes.runners import installers
-from recipes.runners.diagnose import BOUND_CAUSES, cause_of_test_failure, failure_line, suite_counts
+from recipes.runners.diagnose import (
+    BOUND_CAUSES,
+    SuiteCounts,
+    cause_of_test_failure,
+    failure_line,
+    suite_counts,
+)
 from recipes.sandbox import SandboxSettings
 from recipes.sandbox.egress import NetworkMeter
 from tracer import inject, roots
@@ -281,11 +287,27 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
     with progress.stage_of("trace"):
         traces = read_traces(trace_dir)
         progress.counts["calls_recorded"] = len(traces.calls)
+        _refuse_a_run_of_no_test(counts, traced=bool(traces.calls))
         if not traces.calls:
             raise StageError("trace", "no_calls",
                              f"the tests ran but no call of the project's own functions was "
                              f"recorded (traced under {', '.join(map(str, trace_roots))})")
     return traces
+
+
+def _refuse_a_run_of_no_test(counts: SuiteCounts | None, *, traced: bool) -> None:
+    """A run that executed no test is no run, whatever its exit status: a tox environment
+    with no ``commands`` says OK having run nothing. It ends as a test failure, so the next
+    recipe (another environment, the Travis or GitHub jobs, the fallback) gets its turn. A
+    summary that counts no test settles it; with no summary at all (a runner whose output
+    we do not read), a run that recorded calls ran something."""
+    if counts is not None and counts.ran == 0:
+        raise StageError("test", "no_tests_found",
+                         "the recipe's test commands ran no test (their summary counts none)")
+    if counts is None and not traced:
+        raise StageError("test", "no_tests_found",
+                         "the recipe's test commands ran no test: no test runner's summary "
+                         "in their output and no call recorded")
 
 
 def _interpreter_of(env: Env) -> str:

@@ -10,10 +10,12 @@ import configparser
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from recipes import interpreters
-from recipes.records import Recipe, StageError
+from recipes.ci import steps
+from recipes.records import CommandOutcome, Recipe, StageError
 from recipes.sandbox import Policy, SandboxSettings, base_environment, run
 
 # Environment factors that name a chore rather than a test run.
@@ -28,6 +30,7 @@ CHORE_FACTORS = frozenset({
     "spelling", "spellcheck", "linkcheck", "pyupgrade", "news", "newsfragments",
 })
 LIST_TIMEOUT = 120.0
+QUERY_LINES = 20000  # lines of ``tox config`` kept: a section and a line per command
 
 
 def tox_config_file(checkout: Path) -> str | None:
@@ -51,25 +54,68 @@ def _contains(path: Path, needle: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class ToxEnvironment:
+    """One environment tox knows, and its test commands as tox resolved them (factors,
+    substitutions, ``{posargs}`` defaults); ``commands`` is None when tox could not say."""
+
+    name: str
+    commands: tuple[str, ...] | None = None
+
+
 def list_environments(checkout: Path, *, log_path: Path,
-                      settings: SandboxSettings = SandboxSettings()) -> list[str]:
-    """Every environment tox knows for this checkout, in tox's order."""
-    argv = [sys.executable, "-m", "tox", "list", "--no-desc", "--no-provision"]
-    # Listing only reads the configuration (and may leave a .tox directory): no network.
-    outcome = run(argv, cwd=checkout, timeout=LIST_TIMEOUT, log_path=log_path,
-                  env=base_environment({"TOX_USER_CONFIG_FILE": "/dev/null"}), tail_lines=5000,
-                  policy=Policy(writable=(checkout,),
-                                unsafe_no_sandbox=settings.unsafe_no_sandbox))
-    if not outcome.ok:
-        last = outcome.output_tail.strip().splitlines()[-1:] or ["no output"]
+                      settings: SandboxSettings = SandboxSettings()) -> list[ToxEnvironment]:
+    """Every environment tox knows for this checkout, in tox's order, with its commands
+    (``tox config -e ALL -k commands``); the names alone (``tox list``) when tox cannot
+    show the commands."""
+    shown = _tox_query(checkout, ["config", "-e", "ALL", "-k", "commands"], log_path, settings)
+    if shown.ok:
+        environments = _configured_commands(shown.output_tail)
+        if environments:
+            return environments
+    listed = _tox_query(checkout, ["list", "--no-desc"], log_path, settings)
+    if not listed.ok:
+        last = listed.output_tail.strip().splitlines()[-1:] or ["no output"]
         message = f"tox cannot read the configuration: {last[0]}"
         raise StageError("plan", "config_unreadable", message)
     names = []
-    for line in outcome.output_tail.splitlines():
+    for line in listed.output_tail.splitlines():
         line = line.strip()
         if line and re.fullmatch(r"[\w.{},+-]+", line) and not line.endswith(":"):
-            names.append(line)
+            names.append(ToxEnvironment(line))
     return names
+
+
+def _tox_query(checkout: Path, arguments: list[str], log_path: Path,
+               settings: SandboxSettings) -> CommandOutcome:
+    """A tox command that only reads the configuration (it may leave a .tox directory):
+    in the sandbox, with no network, and no provisioning."""
+    argv = [sys.executable, "-m", "tox", *arguments, "--no-provision"]
+    return run(argv, cwd=checkout, timeout=LIST_TIMEOUT, log_path=log_path,
+               env=base_environment({"TOX_USER_CONFIG_FILE": "/dev/null", "NO_COLOR": "1"}),
+               tail_lines=QUERY_LINES,
+               policy=Policy(writable=(checkout,), unsafe_no_sandbox=settings.unsafe_no_sandbox))
+
+
+def _configured_commands(output: str) -> list[ToxEnvironment]:
+    """The environments of ``tox config``'s output: a ``[testenv:NAME]`` section each, whose
+    ``commands =`` value is on its line or on the indented lines below it. tox's own
+    environments (``.pkg``) are left out."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        section = re.fullmatch(r"\[testenv:(.+)\]", line.strip())
+        if section is not None:
+            name = section.group(1)
+            current = None if name.startswith(".") else found.setdefault(name, [])
+        elif line.startswith("["):
+            current = None
+        elif current is not None and line.startswith("commands ="):
+            current += [line.split("=", 1)[1].strip()]
+        elif current is not None and line.startswith("  ") and line.strip():
+            current.append(line.strip())
+    return [ToxEnvironment(name, tuple(c for c in commands if c))
+            for name, commands in found.items()]
 
 
 def python_factor(env_name: str) -> tuple[bool, tuple[int, int] | None]:
@@ -85,24 +131,80 @@ def python_factor(env_name: str) -> tuple[bool, tuple[int, int] | None]:
 
 
 def is_test_environment(env_name: str) -> bool:
+    """Whether an environment's name leaves it a test run (no chore factor)."""
     factors = set(env_name.lower().split("-"))
     return env_name.lower() not in CHORE_FACTORS and not factors & CHORE_FACTORS
 
 
-def recipes_from_tox(checkout: Path, environments: Callable[[], list[str]],
+# How an environment ranks by what its commands do and by its name: a test runner (pytest,
+# unittest, nose, trial, ``setup.py test``, a ``runtests.py`` ...) in an environment not named
+# for a chore first; then one named for a chore (``coverage`` running ``pytest --cov``); then
+# commands that are neither a test runner nor a chore (a project's own script).
+RUNS_TESTS, CHORE_NAMED_TESTS, RUNS_OTHER = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Whether an environment is run as the project's tests: ``rank`` (RUNS_TESTS first)
+    when it is, ``why_not`` when it is not."""
+
+    rank: int = RUNS_OTHER
+    why_not: str = ""
+
+
+def judge_environments(environments: list[ToxEnvironment]) -> dict[str, Judgement]:
+    """Each environment judged by its commands, and by its name when tox could not show
+    them. An environment that runs no command, or only chores (linters, docs builds,
+    coverage reports), is no test run; and when some environment not named for a chore
+    runs a test runner, no other is (``update-actions``, or ``docs`` inheriting
+    ``[testenv]``'s pytest, beside ``py311``)."""
+    judged = {env.name: _judge(env) for env in environments}
+    if any(j.rank == RUNS_TESTS and not j.why_not for j in judged.values()):
+        for env in environments:
+            verdict = judged[env.name]
+            if verdict.why_not or verdict.rank == RUNS_TESTS:
+                continue
+            why = ("not a test run (named for a chore; other environments run the tests)"
+                   if verdict.rank == CHORE_NAMED_TESTS else
+                   f"runs no test runner ({_shown(env.commands)}); other environments do")
+            judged[env.name] = Judgement(verdict.rank, why)
+    return judged
+
+
+def _judge(env: ToxEnvironment) -> Judgement:
+    chore_name = not is_test_environment(env.name)
+    if env.commands is None:
+        return Judgement(why_not="not a test run" if chore_name else "")
+    if not env.commands:
+        return Judgement(why_not="has no commands: tox would run nothing and say OK")
+    if any(steps.is_test_step(command) for command in env.commands):
+        return Judgement(CHORE_NAMED_TESTS if chore_name else RUNS_TESTS)
+    if all(not steps.classify(c).kept or steps.is_bookkeeping(c) for c in env.commands):
+        return Judgement(why_not=f"runs no test, only chores ({_shown(env.commands)})")
+    return Judgement(why_not="not a test run" if chore_name else "")
+
+
+def _shown(commands: tuple[str, ...] | None) -> str:
+    shown = "; ".join(commands or ())
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def recipes_from_tox(checkout: Path, environments: Callable[[], list[ToxEnvironment]],
                      ) -> tuple[list[Recipe], list[str]]:
     """Recipes for the test environments that can run here, best first, and the
     environments left out with the reason; ``environments()`` lists tox's (in the sandbox:
-    ``ci_jobs.ToxEnvironments.names``, shared with the CI jobs that run tox)."""
+    ``ci_jobs.ToxEnvironments.environments``, shared with the CI jobs that run tox)."""
     source = tox_config_file(checkout)
     if source is None:
         return [], []
     overrides, repairs = config_repairs(checkout)
-    recipes: list[tuple[tuple[int, int, int], Recipe]] = []
+    recipes: list[tuple[tuple[int, ...], Recipe]] = []
     skipped: list[str] = []
-    for name in environments():
-        if not is_test_environment(name):
-            skipped.append(f"{name}: not a test run")
+    listed = environments()
+    judged = judge_environments(listed)
+    for name in (env.name for env in listed):
+        if judged[name].why_not:
+            skipped.append(f"{name}: {judged[name].why_not}")
             continue
         names_python, wanted = python_factor(name)
         chosen = interpreters.choose(wanted)
@@ -113,9 +215,11 @@ def recipes_from_tox(checkout: Path, environments: Callable[[], list[str]],
         recipe = Recipe(kind="tox", source=source, job=name, python=chosen.short,
                         interpreter=chosen.path, toxenv=name, overrides=overrides,
                         repairs=repairs, wanted=_text(wanted))
-        # An environment named for a Python is one of the project's main test runs; one
-        # named otherwise ("doctest", "tz", "docstrings") is more often a side job.
-        recipes.append(((0 if names_python else 1, *interpreters.rank(wanted, chosen)), recipe))
+        # What the commands do comes first; then an environment named for a Python is one
+        # of the project's main test runs; one named otherwise ("doctest", "tz",
+        # "docstrings") is more often a side job.
+        recipes.append(((judged[name].rank, 0 if names_python else 1,
+                         *interpreters.rank(wanted, chosen)), recipe))
     recipes.sort(key=lambda pair: pair[0])
     return [recipe for _, recipe in recipes], skipped
 

@@ -175,6 +175,11 @@ class SuiteCounts:
     errors: int
 
     @property
+    def ran(self) -> int:
+        """Tests that ran, whatever their outcome."""
+        return self.passed + self.failed + self.errors
+
+    @property
     def mostly_passed(self) -> bool:
         """More tests passed than failed or erred: the suite ran, and the environment
         mostly works (see ``miners.pipeline`` for why such a run is kept)."""
