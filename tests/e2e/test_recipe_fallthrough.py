@@ -35,3 +35,23 @@ def test_failed_tox_tests_fall_through_to_a_mostly_passing_fallback(tmp_path: Pa
     assert repo["counts"]["tests_failed"] == 1 and repo["counts"]["tests_passed"] >= 4
     assert repo["counts"]["problems"] >= 4
     assert repo["log_tail"] == "" and not (out / "failures").exists()
+
+
+@pytest.mark.slow
+def test_a_tox_run_that_ran_no_test_falls_through_to_the_next_recipe(tmp_path: Path) -> None:
+    # issue 16, item 2: a command that is neither a test runner nor a chore is planned (it
+    # may be the project's own test script), but it ran no test: tox says OK, nothing is
+    # recorded, and the next recipe must get its turn instead of the project ending no_calls.
+    project = tmp_path / "textkit"
+    shutil.copytree(TEXTKIT, project, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    tox_ini = project / "tox.ini"
+    tox_ini.write_text(tox_ini.read_text().replace(
+        "commands = pytest -q tests", "commands = python -c \"print('built')\"", 1))
+    out = tmp_path / "out"
+    assert main(["mine", str(project), "-o", str(out)]) == 0
+    [repo] = [json.loads(line) for line in (out / "repos.jsonl").read_text().splitlines()]
+    assert repo["status"] == "ok", repo
+    assert repo["recipe"] == "fallback:pytest"
+    [tried] = repo["recipes_tried"]
+    assert tried.startswith("tox.ini:py3 (python 3.") and tried.endswith(": test no_tests_found")
+    assert repo["counts"]["tests_passed"] >= 4 and repo["counts"]["problems"] >= 4
