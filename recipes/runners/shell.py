@@ -78,7 +78,12 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
     scripts = [*recipe.steps, *(command[-1] for command in recipe.commands)]
     if not any(installs_project(s, checkout) for s in scripts) and _installable(checkout):
         repairs.append("installed the project with pip install -e ., which no step does")
-        failed += _install(shell, chain, ["-e", "."], fallbacks, cwd=checkout)
+        editable_failed = _install(shell, chain, ["-e", "."], fallbacks, cwd=checkout)
+        if editable_failed:
+            # A build backend without PEP 660's build_editable: install a copy instead.
+            repairs.append("installed the project with pip install . (-e failed)")
+            editable_failed += _install(shell, chain, ["."], fallbacks, cwd=checkout)
+        failed += editable_failed
     shell.save(work_dir / STATE_FILE)
     site_packages, version = envs.describe(python, inside=work_dir,
                                            interpreter=recipe.interpreter,
