@@ -91,6 +91,7 @@ def _tox_query(checkout: Path, arguments: list[str], log_path: Path,
     """A tox command that only reads the configuration (it may leave a .tox directory):
     in the sandbox, with no network, and no provisioning."""
     argv = [sys.executable, "-m", "tox", *arguments, "--no-provision"]
+    argv += [arg for override in NO_PROVISIONING for arg in ("-x", override)]
     return run(argv, cwd=checkout, timeout=LIST_TIMEOUT, log_path=log_path,
                env=base_environment({"TOX_USER_CONFIG_FILE": "/dev/null", "NO_COLOR": "1"}),
                tail_lines=QUERY_LINES,
@@ -245,14 +246,23 @@ RUN_EVERY_COMMAND = "testenv.ignore_errors=true"
 ALLOW_EXTERNALS = "testenv.allowlist_externals+=*"
 
 
+# tox provisions itself (a newer tox, with the ``requires`` plugins, in ``.tox/.tox``) when the
+# configuration's ``requires`` are not met: at plan time and in the traced run there is no
+# network to do so, and a tox 3 plugin (tox-venv, tox-pip-version) would not load in tox 4.
+# So every tox command here ignores ``requires``; the key is spelled per configuration file
+# (tox.ini and legacy_tox_ini: ``tox``; setup.cfg: ``tox:tox``; TOML: the top level), and an
+# override of a section the file lacks is ignored.
+NO_PROVISIONING = ("tox.requires=", "tox:tox.requires=", "requires=")
+
+
 def config_repairs(checkout: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(tox ``-x`` overrides, notes) for every tox recipe of the checkout: RUN_EVERY_COMMAND,
-    ALLOW_EXTERNALS, and repairs of tox 3 settings that tox 4 refuses, read from an INI
-    configuration: ``passenv = A B`` (tox 3 split on spaces; tox 4 wants commas or one name
-    a line)."""
+    ALLOW_EXTERNALS, NO_PROVISIONING, and repairs of tox 3 settings that tox 4 refuses,
+    read from an INI configuration: ``passenv = A B`` (tox 3 split on spaces; tox 4 wants
+    commas or one name a line)."""
     source = tox_config_file(checkout)
     repaired = _ini_repairs(checkout, source) if source in ("tox.ini", "setup.cfg") else ((), ())
-    return (RUN_EVERY_COMMAND, ALLOW_EXTERNALS, *repaired[0]), repaired[1]
+    return (RUN_EVERY_COMMAND, ALLOW_EXTERNALS, *NO_PROVISIONING, *repaired[0]), repaired[1]
 
 
 def _ini_repairs(checkout: Path, source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -262,6 +272,10 @@ def _ini_repairs(checkout: Path, source: str) -> tuple[tuple[str, ...], tuple[st
     except (configparser.Error, UnicodeDecodeError):
         return (), ()  # tox itself will say what is wrong
     overrides, notes = [], []
+    core = "tox:tox" if source == "setup.cfg" else "tox"
+    if parser.get(core, "requires", fallback="").strip():
+        notes.append(f"[{core}] requires: ignored (tox would provision itself, which needs "
+                     f"the network; tox 3 plugins do not load in tox 4)")
     for section in parser.sections():
         if section != "testenv" and not section.startswith("testenv:"):
             continue

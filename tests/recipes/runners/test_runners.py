@@ -139,3 +139,30 @@ def test_a_generic_py_environment_runs_on_the_python_the_project_declares(make_p
     assert env.version.startswith("3.10")  # not tox's own 3.11
     outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
     assert outcome.ok, outcome.output_tail
+
+
+@pytest.mark.parametrize("section", ["testenv", "testenv:py3"])
+def test_the_traced_run_reuses_the_environment_whatever_recreate_says(make_project, dirs,
+                                                                      section: str) -> None:
+    # issue 16, item 1: the run has no network, so an environment recreated there cannot
+    # even install its deps (network_in_tests for every tox recipe of the project); nor can
+    # tox provision itself for ``requires`` (here a tox 3 plugin, which tox 4 cannot load).
+    work, log = dirs
+    project = make_project({**TINY, "tests/test_tiny.py": UNITTEST.replace(
+        'with open(os.environ["CITRACE_WITNESS"], "w") as f:\n            f.write("seen")',
+        "pass"), "tox.ini": f"""
+        [tox]
+        envlist = py3
+        requires = tox-venv>=0.4
+        [{section}]
+        deps = pytest
+        commands = pytest -q tests
+        recreate = true
+    """})
+    recipes, _ = plan(project, log_path=log)
+    assert (recipes[0].kind, recipes[0].job) == ("tox", "py3")
+    assert recipes[0].repairs[0].startswith("[tox] requires: ignored")
+    env = build(recipes[0], project, work_dir=work, log_path=log, timeout=600)
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert outcome.ok, outcome.output_tail
+    assert "remove tox env folder" not in outcome.output_tail and "1 passed" in outcome.output_tail
