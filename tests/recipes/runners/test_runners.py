@@ -166,3 +166,33 @@ def test_the_traced_run_reuses_the_environment_whatever_recreate_says(make_proje
     outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
     assert outcome.ok, outcome.output_tail
     assert "remove tox env folder" not in outcome.output_tail and "1 passed" in outcome.output_tail
+
+
+# A client as redis-py words its refusal; the tests expect a server on this machine.
+CACHE_CLIENT = '''
+import socket
+
+
+def get(key, host="localhost", port=6379):
+    try:
+        connection = socket.create_connection((host, port), timeout=5)
+    except OSError as exc:
+        raise ConnectionError("Error %s connecting to %s:%s. %s." % (exc.errno, host, port,
+                                                                     exc.strerror))
+    connection.close()
+    return key
+'''
+
+
+def test_tests_that_need_a_service_fail_with_needs_service(make_project, dirs) -> None:
+    work, log = dirs
+    tests = "\n".join(f"def test_get_{n}():\n    assert tiny.cache.get('k{n}') == 'k{n}'\n"
+                      for n in range(3))
+    project = make_project({**TINY, "tiny/cache.py": CACHE_CLIENT,
+                            "tests/test_cache.py": "import tiny.cache\n\n" + tests})
+    recipe = fallback_recipe(project)
+    assert recipe is not None
+    env = build(recipe, project, work_dir=work, log_path=log, timeout=600)
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert not outcome.ok and "3 failed" in outcome.output_tail
+    assert cause_of_test_failure(outcome) == "needs_service"
