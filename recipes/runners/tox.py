@@ -154,6 +154,16 @@ def _repair(recipe: Recipe, outcome: CommandOutcome) -> Recipe | None:
         note = f"dropped extras the package does not declare: {missing.group(1)}"
         return replace(recipe, overrides=recipe.overrides + (f"testenv.extras={available}",),
                        repairs=recipe.repairs + (note,))
+    if installers.editable_refused(outcome.output_tail):
+        # ``usedevelop = true`` or ``package = editable`` with a build backend that has no
+        # PEP 660 build_editable: install the sdist, as tox does by default. An override of
+        # ``testenv`` does not reach the environment's own section: both are set.
+        sections = ("testenv", f"testenv:{recipe.toxenv}")
+        plain = tuple(f"{section}.{key}" for section in sections
+                      for key in ("usedevelop=false", "package=sdist"))
+        note = "installed the package from its sdist: its build backend cannot install editable"
+        return replace(recipe, overrides=recipe.overrides + plain,
+                       repairs=recipe.repairs + (note,))
     return None
 
 

@@ -10,6 +10,7 @@ from recipes.ci.fallback import fallback_recipe
 from recipes.planner import build, plan, run_tests
 from recipes.records import StageError
 from recipes.runners.diagnose import cause_of_test_failure
+from tests.recipes.old_backend import OLD_BACKEND_PROJECT
 from tests.recipes.tiny_project import TINY_PYPROJECT
 
 TINY = {
@@ -196,3 +197,24 @@ def test_tests_that_need_a_service_fail_with_needs_service(make_project, dirs) -
     outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
     assert not outcome.ok and "3 failed" in outcome.output_tail
     assert cause_of_test_failure(outcome) == "needs_service"
+
+
+@pytest.mark.slow
+def test_a_tox_environment_that_cannot_install_editable_installs_the_sdist(make_project,
+                                                                          dirs) -> None:
+    # issue 16, item 8, through tox: usedevelop with a backend that has no build_editable.
+    work, log = dirs
+    project = make_project({**OLD_BACKEND_PROJECT, "tox.ini": """
+        [tox]
+        envlist = py3
+        [testenv]
+        deps = pytest
+        commands = pytest -q tests
+        [testenv:py3]
+        usedevelop = true
+    """})
+    recipes, _ = plan(project, log_path=log)
+    env = build(recipes[0], project, work_dir=work, log_path=log, timeout=600)
+    assert env.recipe.repairs[-1].startswith("installed the package from its sdist")
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert outcome.ok and "2 passed" in outcome.output_tail, outcome.output_tail
