@@ -218,9 +218,13 @@ def _build_and_trace(recipes: list[Recipe], source: Path, work: Path, log_path: 
 
 def _tests_failed_before(recipe: Recipe,
                          failures: list[tuple[StageError, Recipe, str]]) -> bool:
-    """True when the same job (on another Python) already got to its tests and failed."""
-    return any((r.kind, r.source, r.job) == (recipe.kind, recipe.source, recipe.job)
-               and STAGES.index(f.failure.stage) >= STAGES.index("test")
+    """True when the same job (on another Python) already got to its tests and failed, or
+    when a recipe of the same CI file ran no test: its other environments or jobs would most
+    likely run none either (they share its commands), and the next CI file or the fallback
+    should get the remaining test runs."""
+    return any(((r.kind, r.source, r.job) == (recipe.kind, recipe.source, recipe.job)
+                and STAGES.index(f.failure.stage) >= STAGES.index("test"))
+               or (r.source == recipe.source and f.failure.cause == "no_tests_found")
                for f, r, _ in failures)
 
 

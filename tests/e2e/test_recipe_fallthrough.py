@@ -45,8 +45,10 @@ def test_a_tox_run_that_ran_no_test_falls_through_to_the_next_recipe(tmp_path: P
     project = tmp_path / "textkit"
     shutil.copytree(TEXTKIT, project, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     tox_ini = project / "tox.ini"
+    # A second environment with the same commands is not tried once the first ran no test.
     tox_ini.write_text(tox_ini.read_text().replace(
-        "commands = pytest -q tests", "commands = python -c \"print('built')\"", 1))
+        "commands = pytest -q tests", "commands = python -c \"print('built')\"", 1).replace(
+        "envlist = py3, lint", "envlist = py3, unit, lint"))
     out = tmp_path / "out"
     assert main(["mine", str(project), "-o", str(out)]) == 0
     [repo] = [json.loads(line) for line in (out / "repos.jsonl").read_text().splitlines()]
