@@ -100,8 +100,8 @@ def _tox_query(checkout: Path, arguments: list[str], log_path: Path,
 
 def _configured_commands(output: str) -> list[ToxEnvironment]:
     """The environments of ``tox config``'s output: a ``[testenv:NAME]`` section each, whose
-    ``commands =`` value is on its line or on the indented lines below it. tox's own
-    environments (``.pkg``) are left out."""
+    ``commands =`` value is on its line or on the indented lines below it (tox's own log
+    lines may come between). tox's own environments (``.pkg``) are left out."""
     found: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in output.splitlines():
@@ -115,8 +115,16 @@ def _configured_commands(output: str) -> list[ToxEnvironment]:
             current += [line.split("=", 1)[1].strip()]
         elif current is not None and line.startswith("  ") and line.strip():
             current.append(line.strip())
-    return [ToxEnvironment(name, tuple(c for c in commands if c))
-            for name, commands in found.items()]
+    return [ToxEnvironment(name, _known(commands)) for name, commands in found.items()]
+
+
+def _known(commands: list[str]) -> tuple[str, ...] | None:
+    """The commands, or None when tox could not resolve them: a substitution such as
+    ``{envsitepackagesdir}`` needs the environment's interpreter, which planning may not
+    find (natsort 7.0.1: ``commands = # Exception: Skip('could not find python ...')``)."""
+    if any(command.startswith("# Exception") for command in commands):
+        return None
+    return tuple(command for command in commands if command)
 
 
 def python_factor(env_name: str) -> tuple[bool, tuple[int, int] | None]:
@@ -132,8 +140,11 @@ def python_factor(env_name: str) -> tuple[bool, tuple[int, int] | None]:
 
 
 def is_test_environment(env_name: str) -> bool:
-    """Whether an environment's name leaves it a test run (no chore factor)."""
+    """Whether an environment's name leaves it a test run (no chore factor, and not on an
+    interpreter citrace cannot trace: ``pypy3.9``, ``pypy_54``, ``jython``)."""
     factors = set(env_name.lower().split("-"))
+    if any(factor.startswith(("pypy", "jython")) for factor in factors):
+        return False
     return env_name.lower() not in CHORE_FACTORS and not factors & CHORE_FACTORS
 
 

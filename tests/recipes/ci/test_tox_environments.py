@@ -127,3 +127,21 @@ def test_a_project_script_runs_when_no_environment_runs_a_known_runner() -> None
     judged = judge_environments([*environments, ToxEnvironment("py39", ("python -m pytest",))])
     assert judged["py39"].rank == RUNS_TESTS
     assert [name for name, j in judged.items() if not j.why_not] == ["py39"]
+
+
+def test_commands_tox_cannot_resolve_while_planning_leave_the_name_to_judge(
+        make_project, tmp_path: Path) -> None:
+    # natsort 7.0.1: {envsitepackagesdir} needs the environment's interpreter, which tox
+    # does not find while planning; its commands are then unknown, not "# Exception: ...".
+    project = make_project({"tox.ini": """
+        [tox]
+        envlist = py35, pypy_54, flake8
+        [testenv]
+        commands = pytest --doctest-modules {envsitepackagesdir}/tiny
+        [testenv:flake8]
+        commands = flake8 tiny
+    """, "tiny/__init__.py": ""})
+    listed = list_environments(project, log_path=tmp_path / "log")
+    assert ToxEnvironment("py35", None) in listed
+    judged = judge_environments(listed)
+    assert judged["py35"].why_not == "" and judged["pypy_54"].why_not == "not a test run"
