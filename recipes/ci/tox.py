@@ -218,6 +218,9 @@ def recipes_from_tox(checkout: Path, environments: Callable[[], list[ToxEnvironm
         if judged[name].why_not:
             skipped.append(f"{name}: {judged[name].why_not}")
             continue
+        if any(re.fullmatch(r"py3\.?\d+t", factor) for factor in name.split("-")):
+            skipped.append(f"{name}: a free-threaded Python (none here)")
+            continue
         names_python, wanted = python_factor(name)
         chosen = interpreters.choose(wanted)
         if chosen is None:

@@ -135,7 +135,7 @@ def test_commands_tox_cannot_resolve_while_planning_leave_the_name_to_judge(
     # does not find while planning; its commands are then unknown, not "# Exception: ...".
     project = make_project({"tox.ini": """
         [tox]
-        envlist = py35, pypy_54, flake8
+        envlist = py35, pypy_54, py313t, flake8
         [testenv]
         commands = pytest --doctest-modules {envsitepackagesdir}/tiny
         [testenv:flake8]
@@ -145,3 +145,6 @@ def test_commands_tox_cannot_resolve_while_planning_leave_the_name_to_judge(
     assert ToxEnvironment("py35", None) in listed
     judged = judge_environments(listed)
     assert judged["py35"].why_not == "" and judged["pypy_54"].why_not == "not a test run"
+    recipes, skipped = plan(project, log_path=tmp_path / "log")
+    assert "py313t: a free-threaded Python (none here)" in skipped
+    assert "py313t" not in {r.toxenv for r in recipes}
