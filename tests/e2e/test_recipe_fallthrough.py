@@ -57,3 +57,25 @@ def test_a_tox_run_that_ran_no_test_falls_through_to_the_next_recipe(tmp_path: P
     [tried] = repo["recipes_tried"]
     assert tried.startswith("tox.ini:py3 (python 3.") and tried.endswith(": test no_tests_found")
     assert repo["counts"]["tests_passed"] >= 4 and repo["counts"]["problems"] >= 4
+
+
+@pytest.mark.slow
+def test_tox_environments_without_commands_leave_the_project_to_its_travis_jobs(
+        tmp_path: Path) -> None:
+    # issue 16, item 2, as found: an envlist of Pythons whose environments have no commands
+    # (tox runs nothing and says OK), commands only in chore environments, and a .travis.yml
+    # that runs the tests. Before, the project ended no_calls without trying Travis.
+    project = tmp_path / "textkit"
+    shutil.copytree(TEXTKIT, project, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (project / "tox.ini").write_text(
+        "[tox]\nenvlist = py37, py38, py39, py311, py312, lint\n\n"
+        "[testenv:lint]\nskip_install = true\ndeps = flake8\ncommands = flake8 textkit\n")
+    (project / ".travis.yml").write_text(
+        "language: python\npython:\n  - \"3.12\"\ninstall: pip install -e . pytest\n"
+        "script: pytest -q tests\n")
+    out = tmp_path / "out"
+    assert main(["mine", str(project), "-o", str(out)]) == 0
+    [repo] = [json.loads(line) for line in (out / "repos.jsonl").read_text().splitlines()]
+    assert repo["status"] == "ok", repo
+    assert repo["recipe"].startswith(".travis.yml:") and repo["recipes_tried"] == []
+    assert repo["counts"]["tests_passed"] >= 4 and repo["counts"]["problems"] >= 4
