@@ -38,6 +38,8 @@ from tracer.traces import read_traces
 # Recipes whose tests are run before giving up on a project: each costs a build and a
 # traced run of the suite, so a project whose suite fails everywhere stops after this many.
 MAX_TEST_RUNS = 3
+# Test failures that no other recipe would avoid: the sandbox's bounds, a missing service.
+FINAL_TEST_CAUSES = frozenset({*BOUND_CAUSES.values(), "needs_service"})
 # Lines of the log kept beside a failed project's repos.jsonl line (OUTDIR/failures/).
 LOG_TAIL_LINES = 50
 
@@ -205,9 +207,10 @@ def _build_and_trace(recipes: list[Recipe], source: Path, work: Path, log_path: 
                                   f"{exc.failure.stage} {exc.failure.cause}")
             # A suite that overran a bound of the sandbox would most likely overrun it again
             # under the next recipe, at the same cost (up to --test-timeout each); one that
-            # ran but called nothing we trace would call nothing under the next one either.
+            # ran but called nothing we trace would call nothing under the next one either;
+            # one that needs a service (a database) finds none under any recipe.
             if test_runs >= MAX_TEST_RUNS or exc.failure.stage == "trace" or (
-                    exc.failure.stage == "test" and exc.failure.cause in BOUND_CAUSES.values()):
+                    exc.failure.stage == "test" and exc.failure.cause in FINAL_TEST_CAUSES):
                 break
     assert failures, "the planner returns at least one recipe"
     furthest = max(STAGES.index(f.failure.stage) for f, _, _ in failures)

@@ -135,6 +135,9 @@ def _telling_line(outcome: CommandOutcome, default: str) -> str:
         return _BOUND_LINES[outcome.verdict]
     lines = [line.strip() for line in plain_text(outcome.output_tail).splitlines()
              if line.strip()]
+    service = [line for line in lines if _NEEDS_SERVICE.search(line)]
+    if service:  # the service refused says more than "3 failed" after it
+        return service[-1][:300]
     for line in reversed(lines):
         if _ERROR_LINE.search(line) and not _SUMMARY_LINE.search(line):
             return line[:300]

@@ -11,7 +11,7 @@ from recipes.planner import build, plan, run_tests
 from recipes.records import StageError
 from recipes.runners.diagnose import cause_of_test_failure
 from tests.recipes.old_backend import OLD_BACKEND_PROJECT
-from tests.recipes.tiny_project import TINY_PYPROJECT
+from tests.recipes.tiny_project import CACHE_CLIENT, TINY_PYPROJECT
 
 TINY = {
     "pyproject.toml": TINY_PYPROJECT,
@@ -167,22 +167,6 @@ def test_the_traced_run_reuses_the_environment_whatever_recreate_says(make_proje
     outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
     assert outcome.ok, outcome.output_tail
     assert "remove tox env folder" not in outcome.output_tail and "1 passed" in outcome.output_tail
-
-
-# A client as redis-py words its refusal; the tests expect a server on this machine.
-CACHE_CLIENT = '''
-import socket
-
-
-def get(key, host="localhost", port=6379):
-    try:
-        connection = socket.create_connection((host, port), timeout=5)
-    except OSError as exc:
-        raise ConnectionError("Error %s connecting to %s:%s. %s." % (exc.errno, host, port,
-                                                                     exc.strerror))
-    connection.close()
-    return key
-'''
 
 
 def test_tests_that_need_a_service_fail_with_needs_service(make_project, dirs) -> None:
