@@ -66,23 +66,25 @@ class ToxEnvironment:
 def list_environments(checkout: Path, *, log_path: Path,
                       settings: SandboxSettings = SandboxSettings()) -> list[ToxEnvironment]:
     """Every environment tox knows for this checkout, in tox's order, with its commands
-    (``tox config -e ALL -k commands``); the names alone (``tox list``) when tox cannot
-    show the commands."""
+    (``tox config -e ALL -k commands``). When that fails (an environment whose commands
+    tox cannot resolve while planning makes it exit 255: natsort 7.0.1), the names come
+    from ``tox list`` and the commands from what ``tox config`` did show."""
     shown = _tox_query(checkout, ["config", "-e", "ALL", "-k", "commands"], log_path, settings)
-    if shown.ok:
-        environments = _configured_commands(shown.output_tail)
-        if environments:
-            return environments
+    configured = _configured_commands(shown.output_tail) if shown.verdict in ("ok", "failed") \
+        else []
+    if shown.ok and configured:
+        return configured
     listed = _tox_query(checkout, ["list", "--no-desc"], log_path, settings)
     if not listed.ok:
         last = listed.output_tail.strip().splitlines()[-1:] or ["no output"]
         message = f"tox cannot read the configuration: {last[0]}"
         raise StageError("plan", "config_unreadable", message)
+    commands = {env.name: env.commands for env in configured}
     names = []
     for line in listed.output_tail.splitlines():
         line = line.strip()
         if line and re.fullmatch(r"[\w.{},+-]+", line) and not line.endswith(":"):
-            names.append(ToxEnvironment(line))
+            names.append(ToxEnvironment(line, commands.get(line)))
     return names
 
 
@@ -101,21 +103,23 @@ def _tox_query(checkout: Path, arguments: list[str], log_path: Path,
 def _configured_commands(output: str) -> list[ToxEnvironment]:
     """The environments of ``tox config``'s output: a ``[testenv:NAME]`` section each, whose
     ``commands =`` value is on its line or on the indented lines below it (tox's own log
-    lines may come between). tox's own environments (``.pkg``) are left out."""
-    found: dict[str, list[str]] = {}
-    current: list[str] | None = None
+    lines may come between). A section without that line (tox stopped while resolving it)
+    has unknown commands. tox's own environments (``.pkg``) are left out."""
+    found: dict[str, list[str] | None] = {}
+    name: str | None = None
+    current: list[str] | None = None  # the commands of section ``name``, once seen
     for line in output.splitlines():
         section = re.fullmatch(r"\[testenv:(.+)\]", line.strip())
-        if section is not None:
-            name = section.group(1)
-            current = None if name.startswith(".") else found.setdefault(name, [])
-        elif line.startswith("["):
-            current = None
-        elif current is not None and line.startswith("commands ="):
-            current += [line.split("=", 1)[1].strip()]
+        if section is not None or line.startswith("["):
+            name, current = (section.group(1) if section else None), None
+            if name is not None and not name.startswith("."):
+                found.setdefault(name, None)
+        elif name in found and line.startswith("commands ="):
+            current = found[name] = [line.split("=", 1)[1].strip()]
         elif current is not None and line.startswith("  ") and line.strip():
             current.append(line.strip())
-    return [ToxEnvironment(name, _known(commands)) for name, commands in found.items()]
+    return [ToxEnvironment(env, None if commands is None else _known(commands))
+            for env, commands in found.items()]
 
 
 def _known(commands: list[str]) -> tuple[str, ...] | None:
