@@ -178,7 +178,10 @@ def judge_environments(environments: list[ToxEnvironment]) -> dict[str, Judgemen
     if any(j.rank == RUNS_TESTS and not j.why_not for j in judged.values()):
         for env in environments:
             verdict = judged[env.name]
-            if verdict.why_not or verdict.rank == RUNS_TESTS:
+            # Commands tox could not resolve while planning (natsort 8.4.0's py37, whose
+            # {envsitepackagesdir} needs an interpreter not on PATH there) are most often
+            # the same as a resolved environment's: such an environment keeps its place.
+            if verdict.why_not or verdict.rank == RUNS_TESTS or env.commands is None:
                 continue
             why = ("not a test run (named for a chore; other environments run the tests)"
                    if verdict.rank == CHORE_NAMED_TESTS else

@@ -124,9 +124,12 @@ def test_a_project_script_runs_when_no_environment_runs_a_known_runner() -> None
     assert judged["py311"].why_not == "" and judged["cov"].why_not == ""
     assert judged["cov"].rank < judged["py311"].rank  # a chore name, but it runs pytest
     assert judged["lint"].why_not.startswith("runs no test")
-    judged = judge_environments([*environments, ToxEnvironment("py39", ("python -m pytest",))])
+    judged = judge_environments([*environments, ToxEnvironment("py39", ("python -m pytest",)),
+                                 ToxEnvironment("py38", None)])
     assert judged["py39"].rank == RUNS_TESTS
-    assert [name for name, j in judged.items() if not j.why_not] == ["py39"]
+    # py38's commands could not be resolved while planning: it is judged by its name.
+    assert [name for name, j in judged.items() if not j.why_not] == ["py39", "py38"]
+    assert judged["py38"].rank > judged["py39"].rank
 
 
 def test_commands_tox_cannot_resolve_while_planning_leave_the_name_to_judge(
