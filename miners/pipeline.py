@@ -21,7 +21,13 @@ from miners.sources import acquire, licenses
 from recipes import interpreters, planner, sandbox
 from recipes.records import STAGES, Env, Failure, Recipe, Stage, StageError, cpu_seconds
 from recipes.runners import installers
-from recipes.runners.diagnose import BOUND_CAUSES, cause_of_test_failure, failure_line, suite_counts
+from recipes.runners.diagnose import (
+    BOUND_CAUSES,
+    SuiteCounts,
+    cause_of_test_failure,
+    failure_line,
+    suite_counts,
+)
 from recipes.sandbox import SandboxSettings
 from recipes.sandbox.egress import NetworkMeter
 from tracer import inject, roots
@@ -32,6 +38,8 @@ from tracer.traces import read_traces
 # Recipes whose tests are run before giving up on a project: each costs a build and a
 # traced run of the suite, so a project whose suite fails everywhere stops after this many.
 MAX_TEST_RUNS = 3
+# Test failures that no other recipe would avoid: the sandbox's bounds, a missing service.
+FINAL_TEST_CAUSES = frozenset({*BOUND_CAUSES.values(), "needs_service"})
 # Lines of the log kept beside a failed project's repos.jsonl line (OUTDIR/failures/).
 LOG_TAIL_LINES = 50
 
@@ -204,9 +212,10 @@ def _build_and_trace(recipes: list[Recipe], source: Path, work: Path, log_path: 
                                   f"{exc.failure.stage} {exc.failure.cause}")
             # A suite that overran a bound of the sandbox would most likely overrun it again
             # under the next recipe, at the same cost (up to --test-timeout each); one that
-            # ran but called nothing we trace would call nothing under the next one either.
+            # ran but called nothing we trace would call nothing under the next one either;
+            # one that needs a service (a database) finds none under any recipe.
             if test_runs >= MAX_TEST_RUNS or exc.failure.stage == "trace" or (
-                    exc.failure.stage == "test" and exc.failure.cause in BOUND_CAUSES.values()):
+                    exc.failure.stage == "test" and exc.failure.cause in FINAL_TEST_CAUSES):
                 break
     assert failures, "the planner returns at least one recipe"
     furthest = max(STAGES.index(f.failure.stage) for f, _, _ in failures)
@@ -217,9 +226,13 @@ def _build_and_trace(recipes: list[Recipe], source: Path, work: Path, log_path: 
 
 def _tests_failed_before(recipe: Recipe,
                          failures: list[tuple[StageError, Recipe, str]]) -> bool:
-    """True when the same job (on another Python) already got to its tests and failed."""
-    return any((r.kind, r.source, r.job) == (recipe.kind, recipe.source, recipe.job)
-               and STAGES.index(f.failure.stage) >= STAGES.index("test")
+    """True when the same job (on another Python) already got to its tests and failed, or
+    when a recipe of the same CI file ran no test: its other environments or jobs would most
+    likely run none either (they share its commands), and the next CI file or the fallback
+    should get the remaining test runs."""
+    return any(((r.kind, r.source, r.job) == (recipe.kind, recipe.source, recipe.job)
+                and STAGES.index(f.failure.stage) >= STAGES.index("test"))
+               or (r.source == recipe.source and f.failure.cause == "no_tests_found")
                for f, r, _ in failures)
 
 
@@ -286,11 +299,27 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
     with progress.stage_of("trace"):
         traces = read_traces(trace_dir)
         progress.counts["calls_recorded"] = len(traces.calls)
+        _refuse_a_run_of_no_test(counts, traced=bool(traces.calls))
         if not traces.calls:
             raise StageError("trace", "no_calls",
                              f"the tests ran but no call of the project's own functions was "
                              f"recorded (traced under {', '.join(map(str, trace_roots))})")
     return traces
+
+
+def _refuse_a_run_of_no_test(counts: SuiteCounts | None, *, traced: bool) -> None:
+    """A run that executed no test is no run, whatever its exit status: a tox environment
+    with no ``commands`` says OK having run nothing. It ends as a test failure, so the next
+    recipe (another environment, the Travis or GitHub jobs, the fallback) gets its turn. A
+    summary that counts no test settles it; with no summary at all (a runner whose output
+    we do not read), a run that recorded calls ran something."""
+    if counts is not None and counts.ran == 0:
+        raise StageError("test", "no_tests_found",
+                         "the recipe's test commands ran no test (their summary counts none)")
+    if counts is None and not traced:
+        raise StageError("test", "no_tests_found",
+                         "the recipe's test commands ran no test: no test runner's summary "
+                         "in their output and no call recorded")
 
 
 def _interpreter_of(env: Env) -> str:

@@ -42,7 +42,7 @@ def plan(checkout: Path, *, log_path: Path,
     skipped: list[str] = []
     tox = ToxEnvironments(checkout, log_path=log_path, settings=settings)
     try:
-        recipes, skipped = tox_source.recipes_from_tox(checkout, tox.names)
+        recipes, skipped = tox_source.recipes_from_tox(checkout, tox.environments)
     except StageError as exc:
         recipes = []
         skipped.append(f"{tox_source.tox_config_file(checkout)}: {exc.failure.message}")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from miners.cli import paths
 from miners.executors import EXECUTORS, ExecutorOptions
 from miners.reports.status import read_status, render, render_json
 from miners.run.batch import RunOptions, RunSummary
@@ -79,7 +80,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    report = merge([p.resolve() for p in args.inputs], args.output.resolve())
+    inputs = [paths.input_directory(p, "OUTDIR").resolve() for p in args.inputs]
+    report = merge(inputs, paths.output_directory(args.output, "-o"))
     print(f"merged {report.inputs} runs: {report.done} of {report.specs} SPECs done, "
           f"{report.problems} problems in {args.output / 'problems.jsonl'}")
     if not report.complete:

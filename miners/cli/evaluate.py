@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from miners.cli import paths
 from recipes import sandbox
 from tracer.check.evaluate import (
     DEFAULT_TIMEOUT,
@@ -87,11 +88,15 @@ def _default_workers() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Every path is checked before any file is read: the first error said is a path's.
+    paths.input_file(args.problems, "--problems")
+    paths.input_file(args.samples, "--samples")
+    output = paths.output_file(
+        args.output or args.samples.with_name(args.samples.name + "_results.jsonl"), "-o")
     if args.task == "output-prediction":
-        return _score_predictions(args)
+        return _score_predictions(args, output)
     problems = read_problems(args.problems)
     samples = read_jsonl(args.samples)
-    output = args.output or args.samples.with_name(args.samples.name + "_results.jsonl")
     settings = sandbox.SandboxSettings(unsafe_no_sandbox=args.unsafe_no_sandbox,
                                        check_isolation=args.isolation)
     sandbox.require_isolation(allow_unsafe=settings.unsafe_no_sandbox)  # refuse at once
@@ -107,10 +112,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_predictions(args: argparse.Namespace) -> int:
+def _score_predictions(args: argparse.Namespace, output: Path) -> int:
     rows = prediction_scores.read_rows(args.problems)
     samples = read_jsonl(args.samples)
-    output = args.output or args.samples.with_name(args.samples.name + "_results.jsonl")
     evaluation = prediction_scores.score(rows, samples, ks=args.k)
     prediction_scores.write_judged(output, evaluation, rows)
     summary = evaluation.summary()

@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from miners.cli import paths
 from miners.run import outputs
 from recipes.errors import CitraceError
 from tracer.dataset.export import FORMATS, ExportReport, export
@@ -48,6 +49,8 @@ def _export(args: argparse.Namespace) -> int:
         raise CitraceError(f"{args.output} holds no {outputs.PROBLEMS}",
                            hint="give the -o of a citrace mine run")
     destination = args.destination or args.output / DEFAULT_NAMES[args.format]
+    check = paths.output_directory if args.format == "pytest" else paths.output_file
+    destination = check(destination, "-o")
     report = export(problems, args.format, destination,
                     min_mutation_score=args.min_mutation_score)
     for reason in report.skipped:

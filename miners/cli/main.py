@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from miners.cli import batch, evaluate, export, report, stats, trace
+from miners.cli import batch, evaluate, export, paths, report, stats, trace
 from miners.lists import QUICKSTART
 from miners.pipeline import Settings
 from miners.run.batch import mine_all
@@ -31,8 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except CitraceError as exc:  # every error the user can act on, said once, here
-        print(exc.render(args.command), file=sys.stderr)
+        print(exc.render(args.subcommand), file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        # A path the checks could not foresee (a disk that fills, a directory that vanishes,
+        # a mount that refuses writes): the user's to fix, so one line, not a traceback.
+        print(f"citrace {args.subcommand}: {_os_error_line(exc)}", file=sys.stderr)
+        return CitraceError.exit_code
     except KeyboardInterrupt:
         print("citrace: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
@@ -42,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citrace",
         description="Mine HumanEval-style problems from the test suites of Python projects.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Not ``dest="command"``: ``citrace trace`` has a positional of that name, which would
+    # overwrite the subcommand's name in the namespace.
+    commands = parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
 
     mine = commands.add_parser("mine", help="acquire, build, test, trace and emit problems")
     mine.add_argument("specs", nargs="*", metavar="SPEC",
@@ -101,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_line(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
 def _license_list(text: str) -> frozenset[str]:
     try:
         return licenses.parse_allowed(text)
@@ -116,10 +128,10 @@ def _positive_int(text: str) -> int:
 
 
 def _mine(args: argparse.Namespace) -> int:
+    out_dir = paths.output_directory(args.output, "-o")  # before any list is read
     specs = load_specs(args.specs or [str(QUICKSTART)], cwd=Path.cwd())
     if not specs:
         raise SpecError("no SPEC to mine: the lists given are empty")
-    out_dir: Path = args.output.resolve()
     settings = Settings(work_root=out_dir / "work", logs_dir=out_dir / "logs",
                         keep_work=args.keep_work, build_timeout=args.build_timeout,
                         test_timeout=args.test_timeout, max_asserts=args.max_asserts,
@@ -157,7 +169,8 @@ def _fetch(args: argparse.Namespace) -> int:
 
     spec = parse_spec(args.spec, base_dir=Path.cwd())
     Cache.from_environment()  # a bad $CITRACE_CACHE_MAX_BYTES is the user's to fix, now
-    checkout = acquire(spec, args.output.resolve())  # a StageError is said by main()
+    destination = paths.output_directory(args.output, "-o")
+    checkout = acquire(spec, destination)  # a StageError is said by main()
     print(json.dumps(checkout.to_dict(), indent=2))
     return 0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from miners.cli import paths
 from miners.reports.gather import gather
 from miners.reports.html import render
 from miners.run.outputs import atomic_write
@@ -26,7 +27,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _report(args: argparse.Namespace) -> int:
     out_dir: Path = args.output.resolve()
-    target: Path = (args.file or out_dir / REPORT_FILE).resolve()
+    target = paths.output_file(args.file or out_dir / REPORT_FILE, "-o")
     data = gather(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, [render(data, report_path=target).encode("utf-8")])

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from miners.cli import paths
 from tracer.command import TraceRequest, run_traced, strip_separator, summary
 from tracer.inject import ProbeConfig
 
@@ -38,7 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _trace(args: argparse.Namespace) -> int:
     request = TraceRequest(command=strip_separator(args.command), roots=tuple(args.root),
-                           out_dir=args.out, backend=args.backend,
+                           out_dir=paths.output_directory(args.out, "--out"), backend=args.backend,
                            max_calls_per_function=args.max_calls)
     status = run_traced(request)
     if not args.quiet:

@@ -159,19 +159,26 @@ class ToxEnvironments:
                  settings: SandboxSettings = SandboxSettings()) -> None:
         self.config = tox_source.tox_config_file(checkout)
         self.checkout, self._log_path, self._settings = checkout, log_path, settings
-        self._names: list[str] | None = None
+        self._listed: list[tox_source.ToxEnvironment] | None = None
         self._error: StageError | None = None
 
-    def names(self) -> list[str]:
-        if self._names is None and self._error is None:
+    def environments(self) -> list[tox_source.ToxEnvironment]:
+        if self._listed is None and self._error is None:
             try:
-                self._names = tox_source.list_environments(
+                self._listed = tox_source.list_environments(
                     self.checkout, log_path=self._log_path, settings=self._settings)
             except StageError as exc:
                 self._error = exc
         if self._error is not None:
             raise self._error
-        return self._names or []
+        return self._listed or []
+
+    def names(self) -> list[str]:
+        return [env.name for env in self.environments()]
+
+    def judged(self) -> dict[str, tox_source.Judgement]:
+        """Whether each environment is a test run (``tox_source.judge_environments``)."""
+        return tox_source.judge_environments(self.environments())
 
 
 def resolve_python(written: str) -> tuple[interpreters.Interpreter | None,
@@ -253,7 +260,7 @@ def _tox_recipes(job: Job, runs_tox: list[str], chosen: interpreters.Interpreter
     if tox.config is None:
         return [], [f"{label}: runs tox, but the project has no tox configuration"]
     try:
-        available = tox.names()
+        available, judged = tox.names(), tox.judged()
     except StageError as exc:
         return [], [f"{label}: {exc.failure.message}"]
     variables = dict(job.setenv)
@@ -277,8 +284,8 @@ def _tox_recipes(job: Job, runs_tox: list[str], chosen: interpreters.Interpreter
             why_not.append(f"tox -e {name}: the variable is not set")
         elif name not in available:
             why_not.append(f"tox environment {name} is not in the tox configuration")
-        elif not tox_source.is_test_environment(name):
-            why_not.append(f"tox environment {name}: not a test run")
+        elif judged[name].why_not:
+            why_not.append(f"tox environment {name}: {judged[name].why_not}")
         elif env_chosen is None:
             why_not.append(f"tox environment {name}: no interpreter for it on this machine")
         else:

@@ -43,7 +43,8 @@ _CHORES: dict[str, str] = {
     "nox": NOX,
 }
 _TEST_TOOLS = frozenset({"pytest", "py.test", "unittest", "doctest", "nosetests", "nose2",
-                         "trial", "green", "tox", "stestr", "zope-testrunner", "behave"})
+                         "trial", "twisted.trial", "green", "tox", "stestr", "zope-testrunner",
+                         "behave", "testr"})
 _IDLE_TOOLS = frozenset({
     "echo", "printf", "cd", "pushd", "popd", "true", ":", "false", "set", "export", "unset",
     "source", ".", "exit", "return", "sleep", "pwd", "ls", "cat", "which", "type", "command",

@@ -10,10 +10,12 @@ import configparser
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from recipes import interpreters
-from recipes.records import Recipe, StageError
+from recipes.ci import steps
+from recipes.records import CommandOutcome, Recipe, StageError
 from recipes.sandbox import Policy, SandboxSettings, base_environment, run
 
 # Environment factors that name a chore rather than a test run.
@@ -28,6 +30,7 @@ CHORE_FACTORS = frozenset({
     "spelling", "spellcheck", "linkcheck", "pyupgrade", "news", "newsfragments",
 })
 LIST_TIMEOUT = 120.0
+QUERY_LINES = 20000  # lines of ``tox config`` kept: a section and a line per command
 
 
 def tox_config_file(checkout: Path) -> str | None:
@@ -51,25 +54,81 @@ def _contains(path: Path, needle: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class ToxEnvironment:
+    """One environment tox knows, and its test commands as tox resolved them (factors,
+    substitutions, ``{posargs}`` defaults); ``commands`` is None when tox could not say."""
+
+    name: str
+    commands: tuple[str, ...] | None = None
+
+
 def list_environments(checkout: Path, *, log_path: Path,
-                      settings: SandboxSettings = SandboxSettings()) -> list[str]:
-    """Every environment tox knows for this checkout, in tox's order."""
-    argv = [sys.executable, "-m", "tox", "list", "--no-desc", "--no-provision"]
-    # Listing only reads the configuration (and may leave a .tox directory): no network.
-    outcome = run(argv, cwd=checkout, timeout=LIST_TIMEOUT, log_path=log_path,
-                  env=base_environment({"TOX_USER_CONFIG_FILE": "/dev/null"}), tail_lines=5000,
-                  policy=Policy(writable=(checkout,),
-                                unsafe_no_sandbox=settings.unsafe_no_sandbox))
-    if not outcome.ok:
-        last = outcome.output_tail.strip().splitlines()[-1:] or ["no output"]
+                      settings: SandboxSettings = SandboxSettings()) -> list[ToxEnvironment]:
+    """Every environment tox knows for this checkout, in tox's order, with its commands
+    (``tox config -e ALL -k commands``). When that fails (an environment whose commands
+    tox cannot resolve while planning makes it exit 255: natsort 7.0.1), the names come
+    from ``tox list`` and the commands from what ``tox config`` did show."""
+    shown = _tox_query(checkout, ["config", "-e", "ALL", "-k", "commands"], log_path, settings)
+    configured = _configured_commands(shown.output_tail) if shown.verdict in ("ok", "failed") \
+        else []
+    if shown.ok and configured:
+        return configured
+    listed = _tox_query(checkout, ["list", "--no-desc"], log_path, settings)
+    if not listed.ok:
+        last = listed.output_tail.strip().splitlines()[-1:] or ["no output"]
         message = f"tox cannot read the configuration: {last[0]}"
         raise StageError("plan", "config_unreadable", message)
+    commands = {env.name: env.commands for env in configured}
     names = []
-    for line in outcome.output_tail.splitlines():
+    for line in listed.output_tail.splitlines():
         line = line.strip()
         if line and re.fullmatch(r"[\w.{},+-]+", line) and not line.endswith(":"):
-            names.append(line)
+            names.append(ToxEnvironment(line, commands.get(line)))
     return names
+
+
+def _tox_query(checkout: Path, arguments: list[str], log_path: Path,
+               settings: SandboxSettings) -> CommandOutcome:
+    """A tox command that only reads the configuration (it may leave a .tox directory):
+    in the sandbox, with no network, and no provisioning."""
+    argv = [sys.executable, "-m", "tox", *arguments, "--no-provision"]
+    argv += [arg for override in NO_PROVISIONING for arg in ("-x", override)]
+    return run(argv, cwd=checkout, timeout=LIST_TIMEOUT, log_path=log_path,
+               env=base_environment({"TOX_USER_CONFIG_FILE": "/dev/null", "NO_COLOR": "1"}),
+               tail_lines=QUERY_LINES,
+               policy=Policy(writable=(checkout,), unsafe_no_sandbox=settings.unsafe_no_sandbox))
+
+
+def _configured_commands(output: str) -> list[ToxEnvironment]:
+    """The environments of ``tox config``'s output: a ``[testenv:NAME]`` section each, whose
+    ``commands =`` value is on its line or on the indented lines below it (tox's own log
+    lines may come between). A section without that line (tox stopped while resolving it)
+    has unknown commands. tox's own environments (``.pkg``) are left out."""
+    found: dict[str, list[str] | None] = {}
+    name: str | None = None
+    current: list[str] | None = None  # the commands of section ``name``, once seen
+    for line in output.splitlines():
+        section = re.fullmatch(r"\[testenv:(.+)\]", line.strip())
+        if section is not None or line.startswith("["):
+            name, current = (section.group(1) if section else None), None
+            if name is not None and not name.startswith("."):
+                found.setdefault(name, None)
+        elif name in found and line.startswith("commands ="):
+            current = found[name] = [line.split("=", 1)[1].strip()]
+        elif current is not None and line.startswith("  ") and line.strip():
+            current.append(line.strip())
+    return [ToxEnvironment(env, None if commands is None else _known(commands))
+            for env, commands in found.items()]
+
+
+def _known(commands: list[str]) -> tuple[str, ...] | None:
+    """The commands, or None when tox could not resolve them: a substitution such as
+    ``{envsitepackagesdir}`` needs the environment's interpreter, which planning may not
+    find (natsort 7.0.1: ``commands = # Exception: Skip('could not find python ...')``)."""
+    if any(command.startswith("# Exception") for command in commands):
+        return None
+    return tuple(command for command in commands if command)
 
 
 def python_factor(env_name: str) -> tuple[bool, tuple[int, int] | None]:
@@ -85,24 +144,89 @@ def python_factor(env_name: str) -> tuple[bool, tuple[int, int] | None]:
 
 
 def is_test_environment(env_name: str) -> bool:
+    """Whether an environment's name leaves it a test run (no chore factor, and not on an
+    interpreter citrace cannot trace: ``pypy3.9``, ``pypy_54``, ``jython``)."""
     factors = set(env_name.lower().split("-"))
+    if any(factor.startswith(("pypy", "jython")) for factor in factors):
+        return False
     return env_name.lower() not in CHORE_FACTORS and not factors & CHORE_FACTORS
 
 
-def recipes_from_tox(checkout: Path, environments: Callable[[], list[str]],
+# How an environment ranks by what its commands do and by its name: a test runner (pytest,
+# unittest, nose, trial, ``setup.py test``, a ``runtests.py`` ...) in an environment not named
+# for a chore first; then one named for a chore (``coverage`` running ``pytest --cov``); then
+# commands that are neither a test runner nor a chore (a project's own script).
+RUNS_TESTS, CHORE_NAMED_TESTS, RUNS_OTHER = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Whether an environment is run as the project's tests: ``rank`` (RUNS_TESTS first)
+    when it is, ``why_not`` when it is not."""
+
+    rank: int = RUNS_OTHER
+    why_not: str = ""
+
+
+def judge_environments(environments: list[ToxEnvironment]) -> dict[str, Judgement]:
+    """Each environment judged by its commands, and by its name when tox could not show
+    them. An environment that runs no command, or only chores (linters, docs builds,
+    coverage reports), is no test run; and when some environment not named for a chore
+    runs a test runner, no other is (``update-actions``, or ``docs`` inheriting
+    ``[testenv]``'s pytest, beside ``py311``)."""
+    judged = {env.name: _judge(env) for env in environments}
+    if any(j.rank == RUNS_TESTS and not j.why_not for j in judged.values()):
+        for env in environments:
+            verdict = judged[env.name]
+            # Commands tox could not resolve while planning (natsort 8.4.0's py37, whose
+            # {envsitepackagesdir} needs an interpreter not on PATH there) are most often
+            # the same as a resolved environment's: such an environment keeps its place.
+            if verdict.why_not or verdict.rank == RUNS_TESTS or env.commands is None:
+                continue
+            why = ("not a test run (named for a chore; other environments run the tests)"
+                   if verdict.rank == CHORE_NAMED_TESTS else
+                   f"runs no test runner ({_shown(env.commands)}); other environments do")
+            judged[env.name] = Judgement(verdict.rank, why)
+    return judged
+
+
+def _judge(env: ToxEnvironment) -> Judgement:
+    chore_name = not is_test_environment(env.name)
+    if env.commands is None:
+        return Judgement(why_not="not a test run" if chore_name else "")
+    if not env.commands:
+        return Judgement(why_not="has no commands: tox would run nothing and say OK")
+    if any(steps.is_test_step(command) for command in env.commands):
+        return Judgement(CHORE_NAMED_TESTS if chore_name else RUNS_TESTS)
+    if all(not steps.classify(c).kept or steps.is_bookkeeping(c) for c in env.commands):
+        return Judgement(why_not=f"runs no test, only chores ({_shown(env.commands)})")
+    return Judgement(why_not="not a test run" if chore_name else "")
+
+
+def _shown(commands: tuple[str, ...] | None) -> str:
+    shown = "; ".join(commands or ())
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def recipes_from_tox(checkout: Path, environments: Callable[[], list[ToxEnvironment]],
                      ) -> tuple[list[Recipe], list[str]]:
     """Recipes for the test environments that can run here, best first, and the
     environments left out with the reason; ``environments()`` lists tox's (in the sandbox:
-    ``ci_jobs.ToxEnvironments.names``, shared with the CI jobs that run tox)."""
+    ``ci_jobs.ToxEnvironments.environments``, shared with the CI jobs that run tox)."""
     source = tox_config_file(checkout)
     if source is None:
         return [], []
     overrides, repairs = config_repairs(checkout)
-    recipes: list[tuple[tuple[int, int, int], Recipe]] = []
+    recipes: list[tuple[tuple[int, ...], Recipe]] = []
     skipped: list[str] = []
-    for name in environments():
-        if not is_test_environment(name):
-            skipped.append(f"{name}: not a test run")
+    listed = environments()
+    judged = judge_environments(listed)
+    for name in (env.name for env in listed):
+        if judged[name].why_not:
+            skipped.append(f"{name}: {judged[name].why_not}")
+            continue
+        if any(re.fullmatch(r"py3\.?\d+t", factor) for factor in name.split("-")):
+            skipped.append(f"{name}: a free-threaded Python (none here)")
             continue
         names_python, wanted = python_factor(name)
         chosen = interpreters.choose(wanted)
@@ -113,9 +237,11 @@ def recipes_from_tox(checkout: Path, environments: Callable[[], list[str]],
         recipe = Recipe(kind="tox", source=source, job=name, python=chosen.short,
                         interpreter=chosen.path, toxenv=name, overrides=overrides,
                         repairs=repairs, wanted=_text(wanted))
-        # An environment named for a Python is one of the project's main test runs; one
-        # named otherwise ("doctest", "tz", "docstrings") is more often a side job.
-        recipes.append(((0 if names_python else 1, *interpreters.rank(wanted, chosen)), recipe))
+        # What the commands do comes first; then an environment named for a Python is one
+        # of the project's main test runs; one named otherwise ("doctest", "tz",
+        # "docstrings") is more often a side job.
+        recipes.append(((judged[name].rank, 0 if names_python else 1,
+                         *interpreters.rank(wanted, chosen)), recipe))
     recipes.sort(key=lambda pair: pair[0])
     return [recipe for _, recipe in recipes], skipped
 
@@ -141,14 +267,23 @@ RUN_EVERY_COMMAND = "testenv.ignore_errors=true"
 ALLOW_EXTERNALS = "testenv.allowlist_externals+=*"
 
 
+# tox provisions itself (a newer tox, with the ``requires`` plugins, in ``.tox/.tox``) when the
+# configuration's ``requires`` are not met: at plan time and in the traced run there is no
+# network to do so, and a tox 3 plugin (tox-venv, tox-pip-version) would not load in tox 4.
+# So every tox command here ignores ``requires``; the key is spelled per configuration file
+# (tox.ini and legacy_tox_ini: ``tox``; setup.cfg: ``tox:tox``; TOML: the top level), and an
+# override of a section the file lacks is ignored.
+NO_PROVISIONING = ("tox.requires=", "tox:tox.requires=", "requires=")
+
+
 def config_repairs(checkout: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(tox ``-x`` overrides, notes) for every tox recipe of the checkout: RUN_EVERY_COMMAND,
-    ALLOW_EXTERNALS, and repairs of tox 3 settings that tox 4 refuses, read from an INI
-    configuration: ``passenv = A B`` (tox 3 split on spaces; tox 4 wants commas or one name
-    a line)."""
+    ALLOW_EXTERNALS, NO_PROVISIONING, and repairs of tox 3 settings that tox 4 refuses,
+    read from an INI configuration: ``passenv = A B`` (tox 3 split on spaces; tox 4 wants
+    commas or one name a line)."""
     source = tox_config_file(checkout)
     repaired = _ini_repairs(checkout, source) if source in ("tox.ini", "setup.cfg") else ((), ())
-    return (RUN_EVERY_COMMAND, ALLOW_EXTERNALS, *repaired[0]), repaired[1]
+    return (RUN_EVERY_COMMAND, ALLOW_EXTERNALS, *NO_PROVISIONING, *repaired[0]), repaired[1]
 
 
 def _ini_repairs(checkout: Path, source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -158,6 +293,10 @@ def _ini_repairs(checkout: Path, source: str) -> tuple[tuple[str, ...], tuple[st
     except (configparser.Error, UnicodeDecodeError):
         return (), ()  # tox itself will say what is wrong
     overrides, notes = [], []
+    core = "tox:tox" if source == "setup.cfg" else "tox"
+    if parser.get(core, "requires", fallback="").strip():
+        notes.append(f"[{core}] requires: ignored (tox would provision itself, which needs "
+                     f"the network; tox 3 plugins do not load in tox 4)")
     for section in parser.sections():
         if section != "testenv" and not section.startswith("testenv:"):
             continue

@@ -50,6 +50,8 @@ CAUSES: dict[str, str] = {
                                 "deprecations that are now errors, nose-style tests)",
     "test_plugin_missing": "the project's pytest options need a plugin that is not installed "
                            "(``addopts = --cov`` without pytest-cov)",
+    "needs_service": "the tests need a service that is not running here (a database, "
+                     "redis, a message broker: connection refused on its port)",
     "no_tests_found": "the test command found no tests to run",
     "no_tests": "the recipe has no test command",
     "tests_failed": "the tests ran and most of them failed",
@@ -82,6 +84,20 @@ _RUNNER_TOO_NEW = re.compile(
     r"Pytest(Deprecation|Unknown)Warning: .*(removed|is no longer supported)|"
     r"has no attribute 'run_setup'|invalid command 'test'|no module named 'nose'",
     re.IGNORECASE)
+
+# A service the tests expect on this machine (PostgreSQL, MySQL, redis, MongoDB, memcached,
+# Elasticsearch, RabbitMQ, Kafka, ZooKeeper, Cassandra, CouchDB, Solr) refused the connection,
+# as the drivers say it. A refused connection to another port may be the test's own server.
+_SERVICE_PORTS = r"(5432|3306|6379|27017|11211|9200|5672|9092|2181|9042|5984|8983)"
+_NEEDS_SERVICE = re.compile(
+    r"could not connect to server|is the server running on host|"
+    r"connection to server at .{0,80}failed|can't connect to (local )?mysql server|"
+    r"error 111 connecting to|serverselectiontimeouterror|amqpconnectionerror|"
+    r"nohostavailable|"
+    rf"(localhost|127\.0\.0\.1|::1)\W{{1,12}}(port\W{{0,3}})?{_SERVICE_PORTS}\b.{{0,120}}"
+    r"(connection refused|errno 111)|"
+    rf"(connection refused|errno 111).{{0,120}}(localhost|127\.0\.0\.1|::1)\D{{1,12}}"
+    rf"{_SERVICE_PORTS}\b", re.IGNORECASE)
 
 # pip's and uv's words for requirements that cannot be met.
 _UNRESOLVABLE = re.compile(r"resolutionimpossible|no matching distribution|"
@@ -119,6 +135,9 @@ def _telling_line(outcome: CommandOutcome, default: str) -> str:
         return _BOUND_LINES[outcome.verdict]
     lines = [line.strip() for line in plain_text(outcome.output_tail).splitlines()
              if line.strip()]
+    service = [line for line in lines if _NEEDS_SERVICE.search(line)]
+    if service:  # the service refused says more than "3 failed" after it
+        return service[-1][:300]
     for line in reversed(lines):
         if _ERROR_LINE.search(line) and not _SUMMARY_LINE.search(line):
             return line[:300]
@@ -159,6 +178,8 @@ def cause_of_test_failure(outcome: CommandOutcome) -> str:
         return "network_in_tests"
     if re.search(r"pytest(\.py)?: error: unrecognized arguments: --", text):
         return "test_plugin_missing"
+    if _NEEDS_SERVICE.search(text):
+        return "needs_service"
     if "modulenotfounderror" in text or "importerror" in text:
         return "import_error_in_tests"
     if outcome.exit_code == 5 or "ran 0 tests" in text or "no tests ran" in text:
@@ -173,6 +194,11 @@ class SuiteCounts:
     passed: int
     failed: int
     errors: int
+
+    @property
+    def ran(self) -> int:
+        """Tests that ran, whatever their outcome."""
+        return self.passed + self.failed + self.errors
 
     @property
     def mostly_passed(self) -> bool:

@@ -141,6 +141,31 @@ def only_pip_can(output: str) -> bool:
     return "has no attribute 'build_editable'" in output
 
 
+def editable_refused(output: str) -> bool:
+    """Whether an install failed because the project cannot be installed editable: its
+    build backend predates PEP 660 (no ``build_editable``), as pip and uv say it."""
+    text = output.lower()
+    return ("has no attribute 'build_editable'" in text
+            or "missing the 'build_editable' hook" in text
+            or "cannot be installed in editable mode" in text)
+
+
+def without_editable(args: tuple[str, ...]) -> tuple[str, ...]:
+    """pip install's arguments with every ``-e X`` (``-eX``, ``--editable X``,
+    ``--editable=X``) installed as plain ``X``."""
+    kept: list[str] = []
+    for arg in args:
+        if kept and kept[-1] in ("-e", "--editable"):
+            kept[-1] = arg
+        elif arg.startswith("--editable="):
+            kept.append(arg.split("=", 1)[1])
+        elif arg.startswith("-e") and arg != "-e":
+            kept.append(arg[2:])
+        else:
+            kept.append(arg)
+    return tuple(kept)
+
+
 def install_argv(attempt: Attempt, python: str, args: list[str] | tuple[str, ...]) -> list[str]:
     """The command that installs ``args`` (pip install's arguments) into ``python``'s
     environment."""

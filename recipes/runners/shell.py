@@ -77,8 +77,7 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
         failed += _attempt(shell, [*shell_for(recipe.source), step], label=describe(step))
     scripts = [*recipe.steps, *(command[-1] for command in recipe.commands)]
     if not any(installs_project(s, checkout) for s in scripts) and _installable(checkout):
-        repairs.append("installed the project with pip install -e ., which no step does")
-        failed += _install(shell, chain, ["-e", "."], fallbacks, cwd=checkout)
+        failed += _install_project(shell, chain, fallbacks, repairs, checkout)
     shell.save(work_dir / STATE_FILE)
     site_packages, version = envs.describe(python, inside=work_dir,
                                            interpreter=recipe.interpreter,
@@ -124,6 +123,18 @@ def _install(shell: _Shell, chain: list[installers.Attempt], args: list[str],
             return []
         if attempt is not chain[-1]:
             fallbacks.append(installers.fallback_note(attempt, failed[0]))
+    return failed
+
+
+def _install_project(shell: _Shell, chain: list[installers.Attempt], fallbacks: list[str],
+                     repairs: list[str], checkout: Path) -> list[str]:
+    """Install the checkout, which no step does: editable, else (a build backend without
+    PEP 660's build_editable) as a copy. ["step: why"] for each install that failed."""
+    repairs.append("installed the project with pip install -e ., which no step does")
+    failed = _install(shell, chain, ["-e", "."], fallbacks, cwd=checkout)
+    if failed:
+        repairs.append("installed the project with pip install . (-e failed)")
+        failed += _install(shell, chain, ["."], fallbacks, cwd=checkout)
     return failed
 
 

@@ -32,6 +32,7 @@ from recipes.sandbox import (
 )
 
 PASSED_TO_TESTS = "CITRACE_*"
+
 TOX_OLDEST = (3, 7)  # the oldest Python tox (with tox-uv or virtualenv 21) runs tests on
 _MISSING_EXTRAS = re.compile(r"extras not found for package \S+: (.+?) \(available: (.*?)\)")
 
@@ -49,6 +50,13 @@ def _tox_argv(recipe: Recipe, work_dir: Path, installer: str, *extra: str) -> li
     for override in recipe.overrides:
         argv += ["-x", override]
     return argv + list(extra)
+
+
+def _reuse_overrides(toxenv: str) -> list[str]:
+    """Overrides that keep tox from recreating the environment: ``recreate = true`` in
+    ``[testenv]`` or in the environment's own section (an override of ``testenv`` does
+    not reach a value the environment's section sets itself)."""
+    return ["-x", "testenv.recreate=false", "-x", f"testenv:{toxenv}.recreate=false"]
 
 
 def _tox_env(recipe: Recipe, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -146,15 +154,27 @@ def _repair(recipe: Recipe, outcome: CommandOutcome) -> Recipe | None:
         note = f"dropped extras the package does not declare: {missing.group(1)}"
         return replace(recipe, overrides=recipe.overrides + (f"testenv.extras={available}",),
                        repairs=recipe.repairs + (note,))
+    if installers.editable_refused(outcome.output_tail):
+        # ``usedevelop = true`` or ``package = editable`` with a build backend that has no
+        # PEP 660 build_editable: install the sdist, as tox does by default. An override of
+        # ``testenv`` does not reach the environment's own section: both are set.
+        sections = ("testenv", f"testenv:{recipe.toxenv}")
+        plain = tuple(f"{section}.{key}" for section in sections
+                      for key in ("usedevelop=false", "package=sdist"))
+        note = "installed the package from its sdist: its build backend cannot install editable"
+        return replace(recipe, overrides=recipe.overrides + plain,
+                       repairs=recipe.repairs + (note,))
     return None
 
 
 def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
               timeout: float, writable: Sequence[Path] = (),
               sandbox: SandboxSettings = SandboxSettings()) -> CommandOutcome:
-    """Run the environment's test commands; the environment is reused as built."""
+    """Run the environment's test commands; the environment is reused as built, whatever
+    the project's configuration says (``recreate = true`` would make it again, and the run
+    has no network to do so)."""
     argv = _tox_argv(env.recipe, Path(env.work_dir), env.recipe.installer or installers.PIP,
-                     "--skip-pkg-install")
+                     "--skip-pkg-install", *_reuse_overrides(env.recipe.toxenv))
     policy = suite_policy(project_dirs(checkout, Path(env.work_dir), *writable),
                           readable=interpreter_roots(env.recipe.interpreter), settings=sandbox)
     return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(env.recipe, extra_env),

@@ -44,8 +44,8 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
         if pip_only and attempt.installer != PIP:
             continue
         try:
-            python = _build_with(attempt, recipe, checkout, work_dir / "venv", log_path,
-                                 deadline, policy)
+            python, built = _build_with(attempt, recipe, checkout, work_dir / "venv",
+                                        log_path, deadline, policy)
         except StageError as exc:
             if number == len(tried) or exc.failure.cause == "timeout":
                 raise
@@ -55,7 +55,7 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
         site_packages, version = envs.describe(python, inside=work_dir,
                                                interpreter=recipe.interpreter,
                                                settings=options.sandbox)
-        built = replace(recipe, installer=attempt.installer, as_of=attempt.as_of,
+        built = replace(built, installer=attempt.installer, as_of=attempt.as_of,
                         installer_fallbacks=tuple(fallbacks))
         return Env(recipe=built, python=python, site_packages=site_packages, version=version,
                    work_dir=str(work_dir))
@@ -63,8 +63,9 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
 
 
 def _build_with(attempt: installers.Attempt, recipe: Recipe, checkout: Path, venv: Path,
-                log_path: Path, deadline: float, policy: Policy) -> str:
-    """Build the virtualenv afresh with one installer; its python, or StageError."""
+                log_path: Path, deadline: float, policy: Policy) -> tuple[str, Recipe]:
+    """Build the virtualenv afresh with one installer; its python and the recipe as built
+    (with its repairs), or StageError."""
     shutil.rmtree(venv, ignore_errors=True)  # what an attempt before this one left
     extra = installers.environment(attempt, venv.parent)
     created = run(installers.venv_argv(attempt, recipe.interpreter, venv), cwd=checkout,
@@ -75,15 +76,27 @@ def _build_with(attempt: installers.Attempt, recipe: Recipe, checkout: Path, ven
         raise StageError("build", cause, failure_line(created, f"{attempt.installer}: "
                                                       "creating the virtualenv failed"))
     python = str(venv / "bin" / "python")
-    installed = run(installers.install_argv(attempt, python, recipe.install), cwd=checkout,
-                    timeout=_remaining(deadline), log_path=log_path,
-                    env=_venv_env(venv, extra), policy=policy)
+
+    def install(args: tuple[str, ...]) -> CommandOutcome:
+        return run(installers.install_argv(attempt, python, args), cwd=checkout,
+                   timeout=_remaining(deadline), log_path=log_path,
+                   env=_venv_env(venv, extra), policy=policy)
+
+    installed = install(recipe.install)
+    plain = installers.without_editable(recipe.install)
+    if not installed.ok and plain != recipe.install \
+            and installers.editable_refused(installed.output_tail):
+        # A build backend without PEP 660's build_editable (flit_core < 3.4, setuptools < 64,
+        # an in-tree backend): install a copy; the tracer traces it in site-packages.
+        recipe = replace(recipe, install=plain, repairs=recipe.repairs + (
+            "installed the project without -e: its build backend cannot install editable",))
+        installed = install(plain)
     if not installed.ok:
         reason = failure_line(installed, f"{attempt.installer} install failed")
         if installers.only_pip_can(installed.output_tail):
             reason += _PIP_ONLY
         raise StageError("build", cause_of_build_failure(installed), reason)
-    return python
+    return python, recipe
 
 
 def _remaining(deadline: float) -> float:

@@ -261,3 +261,19 @@ def test_installs_among_tox_commands_run_at_build_time(index: LocalIndex, make_p
     outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=300)
     assert outcome.ok and "demo-dep 1.0" in outcome.output_tail, outcome.output_tail
     assert "pip install" not in outcome.output_tail
+
+
+def test_editable_arguments_become_plain_installs() -> None:
+    args = ("-e", ".[test]", "-rrequirements-test.txt", "-e../sibling", "--editable=lib",
+            "--editable", "x", "pytest")
+    assert installers.without_editable(args) == (".[test]", "-rrequirements-test.txt",
+                                                  "../sibling", "lib", "x", "pytest")
+
+
+def test_an_editable_refusal_is_told_from_other_failures() -> None:
+    pip = ("ERROR: Project file:///p has a 'pyproject.toml' and its build backend is missing "
+           "the 'build_editable' hook. Since it does not have a 'setup.py' nor a 'setup.cfg', "
+           "it cannot be installed in editable mode.")
+    uv = "AttributeError: module 'setuptools.build_meta' has no attribute 'build_editable'"
+    assert installers.editable_refused(pip) and installers.editable_refused(uv)
+    assert not installers.editable_refused("error: Python.h: No such file or directory")

@@ -10,7 +10,8 @@ from recipes.ci.fallback import fallback_recipe
 from recipes.planner import build, plan, run_tests
 from recipes.records import StageError
 from recipes.runners.diagnose import cause_of_test_failure
-from tests.recipes.tiny_project import TINY_PYPROJECT
+from tests.recipes.old_backend import OLD_BACKEND_PROJECT
+from tests.recipes.tiny_project import CACHE_CLIENT, TINY_PYPROJECT
 
 TINY = {
     "pyproject.toml": TINY_PYPROJECT,
@@ -139,3 +140,65 @@ def test_a_generic_py_environment_runs_on_the_python_the_project_declares(make_p
     assert env.version.startswith("3.10")  # not tox's own 3.11
     outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
     assert outcome.ok, outcome.output_tail
+
+
+@pytest.mark.parametrize("section", ["testenv", "testenv:py3"])
+def test_the_traced_run_reuses_the_environment_whatever_recreate_says(make_project, dirs,
+                                                                      section: str) -> None:
+    # issue 16, item 1: the run has no network, so an environment recreated there cannot
+    # even install its deps (network_in_tests for every tox recipe of the project); nor can
+    # tox provision itself for ``requires`` (here a tox 3 plugin, which tox 4 cannot load).
+    work, log = dirs
+    project = make_project({**TINY, "tests/test_tiny.py": UNITTEST.replace(
+        'with open(os.environ["CITRACE_WITNESS"], "w") as f:\n            f.write("seen")',
+        "pass"), "tox.ini": f"""
+        [tox]
+        envlist = py3
+        requires = tox-venv>=0.4
+        [{section}]
+        deps = pytest
+        commands = pytest -q tests
+        recreate = true
+    """})
+    recipes, _ = plan(project, log_path=log)
+    assert (recipes[0].kind, recipes[0].job) == ("tox", "py3")
+    assert recipes[0].repairs[0].startswith("[tox] requires: ignored")
+    env = build(recipes[0], project, work_dir=work, log_path=log, timeout=600)
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert outcome.ok, outcome.output_tail
+    assert "remove tox env folder" not in outcome.output_tail and "1 passed" in outcome.output_tail
+
+
+def test_tests_that_need_a_service_fail_with_needs_service(make_project, dirs) -> None:
+    work, log = dirs
+    tests = "\n".join(f"def test_get_{n}():\n    assert tiny.cache.get('k{n}') == 'k{n}'\n"
+                      for n in range(3))
+    project = make_project({**TINY, "tiny/cache.py": CACHE_CLIENT,
+                            "tests/test_cache.py": "import tiny.cache\n\n" + tests})
+    recipe = fallback_recipe(project)
+    assert recipe is not None
+    env = build(recipe, project, work_dir=work, log_path=log, timeout=600)
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert not outcome.ok and "3 failed" in outcome.output_tail
+    assert cause_of_test_failure(outcome) == "needs_service"
+
+
+@pytest.mark.slow
+def test_a_tox_environment_that_cannot_install_editable_installs_the_sdist(make_project,
+                                                                          dirs) -> None:
+    # issue 16, item 8, through tox: usedevelop with a backend that has no build_editable.
+    work, log = dirs
+    project = make_project({**OLD_BACKEND_PROJECT, "tox.ini": """
+        [tox]
+        envlist = py3
+        [testenv]
+        deps = pytest
+        commands = pytest -q tests
+        [testenv:py3]
+        usedevelop = true
+    """})
+    recipes, _ = plan(project, log_path=log)
+    env = build(recipes[0], project, work_dir=work, log_path=log, timeout=600)
+    assert env.recipe.repairs[-1].startswith("installed the package from its sdist")
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert outcome.ok and "2 passed" in outcome.output_tail, outcome.output_tail

@@ -9,6 +9,7 @@ from recipes.ci.travis import recipes_from_travis
 from recipes.planner import build, run_tests
 from recipes.records import Env
 from recipes.runners.shell import _github_env
+from tests.recipes.old_backend import OLD_BACKEND_PROJECT
 from tests.recipes.tiny_project import TINY_PYPROJECT
 
 # The test proves the package imports and reports what reached it.
@@ -118,3 +119,21 @@ def _witness(tmp_path: Path) -> Path:
     directory = tmp_path / "witness-dir"
     directory.mkdir()
     return directory / "witness"
+
+
+def test_a_job_whose_project_cannot_install_editable_gets_a_copy_installed(make_project,
+                                                                          tmp_path: Path) -> None:
+    # issue 16, item 8, in a CI job: no step installs the project, and -e is refused.
+    project = make_project({**OLD_BACKEND_PROJECT, ".travis.yml": """
+        language: python
+        python: "3.11"
+        install: pip install pytest
+        script: pytest -q tests
+    """})
+    log = tmp_path / "log.txt"
+    [recipe], _ = recipes_from_travis(project, log_path=log)
+    env = build(recipe, project, work_dir=tmp_path / "work", log_path=log, timeout=600)
+    assert env.recipe.repairs[-1] == "installed the project with pip install . (-e failed)"
+    assert (Path(env.site_packages) / "oldback" / "__init__.py").is_file()
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert outcome.ok and "2 passed" in outcome.output_tail, outcome.output_tail

@@ -72,6 +72,22 @@ def test_build_failures_get_their_cause(output: str, cause: str) -> None:
      "setuptools", "network_in_tests"),
     ("\x1b[31m===== 3 failed, 1 passed in 0.20s =====\x1b[0m", "tests_failed"),
     ("Ran 0 tests in 0.000s\n\nOK", "no_tests_found"),
+    # Services the tests expect on this machine, as their drivers say so.
+    ("FAILED tests/test_a.py::test_x - redis.exceptions.ConnectionError: Error 111 "
+     "connecting to localhost:6379. Connection refused.", "needs_service"),
+    ("E   psycopg2.OperationalError: could not connect to server: Connection refused\n"
+     "E   \tIs the server running on host \"localhost\" (127.0.0.1) and accepting\n",
+     "needs_service"),
+    ("E   psycopg.OperationalError: connection to server at \"localhost\" (127.0.0.1), port "
+     "5432 failed: Connection refused", "needs_service"),
+    ("E   pymongo.errors.ServerSelectionTimeoutError: localhost:27017: [Errno 111] "
+     "Connection refused", "needs_service"),
+    ("E   pymysql.err.OperationalError: (2003, \"Can't connect to MySQL server on "
+     "'localhost' ([Errno 111] Connection refused)\")", "needs_service"),
+    # A refused connection to another port may be the test's own server: no service.
+    ("E   requests.exceptions.ConnectionError: HTTPConnectionPool(host='localhost', "
+     "port=8000): Max retries exceeded ([Errno 111] Connection refused)\n"
+     "==== 3 failed in 0.5s ====", "tests_failed"),
 ])
 def test_test_failures_get_their_cause(output: str, cause: str) -> None:
     assert cause_of_test_failure(_failed(output)) == cause
