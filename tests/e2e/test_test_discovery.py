@@ -44,7 +44,7 @@ def scale(values, factor):
     """
     return [value * factor for value in values]
 '''
-SHAPES = "def area(width, height):\n    return width * height\n"
+SHAPES = 'def area(width, height):\n    """The area of a rectangle."""\n    return width * height\n'
 SHAPES_TESTS = """\
 import unittest
 
