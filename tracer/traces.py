@@ -30,6 +30,10 @@ ARG_KINDS = frozenset({"pos", "kwonly", "varargs", "varkw"})
 OPAQUE_REASONS = frozenset({"type", "size", "depth", "cycle", "custom", "error"})
 
 
+# How far from the end of a trace file ``last_test`` looks for the last call's test.
+LAST_TEST_WINDOW = 256 * 1024
+
+
 class _BadLine(Exception):
     """A line that does not follow the format."""
 
@@ -44,6 +48,35 @@ def read_traces(trace_dir: Path) -> TraceSet:
             # the project's processes, and one bad file must not cost the others.
             reader.files_skipped += 1
     return reader.result()
+
+
+def last_test(trace_dir: Path) -> str | None:
+    """The test of the last call recorded in the most recently written trace file: after
+    a run stopped because it hung, the test that was running, most likely. None when no
+    call names one. Each call line is written whole, as it happens, so a file whose
+    process was killed ends with the calls it made (and at worst one torn line)."""
+    files: list[tuple[float, str]] = []
+    for path in Path(trace_dir).glob(TRACE_GLOB):
+        try:
+            files.append((path.lstat().st_mtime, str(path)))
+        except OSError:
+            continue
+    for _, name in sorted(files, reverse=True):
+        try:
+            with untrusted.open_regular(Path(name)) as stream:
+                stream.seek(0, 2)
+                stream.seek(max(0, stream.tell() - LAST_TEST_WINDOW))
+                lines = stream.read().splitlines()
+        except OSError:
+            continue
+        for line in reversed(lines):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and isinstance(data.get("test"), str):
+                return str(data["test"])
+    return None
 
 
 class _Reader:
