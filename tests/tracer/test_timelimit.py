@@ -51,7 +51,8 @@ def _site(tmp_path: Path) -> Path:
     return site
 
 
-def _pytest(tmp_path: Path, tests: str, config: dict | None) -> tuple[subprocess.CompletedProcess, float]:
+def _pytest(tmp_path: Path, tests: str,
+            config: dict | None) -> tuple[subprocess.CompletedProcess[str], float]:
     project = tmp_path / "project"
     project.mkdir(exist_ok=True)
     (project / "test_suite.py").write_text(textwrap.dedent(tests), encoding="utf-8")
