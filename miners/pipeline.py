@@ -36,7 +36,7 @@ from recipes.sandbox.egress import NetworkMeter
 from tracer import inject, roots
 from tracer.emit.stage import EmitSettings, Origin, emit
 from tracer.records import Problem, TraceSet
-from tracer.traces import last_test, read_traces
+from tracer.traces import last_test, read_traces, running_test
 
 # Recipes whose tests are run before giving up on a project: each costs a build and a
 # traced run of the suite, so a project whose suite fails everywhere stops after this many.
@@ -335,11 +335,12 @@ def _kept_after_a_hang(outcome: CommandOutcome, trace_dir: Path, log_path: Path,
     """A run stopped by its timeout or for making no progress keeps the calls it recorded:
     calls made before a test hung are as good as any. True when it did and recorded some;
     either way the log and, when nothing was recorded, the reason name the test that hung
-    (the last one that recorded a call)."""
+    (the one running, else the last one that recorded a call)."""
     if outcome.verdict != "timeout":
         return False
-    test = last_test(trace_dir)
-    where = f"; the last test that recorded a call: {test}" if test else ""
+    running, last = running_test(trace_dir), last_test(trace_dir)
+    where = (f"; the test running: {running}" if running else
+             f"; the last test that recorded a call: {last}" if last else "")
     stalled = [line for line in outcome.output_tail.splitlines()[-1:]
                if line.startswith("[citrace: no progress")]
     reason = stalled[0].strip("[]") if stalled else failure_line(outcome, "timed out")

@@ -10,6 +10,10 @@ test that ends in time never sees the timer: the signal is only sent past the li
 The timer is left alone where it could interfere: outside the main thread, when the
 program already handles ``SIGALRM`` or has a timer running (its own, or pytest-timeout's).
 
+Whatever the limit, each test's id is written as it starts to ``running-<pid>.txt`` in the
+trace directory: when a run is stopped because it hung, the host names the test that was
+running (``tracer.traces.running_test``), and a test starting counts as progress.
+
 Runs inside the project's pytest: standard library and pytest only, CPython 3.6+.
 """
 
@@ -30,10 +34,11 @@ else:  # pytest 2.7
     _WRAPPER = pytest.mark.hookwrapper
 
 
-def time_limit(value):
-    """The per-test limit in seconds the config (``CITRACE_PROBE``'s value) gives; 0: none."""
+def read_config(value):
+    """(per-test limit in seconds or 0, trace directory or None) from ``CITRACE_PROBE``'s
+    value: the config's JSON, or the path of a file holding it."""
     if not value:
-        return 0.0
+        return 0.0, None
     try:
         if value.lstrip().startswith('{'):
             config = json.loads(value)
@@ -41,15 +46,32 @@ def time_limit(value):
             with open(value, 'rb') as stream:
                 config = json.loads(stream.read().decode('utf-8'))
         limit = float(config.get('test_time_limit') or 0)
-    except Exception:  # a config we cannot read sets no limit; it must not stop pytest
-        return 0.0
-    return limit if limit > 0 else 0.0
+        out_dir = config.get('out_dir')
+    except Exception:  # a config we cannot read sets nothing; it must not stop pytest
+        return 0.0, None
+    return (limit if limit > 0 else 0.0), (out_dir if isinstance(out_dir, str) else None)
 
 
 def pytest_configure(config):
-    limit = time_limit(os.environ.get(ENV_VAR))
+    limit, out_dir = read_config(os.environ.get(ENV_VAR))
+    if out_dir:
+        config.pluginmanager.register(_Running(out_dir), 'citrace-running-test')
     if limit and hasattr(signal, 'setitimer'):
         config.pluginmanager.register(_Timer(limit, config), 'citrace-test-limit-timer')
+
+
+class _Running:
+    """Writes the id of each test as it starts, for the host to name a test that hung."""
+
+    def __init__(self, out_dir):
+        self.path = os.path.join(out_dir, f'running-{os.getpid()}.txt')
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        try:
+            with open(self.path, 'w', encoding='utf-8') as out:
+                out.write(nodeid)
+        except (OSError, ValueError):  # a full disk, or a directory gone: not the test's
+            pass
 
 
 class _Timer:

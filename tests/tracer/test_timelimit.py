@@ -75,6 +75,9 @@ def test_a_test_that_never_returns_fails_past_the_limit_and_the_rest_run(tmp_pat
     assert ("citrace: test test_suite.py::test_waits_forever_on_a_socket ran over 2 s and "
             "was stopped") in done.stdout
     assert seconds < 60
+    # Each test's id was written as it started: the last one is the session's last test.
+    [running] = tmp_path.glob("running-*.txt")
+    assert running.read_text() == "test_suite.py::test_after"
 
 
 def test_without_citraces_config_the_plugin_does_nothing(tmp_path) -> None:
