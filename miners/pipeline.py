@@ -341,7 +341,7 @@ def _kept_after_a_hang(outcome: CommandOutcome, trace_dir: Path, log_path: Path,
     running, last = running_test(trace_dir), last_test(trace_dir)
     where = (f"; the test running: {running}" if running else
              f"; the last test that recorded a call: {last}" if last else "")
-    stalled = [line for line in outcome.output_tail.splitlines()[-1:]
+    stalled = [line for line in outcome.output_tail.splitlines()
                if line.startswith("[citrace: no progress")]
     reason = stalled[0].strip("[]") if stalled else failure_line(outcome, "timed out")
     with open(log_path, "a", encoding="utf-8") as log:
