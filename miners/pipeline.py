@@ -319,8 +319,8 @@ def _watched(settings: Settings, trace_dir: Path) -> SandboxSettings:
                                                  after=settings.stall_after))
 
 
-_STOPPED_TEST = re.compile(r"^citrace: test (.+) ran over [\d.]+ s and was stopped$",
-                           re.MULTILINE)
+# Anywhere in a line: pytest -q prints it after the progress dots of the test.
+_STOPPED_TEST = re.compile(r"citrace: test ([^\n]+?) ran over [\d.]+ s and was stopped")
 
 
 def _count_stopped_tests(output: str, progress: _Progress) -> None:

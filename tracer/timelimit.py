@@ -120,4 +120,5 @@ class _Timer:
     def say(self, line):
         reporter = self.config.pluginmanager.getplugin('terminalreporter')
         if reporter is not None:
+            reporter.write('\n')  # a line of its own, after -q's progress dots too
             reporter.write_line(line)

@@ -72,7 +72,7 @@ def test_a_test_that_never_returns_fails_past_the_limit_and_the_rest_run(tmp_pat
     done, seconds = _pytest(tmp_path, TESTS, config)
     assert done.returncode == 1, done.stdout
     assert "1 failed, 3 passed" in done.stdout
-    assert ("citrace: test test_suite.py::test_waits_forever_on_a_socket ran over 2 s and "
+    assert ("\ncitrace: test test_suite.py::test_waits_forever_on_a_socket ran over 2 s and "
             "was stopped") in done.stdout
     assert seconds < 60
     # Each test's id was written as it started: the last one is the session's last test.
