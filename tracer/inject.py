@@ -42,6 +42,9 @@ PROBE_SOURCE = Path(__file__).with_name("probe.py")
 TIME_LIMIT_MODULE = "_citrace_test_limit"
 TIME_LIMIT_SOURCE = Path(__file__).with_name("timelimit.py")
 TIME_LIMIT_DIST = "citrace_test_limit-1.0.dist-info"
+# unittest's share of the limit: the ``.pth`` line (TIME_LIMIT_PTH_LINE, below) imports the
+# module at start-up when CITRACE_PROBE is set, and it wraps TestCase.run as unittest loads.
+# unittest's share of the limit: the module wraps TestCase.run as unittest is imported.
 BOOT_SOURCE = Path(__file__).with_name("boot_sitecustomize.py")
 
 # site.py executes .pth lines that start with "import"; the exec'd string is a statement
@@ -50,6 +53,7 @@ PTH_LINE = (
     "import os; exec(\"try:\\n if os.environ.get('" + PROBE_ENV_VAR + "'): import "
     + PROBE_MODULE + "\\nexcept BaseException: pass\")\n"
 )
+TIME_LIMIT_PTH_LINE = PTH_LINE.replace(PROBE_MODULE, TIME_LIMIT_MODULE)
 
 # Run in the sandbox by the interpreter the environment was made from (-I -S: nothing of the
 # environment is read): whatever the build left at the names written is replaced, then the
@@ -122,6 +126,7 @@ def probe_files() -> dict[str, str]:
         f"{PROBE_MODULE}.py": PROBE_SOURCE.read_text("utf-8"),
         f"{PROBE_MODULE}.pth": PTH_LINE,
         f"{TIME_LIMIT_MODULE}.py": TIME_LIMIT_SOURCE.read_text("utf-8"),
+        f"{TIME_LIMIT_MODULE}.pth": TIME_LIMIT_PTH_LINE,
         f"{TIME_LIMIT_DIST}/METADATA": "Metadata-Version: 2.1\nName: citrace-test-limit\n"
                                       "Version: 1.0\n",
         f"{TIME_LIMIT_DIST}/entry_points.txt": f"[pytest11]\ncitrace_test_limit = "

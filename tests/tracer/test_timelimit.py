@@ -13,6 +13,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.tracer.probe_harness import interpreter
 from tracer import inject
 
 TESTS = """
@@ -88,3 +91,53 @@ def test_without_citraces_config_the_plugin_does_nothing(tmp_path) -> None:
     done, _ = _pytest(tmp_path, slow, {"out_dir": str(tmp_path), "test_time_limit": 10})
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout
     assert "citrace" not in done.stdout
+
+
+UNITTESTS = """
+import socket, unittest
+
+
+class Suite(unittest.TestCase):
+    def test_a_before(self):
+        pass
+
+    def test_b_waits_forever_on_a_socket(self):
+        a, b = socket.socketpair()
+        while True:
+            try:
+                a.recv(1)  # nobody ever writes to b
+            except Exception:  # retries whatever goes wrong: the limit is no Exception
+                pass
+
+    def test_c_after(self):
+        pass
+"""
+
+
+@pytest.mark.parametrize("version", ["3.6", "3.13"])
+def test_unittest_runs_get_the_limit_through_the_pth_line(tmp_path, version: str) -> None:
+    """``python -m unittest``: the .pth line put beside the probe wraps TestCase.run."""
+    venv = tmp_path / "venv"
+    subprocess.run([str(interpreter(version)), "-m", "venv", "--without-pip", str(venv)],
+                   check=True)
+    [site] = venv.glob("lib/python*/site-packages")
+    for relative, text in inject.probe_files().items():
+        (site / relative).parent.mkdir(parents=True, exist_ok=True)
+        (site / relative).write_text(text, encoding="utf-8")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_suite.py").write_text(textwrap.dedent(UNITTESTS), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "CITRACE"))}
+    env[inject.PROBE_ENV_VAR] = json.dumps({"out_dir": str(tmp_path), "roots": [],
+                                            "test_time_limit": 2})
+    started = time.monotonic()
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", "unittest", "-v", "test_suite"],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - started < 60
+    assert done.returncode == 1, done.stderr
+    assert "Ran 3 tests" in done.stderr and "FAILED (errors=1)" in done.stderr
+    assert ("\ncitrace: test test_suite.Suite.test_b_waits_forever_on_a_socket ran over 2 s "
+            "and was stopped\n") in done.stderr
+    assert "TestTimeLimit" in done.stderr
+    [running] = tmp_path.glob("running-*.txt")
+    assert running.read_text() == "test_suite.Suite.test_c_after"
