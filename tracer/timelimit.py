@@ -24,7 +24,6 @@ when pytest loads the plugin), CPython 3.6+.
 """
 
 import os
-import signal
 import sys
 
 ENV_VAR = 'CITRACE_PROBE'
@@ -50,6 +49,12 @@ def read_config(value):
     except Exception:  # a config we cannot read sets nothing; it must not stop the tests
         return 0.0, None
     return (limit if limit > 0 else 0.0), (out_dir if isinstance(out_dir, str) else None)
+
+
+def _signal():
+    import signal  # not at start-up: it imports enum, and most processes run no test
+
+    return signal
 
 
 class TestTimeLimit(BaseException):
@@ -83,6 +88,7 @@ class _Timer:
     def arm(self, test):
         import threading  # only once a test starts: most processes never run one
 
+        signal = _signal()
         if (threading.current_thread() is not threading.main_thread()
                 or not hasattr(signal, 'setitimer')
                 or signal.getsignal(signal.SIGALRM) != signal.SIG_DFL
@@ -94,6 +100,7 @@ class _Timer:
         return True
 
     def disarm(self):
+        signal = _signal()
         signal.setitimer(signal.ITIMER_REAL, 0)
         if signal.getsignal(signal.SIGALRM) == self.expired:
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
@@ -163,6 +170,7 @@ def _wrap_test_case(module, timer):
         return
 
     def run(self, result=None):
+        signal = _signal()
         if hasattr(signal, 'getitimer') and signal.getitimer(signal.ITIMER_REAL)[0] > 0:
             return original(self, result)  # pytest's plugin (or the program) times this one
         armed = timer.started(_unittest_id(self))
@@ -184,9 +192,6 @@ def _wrap_test_case(module, timer):
 class _UnittestFinder:
     """A meta path entry that only waits for ``unittest.case`` to wrap it as it loads."""
 
-    def __init__(self, timer):
-        self.timer = timer
-
     def find_spec(self, name, path=None, target=None):
         if name != 'unittest.case':
             return None
@@ -197,32 +202,37 @@ class _UnittestFinder:
         spec = PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None or not hasattr(spec.loader, 'exec_module'):
             return spec
-        load, timer = spec.loader.exec_module, self.timer
+        load = spec.loader.exec_module
 
         def exec_module(module):
             load(module)
-            try:
-                _wrap_test_case(module, timer)
-            except Exception:  # the limit is a help; unittest must load whatever happens
-                pass
+            _limit_unittest(module)
 
         spec.loader.exec_module = exec_module
         return spec
 
 
+def _limit_unittest(module):
+    """Wrap the loaded ``unittest.case`` when the config sets a limit (read only now:
+    parsing JSON at every start-up would cost each process milliseconds)."""
+    try:
+        limit, out_dir = read_config(os.environ.get(ENV_VAR))
+        if limit:
+            _wrap_test_case(module, _Timer(limit, out_dir, _raise))
+    except Exception:  # the limit is a help; unittest must load whatever happens
+        pass
+
+
 def _start_for_unittest():
     """At start-up (the ``.pth`` line): wrap unittest's TestCase when it is imported."""
-    limit, out_dir = read_config(os.environ.get(ENV_VAR))
-    if not limit or getattr(sys, '_citrace_test_limit', False):
+    if not os.environ.get(ENV_VAR) or getattr(sys, '_citrace_test_limit', False):
         return
     sys._citrace_test_limit = True
-    timer = _Timer(limit, out_dir, _raise)
     case = sys.modules.get('unittest.case')
     if case is not None:
-        _wrap_test_case(case, timer)
+        _limit_unittest(case)
     else:
-        sys.meta_path.insert(0, _UnittestFinder(timer))
-
+        sys.meta_path.insert(0, _UnittestFinder())
 
 try:
     _start_for_unittest()
