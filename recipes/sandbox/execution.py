@@ -36,18 +36,21 @@ class Stall:
     watch: tuple[str, ...]
     after: float
 
-    def progress(self, printed: int) -> int:
-        """A number that grows whenever the command does something we can see."""
-        total = printed
+    def progress(self, printed: int) -> tuple[int, frozenset[tuple[str, int, int]]]:
+        """What changes whenever the command does something we can see: the bytes it
+        printed, and each watched file's name, size and time of change (a file rewritten
+        with as many bytes, such as the name of the test running, is progress too)."""
+        files = set()
         for directory in self.watch:
             try:
                 with os.scandir(directory) as entries:
                     for entry in entries:
                         with contextlib.suppress(OSError):
-                            total += entry.stat(follow_symlinks=False).st_size + 1
+                            facts = entry.stat(follow_symlinks=False)
+                            files.add((entry.name, facts.st_size, facts.st_mtime_ns))
             except OSError:
                 continue
-        return total
+        return printed, frozenset(files)
 
 
 @dataclass

@@ -46,3 +46,24 @@ def test_files_growing_in_the_watched_directory_are_progress(tmp_path: Path) -> 
                   timeout=120, policy=policy)
     assert outcome.ok, outcome.output_tail
     assert (watched / "trace-1.jsonl").read_text() == ("x" * 10 + "\n") * 8
+
+
+# Rewrites one file with as many bytes each time, as the time-limit plugin writes the id
+# of each test as it starts (tests of one module have ids of one length).
+REWRITES_IN_PLACE = (
+    "import os, sys, time\n"
+    "for number in range(8):\n"
+    "    with open(os.path.join(sys.argv[1], 'running-1.txt'), 'w') as out:\n"
+    "        out.write('test_%d' % number)\n"
+    "    time.sleep(0.5)\n"
+)
+
+
+def test_a_file_rewritten_with_as_many_bytes_is_progress(tmp_path: Path) -> None:
+    watched = tmp_path / "traces"
+    watched.mkdir()
+    policy = Policy(writable=(tmp_path,), stall=Stall(watch=(str(watched),), after=2))
+    outcome = run([sys.executable, "-c", REWRITES_IN_PLACE, str(watched)], cwd=tmp_path,
+                  timeout=120, policy=policy)
+    assert outcome.ok, outcome.output_tail
+    assert (watched / "running-1.txt").read_text() == "test_7"
