@@ -155,6 +155,13 @@ def _raise(message):
 
 
 def _unittest_id(case):
+    """The test's ``id()``, as unittest prints it (a doctest's is its name)."""
+    try:
+        test = case.id()
+        if isinstance(test, str):
+            return test
+    except Exception:  # a test class's own id() that fails: its class and method then
+        pass
     try:
         cls = type(case)
         return f'{cls.__module__}.{cls.__qualname__}.{case._testMethodName}'
