@@ -12,14 +12,23 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from miners.records import Checkout, ProjectResult, Spec
 from miners.sources import acquire, licenses
 from recipes import interpreters, planner, sandbox
-from recipes.records import STAGES, Env, Failure, Recipe, Stage, StageError, cpu_seconds
+from recipes.records import (
+    STAGES,
+    CommandOutcome,
+    Env,
+    Failure,
+    Recipe,
+    Stage,
+    StageError,
+    cpu_seconds,
+)
 from recipes.runners import installers
 from recipes.runners.diagnose import (
     BOUND_CAUSES,
@@ -28,12 +37,12 @@ from recipes.runners.diagnose import (
     failure_line,
     suite_counts,
 )
-from recipes.sandbox import SandboxSettings
+from recipes.sandbox import SandboxSettings, Stall
 from recipes.sandbox.egress import NetworkMeter
 from tracer import inject, roots
 from tracer.emit.stage import EmitSettings, Origin, emit
 from tracer.records import Problem, TraceSet
-from tracer.traces import read_traces
+from tracer.traces import last_test, read_traces, running_test
 
 # Recipes whose tests are run before giving up on a project: each costs a build and a
 # traced run of the suite, so a project whose suite fails everywhere stops after this many.
@@ -53,6 +62,12 @@ class Settings:
     keep_work: bool = False
     build_timeout: float = 1200.0
     test_timeout: float = 1800.0
+    # One pytest test may run this long (tracer/timelimit.py); past it, it fails and the
+    # session goes on. 0: no limit.
+    test_time_limit: float = 300.0
+    # A test run that prints nothing and records no call this long is stopped
+    # (recipes.sandbox.Stall), its traces kept. 0: wait for test_timeout.
+    stall_after: float = 600.0
     validate_timeout: float = 10.0
     max_asserts: int = 10
     # How untrusted commands are isolated (--unsafe-no-sandbox, --unsafe-build-network).
@@ -282,18 +297,23 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
     inject.install_probe(Path(env.site_packages), interpreter=_interpreter_of(env),
                          env_dir=Path(env.work_dir), settings=settings.sandbox,
                          log_path=log_path)
-    config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots))
+    config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots),
+                                test_time_limit=settings.test_time_limit)
     with progress.stage_of("test"):
         log_start = log_path.stat().st_size if log_path.exists() else 0
         outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config),
                                     log_path=log_path, timeout=settings.test_timeout,
-                                    writable=(trace_dir,), sandbox=settings.sandbox)
-        counts = suite_counts(_log_since(log_path, log_start))
+                                    writable=(trace_dir,),
+                                    sandbox=_watched(settings, trace_dir))
+        output = _log_since(log_path, log_start)
+        counts = suite_counts(output)
         if counts is not None:
             progress.counts["tests_passed"] = counts.passed
             progress.counts["tests_failed"] = counts.failed + counts.errors
-        if not outcome.ok and not (outcome.verdict == "failed" and counts is not None
-                                   and counts.mostly_passed):
+        _count_stopped_tests(output, progress)
+        hung = _kept_after_a_hang(outcome, trace_dir, log_path, progress)
+        if not hung and not outcome.ok and not (
+                outcome.verdict == "failed" and counts is not None and counts.mostly_passed):
             reason = failure_line(outcome, "tests failed")
             raise StageError("test", cause_of_test_failure(outcome), reason)
     with progress.stage_of("trace"):
@@ -320,6 +340,47 @@ def _refuse_a_run_of_no_test(counts: SuiteCounts | None, *, traced: bool) -> Non
         raise StageError("test", "no_tests_found",
                          "the recipe's test commands ran no test: no test runner's summary "
                          "in their output and no call recorded")
+
+
+def _watched(settings: Settings, trace_dir: Path) -> SandboxSettings:
+    """The run's sandbox settings, stopping a test run whose traces and output stall."""
+    if not settings.stall_after:
+        return settings.sandbox
+    return replace(settings.sandbox, stall=Stall(watch=(str(trace_dir),),
+                                                 after=settings.stall_after))
+
+
+# Anywhere in a line: pytest -q prints it after the progress dots of the test.
+_STOPPED_TEST = re.compile(r"citrace: test ([^\n]+?) ran over [\d.]+ s and was stopped")
+
+
+def _count_stopped_tests(output: str, progress: _Progress) -> None:
+    """Tests the per-test time limit stopped (tracer/timelimit.py says so in the log)."""
+    stopped = sorted(set(_STOPPED_TEST.findall(output)))
+    if stopped:
+        progress.counts["tests_stopped"] = len(stopped)
+
+
+def _kept_after_a_hang(outcome: CommandOutcome, trace_dir: Path, log_path: Path,
+                       progress: _Progress) -> bool:
+    """A run stopped by its timeout or for making no progress keeps the calls it recorded:
+    calls made before a test hung are as good as any. True when it did and recorded some;
+    either way the log and, when nothing was recorded, the reason name the test that hung
+    (the one running, else the last one that recorded a call)."""
+    if outcome.verdict != "timeout":
+        return False
+    running, last = running_test(trace_dir), last_test(trace_dir)
+    where = (f"; the test running: {running}" if running else
+             f"; the last test that recorded a call: {last}" if last else "")
+    stalled = [line for line in outcome.output_tail.splitlines()
+               if line.startswith("[citrace: no progress")]
+    reason = stalled[0].strip("[]") if stalled else failure_line(outcome, "timed out")
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n[citrace: the test run was stopped ({reason}){where}]\n")
+    if read_traces(trace_dir).calls:
+        progress.counts["runs_stopped"] += 1
+        return True
+    raise StageError("test", "timeout", f"{reason}{where}")
 
 
 def _interpreter_of(env: Env) -> str:

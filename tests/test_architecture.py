@@ -132,3 +132,12 @@ def test_folders_stay_small_and_tests_mirror_the_packages() -> None:
     untested = sorted(str(folder) for folder in per_folder
                       if not (ROOT / "tests" / folder).is_dir())
     assert untested == [], "each package has its folder of tests under tests/"
+
+
+def test_the_time_limit_plugin_imports_the_standard_library_and_pytest_only() -> None:
+    """tracer/timelimit.py runs inside the project's pytest, on CPython 3.6+ (install_probe
+    compiles it with the environment's version: tests/tracer's 3.6 environment does)."""
+    path = ROOT / "tracer" / "timelimit.py"
+    foreign = sorted(name for name in _imported(path)
+                     if name.partition(".")[0] not in sys.stdlib_module_names | {"pytest"})
+    assert foreign == []

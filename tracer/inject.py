@@ -37,6 +37,14 @@ from recipes.sandbox import (
 PROBE_MODULE = "_citrace_probe"
 PROBE_ENV_VAR = "CITRACE_PROBE"
 PROBE_SOURCE = Path(__file__).with_name("probe.py")
+# The per-test time limit (tracer/timelimit.py), a pytest plugin that every pytest of the
+# environment loads through its entry point, and that does nothing without CITRACE_PROBE.
+TIME_LIMIT_MODULE = "_citrace_test_limit"
+TIME_LIMIT_SOURCE = Path(__file__).with_name("timelimit.py")
+TIME_LIMIT_DIST = "citrace_test_limit-1.0.dist-info"
+# unittest's share of the limit: the ``.pth`` line (TIME_LIMIT_PTH_LINE, below) imports the
+# module at start-up when CITRACE_PROBE is set, and it wraps TestCase.run as unittest loads.
+# unittest's share of the limit: the module wraps TestCase.run as unittest is imported.
 BOOT_SOURCE = Path(__file__).with_name("boot_sitecustomize.py")
 
 # site.py executes .pth lines that start with "import"; the exec'd string is a statement
@@ -45,23 +53,27 @@ PTH_LINE = (
     "import os; exec(\"try:\\n if os.environ.get('" + PROBE_ENV_VAR + "'): import "
     + PROBE_MODULE + "\\nexcept BaseException: pass\")\n"
 )
+TIME_LIMIT_PTH_LINE = PTH_LINE.replace(PROBE_MODULE, TIME_LIMIT_MODULE)
 
 # Run in the sandbox by the interpreter the environment was made from (-I -S: nothing of the
-# environment is read): whatever the build left at the probe's names is replaced, then the
-# probe is compiled, so that no test process compiles it again (~15 ms each, under
+# environment is read): whatever the build left at the names written is replaced, then the
+# modules are compiled, so that no test process compiles them again (~15 ms each, under
 # PYTHONDONTWRITEBYTECODE) and a probe that does not parse on that version fails here, not
-# silently behind the .pth line's try/except.
+# silently behind the .pth line's try/except. stdin: {relative path: text}, as JSON.
 _INSTALL = """
-import os, py_compile, sys
-site, name, pth = sys.argv[1:4]
-os.makedirs(site, exist_ok=True)
-module = os.path.join(site, name + '.py')
-for path, text in ((module, sys.stdin.read()), (os.path.join(site, name + '.pth'), pth)):
+import json, os, py_compile, sys
+site = sys.argv[1]
+files = json.loads(sys.stdin.read())
+for relative, text in sorted(files.items()):
+    path = os.path.join(site, relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     if os.path.lexists(path):
         os.unlink(path)
     with open(path, 'x', encoding='utf-8') as out:
         out.write(text)
-py_compile.compile(module, doraise=True)
+for relative in sorted(files):
+    if relative.endswith('.py'):
+        py_compile.compile(os.path.join(site, relative), doraise=True)
 """
 INSTALL_TIMEOUT = 60.0
 
@@ -78,6 +90,7 @@ class ProbeConfig:
     max_depth: int = 6
     max_yields: int = 10  # values recorded per generator call (sys.monitoring backend)
     backend: str = "auto"  # auto | setprofile | monitoring (3.12+; else setprofile)
+    test_time_limit: float = 0.0  # seconds each pytest test may run (tracer/timelimit.py)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -98,13 +111,27 @@ def install_probe(site_packages: Path, *, interpreter: str, env_dir: Path,
     interpreter of the environment's version, which citrace chose itself."""
     policy = Policy(writable=(env_dir,), readable=interpreter_roots(interpreter),
                     unsafe_no_sandbox=settings.unsafe_no_sandbox)
-    outcome = run([interpreter, "-I", "-S", "-c", _INSTALL, str(site_packages), PROBE_MODULE,
-                   PTH_LINE], cwd=env_dir, timeout=INSTALL_TIMEOUT, env=base_environment(),
-                  policy=policy, input=PROBE_SOURCE.read_bytes(), log_path=log_path)
+    outcome = run([interpreter, "-I", "-S", "-c", _INSTALL, str(site_packages)], cwd=env_dir,
+                  timeout=INSTALL_TIMEOUT, env=base_environment(), policy=policy,
+                  input=json.dumps(probe_files()).encode(), log_path=log_path)
     if not outcome.ok:
         last = (outcome.output_tail.strip().splitlines() or [outcome.verdict])[-1]
         raise StageError("trace", "probe_install",
                          f"the probe could not be installed with {interpreter}: {last}")
+
+
+def probe_files() -> dict[str, str]:
+    """What ``install_probe`` writes into site-packages: {relative path: text}."""
+    return {
+        f"{PROBE_MODULE}.py": PROBE_SOURCE.read_text("utf-8"),
+        f"{PROBE_MODULE}.pth": PTH_LINE,
+        f"{TIME_LIMIT_MODULE}.py": TIME_LIMIT_SOURCE.read_text("utf-8"),
+        f"{TIME_LIMIT_MODULE}.pth": TIME_LIMIT_PTH_LINE,
+        f"{TIME_LIMIT_DIST}/METADATA": "Metadata-Version: 2.1\nName: citrace-test-limit\n"
+                                      "Version: 1.0\n",
+        f"{TIME_LIMIT_DIST}/entry_points.txt": f"[pytest11]\ncitrace_test_limit = "
+                                              f"{TIME_LIMIT_MODULE}\n",
+    }
 
 
 def probe_environment(config: ProbeConfig | Path | str) -> dict[str, str]:

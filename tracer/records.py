@@ -267,6 +267,9 @@ class ProblemMeta(Record):
     class_name: str = ""  # the method's class ("" for a function)
     mutation: MutationScore = MutationScore()  # the test's mutant kill rate (Candidate's)
     assert_sources: tuple[str, ...] = ()  # each assert block's origin: recorded, augmented
+    # Every test that made the problem's calls is a doctest (tracer.doctests): its asserts
+    # repeat the examples its prompt's docstring already shows.
+    from_doctests: bool = False
 
 
 @dataclass(frozen=True)

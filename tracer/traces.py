@@ -24,10 +24,15 @@ from tracer.records import (
 )
 
 TRACE_GLOB = "trace-*.jsonl"
+RUNNING_GLOB = "running-*.txt"  # the test each pytest process started last
 ARG_KINDS = frozenset({"pos", "kwonly", "varargs", "varkw"})
 # custom: a class whose attribute reads run its own code (a metaclass, __getattribute__, a
 # __dict__ property); error: an object in a state the encoder did not foresee.
 OPAQUE_REASONS = frozenset({"type", "size", "depth", "cycle", "custom", "error"})
+
+
+# How far from the end of a trace file ``last_test`` looks for the last call's test.
+LAST_TEST_WINDOW = 256 * 1024
 
 
 class _BadLine(Exception):
@@ -44,6 +49,54 @@ def read_traces(trace_dir: Path) -> TraceSet:
             # the project's processes, and one bad file must not cost the others.
             reader.files_skipped += 1
     return reader.result()
+
+
+def running_test(trace_dir: Path) -> str | None:
+    """The test that started last in the most recently written ``running-<pid>.txt``
+    (``tracer/timelimit.py`` writes it as each pytest test starts): after a run stopped
+    because it hung, the test that hung. None when there is none."""
+    for name in _newest_first(trace_dir, RUNNING_GLOB):
+        try:
+            with untrusted.open_regular(Path(name)) as stream:
+                test = stream.read(4096).decode("utf-8", errors="replace").strip()
+        except OSError:
+            continue
+        if test:
+            return test
+    return None
+
+
+def _newest_first(trace_dir: Path, pattern: str) -> list[str]:
+    files: list[tuple[float, str]] = []
+    for path in Path(trace_dir).glob(pattern):
+        try:
+            files.append((path.lstat().st_mtime, str(path)))
+        except OSError:
+            continue
+    return [name for _, name in sorted(files, reverse=True)]
+
+
+def last_test(trace_dir: Path) -> str | None:
+    """The test of the last call recorded in the most recently written trace file: after
+    a run stopped because it hung, the test that was running, most likely. None when no
+    call names one. Each call line is written whole, as it happens, so a file whose
+    process was killed ends with the calls it made (and at worst one torn line)."""
+    for name in _newest_first(trace_dir, TRACE_GLOB):
+        try:
+            with untrusted.open_regular(Path(name)) as stream:
+                stream.seek(0, 2)
+                stream.seek(max(0, stream.tell() - LAST_TEST_WINDOW))
+                lines = stream.read().splitlines()
+        except OSError:
+            continue
+        for line in reversed(lines):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and isinstance(data.get("test"), str):
+                return str(data["test"])
+    return None
 
 
 class _Reader:

@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
                       "still chosen by the mutants they kill)")
     mine.add_argument("--build-timeout", type=float, default=1200.0, metavar="SECONDS")
     mine.add_argument("--test-timeout", type=float, default=1800.0, metavar="SECONDS")
+    mine.add_argument("--test-time-limit", type=float, default=300.0, metavar="SECONDS",
+                      help="time each pytest test may run before it is failed and the "
+                           "session goes on (default: 300; 0: none)")
+    mine.add_argument("--stall-after", type=float, default=600.0, metavar="SECONDS",
+                      help="stop a test run that prints nothing and records no call for this "
+                           "long, keeping what it recorded (default: 600; 0: never)")
     mine.add_argument("--unsafe-no-sandbox", action="store_true", help=evaluate.UNSAFE_HELP)
     mine.add_argument("--unsafe-build-network", action="store_true",
                       help="give builds the host's own network (its loopback and every host "
@@ -135,6 +141,7 @@ def _mine(args: argparse.Namespace) -> int:
     settings = Settings(work_root=out_dir / "work", logs_dir=out_dir / "logs",
                         keep_work=args.keep_work, build_timeout=args.build_timeout,
                         test_timeout=args.test_timeout, max_asserts=args.max_asserts,
+                        test_time_limit=args.test_time_limit, stall_after=args.stall_after,
                         sandbox=sandbox.SandboxSettings(
                             unsafe_no_sandbox=args.unsafe_no_sandbox,
                             unsafe_build_network=args.unsafe_build_network,

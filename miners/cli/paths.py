@@ -31,6 +31,10 @@ def output_file(path: Path, option: str) -> Path:
     resolved = path.expanduser().resolve()
     if resolved.is_dir():
         raise BadPath(f"{option} {path}: is a directory, not a file")
+    if resolved.is_file():  # written again (a second evaluation of the same samples)
+        if not os.access(resolved, os.W_OK):
+            raise BadPath(f"{option} {path}: cannot be written (permission denied)")
+        return resolved
     _check_can_create(resolved, option, path)
     return resolved
 

@@ -1,6 +1,6 @@
 """The recipe of last resort: install the project with its test extras, test requirement
 files and dev dependencies, and run pytest, or unittest discovery when pytest finds nothing
-to run."""
+to run, and when neither finds a test, look further (``recipes.ci.discovery``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from recipes import interpreters
-from recipes.ci import dev_dependencies
+from recipes.ci import dev_dependencies, discovery
 from recipes.records import Recipe
 
 if sys.version_info >= (3, 11):
@@ -54,8 +54,9 @@ def fallback_recipe(checkout: Path) -> Recipe | None:
         # neither slows the traced run nor competes with the probe for the trace hooks.
         install.append("pytest-cov")
         pytest = (*PYTEST, "--no-cov")
+    commands = (pytest, UNITTEST, *discovery.further_commands(checkout, pytest))
     return Recipe(kind="fallback", source="fallback", job="pytest", python=chosen.short,
-                  interpreter=chosen.path, install=tuple(install), commands=(pytest, UNITTEST))
+                  interpreter=chosen.path, install=tuple(install), commands=commands)
 
 
 def _dev_dependencies(checkout: Path) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from recipes.records import CommandOutcome, Env, Recipe, StageError
 from recipes.runners import envs, installers
-from recipes.runners.diagnose import cause_of_build_failure, failure_line
+from recipes.runners.diagnose import cause_of_build_failure, failure_line, suite_counts
 from recipes.runners.installers import PIP, BuildOptions
 from recipes.sandbox import (
     Policy,
@@ -106,7 +106,8 @@ def _remaining(deadline: float) -> float:
 def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_path: Path,
               timeout: float, writable: Sequence[Path] = (),
               sandbox: SandboxSettings = SandboxSettings()) -> CommandOutcome:
-    """Run the recipe's commands in order; a later one runs only if pytest found no tests.
+    """Run the recipe's commands in order; a later one runs only if those before it ran no
+    test (``ran_no_test``).
     ``writable``: directories the tests write besides the project's own (its traces)."""
     venv = Path(env.python).parent.parent
     policy = suite_policy(project_dirs(checkout, Path(env.work_dir), *writable),
@@ -116,11 +117,20 @@ def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_pat
         argv = [part.replace("{python}", env.python) for part in command]
         outcome = run(argv, cwd=checkout, timeout=timeout, log_path=log_path,
                       env=_venv_env(venv, extra_env), policy=policy)
-        if outcome.exit_code != NO_TESTS_COLLECTED:
+        if not ran_no_test(outcome):
             break
     if outcome is None:
         raise StageError("test", "no_tests", "the recipe has no test command")
     return outcome
+
+
+def ran_no_test(outcome: CommandOutcome) -> bool:
+    """pytest collected nothing (exit status 5), or the summary counts no test: unittest's
+    "Ran 0 tests ... OK" exits 0 before Python 3.12."""
+    if outcome.exit_code == NO_TESTS_COLLECTED:
+        return True
+    counts = suite_counts(outcome.output_tail)
+    return counts is not None and counts.passed + counts.failed + counts.errors == 0
 
 
 def _venv_env(venv: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

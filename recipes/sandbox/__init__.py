@@ -39,12 +39,13 @@ from pathlib import Path
 from recipes.records import CommandOutcome
 from recipes.sandbox import confinement, egress, execution, isolation
 from recipes.sandbox.confinement import Limits, Mount, Request
+from recipes.sandbox.execution import Stall
 from recipes.sandbox.isolation import SandboxUnavailable
 from recipes.sandbox.session import Session, SessionEnded
 
 __all__ = ["Policy", "SandboxSettings", "SandboxUnavailable", "Session", "SessionEnded",
-           "base_environment", "run", "start", "build_policy", "suite_policy", "check_policy",
-           "project_dirs", "require_isolation", "summary"]
+           "Stall", "base_environment", "run", "start", "build_policy", "suite_policy",
+           "check_policy", "project_dirs", "require_isolation", "summary"]
 
 # Host variables a build or test legitimately needs. Everything else (tokens, keys,
 # the user's own settings) stays out of untrusted processes.
@@ -71,6 +72,9 @@ class SandboxSettings:
     # How checks are isolated from each other: "fork", forked by a server in a sandbox
     # reused from check to check; "strict", a sandbox per check (tracer.check.run).
     check_isolation: str = "fork"
+    # A test run that shows no progress this long is stopped (``execution.Stall``); None
+    # waits for its timeout. Set per run by the pipeline, which knows its trace directory.
+    stall: Stall | None = None
 
     @property
     def build_network(self) -> str:
@@ -103,6 +107,7 @@ class Policy:
     cache_dir: Path | None = None
     uv_cache_dir: Path | None = None
     unsafe_no_sandbox: bool = False
+    stall: Stall | None = None  # stop the command when it shows no progress
     # Adds up what the command did on the network (the egress proxy's count), when given.
     meter: egress.NetworkMeter | None = field(default=None, compare=False)
 
@@ -131,7 +136,7 @@ def suite_policy(dirs: Sequence[Path], *, readable: Sequence[Path] = (),
     return Policy(writable=tuple(dirs), readable=tuple(readable), network="none",
                   memory_bytes=8 * GiB, max_processes=1024, max_file_bytes=2 * GiB,
                   home=dirs[0] / ".home", tmp_dir=dirs[0] / ".tmp",
-                  unsafe_no_sandbox=settings.unsafe_no_sandbox)
+                  unsafe_no_sandbox=settings.unsafe_no_sandbox, stall=settings.stall)
 
 
 def check_policy(*, readable: Sequence[Path] = (),
@@ -291,7 +296,7 @@ def run(
     # Unisolated (--unsafe-no-sandbox), a build has the host's network as it is.
     return execution.execute(backend, request, timeout=timeout, log_path=log_path,
                              limit=output_limit, tail_lines=tail_lines, started=started,
-                             stdin_data=input)
+                             stdin_data=input, stall=policy.stall)
 
 
 def start(argv: Sequence[str], *, cwd: str | Path, policy: Policy,

@@ -24,6 +24,33 @@ from recipes.sandbox.confinement import Request
 
 KiB = 1 << 10
 GONE_GRACE = 5.0  # seconds to wait for output after the command's processes are gone
+STALL_POLL = 5.0  # seconds between two looks at a watched command's progress
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Stop a command that makes no progress for ``after`` seconds: it printed nothing and
+    the files in ``watch`` (directories, not searched below) neither grew nor appeared.
+    A test waiting forever on a socket would otherwise hold its worker until the timeout."""
+
+    watch: tuple[str, ...]
+    after: float
+
+    def progress(self, printed: int) -> tuple[int, frozenset[tuple[str, int, int]]]:
+        """What changes whenever the command does something we can see: the bytes it
+        printed, and each watched file's name, size and time of change (a file rewritten
+        with as many bytes, such as the name of the test running, is progress too)."""
+        files = set()
+        for directory in self.watch:
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        with contextlib.suppress(OSError):
+                            facts = entry.stat(follow_symlinks=False)
+                            files.add((entry.name, facts.st_size, facts.st_mtime_ns))
+            except OSError:
+                continue
+        return printed, frozenset(files)
 
 
 @dataclass
@@ -94,16 +121,17 @@ class _Pump:
 
 def execute(backend: isolation.Backend, request: Request, *, timeout: float,
             log_path: str | Path | None, limit: int, tail_lines: int, started: float,
-            stdin_data: bytes | None) -> CommandOutcome:
+            stdin_data: bytes | None, stall: Stall | None = None) -> CommandOutcome:
     """Start the request's command through the backend and follow it to its end."""
     with _Log(log_path, request.shown_argv or request.argv) as log:
         return _follow(backend, request, timeout=timeout, log=log, limit=limit,
-                       tail_lines=tail_lines, started=started, stdin_data=stdin_data)
+                       tail_lines=tail_lines, started=started, stdin_data=stdin_data,
+                       stall=stall)
 
 
 def _follow(backend: isolation.Backend, request: Request, *, timeout: float, log: _Log,
             limit: int, tail_lines: int, started: float,
-            stdin_data: bytes | None) -> CommandOutcome:
+            stdin_data: bytes | None, stall: Stall | None = None) -> CommandOutcome:
     with backend.launch(request) as launch:
         try:
             proc = subprocess.Popen(
@@ -123,7 +151,8 @@ def _follow(backend: isolation.Backend, request: Request, *, timeout: float, log
             _feed(proc, stdin_data)
         timed_out = False
         try:
-            timed_out = not _wait(proc, timeout)
+            timed_out = not (_wait(proc, timeout) if stall is None
+                             else _wait_watching(proc, timeout, stall, pump))
         finally:
             _kill_group(proc.pid)
             proc.wait()
@@ -157,6 +186,30 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bool:
     if ready:
         proc.wait()
     return bool(ready)
+
+
+def _wait_watching(proc: subprocess.Popen[bytes], timeout: float, stall: Stall,
+                   pump: _Pump) -> bool:
+    """``_wait``, looking at the command's progress every STALL_POLL seconds; False (and a
+    line in the log and the tail saying why) when it made none for ``stall.after``."""
+    deadline = time.monotonic() + timeout
+    seen, since = stall.progress(pump.written), time.monotonic()
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        if _wait(proc, min(STALL_POLL, stall.after / 4, deadline - now)):
+            return True
+        progress = stall.progress(pump.written)
+        if progress != seen:
+            seen, since = progress, time.monotonic()
+        elif time.monotonic() - since >= stall.after:
+            note = (f"[citrace: no progress for {stall.after:.0f} s (no output, no trace "
+                    f"written): command stopped]")
+            pump.tail.append(note)
+            if pump.log:
+                pump.log.write(f"\n{note}\n".encode())
+            return False
 
 
 def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:

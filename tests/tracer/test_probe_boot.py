@@ -123,7 +123,7 @@ def test_usage_errors_say_what_to_do(project: Path, tmp_path: Path,
     assert "no command given" in capsys.readouterr().err
     assert main(["trace", "--root", str(project), "--out", str(blocker / "o"), "--",
                  "true"]) == 2
-    assert "cannot create the trace directory" in capsys.readouterr().err
+    assert "is a file, not a directory" in capsys.readouterr().err  # checked before any work
     assert main(["trace", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "o"),
                  "--", "true"]) == 2
     assert "is not a directory" in capsys.readouterr().err

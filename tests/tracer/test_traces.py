@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.tracer.probe_harness import Traced
 from tracer.records import RAISED, TRACE_FORMAT_VERSION, Arg, CallRecord, FunctionId
-from tracer.traces import read_traces
+from tracer.traces import last_test, read_traces, running_test
 
 F = FunctionId("lib", "f", "/p/lib.py", 1)
 G = FunctionId("lib", "G.g", "/p/lib.py", 9)
@@ -173,3 +173,23 @@ def test_a_line_or_file_no_reader_could_parse_costs_that_line_or_file_only(
     assert [c.result for c in traces.calls] == [{"py": "2"}]
     assert traces.lines_skipped == 2
     assert (traces.files_read, traces.files_skipped) == (1, 2)
+
+
+def test_a_killed_run_names_the_test_that_hung(traced: Traced) -> None:
+    """After a run stopped because a test hung: the calls made before are read, the last
+    call's test is known, and so is the test pytest started last (issue 16, item 5)."""
+    lib = "def add(a, b):\n    return a + b\n"
+    main = (
+        "import os, signal, lib\n"
+        "lib.add(1, 2)\n"
+        "os.environ['PYTEST_CURRENT_TEST'] = 'tests/test_lib.py::test_add (call)'\n"
+        "lib.add(3, 4)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    run = traced({"lib.py": lib, "main.py": main}, version="3.6")
+    traces = read_traces(run.trace_dir)
+    assert sorted(c.test or "" for c in traces.calls) == ["", "tests/test_lib.py::test_add"]
+    assert last_test(run.trace_dir) == "tests/test_lib.py::test_add"
+    assert running_test(run.trace_dir) is None  # no pytest plugin wrote one
+    (run.trace_dir / "running-7.txt").write_text("tests/test_lib.py::test_waits")
+    assert running_test(run.trace_dir) == "tests/test_lib.py::test_waits"

@@ -15,6 +15,7 @@ from typing import Any
 
 import jsonlines
 
+from tracer import doctests
 from tracer.dataset import formats
 from tracer.dataset.mutation_filter import keep_strong
 from tracer.dataset.output_prediction import prediction_rows
@@ -55,6 +56,7 @@ def to_problem(candidate: Candidate, *, project: str, version: str, source_spec:
         kind=candidate.kind, class_name=candidate.class_name,
         mutation=candidate.mutation or MutationScore(),
         assert_sources=tuple(candidate.assert_sources),
+        from_doctests=doctests.only_doctests(candidate.tests_traced),
     )
     return Problem(
         task_id=task_id(project, version, function.module, function.qualname),

@@ -60,7 +60,7 @@ def test_a_problem_carries_the_candidate_and_where_it_came_from(sexagesimal, pro
                   "test_sexagesimal.py::RoundTrip::test_round_trip"],
         "dedup_cluster": {"id": "", "size": 0}, "contamination": [],
         "decontaminated_against": [], "not_decontaminated_against": [],
-        "kind": "function", "class_name": "",
+        "kind": "function", "class_name": "", "from_doctests": False,
     }
 
 

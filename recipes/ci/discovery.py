@@ -1,0 +1,99 @@
+"""Where the fallback looks for tests when the default discovery finds none: test files in
+a folder that is not a package, names outside pytest's default pattern (``tests/tests.py``,
+``test.py``), and last the doctests of the project's own modules.
+
+Each command here runs only when every command before it ran no test (``recipes.runners.
+venv``): a project whose ``pytest`` finds its tests never gets this far. The doctests come
+last because their asserts are the examples the prompt already shows (such problems are
+marked in their meta, ``from_doctests``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+TEST_DIRS = ("tests", "test", "testing")
+TEST_FILES = ("tests.py", "test.py")
+# Top-level folders and modules that are not the project's code: importing them for their
+# doctests would run a build script or a documentation config.
+NOT_CODE = frozenset({
+    "tests", "test", "testing", "docs", "doc", "examples", "example", "build", "dist",
+    "benchmarks", "scripts", "tools", "setup.py", "conftest.py", "noxfile.py", "fabfile.py",
+    "conf.py", "ez_setup.py", "distribute_setup.py", "bootstrap.py",
+})
+# Where a project's CI names the doctest files pytest should read besides the modules.
+CI_FILES = ("tox.ini", ".travis.yml", "setup.cfg", "pytest.ini", "Makefile")
+_DOCTEST_GLOB = re.compile(r"--doctest-glob[= ]+['\"]?([^'\"\s]+)")
+DOC_PLACES = ("README.rst", "README.md", "README.txt", "README", "docs", "doc")
+
+
+def further_commands(checkout: Path, pytest: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The commands that look further, in order: pytest over the test folders and files with
+    a wider file pattern, unittest discovery inside each test folder, then doctests."""
+    places = [d for d in TEST_DIRS if (checkout / d).is_dir()]
+    places += [f for f in TEST_FILES if (checkout / f).is_file()]
+    commands: list[tuple[str, ...]] = []
+    if places:
+        # A path named on the command line is collected whatever its name; inside a folder
+        # ``*test*.py`` finds ``tests/tests.py``. Never over the package: ``latest.py``.
+        commands.append((*pytest, "-o", "python_files=*test*.py", *places))
+    for folder in (d for d in TEST_DIRS if (checkout / d).is_dir()):
+        # ``-s`` puts the folder itself on sys.path: its modules import without a package.
+        commands.append(("{python}", "-m", "unittest", "discover", "-v", "-s", folder,
+                         "-p", "*test*.py"))
+    doctests = doctest_command(checkout, pytest)
+    if doctests:
+        commands.append(doctests)
+    return tuple(commands)
+
+
+def doctest_command(checkout: Path, pytest: tuple[str, ...]) -> tuple[str, ...] | None:
+    """pytest's ``--doctest-modules`` over the project's own modules, with the
+    ``--doctest-glob`` patterns its CI passes and the documents they match; None when the
+    project has no module of its own to read."""
+    modules = project_modules(checkout)
+    if not modules:
+        return None
+    globs = ci_doctest_globs(checkout)
+    documents = [p for p in DOC_PLACES if globs and (checkout / p).exists()]
+    options = [f"--doctest-glob={pattern}" for pattern in globs]
+    return (*pytest, "--doctest-modules", *options, *modules, *documents)
+
+
+def project_modules(checkout: Path) -> list[str]:
+    """The project's packages and single modules, relative to the checkout: top-level
+    folders with an ``__init__.py``, those under ``src/``, and top-level ``.py`` files that
+    are neither tests nor build scripts."""
+    found: list[str] = []
+    for base in (checkout, checkout / "src"):
+        if not base.is_dir():
+            continue
+        for entry in sorted(base.iterdir()):
+            name = entry.name
+            if name in NOT_CODE or name.startswith((".", "_", "test")):
+                continue
+            if entry.is_dir() and (entry / "__init__.py").is_file() or (
+                    entry.is_file() and name.endswith(".py") and name.isascii()):
+                found.append(str(entry.relative_to(checkout)))
+    return found
+
+
+def ci_doctest_globs(checkout: Path) -> list[str]:
+    """The ``--doctest-glob`` patterns the project's CI and pytest settings name."""
+    texts = [_read(checkout / name) for name in CI_FILES]
+    workflows = checkout / ".github" / "workflows"
+    if workflows.is_dir():
+        texts += [_read(path) for path in sorted(workflows.glob("*.y*ml"))]
+    globs: list[str] = []
+    for text in texts:
+        for pattern in _DOCTEST_GLOB.findall(text):
+            if pattern not in globs:
+                globs.append(pattern)
+    return globs
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text("utf-8", errors="replace")
+    except OSError:
+        return ""

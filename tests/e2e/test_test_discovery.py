@@ -1,0 +1,97 @@
+"""Projects whose tests the default discovery misses (issue 16, item 4): one with no test
+file but docstrings full of examples, one whose tests sit in ``tests/tests.py`` in a folder
+that is not a package. Both are mined through the fallback's further discovery."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from miners.cli.main import main
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{name}"
+version = "1.0"
+
+[tool.setuptools]
+{what}
+"""
+CALC = '''\
+def add(a, b):
+    """The sum of two numbers.
+
+    >>> add(1, 2)
+    3
+    >>> add(-1, 1)
+    0
+    """
+    return a + b
+
+
+def scale(values, factor):
+    """Each value times ``factor``.
+
+    >>> scale([1, 2], 3)
+    [3, 6]
+    """
+    return [value * factor for value in values]
+'''
+SHAPES = 'def area(width, height):\n    """The area of a rectangle."""\n    return width * height\n'
+SHAPES_TESTS = """\
+import unittest
+
+from shapes import area
+
+
+class AreaTests(unittest.TestCase):
+    def test_rectangle(self):
+        self.assertEqual(area(2, 3), 6)
+
+    def test_square(self):
+        self.assertEqual(area(4, 4), 16)
+"""
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+@pytest.mark.slow
+def test_doctests_and_a_tests_folder_that_is_no_package_are_found(tmp_path: Path) -> None:
+    calc = _project(tmp_path / "calc", {
+        "pyproject.toml": PYPROJECT.format(name="calc", what='packages = ["calc"]'),
+        "calc/__init__.py": CALC})
+    shapes = _project(tmp_path / "shapes", {
+        "pyproject.toml": PYPROJECT.format(name="shapes", what='py-modules = ["shapes"]'),
+        "shapes.py": SHAPES, "tests/tests.py": SHAPES_TESTS})
+    out = tmp_path / "out"
+    assert main(["mine", str(calc), str(shapes), "-o", str(out)]) == 0
+    repos = {Path(r["spec"]).name: r for r in map(json.loads, (out / "repos.jsonl").open())}
+    problems = {p["entry_point"]: p for p in map(json.loads, (out / "problems.jsonl").open())}
+    log = (out / "logs").read_text() if (out / "logs").is_file() else ""
+    for name in ("calc", "shapes"):
+        assert repos[name]["status"] == "ok", (repos[name], log)
+        assert repos[name]["recipe"] == "fallback:pytest"
+    # The doctests ran (three examples in two doctests) and their calls became problems,
+    # marked as coming from the docstring's own examples.
+    assert repos["calc"]["counts"]["tests_passed"] == 2
+    assert problems["add"]["meta"]["from_doctests"] is True
+    assert problems["add"]["meta"]["tests"] == ["calc/__init__.py::calc.add"]
+    assert problems["scale"]["meta"]["from_doctests"] is True
+    # tests/tests.py ran, under pytest's wider pattern; its problem is no doctest's.
+    assert repos["shapes"]["counts"]["tests_passed"] == 2
+    assert problems["area"]["meta"]["from_doctests"] is False
+    assert problems["area"]["meta"]["tests"] == [
+        "tests/tests.py::AreaTests::test_rectangle", "tests/tests.py::AreaTests::test_square"]
