@@ -215,15 +215,19 @@ class _Validation:
     def _strength(self) -> Strength:
         c = self.candidate
         returns = [self.kinds.get(b) in (RETURNS, MUTATES) for b in self.blocks]
-        slowest = max((r.seconds for r in self.runs if r.kind.startswith("reference")),
-                      default=1.0)
         return strengthen(
             prompt=c.prompt, canonical=c.canonical_solution, preamble=self.preamble,
             blocks=self.blocks, returns=returns, limit=self.strength.max_asserts,
             max_chars=MAX_TEST_CHARS, base_chars=len(self.preamble + CHECK_HEADER),
             check=self._quiet_check, timeout=self.timeout,
-            mutant_timeout=min(self.timeout, max(MUTANT_TIMEOUT, 3 * slowest)),
-            augment_inputs=self.strength.augment)
+            mutant_timeout=self._mutant_timeout(), augment_inputs=self.strength.augment)
+
+    def _mutant_timeout(self) -> float:
+        """Long enough for the canonical solution's slowest run three times over: a mutant
+        that takes longer is hanging, most likely (and a hang fails a test like any error)."""
+        slowest = max((r.seconds for r in self.runs if r.kind.startswith("reference")),
+                      default=1.0)
+        return min(self.timeout, max(MUTANT_TIMEOUT, 3 * slowest))
 
     def _passes_alone(self, block: str) -> bool:
         passed = self._check("alone:augmented", self.candidate.canonical_solution,
@@ -277,9 +281,10 @@ class _Validation:
         if held is None:
             return
         final = self._test(self.blocks)
+        timeout = self._mutant_timeout()
 
         def killed(mutant: Mutant) -> bool:
-            return not self._quiet_check(mutant.completion, final, self.timeout).passed
+            return not self._quiet_check(mutant.completion, final, timeout).passed
 
         self.mutation = held.score(self.blocks, killed)
 

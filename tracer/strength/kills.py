@@ -11,8 +11,9 @@ The line carries a nonce the completion never sees (it runs apart from the test,
 harness's other process), so a mutant that prints cannot claim a block.
 
 A mutant whose check does not end normally (it hangs, crashes its process, runs out of
-memory) is *undetermined*: the blocks after the one it stopped in never ran. Selection
-leaves it out; scoring runs the final test against it (``score``).
+memory) is killed by the block it stopped in; the blocks after it never ran, and scoring
+runs the final test against it when that test holds none of the blocks known to kill it
+and some that never ran (``MutantKills.kills_test_of``).
 """
 
 from __future__ import annotations
@@ -26,34 +27,54 @@ from tracer.check.run import CheckResult
 
 # Runs in the checker (3.6 syntax). A block's failure is any exception; a completion whose
 # process ended (the harness's _ChildEnded) stops the loop: later blocks would fail for that.
+# After each block a line says how far it got and what failed so far (flushed: a mutant that
+# hangs in the next block is killed with its process, and what it printed must be there).
 _MATRIX = '''\
 def check(candidate):
     import sys
     blocks = [{names}]
-    failed, stopped = [], ""
+    failed = []
     for number, block in enumerate(blocks):
         try:
             block()
         except BaseException as exc:
             failed.append(str(number))
             if type(exc).__name__ in ("_ChildEnded", "MemoryError"):
-                stopped = "stopped"
                 break
-    sys.stdout.write("\\n{nonce}" + ",".join(failed) + ";" + stopped + "\\n")
+        sys.stdout.write("\\n{nonce}" + str(number) + ";" + ",".join(failed) + "\\n")
+        sys.stdout.flush()
 '''
 
 
 @dataclass(frozen=True)
 class MutantKills:
-    """What the matrix test of one mutant showed: the blocks it failed (indices), or None
-    when the run did not say (undetermined)."""
+    """What the matrix test of one mutant showed: ``known``, blocks that fail against it
+    (indices); ``ran``, how many blocks ran to the end, the block after them being where
+    it stopped (hung, crashed) when ``ran`` is less than the blocks' count. All blocks
+    ran: the matrix is complete (``determined``)."""
 
-    blocks: frozenset[int] | None
+    known: frozenset[int]
+    ran: int
+    total: int
     result: CheckResult
 
     @property
     def determined(self) -> bool:
-        return self.blocks is not None
+        return self.ran >= self.total
+
+    @property
+    def blocks(self) -> frozenset[int] | None:
+        """The blocks that fail against it, when every block ran; None otherwise."""
+        return self.known if self.determined else None
+
+    def kills_test_of(self, kept: frozenset[int]) -> bool | None:
+        """Whether a test of the blocks ``kept`` fails against it: True when a kept block is
+        known to; False when every kept block ran and passed; None when it cannot be told."""
+        if self.known & kept:
+            return True
+        if all(block < self.ran for block in kept):
+            return False
+        return None
 
 
 def matrix_test(preamble: str, blocks: Sequence[str], nonce: str) -> str:
@@ -73,20 +94,26 @@ def new_nonce() -> str:
     return "citrace-kills-" + secrets.token_hex(8) + ":"
 
 
-def read_kills(result: CheckResult, nonce: str, n_blocks: int) -> frozenset[int] | None:
-    """The failed blocks the matrix run printed; None when it printed no whole line (it
-    hung, crashed, or stopped in a block whose followers never ran)."""
+def read_kills(result: CheckResult, nonce: str, n_blocks: int) -> MutantKills:
+    """What the matrix run printed: after each block, its number and the failures so far.
+    A run that stopped inside block k (hung, crashed) printed up to k - 1: block k fails
+    against it (a hang or a crash fails a test there too), and the rest is unknown."""
     lines = [line for line in result.output.splitlines() if line.startswith(nonce)]
-    if not lines:
-        return None
-    failed, _, stopped = lines[-1][len(nonce):].partition(";")
-    try:
-        found = frozenset(int(part) for part in failed.split(",") if part)
-    except ValueError:
-        return None
-    if stopped.strip() or any(not 0 <= n < n_blocks for n in found):
-        return None
-    return found
+    ran, failed = 0, frozenset()
+    if lines:
+        number, _, listed = lines[-1][len(nonce):].partition(";")
+        try:
+            ran = int(number) + 1
+            failed = frozenset(int(part) for part in listed.split(",") if part)
+        except ValueError:
+            ran, failed = 0, frozenset()
+    if any(not 0 <= n < n_blocks for n in failed) or ran > n_blocks:
+        ran, failed = 0, frozenset()
+    if ran < n_blocks:
+        failed |= {ran}  # where it stopped
+        if not result.passed and "timed out" not in result.result and not lines:
+            failed = frozenset()  # it ended before any block (a syntax error...): unknown
+    return MutantKills(failed, ran, n_blocks, result)
 
 
 def kill_matrix(preamble: str, blocks: Sequence[str], completions: Sequence[str],
@@ -98,5 +125,5 @@ def kill_matrix(preamble: str, blocks: Sequence[str], completions: Sequence[str]
     found = []
     for completion in completions:
         result = check(completion, test)
-        found.append(MutantKills(read_kills(result, nonce, len(blocks)), result))
+        found.append(read_kills(result, nonce, len(blocks)))
     return found

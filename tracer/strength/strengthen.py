@@ -39,15 +39,17 @@ class Strength:
 
     def score(self, final: Sequence[str], rerun: Callable[[Mutant], bool]) -> MutationScore:
         """The mutation score of a test made of the blocks ``final`` (a subset of the pool):
-        a mutant is killed when a kept block failed against it in the matrix; a mutant the
-        matrix could not tell about is run against the final test (``rerun``: True when
-        the test fails it)."""
+        a mutant is killed when a kept block failed against it in the matrix; one the matrix
+        cannot tell about (it stopped before a kept block ran) is run against the final test
+        (``rerun``: True when the test fails it)."""
         if not self.mutants:
             return MutationScore()
-        kept = {self.pool.index(block) for block in final if block in self.pool}
+        kept = frozenset(self.pool.index(block) for block in final if block in self.pool)
         survivors = []
         for mutant, found in zip(self.mutants, self.kills, strict=True):
-            killed = rerun(mutant) if found.blocks is None else bool(found.blocks & kept)
+            killed = found.kills_test_of(kept)
+            if killed is None:
+                killed = rerun(mutant)
             if not killed:
                 survivors.append(mutant)
         count, killed_count = len(self.mutants), len(self.mutants) - len(survivors)
@@ -80,8 +82,7 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
     matrix = kill_matrix(preamble, pool, [m.completion for m in made],
                          lambda completion, test: check(completion, test, mutant_timeout))
     pooled = [Pooled(text, RECORDED if index < len(blocks) else AUGMENTED,
-                     frozenset(m for m, found in enumerate(matrix)
-                               if found.blocks is not None and index in found.blocks),
+                     frozenset(m for m, found in enumerate(matrix) if index in found.known),
                      expected_value(text))
               for index, text in enumerate(pool)]
     chosen = select(pooled, limit=limit, max_chars=max_chars, base_chars=base_chars)

@@ -26,14 +26,20 @@ def test_each_mutant_is_rejected_by_the_blocks_that_tell_it_apart() -> None:
     assert [f.blocks for f in found] == [frozenset(), frozenset({1}), frozenset({2})]
 
 
-def test_a_mutant_that_hangs_or_kills_its_process_is_undetermined() -> None:
-    hangs = "    while True:\n        pass\n"
-    dies = "    import os\n    os._exit(0)\n"
+def test_a_mutant_that_hangs_or_dies_is_killed_where_it_stopped_and_the_rest_is_unknown() -> None:
+    # Right for the first block; hangs (or ends its process) on the second.
+    hangs = "    while x < 0:\n        pass\n    return max(low, min(x, high))\n"
+    dies = "    import os\n    if x < 0:\n        os._exit(0)\n    return max(low, min(x, high))\n"
     found = kill_matrix("", BLOCKS, [hangs, dies],
                         lambda completion, test: run_check(
                             prompt=PROMPT, completion=completion, test=test,
                             entry_point="clamp", python=sys.executable, timeout=1))
-    assert [f.determined for f in found] == [False, False]
+    for stopped in found:
+        assert not stopped.determined and stopped.blocks is None
+        assert (stopped.known, stopped.ran) == (frozenset({1}), 1)
+        assert stopped.kills_test_of(frozenset({0, 1})) is True
+        assert stopped.kills_test_of(frozenset({0})) is False
+        assert stopped.kills_test_of(frozenset({0, 2})) is None
 
 
 def test_a_completion_cannot_print_the_line_that_names_the_blocks() -> None:
@@ -42,7 +48,8 @@ def test_a_completion_cannot_print_the_line_that_names_the_blocks() -> None:
               "    return max(low, min(x, high)) + 1\n")
     nonce = new_nonce()
     result = check(forger, matrix_test("", BLOCKS, nonce))
-    assert read_kills(result, nonce, len(BLOCKS)) == frozenset({0, 1, 2})
+    found = read_kills(result, nonce, len(BLOCKS))
+    assert found.blocks == frozenset({0, 1, 2})
 
 
 def test_blocks_keep_their_own_variables() -> None:
