@@ -13,19 +13,8 @@ from pathlib import Path
 import pytest
 
 from miners.cli.main import main
+from tests.recipes.tiny_project import pyproject
 
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{name}"
-version = "1.0"
-
-[tool.setuptools]
-py-modules = ["{name}"]
-"""
 MODULE = '''\
 def greet(name):
     """A greeting for ``name``."""
@@ -64,7 +53,7 @@ WAITS_WHATEVER_HAPPENS = """while True:
 
 
 def _project(root: Path, name: str, wait: str, word: str) -> Path:
-    files = {"pyproject.toml": PYPROJECT.format(name=name),
+    files = {"pyproject.toml": pyproject(name, modules=(name,)),
              f"{name}.py": MODULE.replace("{word}", word),
              "tests/test_it.py": TESTS.format(name=name, wait=wait, word=word)}
     for relative, text in files.items():

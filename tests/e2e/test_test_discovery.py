@@ -11,19 +11,8 @@ from pathlib import Path
 import pytest
 
 from miners.cli.main import main
+from tests.recipes.tiny_project import pyproject
 
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{name}"
-version = "1.0"
-
-[tool.setuptools]
-{what}
-"""
 CALC = '''\
 def add(a, b):
     """The sum of two numbers.
@@ -71,10 +60,10 @@ def _project(root: Path, files: dict[str, str]) -> Path:
 @pytest.mark.slow
 def test_doctests_and_a_tests_folder_that_is_no_package_are_found(tmp_path: Path) -> None:
     calc = _project(tmp_path / "calc", {
-        "pyproject.toml": PYPROJECT.format(name="calc", what='packages = ["calc"]'),
+        "pyproject.toml": pyproject("calc", packages=("calc",)),
         "calc/__init__.py": CALC})
     shapes = _project(tmp_path / "shapes", {
-        "pyproject.toml": PYPROJECT.format(name="shapes", what='py-modules = ["shapes"]'),
+        "pyproject.toml": pyproject("shapes", modules=("shapes",)),
         "shapes.py": SHAPES, "tests/tests.py": SHAPES_TESTS})
     out = tmp_path / "out"
     assert main(["mine", str(calc), str(shapes), "-o", str(out)]) == 0

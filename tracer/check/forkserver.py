@@ -431,16 +431,39 @@ def run_one(harness, request, buffers, saved):
 
 # --- making the sandbox as it was --------------------------------------------------------------
 
+# What /tmp and /dev/shm held before any check: the sandbox's own mount points (a readable
+# path under /tmp, such as a citrace installed there, is bound in below /tmp). Kept as found.
+BASELINE = set()
+
+
+def snapshot():
+    """Every path under /tmp and /dev/shm on their own file systems (not inside what is
+    mounted below them, which checks cannot write: the sandbox binds it read-only)."""
+    found = set()
+    for top in CLEANED:
+        walk(top, os.lstat(top).st_dev, found)
+    return found
+
+
+def walk(path, device, found):
+    for entry in os.listdir(path):
+        full = os.path.join(path, entry)
+        found.add(full)
+        info = os.lstat(full)
+        if stat.S_ISDIR(info.st_mode) and info.st_dev == device:
+            walk(full, device, found)
+
+
 def empty_sandbox():
-    """Remove what the check left in /tmp and /dev/shm, its System V IPC objects and the
-    keys it put in the keyrings its uid shares."""
+    """Remove what the check left in /tmp and /dev/shm (everything but ``BASELINE``), its
+    System V IPC objects and the keys it put in the keyrings its uid shares."""
     try:
-        for top in CLEANED:
-            for entry in os.listdir(top):
-                remove(os.path.join(top, entry))
+        for path in sorted(snapshot() - BASELINE):
+            if os.path.lexists(path):  # not gone with a directory removed before it
+                remove(path)
         remove_ipc()
         clear_keyrings()
-        return not any(os.listdir(top) for top in CLEANED)
+        return snapshot() == BASELINE
     except (OSError, RecursionError):
         return False
 
@@ -492,6 +515,7 @@ def main():
         harness = prepare(init)
         if not fresh_namespace():
             raise OSError("not the first process of a pid namespace of the sandbox's own")
+        BASELINE.update(snapshot())
     except BaseException as exc:  # noqa: B036 - told to the host, which will not use us
         send(1, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         os._exit(SETUP_FAILED)

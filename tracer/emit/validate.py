@@ -13,7 +13,8 @@ completion runs apart from the test, so only a correct result passes. In order:
    with the canonical solution: a block that fails alone is dropped;
 2. the blocks left in reverse order, then in order, then in order again (two separate runs):
    a block that fails there depends on order or on the run, and is dropped (the failing
-   line names it), and the round starts over;
+   line names it), and the round starts over (checks forked by one server share its hash
+   seed: an order that depends on string hashing shows in step 5's other server);
 3. stub bodies (``pass``, ``return None``, ``raise NotImplementedError``, returning the first
    argument) against what is left: if any passes, the test checks nothing and the
    candidate is dropped;
