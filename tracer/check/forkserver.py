@@ -454,13 +454,25 @@ def walk(path, device, found):
             walk(full, device, found)
 
 
+def clear(path, device):
+    """Remove what is not in ``BASELINE`` under ``path``, looking only into directories that
+    are (a check's own may be unreadable until ``remove`` gives its rights back)."""
+    for entry in os.listdir(path):
+        full = os.path.join(path, entry)
+        if full not in BASELINE:
+            remove(full)
+            continue
+        info = os.lstat(full)
+        if stat.S_ISDIR(info.st_mode) and info.st_dev == device:
+            clear(full, device)
+
+
 def empty_sandbox():
     """Remove what the check left in /tmp and /dev/shm (everything but ``BASELINE``), its
     System V IPC objects and the keys it put in the keyrings its uid shares."""
     try:
-        for path in sorted(snapshot() - BASELINE):
-            if os.path.lexists(path):  # not gone with a directory removed before it
-                remove(path)
+        for top in CLEANED:
+            clear(top, os.lstat(top).st_dev)
         remove_ipc()
         clear_keyrings()
         return snapshot() == BASELINE
