@@ -69,8 +69,8 @@ POOL_FACTOR = 2  # blocks emitted per assert a test keeps: validation chooses am
 GENERATOR = "builtins.generator"
 # Exceptions a test cannot check as a plain raise: `except Exception` does not catch the
 # first ones, and the others depend on the machine rather than the function.
-_UNCHECKABLE = frozenset({"BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit",
-                          "MemoryError", "RecursionError"})
+UNCHECKABLE_EXCEPTIONS = frozenset({"BaseException", "SystemExit", "KeyboardInterrupt",
+                                    "GeneratorExit", "MemoryError", "RecursionError"})
 # Operands that would bind differently next to `==` or inside a call's parentheses.
 _LOOSE_NODES = (ast.NamedExpr, ast.Lambda, ast.IfExp, ast.BoolOp, ast.Compare, ast.Starred)
 
@@ -419,7 +419,7 @@ def _raises_block(call: CallRecord, args: list[tuple[Arg, _Parsed]],
                   callee: _Callee) -> _Block | str:
     assert call.raised is not None
     module, _, name = call.raised["type"].rpartition(".")
-    if name in _UNCHECKABLE or not name.isidentifier() or (
+    if name in UNCHECKABLE_EXCEPTIONS or not name.isidentifier() or (
             module == "builtins" and not _is_exception(name)):
         return RAISES_UNCHECKABLE
     line = f"assert _raised(lambda: {_call_text(args, callee=callee)}) == {name!r}"

@@ -129,6 +129,22 @@ def imports_of(preamble_text: str) -> frozenset[str]:
                      if line.startswith("import ") and "," not in line)
 
 
+def helpers_in(preamble_text: str) -> frozenset[str]:
+    """The helpers a preamble made by ``preamble`` provides."""
+    found = {h for h, definition in _DEFINITIONS.items() if definition in preamble_text}
+    found |= {h for h, line in _IMPORTS.items()
+              if h not in _DEFINITIONS and line in preamble_text.split("\n")}
+    return frozenset(found | imports_of(preamble_text))
+
+
+def preamble_for(preamble_text: str, blocks: Iterable[str]) -> str:
+    """``preamble_text``, with the helpers ``blocks`` use that it lacks (blocks citrace
+    derived may call ``_raised`` or ``_close`` where no recorded block did)."""
+    had = helpers_in(preamble_text)
+    needed = used_by(blocks, imports_of(preamble_text))
+    return preamble_text if needed <= had else preamble(needed | had)
+
+
 def preamble(helpers: Iterable[str]) -> str:
     """The imports and definitions ``helpers`` need, then two blank lines; "" for none."""
     wanted = sorted(set(helpers))

@@ -204,9 +204,11 @@ class _Validation:
                                        round(time.monotonic() - started, 3)))
         augmented = [b for b in chosen.blocks if b not in self.blocks]
         self.sources.update({b: AUGMENTED for b in augmented})
-        self.kinds.update({b: MUTATES if "assert _citrace_state(" in b else RETURNS
+        self.kinds.update({b: RAISES if "assert _raised(" in b else
+                           MUTATES if "assert _citrace_state(" in b else RETURNS
                            for b in augmented})
         before = list(self.blocks)
+        self.preamble = check_helpers.preamble_for(self.preamble, augmented)
         self.blocks = [b for b in chosen.blocks if b not in augmented or self._passes_alone(b)]
         self.held = chosen
         if self.blocks == before:

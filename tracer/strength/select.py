@@ -10,8 +10,9 @@ is kept for a kill no recorded block makes, or to bring a test of fewer than
 ``MIN_ASSERTS`` recorded blocks up to that many with results the test does not show yet:
 our mutants are not every wrong program, and one or two examples say little of a function
 even when they kill every mutant made.
-A test keeps at least one recorded block (issue 15: recorded behaviour stays the core), and
-stays under ``max_chars``.
+A test keeps at least one recorded block that asserts a result (issue 15: recorded behaviour
+stays the core; a test of raises alone passes a body that raises), and stays under
+``max_chars``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class Pooled:
     kills: frozenset[int]
     expected: str = ""  # the value the block asserts, as written ("" when not one value)
 
+    @property
+    def raises(self) -> bool:
+        """The block asserts that a call raises (``_raised(...) == 'E'``)."""
+        return "assert _raised(" in self.text
+
 
 def select(pool: Sequence[Pooled], *, limit: int, max_chars: int,
            base_chars: int = 0) -> list[int]:
@@ -49,7 +55,7 @@ def select(pool: Sequence[Pooled], *, limit: int, max_chars: int,
             break
         if block.expected not in {pool[i].expected for i in picking.chosen}:
             picking.take(index)  # another result: another behaviour shown
-    return sorted(_with_a_recorded_block(pool, picking.chosen))
+    return sorted(_with_a_recorded_block(pool, picking.chosen, limit))
 
 
 class _Picking:
@@ -83,12 +89,20 @@ class _Picking:
             self.take(-best[1])
 
 
-def _with_a_recorded_block(pool: Sequence[Pooled], chosen: list[int]) -> list[int]:
-    """``chosen``, its last augmented block given up for the first recorded one when it has
-    none: a test of derived inputs alone would not be the project's behaviour."""
-    if any(pool[i].source == RECORDED for i in chosen):
+def _with_a_recorded_block(pool: Sequence[Pooled], chosen: list[int],
+                           limit: int) -> list[int]:
+    """``chosen``, with the first recorded block that asserts a result (not a raise) added,
+    or swapped in for its last block when full, when it has none: a test of derived inputs
+    alone would not be the project's behaviour, and one of raises alone would pass a body
+    that raises."""
+    def core(index: int) -> bool:
+        return pool[index].source == RECORDED and not pool[index].raises
+
+    if any(core(i) for i in chosen):
         return chosen
-    recorded = next((i for i, b in enumerate(pool) if b.source == RECORDED), None)
-    if recorded is None:
-        return chosen
-    return [*chosen[:-1], recorded] if chosen else [recorded]
+    first = next((i for i in range(len(pool)) if core(i)), None)
+    if first is None:
+        first = next((i for i, b in enumerate(pool) if b.source == RECORDED), None)
+        if first is None or first in chosen:
+            return chosen
+    return [*chosen, first] if len(chosen) < limit else [*chosen[:-1], first]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tracer.check.run import CheckResult
+from tracer.emit import check_helpers
 from tracer.records import MutationScore, Survivor
 from tracer.strength.augment import augment, derived_calls, expected_value
 from tracer.strength.kills import MutantKills, kill_matrix
@@ -79,7 +80,7 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
         known = set(blocks)
         extra = [a.block for a in found if a.block not in known]
     pool = [*blocks, *extra]
-    matrix = kill_matrix(preamble, pool, [m.completion for m in made],
+    matrix = kill_matrix(check_helpers.preamble_for(preamble, pool), pool, [m.completion for m in made],
                          lambda completion, test: check(completion, test, mutant_timeout))
     pooled = [Pooled(text, RECORDED if index < len(blocks) else AUGMENTED,
                      frozenset(m for m, found in enumerate(matrix) if index in found.known),

@@ -33,12 +33,24 @@ def test_blocks_that_are_not_a_returned_value_give_no_input() -> None:
                           "    xs = [1]\n    candidate(xs)\n    assert xs == []\n"]) == []
 
 
-def test_the_canonical_solution_answers_each_call_and_raising_calls_are_left_out() -> None:
+def test_the_canonical_solution_answers_each_call_and_a_raise_is_asserted_by_its_name() -> None:
     calls = [Derived((), c) for c in ("candidate('ab', 0)", "candidate('', 2)",
                                       "candidate(None, 2)")]
     found = augment("", calls, canonical)
-    assert [a.block for a in found] == ["    assert candidate('ab', 0) == ''\n",
-                                        "    assert candidate('', 2) == ''\n"]
+    assert [a.block for a in found] == [
+        "    assert candidate('ab', 0) == ''\n", "    assert candidate('', 2) == ''\n",
+        "    assert _raised(lambda: candidate(None, 2)) == 'AttributeError'\n"]
+
+
+def test_a_call_that_raises_differently_in_two_runs_or_ends_its_process_is_not_kept() -> None:
+    flaky = ("    import random\n"
+             "    raise (KeyError if random.random() < 0.5 else ValueError)(word)\n")
+    runs = iter(range(2))
+    found = augment("", [Derived((), "candidate('a')")],
+                    lambda t: canonical(t, flaky.replace("0.5", str(next(runs)))))
+    assert found == []
+    leaves = "    raise SystemExit(3)\n"
+    assert augment("", [Derived((), "candidate('a')")], lambda t: canonical(t, leaves)) == []
 
 
 def test_a_call_answered_differently_in_two_runs_is_not_kept() -> None:
@@ -72,7 +84,8 @@ def test_a_method_call_varies_its_arguments_and_its_instance_state() -> None:
     blocks = {a.block for a in found}
     assert ("    obj = _citrace_object(candidate, {'limit': 11, 'count': 4})\n"
             "    assert obj.left(2) == 3\n") in blocks
-    assert not any("obj.left(0)" in b for b in blocks)  # ZeroDivisionError: left out
+    assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
+            "    assert _raised(lambda: obj.left(0)) == 'ZeroDivisionError'\n") in blocks
 
 
 def test_a_method_that_changes_its_instance_is_varied_and_its_new_state_asserted() -> None:
@@ -81,7 +94,7 @@ def test_a_method_that_changes_its_instance_is_varied_and_its_new_state_asserted
              "    assert _citrace_state(obj) == ('Counter', {'limit': 10, 'count': 4}, None)\n")
     derived = derived_calls([block])
     assert Derived(("obj = _citrace_object(candidate, {'limit': 10, 'count': 4})",
-                    "obj.left(3)"), "_citrace_state(obj)") in derived
+                    "obj.left(3)"), "_citrace_state(obj)", acts=True) in derived
     solution = "        self.count += step\n"
     preamble = check_helpers.preamble({check_helpers.OBJECT, check_helpers.STATE})
     found = augment(preamble, derived, lambda test: run_check(
@@ -90,6 +103,14 @@ def test_a_method_that_changes_its_instance_is_varied_and_its_new_state_asserted
     assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
             "    obj.left(3)\n"
             "    assert _citrace_state(obj) == ('Counter', {'limit': 10, 'count': 7}, None)\n"
+            ) in {a.block for a in found}
+    strict = "        if step < 0:\n            raise ValueError(step)\n" + solution
+    found = augment(preamble, derived, lambda test: run_check(
+        prompt=COUNTER, completion=strict, test=test, entry_point="Counter",
+        python=sys.executable, timeout=5))
+    # The call that raised is what the assert wraps, not the state it never reached.
+    assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
+            "    assert _raised(lambda: obj.left(-2)) == 'ValueError'\n"
             ) in {a.block for a in found}
 
 

@@ -52,3 +52,13 @@ def test_the_top_up_shows_results_the_test_does_not_show_yet() -> None:
             block("a2", AUGMENTED, [], expected="0"), block("a3", AUGMENTED, [], expected="0"),
             block("a4", AUGMENTED, [], expected="7")]
     assert select(pool, limit=10, max_chars=1000) == [0, 2, 4]
+
+
+def test_a_test_keeps_a_recorded_result_when_raises_alone_kill_every_mutant() -> None:
+    # Raises alone would pass a body that raises that exception for everything.
+    raises = "    assert _raised(lambda: candidate(1)) == 'ValueError'\n"
+    pool = [Pooled(raises, RECORDED, frozenset({1, 2})),
+            Pooled(raises.replace("1", "2"), AUGMENTED, frozenset({3})),
+            block("r", RECORDED, [])]
+    assert select(pool, limit=3, max_chars=1000) == [0, 1, 2]  # room: added
+    assert select(pool, limit=2, max_chars=1000) == [0, 2]  # full: swapped for the last
