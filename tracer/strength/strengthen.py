@@ -80,7 +80,8 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
         known = set(blocks)
         extra = [a.block for a in found if a.block not in known]
     pool = [*blocks, *extra]
-    matrix = kill_matrix(check_helpers.preamble_for(preamble, pool), pool, [m.completion for m in made],
+    matrix = kill_matrix(check_helpers.preamble_for(preamble, pool), pool,
+                         [m.completion for m in made],
                          lambda completion, test: check(completion, test, mutant_timeout))
     pooled = [Pooled(text, RECORDED if index < len(blocks) else AUGMENTED,
                      frozenset(m for m, found in enumerate(matrix) if index in found.known),
