@@ -6,7 +6,8 @@ a recorded state, or the state ``obj.m(a)`` left the instance in), derive calls 
 literal changed by its type (numbers: 0, 1, -1, the value +-1 and negated; strings and
 bytes: empty, upper and lower case, one character less at either end, reversed, one
 character changed; lists and tuples: empty, the first item alone, reversed, doubled, the
-last item dropped; sets and dicts: empty, one item). The literals are the call's arguments
+last item dropped, the first or the last item changed by its own type; sets: empty, one
+item; dicts: empty, one item, the first value changed). The literals are the call's arguments
 and, for a method, the values of its instance's recorded fields. Calls that take one
 argument from another recorded call of the same shape are derived too. What is not a plain
 literal (objects, markers) stays as recorded.
@@ -24,7 +25,7 @@ import ast
 import copy
 import secrets
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,8 @@ from tracer.emit.asserts import INSTANCE as OBJECT_NAME
 from tracer.emit.asserts import MAX_ASSERT_CHARS, UNCHECKABLE_EXCEPTIONS, compare_line
 from tracer.emit.replay import source
 
-MAX_CALLS = 40  # derived calls tried per problem
+MAX_CALLS = 60  # derived calls tried per problem
+NESTED_VARIANTS = 3  # variants of a container's first or last item
 BATCH = 10  # calls per check: one output line each, well under the output's line size
 MAX_VALUE_BYTES = 2048  # a longer result makes no example worth reading
 RUNS = 2
@@ -116,11 +118,12 @@ class Augmented:
     block: str
 
 
-def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS) -> list[Derived]:
+def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS,
+                  tried: Collection[Derived] = ()) -> list[Derived]:
     """New calls from those the blocks assert on, most varied first: one per (recorded
-    call, argument) in turn, then the next variant of each."""
+    call, argument) in turn, then the next variant of each; none of ``tried``."""
     recorded = [site for site in map(_Site.of, blocks) if site is not None]
-    seen = {site.derived().block("0") for site in recorded}
+    seen = {site.derived().block("0") for site in recorded} | {d.block("0") for d in tried}
     streams = [iter(site.variants()) for site in recorded]
     streams.append(iter(_recombined(recorded)))
     found: list[Derived] = []
@@ -404,12 +407,22 @@ def _by_type(value: Any) -> list[Any]:
     if kind in (list, tuple):
         items = list(value)
         shapes = [[], items[:1], items[::-1], items + items, items[:-1]]
+        # One item changed by its own type: the function's branches on its items' values.
+        shapes += [[inner, *items[1:]] for inner in _nested(items[:1])]
+        shapes += [[*items[:-1], inner] for inner in _nested(items[-1:]) if len(items) > 1]
         return [kind(s) for s in shapes]
     if kind in (set, frozenset):
         return [kind(), kind(sorted(value, key=repr)[:1])]
     if kind is dict:
-        return [{}, dict(list(value.items())[:1])]
+        pairs = list(value.items())
+        changed = [{**value, pairs[0][0]: inner} for inner in _nested([p[1] for p in pairs[:1]])]
+        return [{}, dict(pairs[:1]), *changed]
     return []
+
+
+def _nested(items: list[Any]) -> list[Any]:
+    """Up to ``NESTED_VARIANTS`` variants of the one item in ``items`` (none when empty)."""
+    return _by_type(items[0])[:NESTED_VARIANTS] if items else []
 
 
 def _text_variants(text: Any) -> list[Any]:

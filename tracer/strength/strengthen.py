@@ -10,13 +10,13 @@ changed world) and asks ``Strength.score`` for the final test's mutation score.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from tracer.check.run import CheckResult
 from tracer.emit import check_helpers
 from tracer.records import MutationScore, Survivor
-from tracer.strength.augment import augment, derived_calls, expected_value
+from tracer.strength.augment import Derived, augment, derived_calls, expected_value
 from tracer.strength.kills import MutantKills, kill_matrix
 from tracer.strength.mutants import Mutant, mutants
 from tracer.strength.select import AUGMENTED, RECORDED, Pooled, select
@@ -66,30 +66,64 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
                augment_inputs: bool) -> Strength:
     """The strongest test of at most ``limit`` blocks out of ``blocks`` (and augmented ones
     when ``augment_inputs``). ``returns[i]``: block i asserts a function's returned value
-    or the state it left (the calls augmentation derives from)."""
+    or the state it left (the calls augmentation derives from).
+
+    Augmentation runs in two rounds: calls derived from the recorded ones, then, when some
+    mutant survives every block so far, calls derived from the first round's (two inputs
+    changed at once), checked against the survivors only."""
     made = mutants(prompt, canonical)
     if not made:
         kept = _first_fitting(blocks, limit, max_chars - base_chars)
         return Strength(tuple(kept), (RECORDED,) * len(kept))
-    extra: list[str] = []
-    tried = 0
-    if augment_inputs:
-        calls = derived_calls([b for b, r in zip(blocks, returns, strict=True) if r])
-        tried = len(calls)
+    completions = [m.completion for m in made]
+
+    def matrix_of(pool: Sequence[str], which: Sequence[str]) -> list[MutantKills]:
+        return kill_matrix(check_helpers.preamble_for(preamble, pool), pool, which,
+                           lambda completion, test: check(completion, test, mutant_timeout))
+
+    def answered(calls: Sequence[Derived], known: Collection[str]) -> list[str]:
         found = augment(preamble, calls, lambda test: check(canonical, test, timeout))
-        known = set(blocks)
-        extra = [a.block for a in found if a.block not in known]
+        return [a.block for a in found if a.block not in known]
+
+    tried: list[Derived] = []
+    extra: list[str] = []
+    if augment_inputs:
+        tried = derived_calls([b for b, r in zip(blocks, returns, strict=True) if r])
+        extra = answered(tried, set(blocks))
     pool = [*blocks, *extra]
-    matrix = kill_matrix(check_helpers.preamble_for(preamble, pool), pool,
-                         [m.completion for m in made],
-                         lambda completion, test: check(completion, test, mutant_timeout))
+    matrix = matrix_of(pool, completions)
+    survivors = [m for m, found in enumerate(matrix) if found.determined and not found.known]
+    if augment_inputs and extra and survivors:
+        again = derived_calls(extra, tried=tried)
+        tried += again
+        more = answered(again, set(pool))
+        if more:
+            second = matrix_of(more, [completions[m] for m in survivors])
+            matrix = _joined(matrix, dict(zip(survivors, second, strict=True)), len(more))
+            pool += more
     pooled = [Pooled(text, RECORDED if index < len(blocks) else AUGMENTED,
                      frozenset(m for m, found in enumerate(matrix) if index in found.known),
                      expected_value(text))
               for index, text in enumerate(pool)]
     chosen = select(pooled, limit=limit, max_chars=max_chars, base_chars=base_chars)
     return Strength(tuple(pool[i] for i in chosen), tuple(pooled[i].source for i in chosen),
-                    tuple(made), tuple(pool), tuple(matrix), tried)
+                    tuple(made), tuple(pool), tuple(matrix), len(tried))
+
+
+def _joined(first: Sequence[MutantKills], second: dict[int, MutantKills],
+            added: int) -> list[MutantKills]:
+    """The matrix of a pool grown by ``added`` blocks: ``second`` holds the new blocks' row
+    of the mutants that ran against them (all of the first blocks ran and passed against
+    those); for the others the new blocks are blocks that never ran."""
+    joined = []
+    for index, row in enumerate(first):
+        more = second.get(index)
+        if more is None:
+            joined.append(MutantKills(row.known, row.ran, row.total + added, row.result))
+        else:
+            joined.append(MutantKills(frozenset(row.total + k for k in more.known),
+                                      row.total + more.ran, row.total + added, more.result))
+    return joined
 
 
 def _first_fitting(blocks: Sequence[str], limit: int, room: int) -> list[str]:

@@ -123,3 +123,13 @@ def test_a_generator_drawn_by_list_is_varied_and_its_iterator_and_range_argument
     assert "list(candidate(iter([1, 2, 3]), 3))" in expressions
     assert "list(itertools.islice(candidate(range(0, 4, 1)), 10))" in expressions
     assert "list(itertools.islice(candidate(range(0, 0, 1)), 10))" in expressions
+
+
+def test_a_container_argument_gets_its_first_and_last_item_and_its_first_value_changed() -> None:
+    derived = derived_calls(["    assert candidate(['ab', 'cd'], {'n': 2}) == 'x'\n"], limit=200)
+    expressions = {d.expression for d in derived}
+    assert "candidate(['', 'cd'], {'n': 2})" in expressions
+    assert "candidate(['AB', 'cd'], {'n': 2})" in expressions
+    assert "candidate(['ab', ''], {'n': 2})" in expressions
+    assert "candidate(['ab', 'cd'], {'n': 0})" in expressions
+    assert "candidate(['ab', 'cd'], {'n': -1})" in expressions

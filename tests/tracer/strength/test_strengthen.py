@@ -100,3 +100,15 @@ def test_a_test_longer_than_the_bound_is_dropped(tmp_path) -> None:
                       [f"assert candidate({'y' * 9000!r}) == 9000"])
     assert validate_candidate(huge, python=PYTHON, work_dir=tmp_path).reason == \
         drops.TEST_TOO_LONG
+
+
+def test_a_mutant_only_two_changed_inputs_kill_is_killed_by_the_second_round(tmp_path) -> None:
+    # Recorded: both(3, 4). One input changed never reaches the first return; both do.
+    prompt = 'def both(a, b):\n    """Whether a and b are both zero, in words."""\n'
+    body = "    if a == 0 and b == 0:\n        return 'both'\n    return 'no'\n"
+    result = validate_candidate(structured(prompt, body, ["assert candidate(3, 4) == 'no'"]),
+                                python=PYTHON, work_dir=tmp_path)
+    kept = result.candidate
+    assert kept is not None and kept.mutation is not None
+    assert "    assert candidate(0, 0) == 'both'\n" in kept.blocks
+    assert kept.mutation.score == 1.0, kept.mutation.survivors
