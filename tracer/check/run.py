@@ -40,6 +40,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from recipes import sandbox
 from recipes.records import CommandOutcome, Verdict
@@ -112,6 +113,20 @@ class CheckResult:
     @property
     def passed(self) -> bool:
         return self.verdict == PASSED
+
+    def marked_value(self, mark: str) -> Any:
+        """The value a passed test printed last on a line starting with ``mark``, in the
+        harness's wire format as hex (how checks that run the canonical solution report
+        what it did); None when it passed no such readable line."""
+        if not self.passed:
+            return None
+        lines = [line for line in self.output.splitlines() if line.startswith(mark)]
+        if not lines:
+            return None
+        try:
+            return harness.decode(bytes.fromhex(lines[-1][len(mark):].strip()))
+        except (ValueError, TypeError, IndexError, EOFError):
+            return None
 
 
 def run_check(*, prompt: str, completion: str, test: str, entry_point: str, python: str,

@@ -18,7 +18,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tracer.check import harness
 from tracer.check.run import CheckResult
 from tracer.emit.asserts import MAX_ASSERT_CHARS, yields_assert
 from tracer.emit.drops import LONG_VALUE, OPAQUE_VALUE, REPLAY_FAILED, UNPARSABLE_VALUE
@@ -32,7 +31,7 @@ _STOPPED, _MORE, _OPAQUE = "stopped", "more", "opaque"
 # Runs in the checker (3.6 syntax), where ``candidate`` stands for the completion's function
 # and an iterator it returns is drawn from one value at a time. The values go back to the host
 # in the harness's own wire format (its ``encode``, reached through the ``Candidate`` class):
-# printed as hex on one line, read with ``harness.decode``, never evaluated.
+# printed as hex on one line, read with ``CheckResult.marked_value``, never evaluated.
 _TEST = '''\
 def check(candidate):
     import sys
@@ -91,15 +90,10 @@ def replayed_block(call_text: str, results: Sequence[CheckResult]) -> str | tupl
 def _outcome(result: CheckResult) -> tuple[str, tuple[str | None, ...]] | None:
     """How the replay ended and the source of each value drawn (None: opaque); None when
     the replay failed."""
-    if not result.passed:
+    got = result.marked_value(MARK)
+    if type(got) is not tuple or len(got) != 2:
         return None
-    lines = [line for line in result.output.splitlines() if line.startswith(MARK)]
-    if not lines:
-        return None
-    try:
-        end, drawn = harness.decode(bytes.fromhex(lines[-1][len(MARK):].strip()))
-    except (ValueError, TypeError, IndexError, EOFError):
-        return None
+    end, drawn = got
     if end not in (_STOPPED, _MORE, _OPAQUE) or type(drawn) is not list:
         return None
     return end, tuple(source(value) for value in drawn)

@@ -29,7 +29,6 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tracer.check import harness
 from tracer.check.run import CheckResult
 from tracer.emit.asserts import INSTANCE as OBJECT_NAME
 from tracer.emit.asserts import MAX_ASSERT_CHARS, UNCHECKABLE_EXCEPTIONS, compare_line
@@ -168,15 +167,7 @@ def augment(preamble: str, calls: Sequence[Derived],
 
 
 def _answers(result: CheckResult, nonce: str) -> list[Any] | None:
-    if not result.passed:
-        return None
-    lines = [line for line in result.output.splitlines() if line.startswith(nonce)]
-    if not lines:
-        return None
-    try:
-        got = harness.decode(bytes.fromhex(lines[-1][len(nonce):].strip()))
-    except (ValueError, TypeError, IndexError, EOFError):
-        return None
+    got = result.marked_value(nonce)
     return got if type(got) is list else None
 
 
