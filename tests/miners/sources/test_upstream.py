@@ -220,3 +220,37 @@ def test_an_sdist_with_tests_asks_no_repository(fake_index: FakeIndex, tmp_path:
     fake_index.publish("proj", "1.0.0", sdist)
     checkout = fetch(fake_index, tmp_path / "src")
     assert (checkout.tests_from, checkout.tests_note) == ("", "")
+
+
+# --- the whole project ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_release_without_tests_is_mined_with_its_repositorys_tests(
+        fake_index: FakeIndex, tmp_path: Path, git_config: Path, batch_env: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from miners.cli.main import main
+    from tests.miners.batchkit import read_jsonl
+
+    released = released_project(tmp_path)
+    redirect_github(git_config, released.remote_root)
+    fake_index.publish("proj", "1.0.0", released.sdist)
+    monkeypatch.setenv("CITRACE_PYPI_URL", fake_index.url)
+    out = tmp_path / "out"
+    assert main(["mine", "pypi:proj==1.0.0", "-o", str(out)]) == 0
+    [repo] = read_jsonl(out / "repos.jsonl")
+    log = (out / repo["log"]).read_text() if repo.get("log") else ""
+    assert repo["status"] == "ok", (repo, log)
+    assert (repo["name"], repo["version"]) == ("proj", "1.0.0")
+    assert repo["tests_from"] == f"{REPOSITORY}@v1.0.0"
+    assert repo["tests_note"].startswith("the sdist ships no tests; added tests, tox.ini from ")
+    assert f"[citrace: {repo['tests_note']}]" in log
+    assert repo["recipe"] == "tox.ini:py3"  # the repository's tox.ini, which the sdist lacked
+    # The repository's two tests ran against the release (not its later test of triple,
+    # which the release could not pass) and recorded the release's calls.
+    assert repo["counts"]["tests_passed"] == 2 and repo["counts"]["tests_failed"] == 0
+    assert repo["counts"]["calls_recorded"] >= 4
+    problems = {p["entry_point"]: p for p in read_jsonl(out / "problems.jsonl")}
+    assert set(problems) == {"clamp", "initials"}
+    assert problems["clamp"]["meta"]["tests"] == ["tests/test_proj.py::test_clamp"]
+    assert problems["clamp"]["meta"]["from_doctests"] is False

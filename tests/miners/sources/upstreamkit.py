@@ -52,7 +52,8 @@ def test_initials():
 # Added after the release: it tests a function 1.0.0 does not have, so a run of the
 # repository's newest tests against the release would fail.
 LATER_TESTS = "from proj import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n"
-TOX = "[tox]\nenvlist = py3\n\n[testenv]\ndeps = pytest\ncommands = pytest tests\n"
+TOX = ("[tox]\nenvlist = py3\n\n[testenv]\npackage = editable\ndeps = pytest\n"
+       "commands = pytest tests\n")
 
 
 @dataclass(frozen=True)
