@@ -97,8 +97,8 @@ def supply_tests(root: Path, *, name: str, version: str, index_urls: Mapping[str
 
 def _from_repository(url: str, root: Path, *, name: str, version: str, cache: Cache | None,
                      timeout: float) -> Supplied:
-    spec = Spec(raw=redact(url), kind="git", url=url)
-    tags = remote_tags(spec, timeout=timeout)
+    label = f"the repository of {name} {version}"  # how git's failures name it
+    tags = remote_tags(Spec(raw=label, kind="git", url=url), timeout=timeout)
     tag = release_tag(tags, _name_spellings(root, name), version)
     if not tag:
         raise StageError("acquire", "not_found",
@@ -107,8 +107,8 @@ def _from_repository(url: str, root: Path, *, name: str, version: str, cache: Ca
     workdir = staging_dir(root.parent, ".upstream-", name)
     try:
         clone = workdir / "clone"
-        checkout = acquire_git(Spec(raw=f"{redact(url)}@{tag}", kind="git", url=url, rev=tag),
-                               clone, timeout=timeout, cache=cache)
+        checkout = acquire_git(Spec(raw=label, kind="git", url=url, rev=tag), clone,
+                               timeout=timeout, cache=cache)
         base = project_directory(clone, name)
         try:
             copied = copy_tests(base, root)

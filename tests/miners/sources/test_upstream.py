@@ -196,8 +196,9 @@ def test_an_unreachable_repository_is_a_note_not_a_failure(
     fake_index.publish("proj", "1.0.0", released.sdist)
     checkout = fetch(fake_index, tmp_path / "src")
     assert checkout.tests_from == ""
-    assert checkout.tests_note.startswith(f"the sdist ships no tests; {REPOSITORY}: git "
-                                          f"ls-remote of {REPOSITORY} failed (")
+    assert checkout.tests_note.startswith(
+        "the sdist ships no tests; the repository of proj 1.0.0: git ls-remote of "
+        f"{REPOSITORY} failed (fatal: ")
     assert (checkout.name, checkout.version) == ("proj", "1.0.0")
 
 
