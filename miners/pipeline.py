@@ -172,6 +172,9 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
                 progress: _Progress) -> list[Problem]:
     with progress.stage_of("acquire"):
         checkout = progress.checkout = acquire(spec, work / "src")
+        if checkout.tests_note:  # an sdist without tests (miners.sources.upstream)
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"[citrace: {checkout.tests_note}]\n")
         _check_license(checkout, settings)
     source = Path(checkout.path)
     with progress.stage_of("plan"):
@@ -420,6 +423,8 @@ def _result(spec: Spec, progress: _Progress, *, failure: Failure | None, log_pat
         recipe=_recipe_name(progress.recipe) if progress.recipe else "",
         license=checkout.license if checkout else "",
         license_source=checkout.license_source if checkout else "",
+        tests_from=checkout.tests_from if checkout else "",
+        tests_note=checkout.tests_note if checkout else "",
         installer=progress.recipe.installer if progress.recipe else "",
         as_of=progress.recipe.as_of if progress.recipe else "",
         installer_fallbacks=list(progress.recipe.installer_fallbacks) if progress.recipe else [],

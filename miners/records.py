@@ -65,6 +65,10 @@ class Checkout(Record):
     license: str = ""
     license_source: str = ""  # "pypi:license_expression", "file:LICENSE", ...
     from_cache: bool = False  # the download (or clone) came from the machine's cache
+    # An sdist that shipped no tests: "URL@TAG" of the repository whose tests were added
+    # (miners.sources.upstream), and what was added or why nothing was.
+    tests_from: str = ""
+    tests_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,10 @@ class ProjectResult(Record):
     # What its builds did on the network (recipes.records.NetworkUse.to_dict: bytes, hosts
     # reached, refused attempts), when they went through the egress proxy.
     network: dict[str, Any] = field(default_factory=dict)
+    # As on the Checkout: the repository and tag whose tests ran against a release whose
+    # sdist shipped none, and what was added or why nothing was. Written only when set.
+    tests_from: str = ""
+    tests_note: str = ""
     # True when the project's untrusted code ran without a sandbox (--unsafe-no-sandbox).
     unsafe_no_sandbox: bool = False
 
@@ -112,6 +120,9 @@ class ProjectResult(Record):
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
+        for key in ("tests_from", "tests_note"):
+            if not data[key]:
+                del data[key]  # these keys appear only when set
         if not data.pop("unsafe_no_sandbox"):
             return data  # the key appears only when it is true
         return {**data, "unsafe_no_sandbox": True}

@@ -61,6 +61,19 @@ def acquire_git(spec: Spec, dest: Path, *, timeout: float = CLONE_TIMEOUT,
                     license=found.value, license_source=found.source, from_cache=cached)
 
 
+def remote_tags(spec: Spec, *, timeout: float = CLONE_TIMEOUT) -> list[str]:
+    """The names of ``spec.url``'s tags, by one ``git ls-remote`` (which, as a clone, goes
+    through the user's configuration), or ``StageError``."""
+    runner = _GitRunner(spec, timeout)
+    try:
+        output = runner._run(None, "ls-remote", "--tags", "--refs", "--", spec.url)
+    except git.GitCommandError as exc:
+        raise runner._failure(exc, "ls-remote") from None
+    return [ref.removeprefix("refs/tags/") for _, _, ref in
+            (line.partition("\t") for line in output.splitlines())
+            if ref.startswith("refs/tags/")]
+
+
 def _from_cache(runner: _GitRunner, cache: Cache, spec: Spec, dest: Path) -> bool:
     if not cache.enabled:
         return False

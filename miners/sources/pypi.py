@@ -25,7 +25,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from miners.records import Checkout, Spec
-from miners.sources import licenses
+from miners.sources import licenses, upstream
 from miners.sources.archive import CHUNK, extract_archive
 from miners.sources.cache import Cache
 from miners.sources.tree import require_empty, staging_dir
@@ -60,6 +60,8 @@ class Release:
     version: str
     sdist: SdistFile
     license_info: dict[str, Any]  # the license fields of the index's ``info``
+    # ``info.project_urls``, with ``info.home_page`` as "Home-page": where its repository is
+    urls: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -67,7 +69,8 @@ class Release:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Release:
         return cls(name=str(data["name"]), version=str(data["version"]),
-                   sdist=SdistFile(**data["sdist"]), license_info=dict(data["license_info"]))
+                   sdist=SdistFile(**data["sdist"]), license_info=dict(data["license_info"]),
+                   urls=dict(data["urls"]))  # none in an older entry: ask the index again
 
 
 def acquire_pypi(spec: Spec, dest: Path, *, index_url: str | None = None,
@@ -94,9 +97,12 @@ def acquire_pypi(spec: Spec, dest: Path, *, index_url: str | None = None,
     else:  # the index described another version: the sdist's own metadata speaks for it
         found = licenses.decide(licenses.pkg_info_fields(root), root)
         found = dataclasses.replace(found, source=found.source.replace("pypi:", "PKG-INFO:"))
+    supplied = upstream.supply_tests(root, name=release.name, version=release.version,
+                                     index_urls=release.urls, cache=cache)
     return Checkout(spec=spec, path=str(root), name=release.name, version=release.version,
                     sha256=release.sdist.sha256, date=release.sdist.uploaded,
-                    license=found.value, license_source=found.source, from_cache=cached)
+                    license=found.value, license_source=found.source, from_cache=cached,
+                    tests_from=supplied.tests_from, tests_note=supplied.note)
 
 
 def _pinned_release(http: _Http, cache: Cache, index: str, spec: Spec) -> Release:
@@ -188,8 +194,19 @@ def find_release(http: _Http, index: str, name: str, version: str, *,
     license_info = {key: info.get(key) for key in ("license_expression", "license",
                                                     "classifiers")
                     } if str(info.get("version") or "") == resolved else {}
+    # Unlike the license, the repository of the latest release is taken for any other one
+    # (the sdist's own PKG-INFO comes first, miners.sources.upstream): repositories rarely move.
     return Release(name=canonical_name(str(info.get("name") or name)), version=resolved,
-                   sdist=sdist, license_info=license_info)
+                   sdist=sdist, license_info=license_info, urls=_repository_fields(info))
+
+
+def _repository_fields(info: Mapping[str, Any]) -> dict[str, str]:
+    urls = info.get("project_urls")
+    found = {str(k): str(v) for k, v in urls.items() if isinstance(v, str)} \
+        if isinstance(urls, dict) else {}
+    if isinstance(info.get("home_page"), str) and info["home_page"]:
+        found.setdefault("Home-page", info["home_page"])
+    return found
 
 
 def _metadata(http: _Http, index: str, name: str, version: str) -> tuple[dict[str, Any], str]:
