@@ -44,7 +44,8 @@ from miners.specs import canonical_name, redact
 from recipes.ci.discovery import TEST_DIRS, TEST_FILES
 from recipes.records import StageError
 
-GIT_TIMEOUT = 300.0  # seconds for one git command (ls-remote, the shallow clone)
+GIT_TIMEOUT = 300.0  # seconds for the shallow clone
+LIST_TIMEOUT = 60.0  # seconds for listing a repository's tags: a host that hangs costs less
 # Hosts whose URLs are repositories once cut to their repository part (``normalise``).
 GIT_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org", "git.sr.ht")
 # project_urls labels, most telling first; a label matches when it contains the word.
@@ -98,7 +99,7 @@ def supply_tests(root: Path, *, name: str, version: str, index_urls: Mapping[str
 def _from_repository(url: str, root: Path, *, name: str, version: str, cache: Cache | None,
                      timeout: float) -> Supplied:
     label = f"the repository of {name} {version}"  # how git's failures name it
-    tags = remote_tags(Spec(raw=label, kind="git", url=url), timeout=timeout)
+    tags = remote_tags(Spec(raw=label, kind="git", url=url), timeout=min(timeout, LIST_TIMEOUT))
     tag = release_tag(tags, _name_spellings(root, name), version)
     if not tag:
         raise StageError("acquire", "not_found",
