@@ -205,8 +205,8 @@ class _Validation:
         augmented = [b for b in chosen.blocks if b not in self.blocks]
         self.sources.update({b: AUGMENTED for b in augmented})
         self.kinds.update({b: RAISES if "assert _raised(" in b else
-                           MUTATES if "assert _citrace_state(" in b else RETURNS
-                           for b in augmented})
+                           MUTATES if "assert _citrace_state(" in b else
+                           YIELDS if "assert list(" in b else RETURNS for b in augmented})
         before = list(self.blocks)
         self.preamble = check_helpers.preamble_for(self.preamble, augmented)
         self.blocks = [b for b in chosen.blocks if b not in augmented or self._passes_alone(b)]
@@ -217,7 +217,7 @@ class _Validation:
 
     def _strength(self) -> Strength:
         c = self.candidate
-        returns = [self.kinds.get(b) in (RETURNS, MUTATES) for b in self.blocks]
+        returns = [self.kinds.get(b) in (RETURNS, MUTATES, YIELDS) for b in self.blocks]
         return strengthen(
             prompt=c.prompt, canonical=c.canonical_solution, preamble=self.preamble,
             blocks=self.blocks, returns=returns, limit=self.strength.max_asserts,

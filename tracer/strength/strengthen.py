@@ -65,8 +65,8 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
                check: Check, timeout: float, mutant_timeout: float,
                augment_inputs: bool) -> Strength:
     """The strongest test of at most ``limit`` blocks out of ``blocks`` (and augmented ones
-    when ``augment_inputs``). ``returns[i]``: block i asserts a function's returned value
-    or the state it left (the calls augmentation derives from).
+    when ``augment_inputs``). ``returns[i]``: block i asserts a function's returned value,
+    what its generator yields or the state it left (the calls augmentation derives from).
 
     Augmentation runs in two rounds: calls derived from the recorded ones, then, when some
     mutant survives every block so far, calls derived from the first round's (two inputs

@@ -156,7 +156,7 @@ def test_on_setprofile_values_drawn_are_asserted_raises_are_not(traced, golden,
     assert dropped == Counter()
     golden("kinds_setprofile.txt", render(problems))
     by_name = {p.entry_point: p for p in problems}
-    assert by_name["countdown"].assert_kinds == ("yields",)
+    assert set(by_name["countdown"].assert_kinds) == {"yields"}
     assert "list(itertools.islice(candidate(3), 3)) == [3, 2, 1]" in by_name["countdown"].test
     assert "list(itertools.islice(candidate(5), 4)) == [5, 6, 7, 8]" in by_name["naturals"].test
     parse = by_name["parse_percent"]

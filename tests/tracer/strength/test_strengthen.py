@@ -3,6 +3,7 @@ where recorded ones miss a mutant, asserts that hold only where mined dropped.""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from tracer.emit import drops
@@ -112,3 +113,15 @@ def test_a_mutant_only_two_changed_inputs_kill_is_killed_by_the_second_round(tmp
     assert kept is not None and kept.mutation is not None
     assert "    assert candidate(0, 0) == 'both'\n" in kept.blocks
     assert kept.mutation.score == 1.0, kept.mutation.survivors
+
+
+def test_a_generator_is_given_derived_inputs_too(tmp_path) -> None:
+    prompt = 'def evens(items):\n    """The items at even positions."""\n'
+    body = "    for index, item in enumerate(items):\n        if index % 2 == 0:\n" \
+           "            yield item\n"
+    candidate = structured(prompt, body, ["assert list(candidate([1, 2, 3, 4])) == [1, 3]"])
+    candidate = dataclasses.replace(candidate, assert_kinds=("yields",))
+    kept = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path).candidate
+    assert kept is not None and kept.mutation is not None
+    assert "augmented" in kept.assert_sources and kept.n_asserts >= 3
+    assert set(kept.assert_kinds) == {"yields"}
