@@ -61,6 +61,9 @@ class Checkout(Record):
     version: str  # resolved version, or commit sha for git, or "local"
     sha256: str = ""  # of the downloaded archive, when there is one
     date: str = ""  # upload or commit date, ISO 8601, when known
+    # git: the date of the newest commit that touched the tests or the CI (the era of the
+    # test tools, miners.sources.history); "" when unknown (then ``date`` serves)
+    tests_date: str = ""
     # SPDX expression, or "unrecognised: <as declared>", or "" (miners.sources.licenses)
     license: str = ""
     license_source: str = ""  # "pypi:license_expression", "file:LICENSE", ...
