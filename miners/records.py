@@ -88,6 +88,10 @@ class ProjectResult(Record):
     installer: str = ""
     as_of: str = ""
     installer_fallbacks: list[str] = field(default_factory=list)
+    # The older date the test tools were resolved as of (the tests' own, when older than the
+    # checkout), and "pytest<N: why" when the tests ran again with the pytest of their era.
+    tests_as_of: str = ""
+    test_runner_pin: str = ""
     license: str = ""  # as on the Checkout (miners.sources.licenses)
     license_source: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds per stage
