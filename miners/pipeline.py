@@ -29,7 +29,7 @@ from recipes.records import (
     StageError,
     cpu_seconds,
 )
-from recipes.runners import installers
+from recipes.runners import eras, installers
 from recipes.runners.diagnose import (
     BOUND_CAUSES,
     SuiteCounts,
@@ -224,7 +224,8 @@ def _build_and_trace(recipes: list[Recipe], source: Path, work: Path, log_path: 
             return env, _traced_run(env, source, work / f"run{index}", log_path, settings,
                                     progress)
         except StageError as exc:
-            failures.append((exc, recipe, progress.python))
+            # As far as it got: a test run again with an older pytest says so.
+            failures.append((exc, progress.recipe or recipe, progress.python))
             progress.counts["recipes_failed"] += 1
             progress.tried.append(f"{_recipe_name(recipe)} (python {recipe.python}): "
                                   f"{exc.failure.stage} {exc.failure.cause}")
@@ -282,6 +283,8 @@ def _build_options(settings: Settings, progress: _Progress) -> installers.BuildO
     checkout = progress.checkout
     return installers.BuildOptions(installer=settings.installer or installers.default_installer(),
                                    as_of=installers.as_of_date(checkout.date if checkout else ""),
+                                   tests_as_of=installers.as_of_date(
+                                       checkout.tests_date if checkout else ""),
                                    sandbox=settings.sandbox, meter=progress.network)
 
 
@@ -293,23 +296,23 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
     Most real suites have a few tests that fail years later (a changed dependency, a
     network test); refusing those runs would throw away nearly all of the trace."""
     progress.python = env.version
-    trace_dir = work / "traces"  # ``work`` is citrace's: the tests cannot replace this by a link
-    trace_dir.mkdir(parents=True)
     packages = roots.project_packages(source)
     trace_roots = roots.trace_roots(source, Path(env.site_packages), packages)
     inject.install_probe(Path(env.site_packages), interpreter=_interpreter_of(env),
                          env_dir=Path(env.work_dir), settings=settings.sandbox,
                          log_path=log_path)
-    config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots),
-                                test_time_limit=settings.test_time_limit)
     with progress.stage_of("test"):
-        log_start = log_path.stat().st_size if log_path.exists() else 0
-        outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config),
-                                    log_path=log_path, timeout=settings.test_timeout,
-                                    writable=(trace_dir,),
-                                    sandbox=_watched(settings, trace_dir))
-        output = _log_since(log_path, log_start)
+        # ``work`` is citrace's: the tests cannot replace these directories by links.
+        trace_dir, outcome, output = _run_suite(env, source, work / "traces", trace_roots,
+                                                log_path, settings)
         counts = suite_counts(output)
+        older = _older_pytest(env, source, outcome, output, log_path, settings, progress)
+        if older is not None:  # the suite needs a pytest from before a removal: run it again
+            env = older
+            progress.recipe = older.recipe
+            trace_dir, outcome, output = _run_suite(env, source, work / "traces-older-pytest",
+                                                    trace_roots, log_path, settings)
+            counts = suite_counts(output)
         if counts is not None:
             progress.counts["tests_passed"] = counts.passed
             progress.counts["tests_failed"] = counts.failed + counts.errors
@@ -328,6 +331,33 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
                              f"the tests ran but no call of the project's own functions was "
                              f"recorded (traced under {', '.join(map(str, trace_roots))})")
     return traces
+
+
+def _run_suite(env: Env, source: Path, trace_dir: Path, trace_roots: list[Path],
+               log_path: Path, settings: Settings) -> tuple[Path, CommandOutcome, str]:
+    """Run the tests traced into ``trace_dir`` (made here); it, the outcome, and the whole
+    output the run added to the log."""
+    trace_dir.mkdir(parents=True)
+    config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots),
+                                test_time_limit=settings.test_time_limit)
+    log_start = log_path.stat().st_size if log_path.exists() else 0
+    outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config),
+                                log_path=log_path, timeout=settings.test_timeout,
+                                writable=(trace_dir,), sandbox=_watched(settings, trace_dir))
+    return trace_dir, outcome, _log_since(log_path, log_start)
+
+
+def _older_pytest(env: Env, source: Path, outcome: CommandOutcome, output: str,
+                  log_path: Path, settings: Settings, progress: _Progress) -> Env | None:
+    """For a run that failed, and would not be kept, on a pytest API the installed pytest
+    removed: the environment with the pytest from before the removal (recipes.runners.eras).
+    The install may use the network, as builds do; it counts as test time."""
+    counts = suite_counts(output)
+    if outcome.verdict != "failed" or (counts is not None and counts.mostly_passed):
+        return None
+    return eras.older_pytest(env, source, output, log_path=log_path,
+                             timeout=settings.build_timeout,
+                             options=_build_options(settings, progress))
 
 
 def _refuse_a_run_of_no_test(counts: SuiteCounts | None, *, traced: bool) -> None:
@@ -427,6 +457,8 @@ def _result(spec: Spec, progress: _Progress, *, failure: Failure | None, log_pat
         tests_note=checkout.tests_note if checkout else "",
         installer=progress.recipe.installer if progress.recipe else "",
         as_of=progress.recipe.as_of if progress.recipe else "",
+        tests_as_of=progress.recipe.tests_as_of if progress.recipe else "",
+        test_runner_pin=progress.recipe.test_runner_pin if progress.recipe else "",
         installer_fallbacks=list(progress.recipe.installer_fallbacks) if progress.recipe else [],
         timings=dict(progress.timings),
         cpu=dict(progress.cpu),

@@ -61,6 +61,9 @@ class Checkout(Record):
     version: str  # resolved version, or commit sha for git, or "local"
     sha256: str = ""  # of the downloaded archive, when there is one
     date: str = ""  # upload or commit date, ISO 8601, when known
+    # git: the date of the newest commit that touched the tests or the CI (the era of the
+    # test tools, miners.sources.history); "" when unknown (then ``date`` serves)
+    tests_date: str = ""
     # SPDX expression, or "unrecognised: <as declared>", or "" (miners.sources.licenses)
     license: str = ""
     license_source: str = ""  # "pypi:license_expression", "file:LICENSE", ...
@@ -89,6 +92,10 @@ class ProjectResult(Record):
     installer: str = ""
     as_of: str = ""
     installer_fallbacks: list[str] = field(default_factory=list)
+    # The older date the test tools were resolved as of (the tests' own, when older than the
+    # checkout), and "pytest<N: why" when the tests ran again with the pytest of their era.
+    tests_as_of: str = ""
+    test_runner_pin: str = ""
     license: str = ""  # as on the Checkout (miners.sources.licenses)
     license_source: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds per stage

@@ -76,6 +76,9 @@ class Recipe(Record):
     wanted: str = ""  # the version the job names ("3.7"); "" when it names none
     installer: str = ""  # what built the environment: "pip" or "uv" ("" before the build)
     as_of: str = ""  # the date dependencies were resolved as of; "" for the newest versions
+    tests_as_of: str = ""  # the older date the test tools were resolved as of, if any
+    # "pytest<9: why" when the tests ran again with an older pytest than the build installed
+    test_runner_pin: str = ""
     installer_fallbacks: tuple[str, ...] = ()  # attempts that failed before the one kept
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import git
 
 from miners.records import Checkout, Spec
-from miners.sources import licenses
+from miners.sources import history, licenses
 from miners.sources.cache import Cache
 from miners.sources.tree import project_name, require_empty
 from miners.specs import redact
@@ -50,6 +50,8 @@ def acquire_git(spec: Spec, dest: Path, *, timeout: float = CLONE_TIMEOUT,
         if not cached:
             _clone(runner, spec, dest)
         commit = git.Repo(dest).head.commit
+        # A cached copy keeps the history fetched for it: reading it needs no network.
+        tests = history.tests_date(dest, deepen=None if cached else runner.deepener(dest))
         if not cached:
             cache.put_checkout(dest, commit.hexsha)
     except BaseException:
@@ -58,6 +60,7 @@ def acquire_git(spec: Spec, dest: Path, *, timeout: float = CLONE_TIMEOUT,
     found = licenses.decide(None, dest)
     return Checkout(spec=spec, path=str(dest), name=project_name(dest, fallback=_repo_name(spec)),
                     version=commit.hexsha, date=commit.committed_datetime.isoformat(),
+                    tests_date=tests,
                     license=found.value, license_source=found.source, from_cache=cached)
 
 
@@ -150,6 +153,19 @@ class _GitRunner:
                                            f"refs/tags/{rev}"]
         found = next((refs[ref] for ref in wanted if ref in refs), "")
         return found.lower() if _FULL_SHA.match(found) else ""
+
+    def deepener(self, dest: Path) -> history.Deepen:
+        """Fetches more of a shallow clone's history (commits, trees and the blobs they
+        changed); a failure only leaves the date of the tests less precise."""
+        def deepen(commits: int) -> bool:
+            try:
+                self._run(dest, "fetch", "--quiet", "--no-tags", "--no-recurse-submodules",
+                          f"--deepen={commits}")
+            except (git.GitCommandError, StageError):
+                return False
+            return True
+
+        return deepen
 
     def clone_at_commit(self, dest: Path, rev: str) -> None:
         """A full clone (no shallow fetch reaches an arbitrary commit), then a checkout."""

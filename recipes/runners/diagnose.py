@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from recipes.records import CommandOutcome
+from recipes.runners.eras import removed_apis
 
 CAUSES: dict[str, str] = {
     # acquire
@@ -172,7 +173,7 @@ def cause_of_test_failure(outcome: CommandOutcome) -> str:
         return BOUND_CAUSES[outcome.verdict]
     if _PYTHON2.search(text):
         return "python2_only"
-    if _RUNNER_TOO_NEW.search(text):
+    if _RUNNER_TOO_NEW.search(text) or removed_apis(text):
         return "test_runner_incompatible"
     if _NO_NETWORK.search(text):
         return "network_in_tests"

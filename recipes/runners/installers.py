@@ -7,6 +7,11 @@ dependencies as of a date (``exclude-newer``), which old projects need: the vers
 their day. Each build tries, in order, the ``Attempt``s of ``attempts``: uv as of the
 checkout's date, uv with the newest versions, then pip; the first that builds is kept, and
 the recipe records which (``Recipe.installer``, ``Recipe.as_of``, ``Recipe.installer_fallbacks``).
+The test tools (``TEST_TOOLS``: pytest, its plugins, nose, mock) of the dated attempt are
+resolved as of the tests' own date when it is older (``Recipe.tests_as_of``): a suite
+untouched since 2014 in a project committed to in 2025 wants the pytest of its day, while
+the package's dependencies follow its newest code (resolving them all as of the tests'
+date would fail on what the 2025 code requires, and the build would lose every date).
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ PACKAGING_TOOLS = ("pip", "setuptools", "wheel")  # newest even when resolving a
 NO_LIMIT = "2999-12-31T00:00:00Z"
 # Just before setuptools 82.0.0 (2026-02-08), the first without ``pkg_resources``.
 SETUPTOOLS_WITH_PKG_RESOURCES = "2026-02-08T00:00:00Z"
+# Resolved as of the tests' date: what a suite's code calls and its runner loads (uv's
+# per-package dates name packages one by one: there is no pattern for "pytest-*").
+TEST_TOOLS = ("pytest", "pluggy", "py", "iniconfig", "nose", "nose2", "mock", "coverage",
+              "pytest-cov", "pytest-xdist", "pytest-forked", "pytest-mock", "pytest-timeout",
+              "pytest-asyncio", "pytest-runner", "hypothesis")
 VIRTUALENV_SEEDS = (3, 9)  # the oldest Python virtualenv 21 puts pip in
 
 
@@ -38,6 +48,7 @@ class BuildOptions:
 
     installer: str = PIP
     as_of: str = ""
+    tests_as_of: str = ""  # the tests' own date, for TEST_TOOLS ("": as_of serves)
     sandbox: SandboxSettings = SandboxSettings()
     meter: NetworkMeter | None = None
 
@@ -60,13 +71,16 @@ def as_of_date(text: str) -> str:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One way to build: an installer, and the date it resolves as of ("" for newest)."""
+    """One way to build: an installer, the date it resolves as of ("" for newest), and
+    the older date it resolves the test tools as of ("" for ``as_of``)."""
 
     installer: str
     as_of: str = ""
+    tests_as_of: str = ""
 
     def describe(self) -> str:
-        return f"{self.installer} as of {self.as_of}" if self.as_of else self.installer
+        tests = f" (test tools as of {self.tests_as_of})" if self.tests_as_of else ""
+        return f"{self.installer} as of {self.as_of}{tests}" if self.as_of else self.installer
 
 
 @functools.lru_cache(maxsize=1)
@@ -118,7 +132,9 @@ def attempts(options: BuildOptions, interpreter: str) -> list[Attempt]:
     if options.installer != UV or uv_binary() is None or (version and version[0] == 2):
         return [Attempt(PIP)]
     as_of = travel_date(options.as_of, interpreter)
-    dated = [Attempt(UV, as_of)] if as_of else []
+    tests_as_of = travel_date(options.tests_as_of, interpreter)
+    older = tests_as_of if as_of and tests_as_of and tests_as_of < as_of else ""
+    dated = [Attempt(UV, as_of, older)] if as_of else []
     return [*dated, Attempt(UV), Attempt(PIP)]
 
 
@@ -183,19 +199,22 @@ def environment(attempt: Attempt, work_dir: Path) -> dict[str, str]:
         # Undated too: an attempt after a dated one, in the same shell, must replace it.
         work_dir.mkdir(parents=True, exist_ok=True)
         config = work_dir / ("uv-as-of.toml" if attempt.as_of else "uv-newest.toml")
-        untrusted.write_text(config, _uv_config(attempt.as_of))  # an earlier build wrote here
+        # An earlier build wrote here.
+        untrusted.write_text(config, _uv_config(attempt.as_of, attempt.tests_as_of))
         env["UV_CONFIG_FILE"] = str(config)
     return env
 
 
-def _uv_config(as_of: str) -> str:
+def _uv_config(as_of: str, tests_as_of: str = "") -> str:
     """``exclude-newer`` (when resolving as of a date) for everything but the packaging tools:
     the pip, setuptools and wheel of an old date do not run on today's Pythons (pip 10
     imports what 3.12 removed), and uv seeds environments and builds sdists with them.
     (``UV_EXCLUDE_NEWER`` cannot exempt them; only the configuration file can.) setuptools
     stops before 82, which removed ``pkg_resources``: old ``setup.py`` plugins
-    (setuptools_scm of 2019), and old projects at test time (humanize 2.6.0), import it."""
-    tools = {name: NO_LIMIT for name in PACKAGING_TOOLS}
+    (setuptools_scm of 2019), and old projects at test time (humanize 2.6.0), import it.
+    ``tests_as_of``: the date for ``TEST_TOOLS``, older than ``as_of``."""
+    tools = {name: tests_as_of for name in TEST_TOOLS} if tests_as_of else {}
+    tools.update({name: NO_LIMIT for name in PACKAGING_TOOLS})
     tools["setuptools"] = SETUPTOOLS_WITH_PKG_RESOURCES
     limits = ", ".join(f'{name} = "{date}"' for name, date in tools.items())
     newer = f'exclude-newer = "{as_of}"\n' if as_of else ""

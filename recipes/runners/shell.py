@@ -84,7 +84,7 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
                                            settings=options.sandbox)
     built = replace(recipe, repairs=tuple(repairs), failed_steps=tuple(failed),
                     installer=chain[0].installer, as_of=chain[0].as_of,
-                    installer_fallbacks=tuple(fallbacks))
+                    tests_as_of=chain[0].tests_as_of, installer_fallbacks=tuple(fallbacks))
     return Env(recipe=built, python=python, site_packages=site_packages, version=version,
                work_dir=str(work_dir))
 

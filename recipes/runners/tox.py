@@ -86,7 +86,7 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
             raise StageError("build", cause_of_build_failure(outcome), reason)
         fallbacks.append(installers.fallback_note(attempt, reason))
     recipe = replace(recipe, installer=attempt.installer, as_of=attempt.as_of,
-                     installer_fallbacks=tuple(fallbacks))
+                     tests_as_of=attempt.tests_as_of, installer_fallbacks=tuple(fallbacks))
     recipe = tox_installs.move_installs(
         recipe, checkout, work_dir=work_dir, log_path=log_path,
         timeout=max(1.0, deadline - time.monotonic()),

@@ -56,7 +56,7 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
                                                interpreter=recipe.interpreter,
                                                settings=options.sandbox)
         built = replace(built, installer=attempt.installer, as_of=attempt.as_of,
-                        installer_fallbacks=tuple(fallbacks))
+                        tests_as_of=attempt.tests_as_of, installer_fallbacks=tuple(fallbacks))
         return Env(recipe=built, python=python, site_packages=site_packages, version=version,
                    work_dir=str(work_dir))
     raise AssertionError("attempts() is never empty")

@@ -103,6 +103,31 @@ def test_uv_resolves_dependencies_as_of_the_checkout_date(index: LocalIndex,
     assert _installed(newest) == "2.0" and newest.recipe.as_of == ""
 
 
+def test_the_test_tools_are_resolved_as_of_the_tests_older_date(index: LocalIndex,
+                                                                tmp_path: Path) -> None:
+    """A 2025 checkout whose tests date from 2024: the package's dependencies as of the
+    checkout, pytest as of its tests (the index's "pytest" is a stand-in wheel)."""
+    files = tmp_path / "index"
+    index.add("pytest", make_wheel(files, "pytest", "1.0"), OLD)
+    index.add("pytest", make_wheel(files, "pytest", "2.0"), NEW)
+    python = _recipe().interpreter
+    options = BuildOptions(installer="uv", as_of="2025-12-01T00:00:00Z", tests_as_of=BEFORE_NEW)
+    assert installers.attempts(options, python) == [
+        Attempt("uv", "2025-12-01T00:00:00Z", BEFORE_NEW), Attempt("uv"), Attempt("pip")]
+    env = build(_recipe("demo-dep", "pytest"), tmp_path, work_dir=tmp_path / "work",
+                log_path=tmp_path / "log.txt", timeout=300, options=options)
+    assert (env.recipe.as_of, env.recipe.tests_as_of) == ("2025-12-01T00:00:00Z", BEFORE_NEW)
+    assert _installed(env) == "2.0"
+    assert [p.name for p in Path(env.site_packages).glob("pytest-*.dist-info")] == [
+        "pytest-1.0.dist-info"]
+    # Tests as old as the checkout, or older than the interpreter's floor, change nothing.
+    same = BuildOptions(installer="uv", as_of=BEFORE_NEW, tests_as_of=BEFORE_NEW)
+    assert installers.attempts(same, python)[0] == Attempt("uv", BEFORE_NEW)
+    floor = BuildOptions(installer="uv", as_of=BEFORE_NEW, tests_as_of="2014-01-01T00:00:00Z")
+    assert installers.attempts(floor, python)[0] == Attempt("uv", BEFORE_NEW,
+                                                            "2023-04-22T00:00:00Z")
+
+
 def test_a_resolution_that_fails_as_of_the_date_falls_back_to_the_newest(
         index: LocalIndex, tmp_path: Path) -> None:
     env = build(_recipe("demo-dep>=2"), tmp_path, work_dir=tmp_path / "work",

@@ -1,0 +1,126 @@
+"""The pytest of a suite's era: what newer pytest removed, and a second run with an older one.
+
+A suite written for the pytest of its day may call what a later pytest removed (a
+``conftest.py`` hook taking ``py.path`` arguments, ``request.cached_setup``, ``msg=`` to
+``pytest.skip``). When a failed run's output names such an API (``REMOVALS``, from pytest's
+own list of removals, doc/en/deprecations.rst), the tests run again after installing the
+newest pytest from before that removal (``pytest<9``) into the same environment, when one
+runs on the environment's Python (``RUNS_UP_TO``); the recipe records it
+(``Recipe.test_runner_pin``, and a repair).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from recipes import interpreters
+from recipes.records import Env
+from recipes.runners import installers
+from recipes.runners.installers import Attempt, BuildOptions
+from recipes.sandbox import base_environment, build_policy, interpreter_roots, project_dirs, run
+
+
+@dataclass(frozen=True)
+class Removal:
+    """An API pytest removed: what, the first version without it, and how its absence shows
+    in a run's output (matched case-insensitively)."""
+
+    what: str
+    removed_in: str  # "9", or "9.1" when a minor release removed it
+    pattern: str
+
+
+# Newest removals first: a suite that uses several needs the pytest before the oldest.
+REMOVALS = (
+    Removal("the fspath argument of Node constructors", "9.1",
+            r"unexpected keyword argument 'fspath'"),
+    Removal("py.path arguments of hooks (pytest_collect_file(path, parent))", "9",
+            r"argument\(s\) \{'(path|startdir)'\} are declared in the hookimpl"),
+    Removal("marks applied to fixtures", "9", r"marks applied to fixtures"),
+    Removal("msg= of pytest.skip, pytest.fail and pytest.exit", "8",
+            r"(skip|fail|exit)\(\) got an unexpected keyword argument 'msg'"),
+    Removal("pytest.warns(None)", "8",
+            r"exceptions must be derived from warning, not <class 'nonetype'>"),
+    Removal("the pytest_cmdline_preparse hook", "8", r"unknown hook 'pytest_cmdline_preparse'"),
+    Removal("pytest.Instance", "8", r"module 'pytest' has no attribute 'instance'"),
+    Removal("the pytest.collect module", "7", r"module 'pytest' has no attribute 'collect'"),
+    Removal("the pytest_warning_captured hook", "7", r"unknown hook 'pytest_warning_captured'"),
+    Removal("pytest._fillfuncargs", "7", r"has no attribute '_fillfuncargs'"),
+    Removal("direct construction of collection nodes (SomeFile(path, parent))", "6",
+            r"direct construction of \S+ has been deprecated"),
+    Removal("funcargnames", "6", r"has no attribute 'funcargnames'"),
+    Removal("the pytest.config global", "5", r"module 'pytest' has no attribute 'config'"),
+    Removal("the message parameter of pytest.raises", "5",
+            r"unexpected keyword arguments passed to pytest\.raises: message"),
+    Removal("the pytest_namespace hook", "4", r"pytest_namespace"),
+    Removal("request.cached_setup", "4", r"has no attribute 'cached_setup'"),
+    Removal("request.getfuncargvalue", "4", r"has no attribute 'getfuncargvalue'"),
+    Removal("Metafunc.addcall", "4", r"'metafunc' object has no attribute 'addcall'"),
+    Removal("Node.get_marker", "4", r"has no attribute 'get_marker'"),
+    Removal("calling fixtures directly", "4", r"fixture \"\w+\" called directly"),
+    Removal("the [pytest] section of setup.cfg", "4",
+            r"\[pytest\] section in setup\.cfg files is no longer supported"),
+    Removal("pytest_plugins in a conftest below the top", "4",
+            r"defining 'pytest_plugins' in a non-top-level conftest is no longer supported"),
+)
+# The newest Python on which the newest pytest before each removal runs a suite, measured
+# here (pytest 7.4.4 on 3.13, 6.2.5 on 3.12, 5.4.3 and 4.6.11 on 3.9 but not 3.10, 3.10.1
+# on 3.7 but not 3.8); none for the pytest before 9 (8.4) and 9.1.
+RUNS_UP_TO = {"8": (3, 13), "7": (3, 12), "6": (3, 9), "5": (3, 9), "4": (3, 7)}
+# The newest Python checked; a newer one may need a newer pytest than any removal allows.
+CHECKED_UP_TO = (3, 14)
+
+
+def removed_apis(output: str) -> list[Removal]:
+    """The removed APIs a test run's output shows the suite used, newest removal first."""
+    text = output.lower()
+    return [removal for removal in REMOVALS if re.search(removal.pattern, text)]
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def pin_for(output: str, python: str) -> tuple[str, str] | None:
+    """(``pytest<N``, why) for a failed run's output on Python ``python`` ("3.11.7"): below
+    the oldest removal it shows; None when it shows none, or when no pytest that old runs
+    on that Python."""
+    found = removed_apis(output)
+    if not found:
+        return None
+    oldest = min(found, key=lambda removal: _key(removal.removed_in))
+    version = interpreters.parse_version(python)
+    newest_python = RUNS_UP_TO.get(oldest.removed_in, CHECKED_UP_TO)
+    if version is None or version[:2] > newest_python:
+        return None
+    why = f"the tests use {oldest.what}, which pytest {oldest.removed_in} removed"
+    return f"pytest<{oldest.removed_in}", why
+
+
+def older_pytest(env: Env, checkout: Path, output: str, *, log_path: Path, timeout: float,
+                 options: BuildOptions) -> Env | None:
+    """The environment with the pytest from before the removal a failed run's ``output``
+    shows, installed (with the build's installer, as of its date, through the sandbox with
+    the build's network), and a recipe that says so; None when there is nothing to retry
+    or the install failed (its output is in the log)."""
+    pin = pin_for(output, env.version)
+    if pin is None or env.recipe.test_runner_pin:
+        return None  # one retry per environment
+    requirement, why = pin
+    attempt = Attempt(env.recipe.installer or installers.PIP, env.recipe.as_of)
+    work_dir = Path(env.work_dir)
+    policy = build_policy(project_dirs(checkout, work_dir),
+                          readable=interpreter_roots(env.recipe.interpreter),
+                          settings=options.sandbox, meter=options.meter)
+    scratch = work_dir / "older-pytest"
+    installed = run(installers.install_argv(attempt, env.python, [requirement]), cwd=checkout,
+                    timeout=timeout, log_path=log_path, policy=policy,
+                    env=base_environment(installers.environment(attempt, scratch)))
+    if not installed.ok:
+        return None
+    note = f"ran the tests again with {requirement}: {why}"
+    recipe = replace(env.recipe, test_runner_pin=f"{requirement}: {why}",
+                     repairs=env.recipe.repairs + (note,))
+    return replace(env, recipe=recipe)
