@@ -15,6 +15,9 @@ from pathlib import Path
 
 # The version the host itself is tested on; preferred when a job does not name one.
 PREFERRED = (3, 11)
+# The oldest Python tox (with tox-uv or virtualenv 21) runs tests on: tox-uv's environment
+# query needs 3.7, and virtualenv 21 seeds nothing below 3.9.
+TOX_OLDEST = (3, 7)
 # From this version on the probe traces with sys.monitoring (PEP 669): about 1.1x the
 # untraced time where sys.setprofile costs 7x, and it records generator yields.
 MONITORING = (3, 12)

@@ -229,13 +229,21 @@ def recipes_from_tox(checkout: Path, environments: Callable[[], list[ToxEnvironm
             skipped.append(f"{name}: a free-threaded Python (none here)")
             continue
         names_python, wanted = python_factor(name)
-        chosen = interpreters.choose(wanted)
+        toxenv, runs_on = name, wanted  # a stand-in runs the environment on another Python
+        if wanted is not None and (3,) <= wanted < interpreters.TOX_OLDEST:
+            stand_in = _stand_in(name, wanted, listed)
+            skipped.append(f"{name}: tox runs no Python {_text(wanted)} environment here"
+                           + (f"; {stand_in[0]} stands in" if stand_in else ""))
+            if stand_in is None or any(r.toxenv == stand_in[0] for _, r in recipes):
+                continue
+            toxenv, runs_on = stand_in
+        chosen = interpreters.choose(runs_on)
         if chosen is None:
             wanted_text = ".".join(map(str, wanted)) if wanted else "python 3"
             skipped.append(f"{name}: no interpreter for {wanted_text} on this machine")
             continue
         recipe = Recipe(kind="tox", source=source, job=name, python=chosen.short,
-                        interpreter=chosen.path, toxenv=name, overrides=overrides,
+                        interpreter=chosen.path, toxenv=toxenv, overrides=overrides,
                         repairs=repairs, wanted=_text(wanted))
         # What the commands do comes first; then an environment named for a Python is one
         # of the project's main test runs; one named otherwise ("doctest", "tz",
@@ -244,6 +252,25 @@ def recipes_from_tox(checkout: Path, environments: Callable[[], list[ToxEnvironm
                          *interpreters.rank(wanted, chosen)), recipe))
     recipes.sort(key=lambda pair: pair[0])
     return [recipe for _, recipe in recipes], skipped
+
+
+def _stand_in(name: str, wanted: tuple[int, int],
+              listed: list[ToxEnvironment]) -> tuple[str, tuple[int, int]] | None:
+    """For an environment on a Python 3 older than tox runs here (``py35-django``): the
+    same environment on the oldest Python it runs (``py37-django``: tox makes an
+    environment of any listed factors), unless the configuration lists that one itself."""
+    chosen = interpreters.choose(interpreters.TOX_OLDEST)
+    if chosen is None:
+        return None
+    version = chosen.version[:2]
+    factors = name.split("-")
+    for index, factor in enumerate(factors):
+        if interpreters.parse_version(factor) == wanted:
+            factors[index] = f"py{version[0]}{version[1]}"
+            renamed = "-".join(factors)
+            known = {env.name for env in listed}
+            return None if renamed in known else (renamed, (version[0], version[1]))
+    return None
 
 
 def _text(version: tuple[int, int] | None) -> str:

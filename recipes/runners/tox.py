@@ -33,7 +33,6 @@ from recipes.sandbox import (
 
 PASSED_TO_TESTS = "CITRACE_*"
 
-TOX_OLDEST = (3, 7)  # the oldest Python tox (with tox-uv or virtualenv 21) runs tests on
 _MISSING_EXTRAS = re.compile(r"extras not found for package \S+: (.+?) \(available: (.*?)\)")
 
 
@@ -110,11 +109,11 @@ def _refuse_before_37(recipe: Recipe) -> None:
     tox's virtualenv runner cannot make it (virtualenv 21 seeds nothing below 3.9). The
     pipeline goes on to the project's next recipe, and ``recipes_tried`` says why."""
     version = interpreters.parse_version(recipe.python)
-    if version is not None and (3,) <= version < TOX_OLDEST:
+    if version is not None and (3,) <= version < interpreters.TOX_OLDEST:
         raise StageError("build", "venv_failed", (
             f"tox cannot run a Python {recipe.python} environment here: tox-uv's environment "
-            f"query needs Python {TOX_OLDEST[0]}.{TOX_OLDEST[1]} and virtualenv 21 seeds "
-            "none below 3.9; trying the project's next recipe"))
+            "query needs Python {}.{} and virtualenv 21 seeds none below 3.9; trying the "
+            "project's next recipe".format(*interpreters.TOX_OLDEST)))
 
 
 def _build_repaired(attempt: installers.Attempt, recipe: Recipe, checkout: Path,

@@ -151,3 +151,28 @@ def test_commands_tox_cannot_resolve_while_planning_leave_the_name_to_judge(
     recipes, skipped = plan(project, log_path=tmp_path / "log")
     assert "py313t: a free-threaded Python (none here)" in skipped
     assert "py313t" not in {r.toxenv for r in recipes}
+
+
+# The 2015 habit: an envlist of Pythons tox no longer runs, a factor for a dependency.
+OLD_PYTHONS_TOX = """
+[tox]
+envlist = py27, py34, py35-six, py36-six
+
+[testenv]
+deps =
+    pytest
+    six: six
+commands = pytest tests
+"""
+
+
+def test_environments_on_pythons_tox_cannot_run_get_the_oldest_it_runs_instead(
+        make_project, tmp_path: Path) -> None:
+    project = make_project({"tox.ini": OLD_PYTHONS_TOX, "pyproject.toml": TINY_PYPROJECT,
+                            "tiny/__init__.py": ""})
+    recipes, skipped = plan(project, log_path=tmp_path / "log")
+    tox = [r for r in recipes if r.kind == "tox"]
+    # One stand-in per environment they become (py35-six and py36-six are one), after py27.
+    assert [(r.job, r.toxenv, r.python, r.wanted) for r in tox if r.python != "2.7"] == [
+        ("py34", "py37", "3.7", "3.4"), ("py35-six", "py37-six", "3.7", "3.5")]
+    assert "py36-six: tox runs no Python 3.6 environment here; py37-six stands in" in skipped
