@@ -99,6 +99,15 @@ def make_dev(target):
                        ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(link, os.path.join(target, name))
     os.mkdir(os.path.join(target, "shm"))
+    # Pseudo-terminals of the sandbox's own (as bwrap's --dev gives): tests that spawn a
+    # program on a pty (pexpect, a REPL) need them; a new instance shows none of the host's.
+    pts = os.path.join(target, "pts")
+    os.mkdir(pts)
+    _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                            ctypes.c_ulong, ctypes.c_char_p]
+    if _libc.mount(b"devpts", _text(pts), b"devpts", MS_NOSUID | MS_NOEXEC,
+                   b"newinstance,ptmxmode=0666,mode=0620") == 0:
+        os.symlink("pts/ptmx", os.path.join(target, "ptmx"))
 
 
 def build_root(mounts):

@@ -214,3 +214,12 @@ def test_a_project_writes_its_own_directories_never_their_parent(tmp_path: Path)
                   policy=build_policy(project_dirs(work / "src" / "proj", work / "env0")))
     assert outcome.verdict == "failed" and (work / "env0").is_dir()
     assert not (work / "moved").exists()
+
+
+def test_a_program_can_open_a_pseudo_terminal_of_the_sandbox_own(tmp_path: Path) -> None:
+    # pexpect-style tests spawn on a pty (pydash 4.9.2's suite); the host's ptys stay unseen.
+    code = ("import os, pty\nmain, other = os.openpty()\nos.write(other, b'hi')\n"
+            "print(os.read(main, 2), os.ttyname(other), sorted(os.listdir('/dev/pts')))")
+    outcome = run([sys.executable, "-c", code], cwd=tmp_path, timeout=30)
+    assert outcome.verdict == "ok", outcome.output_tail
+    assert "b'hi' /dev/pts/0 ['0', 'ptmx']" in outcome.output_tail
