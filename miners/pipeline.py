@@ -294,11 +294,13 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
     trace_dir.mkdir(parents=True)
     packages = roots.project_packages(source)
     trace_roots = roots.trace_roots(source, Path(env.site_packages), packages)
+    modules = roots.module_names(source, Path(env.site_packages))
     inject.install_probe(Path(env.site_packages), interpreter=_interpreter_of(env),
                          env_dir=Path(env.work_dir), settings=settings.sandbox,
                          log_path=log_path)
     config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots),
-                                test_time_limit=settings.test_time_limit)
+                                test_time_limit=settings.test_time_limit,
+                                modules=tuple(sorted(modules)))
     with progress.stage_of("test"):
         log_start = log_path.stat().st_size if log_path.exists() else 0
         outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config),
@@ -323,7 +325,8 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
         if not traces.calls:
             raise StageError("trace", "no_calls",
                              f"the tests ran but no call of the project's own functions was "
-                             f"recorded (traced under {', '.join(map(str, trace_roots))})")
+                             f"recorded: {roots.imports_told(traces.imported, modules)} "
+                             f"(traced under {', '.join(map(str, trace_roots))})")
     return traces
 
 

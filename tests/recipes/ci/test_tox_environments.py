@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recipes.ci.tox import RUNS_TESTS, ToxEnvironment, judge_environments, list_environments
+from recipes.ci.tox import (
+    RUNS_TESTS,
+    ToxEnvironment,
+    judge_environments,
+    list_environments,
+    spelled_for,
+)
 from recipes.planner import plan
 from tests.recipes.tiny_project import TINY_PYPROJECT
 
@@ -151,3 +157,23 @@ def test_commands_tox_cannot_resolve_while_planning_leave_the_name_to_judge(
     recipes, skipped = plan(project, log_path=tmp_path / "log")
     assert "py313t: a free-threaded Python (none here)" in skipped
     assert "py313t" not in {r.toxenv for r in recipes}
+
+
+OVERRIDES = ("testenv.pass_env+=CITRACE_*", "testenv:py3.11.recreate=false", "requires=",
+             "tox.requires=", "testenv.commands=pytest a.b")
+
+
+def test_overrides_name_the_sections_as_a_toml_configuration_does(make_project) -> None:
+    # issue 16, item 6: tox's own TOML names no [testenv]: an override of it is ignored, and
+    # the tests ran without the probe's variable.
+    tables = make_project({"pyproject.toml": TINY_PYPROJECT + '[tool.tox]\nenv_list = ["py3"]\n'})
+    assert spelled_for(tables, OVERRIDES) == [
+        "tool.tox.env_run_base.pass_env+=CITRACE_*", "tool.tox.env.py3.11.recreate=false",
+        "requires=", "tox.requires=", "tool.tox.env_run_base.commands=pytest a.b"]
+    tox_toml = make_project({"tox.toml": 'env_list = ["py3"]\n'})
+    assert spelled_for(tox_toml, OVERRIDES)[:2] == ["env_run_base.pass_env+=CITRACE_*",
+                                                    "env.py3.11.recreate=false"]
+    legacy = make_project({"pyproject.toml": TINY_PYPROJECT + '[tool.tox]\nlegacy_tox_ini = """\n'
+                                             '[tox]\nenvlist = py3\n"""\n'})
+    ini = make_project({"tox.ini": "[tox]\nenvlist = py3\n"})
+    assert spelled_for(legacy, OVERRIDES) == spelled_for(ini, OVERRIDES) == list(OVERRIDES)
