@@ -10,7 +10,7 @@ import shutil
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -298,20 +298,21 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
     progress.python = env.version
     packages = roots.project_packages(source)
     trace_roots = roots.trace_roots(source, Path(env.site_packages), packages)
+    modules = roots.module_names(source, Path(env.site_packages))
     inject.install_probe(Path(env.site_packages), interpreter=_interpreter_of(env),
                          env_dir=Path(env.work_dir), settings=settings.sandbox,
                          log_path=log_path)
     with progress.stage_of("test"):
         # ``work`` is citrace's: the tests cannot replace these directories by links.
         trace_dir, outcome, output = _run_suite(env, source, work / "traces", trace_roots,
-                                                log_path, settings)
+                                                modules, log_path, settings)
         counts = suite_counts(output)
         older = _older_pytest(env, source, outcome, output, log_path, settings, progress)
         if older is not None:  # the suite needs a pytest from before a removal: run it again
             env = older
             progress.recipe = older.recipe
             trace_dir, outcome, output = _run_suite(env, source, work / "traces-older-pytest",
-                                                    trace_roots, log_path, settings)
+                                                    trace_roots, modules, log_path, settings)
             counts = suite_counts(output)
         if counts is not None:
             progress.counts["tests_passed"] = counts.passed
@@ -329,17 +330,20 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
         if not traces.calls:
             raise StageError("trace", "no_calls",
                              f"the tests ran but no call of the project's own functions was "
-                             f"recorded (traced under {', '.join(map(str, trace_roots))})")
+                             f"recorded: {roots.imports_told(traces.imported, modules)} "
+                             f"(traced under {', '.join(map(str, trace_roots))})")
     return traces
 
 
 def _run_suite(env: Env, source: Path, trace_dir: Path, trace_roots: list[Path],
-               log_path: Path, settings: Settings) -> tuple[Path, CommandOutcome, str]:
+               modules: Collection[str], log_path: Path, settings: Settings,
+               ) -> tuple[Path, CommandOutcome, str]:
     """Run the tests traced into ``trace_dir`` (made here); it, the outcome, and the whole
     output the run added to the log."""
     trace_dir.mkdir(parents=True)
     config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots),
-                                test_time_limit=settings.test_time_limit)
+                                test_time_limit=settings.test_time_limit,
+                                modules=tuple(sorted(modules)))
     log_start = log_path.stat().st_size if log_path.exists() else 0
     outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config),
                                 log_path=log_path, timeout=settings.test_timeout,

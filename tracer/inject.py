@@ -83,7 +83,7 @@ class ProbeConfig:
     """What the probe reads at start-up (the JSON file ``CITRACE_PROBE`` names)."""
 
     out_dir: str
-    roots: tuple[str, ...]
+    roots: tuple[str, ...]  # directories, and files of top-level modules
     max_calls_per_function: int = 20
     max_value_chars: int = 2000
     max_trace_bytes: int = 20_000_000
@@ -91,10 +91,14 @@ class ProbeConfig:
     max_yields: int = 10  # values recorded per generator call (sys.monitoring backend)
     backend: str = "auto"  # auto | setprofile | monitoring (3.12+; else setprofile)
     test_time_limit: float = 0.0  # seconds each pytest test may run (tracer/timelimit.py)
+    # The project's top-level module names: each process says at exit which of them it
+    # imported, and from where (the reason of a run that recorded nothing).
+    modules: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         data = asdict(self)
         data["roots"] = list(self.roots)
+        data["modules"] = list(self.modules)
         return json.dumps(data, separators=(",", ":"))
 
     def write(self, path: Path | str) -> Path:

@@ -88,6 +88,7 @@ _SAMPLE_MASK = 7
 # past this many open calls the oldest is recorded, so a killed process loses few.
 _SUSPENDED_LIMIT = 64
 _PENDING_LIMIT = 100000
+_LOADED_LIMIT = 100  # the project's modules a process names at exit (loaded_modules)
 _TEST_SEARCH_DEPTH = 300  # frames walked up from a call to find a running unittest test
 _INF = float('inf')
 # Before 3.9, a RecursionError leaves CPython allowing only 50 more frames until the stack
@@ -739,7 +740,9 @@ def _class_attribute(cls, name):
 # ---------------------------------------------------------------------------- what to trace
 
 def traced_path(filename, roots):
-    """The normalised path of `filename` when its functions are traced, else None."""
+    """The normalised path of `filename` when its functions are traced, else None. A root
+    is a directory (ending in a separator: every module under it) or one module's file (a
+    top-level module installed into site-packages, whose directory is not the project's)."""
     if filename[:1] == '<':
         return None
     path = os.path.normpath(os.path.abspath(filename))
@@ -749,7 +752,10 @@ def traced_path(filename, roots):
         candidates.append(real)
     for candidate in candidates:
         for root in roots:
-            if candidate.startswith(root) and _allowed(candidate[len(root):]):
+            if root[-1:] == os.sep:
+                if candidate.startswith(root) and _allowed(candidate[len(root):]):
+                    return candidate
+            elif candidate == root and _allowed(os.path.basename(root)):
                 return candidate
     return None
 
@@ -765,11 +771,15 @@ def _allowed(relative):
 
 
 def _normalise_roots(roots):
+    """Directories with a trailing separator (/a/b is not under /a/bc); a root that is a
+    module's file stays as it is."""
     result = []
     for root in roots:
         path = os.path.normpath(os.path.abspath(root))
+        is_file = path.endswith(('.py', '.pyw')) and os.path.isfile(path)
         for variant in (path, os.path.realpath(path)):
-            variant = os.path.join(variant, '')  # trailing separator: /a/b is not under /a/bc
+            if not is_file:
+                variant = os.path.join(variant, '')
             if variant not in result:
                 result.append(variant)
     return result
@@ -967,6 +977,9 @@ class Probe:
     def __init__(self, config, backend='setprofile', reason=''):
         self.out_dir = str(config['out_dir'])
         self.roots = _normalise_roots([str(root) for root in config.get('roots', ())])
+        # The project's top-level module names: which of them this process imported, and
+        # from where, is written at exit (why a run recorded nothing shows in it).
+        self.modules = frozenset(str(name) for name in config.get('modules', ()) or ())
         self.limits = dict(DEFAULTS)
         for key in DEFAULTS:
             if config.get(key) is not None:
@@ -1282,14 +1295,21 @@ class Probe:
             forked = self.pid != os.getpid()
             self.flush_generators()
             self.shutdown()  # also keeps the backend from attaching again in finalisation
-            if forked or self.fd is None:
-                return  # a forked child that recorded nothing, or nothing recorded at all
+            if forked:
+                return  # a forked child (3.6, no register_at_fork) that recorded nothing
+            loaded = loaded_modules(self.modules, self.roots)
+            if self.fd is None and not (loaded and self.open()):
+                return  # nothing recorded, and none of the project's modules imported
             counters = {'k': 'stats'}
             counters.update(self.counters)
+            lines = [_dumps(counters)]
+            if loaded:
+                lines.insert(0, _dumps({'k': 'modules', 'loaded': loaded}))
             # A daemon thread may still be writing; never hang the exit waiting for it.
             if self.lock.acquire(True, 2):
                 try:
-                    _write_all(self.fd, (_dumps(counters) + '\n').encode('utf-8'))
+                    _write_all(self.fd, ''.join(line + '\n' for line in lines).encode(
+                        'utf-8', 'surrogatepass'))
                 finally:
                     self.lock.release()
         except Exception:
@@ -1313,6 +1333,30 @@ class Probe:
         self.suspended.clear()
         if self.backend is not None:
             self.backend.detach()
+
+
+def loaded_modules(names, roots):
+    """``[[module, file, traced], ...]``: the modules in ``sys.modules`` whose top-level name
+    is one of ``names`` (the project's), the file each was loaded from, and whether the
+    roots cover it; sorted, at most _LOADED_LIMIT. Read from the modules' dicts through
+    the C-level descriptor, so no code of theirs runs."""
+    if not names:
+        return []
+    found = []
+    for name, module in list(sys.modules.items()):
+        if type(name) is not str or name.partition('.')[0] not in names:
+            continue
+        try:
+            namespace = _MODULE_DICT.__get__(module, _ModuleType)  # TypeError: no module
+        except Exception:
+            continue
+        filename = dict.get(namespace, '__file__') if type(namespace) is dict else None
+        if type(filename) is str:
+            # Relative before 3.9 when imported through a relative sys.path entry.
+            found.append((name, os.path.normpath(os.path.abspath(filename))))
+    found.sort()
+    return [[name, filename, traced_path(filename, roots) is not None]
+            for name, filename in found[:_LOADED_LIMIT]]
 
 
 def source_hash(code):

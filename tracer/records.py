@@ -44,6 +44,11 @@ object per line, each with a ``"k"`` (kind) key:
   as drawn only once the generator is resumed after it, ``exhausted`` is always false (and
   ``yields`` may miss the last value drawn), and no ``exc`` is written. Its calls are
   written when ``max_yields`` were drawn, when 64 newer generator calls are open, or at exit.
+* ``{"k": "modules", "loaded": [["webcolors", "/abs/webcolors.py", false], ...]}`` --
+  written at exit: the modules the process had imported whose top-level name is one of the
+  config's ``modules`` (the project's), the file each came from, and whether the probe's
+  roots cover that file. A process that recorded no call writes a file for this line (and
+  ``stats``) only when it imported one of them. Absent in traces of older probes.
 * ``{"k": "stats", ...counters...}`` -- written at exit, may be missing after a crash.
 
 A *value* is ``{"py": "<python expression>"}`` for values that can be written as Python
@@ -133,6 +138,15 @@ class CallRecord:
 
 
 @dataclass(frozen=True)
+class ImportedModule:
+    """A module of the project a traced process had imported by its exit, and from where."""
+
+    name: str  # "webcolors", "pkg.sub"
+    file: str
+    traced: bool  # under the probe's roots
+
+
+@dataclass(frozen=True)
 class TraceSet:
     """Everything read from one trace directory."""
 
@@ -144,6 +158,7 @@ class TraceSet:
     files_skipped: int = 0  # trace files without a readable header, or of a newer format
     stats: dict[str, int] = field(default_factory=dict)  # probe counters, summed
     source_hashes: dict[FunctionId, str] = field(default_factory=dict)  # fn's source_sha1
+    imported: tuple[ImportedModule, ...] = ()  # the ``modules`` lines, one per module and file
 
 
 @dataclass(frozen=True)

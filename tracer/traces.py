@@ -19,6 +19,7 @@ from tracer.records import (
     Arg,
     CallRecord,
     FunctionId,
+    ImportedModule,
     TraceSet,
     Value,
 )
@@ -107,6 +108,7 @@ class _Reader:
         self.calls: dict[tuple[FunctionId, str], CallRecord] = {}
         self.stats: dict[str, int] = {}
         self.source_hashes: dict[FunctionId, str] = {}
+        self.imported: dict[tuple[str, str], bool] = {}  # (module, file) -> traced
         self.python = ""
         self.files_read = 0
         self.files_skipped = 0
@@ -118,6 +120,8 @@ class _Reader:
             files_read=self.files_read, lines_skipped=self.lines_skipped,
             files_skipped=self.files_skipped, stats=self.stats,
             source_hashes=self.source_hashes,
+            imported=tuple(ImportedModule(name, file, traced)
+                           for (name, file), traced in sorted(self.imported.items())),
         )
 
     def read_file(self, path: Path) -> None:
@@ -150,6 +154,9 @@ class _Reader:
             self.functions[function] = self.functions.get(function, False) or toplevel
             if isinstance(data.get("source_sha1"), str) and data["source_sha1"]:
                 self.source_hashes.setdefault(function, data["source_sha1"])
+        elif kind == "modules":
+            for name, file, traced in [_loaded(item) for item in _list(data.get("loaded"))]:
+                self.imported[name, file] = self.imported.get((name, file), False) or traced
         elif kind == "stats":
             for key, value in data.items():
                 if type(value) is int:
@@ -204,6 +211,12 @@ def _function(data: dict[str, Any]) -> tuple[FunctionId, bool]:
         line=_int(data.get("line")),
     )
     return function, data.get("toplevel") is True
+
+
+def _loaded(item: Any) -> tuple[str, str, bool]:
+    if not isinstance(item, list) or len(item) != 3 or type(item[2]) is not bool:
+        raise _BadLine("bad loaded module")
+    return _str(item[0]), _str(item[1]), item[2]
 
 
 def _arg(item: Any) -> Arg:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import configparser
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,11 @@ from recipes import interpreters
 from recipes.ci import steps
 from recipes.records import CommandOutcome, Recipe, StageError
 from recipes.sandbox import Policy, SandboxSettings, base_environment, run
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 # Environment factors that name a chore rather than a test run.
 CHORE_FACTORS = frozenset({
@@ -45,6 +50,54 @@ def tox_config_file(checkout: Path) -> str | None:
     if (checkout / "tox.toml").is_file():
         return "tox.toml"
     return None
+
+
+def spelled_for(checkout: Path, overrides: Sequence[str]) -> list[str]:
+    """tox ``-x`` overrides, written here for INI sections (``testenv``, ``testenv:NAME``),
+    as the checkout's configuration names its sections. A TOML one (``tox.toml``, or
+    ``pyproject.toml``'s ``[tool.tox]`` tables) calls them ``env_run_base`` and
+    ``env.NAME``, under ``tool.tox`` in pyproject.toml; tox ignores an override of a
+    section it does not know, so there the INI spelling would let nothing through (not
+    even the probe's variable: the tests ran untraced)."""
+    prefix = _toml_prefix(checkout)
+    if prefix is None:
+        return list(overrides)
+    return [_respelled(override, prefix) for override in overrides]
+
+
+def reads_ini(checkout: Path) -> bool:
+    """The checkout's tox configuration is INI (tox.ini, setup.cfg, legacy_tox_ini)."""
+    return _toml_prefix(checkout) is None
+
+
+def _toml_prefix(checkout: Path) -> str | None:
+    """The key path of the tox tables in a TOML configuration; None for an INI one."""
+    source = tox_config_file(checkout)
+    if source == "tox.toml":
+        return ""
+    if source != "pyproject.toml":
+        return None
+    try:
+        pyproject = tomllib.loads((checkout / source).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # tox itself will say what is wrong
+    tool = pyproject.get("tool")
+    table = tool.get("tox") if isinstance(tool, dict) else None
+    # tox reads legacy_tox_ini (INI) only when [tool.tox] holds nothing else.
+    return "tool.tox." if isinstance(table, dict) and set(table) - {"legacy_tox_ini"} else None
+
+
+def _respelled(override: str, prefix: str) -> str:
+    key = override.partition("=")[0]
+    section, dot, rest = override.partition(".")
+    if not dot or len(section) > len(key):  # "requires=a.b": no section
+        return override
+    if section == "testenv":
+        return f"{prefix}env_run_base.{rest}"
+    if section.startswith("testenv:"):
+        # "testenv:py3.11.recreate": tox joins the dotted parts of a section name again.
+        return f"{prefix}env.{section.removeprefix('testenv:')}.{rest}"
+    return override
 
 
 def _contains(path: Path, needle: str) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from recipes import interpreters
-from recipes.ci.tox import python_factor
+from recipes.ci.tox import python_factor, reads_ini, spelled_for
 from recipes.records import CommandOutcome, Env, Recipe, StageError
 from recipes.runners import envs, installers, tox_installs
 from recipes.runners.diagnose import cause_of_build_failure, failure_line
@@ -36,7 +36,8 @@ PASSED_TO_TESTS = "CITRACE_*"
 _MISSING_EXTRAS = re.compile(r"extras not found for package \S+: (.+?) \(available: (.*?)\)")
 
 
-def _tox_argv(recipe: Recipe, work_dir: Path, installer: str, *extra: str) -> list[str]:
+def _tox_argv(recipe: Recipe, work_dir: Path, installer: str, *extra: str,
+              checkout: Path) -> list[str]:
     argv = [sys.executable, "-m", "tox", *installers.tox_arguments(installer), "-e",
             recipe.toxenv, "--workdir", str(work_dir),
             "-x", f"testenv.pass_env+={PASSED_TO_TESTS}"]
@@ -48,7 +49,22 @@ def _tox_argv(recipe: Recipe, work_dir: Path, installer: str, *extra: str) -> li
         argv += ["-x", f"testenv.base_python={recipe.interpreter}"]
     for override in recipe.overrides:
         argv += ["-x", override]
-    return argv + list(extra)
+    version = interpreters.parse_version(recipe.python)
+    if version is not None and version < sys.version_info[:2] and reads_ini(checkout):
+        # tox builds the package on its own interpreter: an old setup.py that imports its
+        # package (sortedcontainers 1.5.9: `from collections import Sequence`) fails there,
+        # before the environment's older Python ever runs. Build it on that Python.
+        argv += ["-x", f"testenv:.pkg.base_python={recipe.interpreter}"]
+    return _sections_spelled(argv + list(extra), checkout)
+
+
+def _sections_spelled(argv: list[str], checkout: Path) -> list[str]:
+    """``argv`` with its overrides naming the sections as the configuration file does."""
+    overrides = [index + 1 for index, arg in enumerate(argv[:-1]) if arg == "-x"]
+    spelled = spelled_for(checkout, [argv[index] for index in overrides])
+    for index, override in zip(overrides, spelled, strict=True):
+        argv[index] = override
+    return argv
 
 
 def _reuse_overrides(toxenv: str) -> list[str]:
@@ -89,7 +105,7 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
     recipe = tox_installs.move_installs(
         recipe, checkout, work_dir=work_dir, log_path=log_path,
         timeout=max(1.0, deadline - time.monotonic()),
-        tox_argv=_tox_argv(recipe, work_dir, attempt.installer),
+        tox_argv=_tox_argv(recipe, work_dir, attempt.installer, checkout=checkout),
         env=_tox_env(recipe, installers.environment(attempt, work_dir)),
         policy=build_policy(project_dirs(checkout, work_dir),
                             readable=interpreter_roots(recipe.interpreter),
@@ -132,7 +148,8 @@ def _build_repaired(attempt: installers.Attempt, recipe: Recipe, checkout: Path,
 def _build_once(attempt: installers.Attempt, recipe: Recipe, checkout: Path, work_dir: Path,
                 log_path: Path, deadline: float, options: BuildOptions) -> CommandOutcome:
     # --recreate: an environment an earlier attempt left may hold the wrong versions.
-    argv = _tox_argv(recipe, work_dir, attempt.installer, "--notest", "--recreate")
+    argv = _tox_argv(recipe, work_dir, attempt.installer, "--notest", "--recreate",
+                     checkout=checkout)
     policy = build_policy(project_dirs(checkout, work_dir),
                           readable=interpreter_roots(recipe.interpreter),
                           settings=options.sandbox, meter=options.meter)
@@ -173,7 +190,8 @@ def run_tests(env: Env, checkout: Path, *, extra_env: Mapping[str, str], log_pat
     the project's configuration says (``recreate = true`` would make it again, and the run
     has no network to do so)."""
     argv = _tox_argv(env.recipe, Path(env.work_dir), env.recipe.installer or installers.PIP,
-                     "--skip-pkg-install", *_reuse_overrides(env.recipe.toxenv))
+                     "--skip-pkg-install", *_reuse_overrides(env.recipe.toxenv),
+                     checkout=checkout)
     policy = suite_policy(project_dirs(checkout, Path(env.work_dir), *writable),
                           readable=interpreter_roots(env.recipe.interpreter), settings=sandbox)
     return run(argv, cwd=checkout, timeout=timeout, env=_tox_env(env.recipe, extra_env),

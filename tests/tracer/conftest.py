@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,15 +43,17 @@ def traced(tmp_path: Path, probe_venv: Callable[[str], Venv]) -> Iterator[Traced
     def run(files: dict[str, str], *, version: str = "3.13", main: str = "main.py",
             probe: bool = True, env: dict[str, str] | None = None, backend: str = "auto",
             check_stderr: bool = True, args: tuple[str, ...] = (),
-            preexec: Callable[[], None] | None = None, **limits: int) -> Run:
+            preexec: Callable[[], None] | None = None, roots: tuple[str, ...] = ("",),
+            **limits: Any) -> Run:
         root = tmp_path / "proj"
         trace_dir = tmp_path / "traces"
         for name, text in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
         trace_dir.mkdir(exist_ok=True)
-        config = ProbeConfig(out_dir=str(trace_dir), roots=(str(root),), backend=backend,
-                             **limits)
+        # roots: relative to the project (a directory, or a module's file).
+        config = ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(root / r) for r in roots),
+                             backend=backend, **limits)
         variables = base_environment(env)
         if probe:
             variables.update(probe_environment(config.write(tmp_path / "probe.json")))

@@ -227,6 +227,64 @@ def test_does_not_trace_tests_stdlib_installed_packages_or_generated_code(
     assert run.qualnames() == {"add", "count_up"}
 
 
+@pytest.mark.parametrize(("version", "backend"), BACKENDS)
+def test_a_module_installed_alone_is_traced_through_its_own_file(traced: Traced, version: str,
+                                                                  backend: str) -> None:
+    # webcolors 1.11.1: one module, which tox installs into site-packages beside others.
+    site = "venv/lib/site-packages"
+    run = traced({
+        f"{site}/webcolors.py": "def normalize(value):\n    return value.lower()\n",
+        f"{site}/dependency.py": "def dep(x):\n    return x\n",
+        "main.py": dedent(f"""
+            import sys
+            sys.path.insert(0, {site!r})
+            import dependency, webcolors
+            print(webcolors.normalize(dependency.dep("#FFF")))
+            """),
+    }, version=version, backend=backend, roots=("", f"{site}/webcolors.py"))
+    assert run.stdout == "#fff\n"
+    assert run.qualnames() == {"normalize"}
+    [fn] = run.lines("fn")
+    assert fn["module"] == "webcolors" and fn["file"].endswith(f"{site}/webcolors.py")
+
+
+@pytest.mark.parametrize("version", MAIN_VERSIONS)
+def test_a_process_says_which_of_the_project_s_modules_it_imported(traced: Traced,
+                                                                    version: str) -> None:
+    # Why a run recorded nothing: the tests imported the project, but not from the roots.
+    run = traced({
+        "src/pkg/__init__.py": "", "src/pkg/sub.py": "COLORS = 1\n",
+        "elsewhere/mod.py": "def name(x):\n    return x\n",
+        "main.py": dedent("""
+            import sys
+            sys.path[:0] = ["src", "elsewhere"]
+            import mod, pkg.sub, json
+
+            class Hostile:
+                def __getattribute__(self, name):
+                    raise RuntimeError("the probe must not read me")
+
+            sys.modules["pkg.hostile"] = Hostile()
+            print(mod.name(pkg.sub.COLORS))
+            """),
+    }, version=version, roots=("src",), modules=("mod", "pkg", "absent"))
+    assert run.stdout == "1\n"
+    [lines] = run.files  # written at exit although no call was recorded
+    assert [line["k"] for line in lines] == ["header", "modules", "stats"]
+    loaded = {name: (Path(file).relative_to(run.trace_dir.parent / "proj").as_posix(), traced)
+              for name, file, traced in lines[1]["loaded"]}
+    assert loaded == {"mod": ("elsewhere/mod.py", False),
+                      "pkg": ("src/pkg/__init__.py", True), "pkg.sub": ("src/pkg/sub.py", True)}
+    assert [(m.name, m.traced) for m in read_traces(run.trace_dir).imported] == [
+        ("mod", False), ("pkg", True), ("pkg.sub", True)]
+
+
+def test_a_process_that_imported_none_of_the_project_writes_nothing(traced: Traced) -> None:
+    run = traced({"lib.py": LIBRARY, "main.py": "import json\nprint(json.dumps(1))\n"},
+                 modules=("lib",))
+    assert run.stdout == "1\n" and run.files == []
+
+
 def test_mutated_arguments_show_in_after(traced: Traced) -> None:
     run = traced({"lib.py": dedent("""
         def push(items, table, seen, raw, label):

@@ -128,6 +128,22 @@ def test_which_files_are_traced(tmp_path: Path, path: str, traced: bool) -> None
     assert probe.traced_path(str(tmp_path) + "x/pkg/mod.py", roots) is None  # a sibling
 
 
+def test_a_root_may_be_one_module_s_file(tmp_path: Path) -> None:
+    # A top-level module installed into site-packages: its directory is not the project's.
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    for name in ("webcolors.py", "dependency.py", "test_webcolors.py"):
+        (site / name).write_text("")
+    (tmp_path / "link.py").symlink_to(site / "webcolors.py")
+    roots = probe._normalise_roots([str(site / "webcolors.py"), str(site / "test_webcolors.py"),
+                                    str(tmp_path / "checkout")])
+    assert str(site / "webcolors.py") in roots and f"{tmp_path / 'checkout'}/" in roots
+    assert probe.traced_path(str(site / "webcolors.py"), roots) == str(site / "webcolors.py")
+    assert probe.traced_path(str(tmp_path / "link.py"), roots) == str(site / "webcolors.py")
+    for other in ("dependency.py", "webcolors.pyc", "webcolors.py/x.py", "test_webcolors.py"):
+        assert probe.traced_path(str(site / other), roots) is None
+
+
 def test_injection_names_match_the_probe() -> None:
     assert PROBE_ENV_VAR == probe.ENV_VAR
     assert f"import {PROBE_MODULE}" in PTH_LINE and PTH_LINE.startswith("import ")
@@ -141,7 +157,8 @@ def test_probe_config_is_what_the_probe_reads(tmp_path: Path) -> None:
         "out_dir": str(tmp_path / "out"), "roots": [str(tmp_path)],
         "max_calls_per_function": 20, "max_value_chars": 2000,
         "max_trace_bytes": 20_000_000, "max_depth": 3, "max_yields": 10, "backend": "auto",
-        "test_time_limit": 0.0}  # read by tracer/timelimit.py, beside the probe
+        "test_time_limit": 0.0,  # read by tracer/timelimit.py, beside the probe
+        "modules": []}
     assert json.loads(path.read_text())["roots"] == [str(tmp_path)]
     assert probe_environment(path) == {PROBE_ENV_VAR: str(path)}
     # citrace mine passes the config itself: no file a project could replace.

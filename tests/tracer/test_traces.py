@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.tracer.probe_harness import Traced
-from tracer.records import RAISED, TRACE_FORMAT_VERSION, Arg, CallRecord, FunctionId
+from tracer.records import (
+    RAISED,
+    TRACE_FORMAT_VERSION,
+    Arg,
+    CallRecord,
+    FunctionId,
+    ImportedModule,
+)
 from tracer.traces import last_test, read_traces, running_test
 
 F = FunctionId("lib", "f", "/p/lib.py", 1)
@@ -120,6 +127,20 @@ def test_sums_the_probes_counters(tmp_path: Path) -> None:
     write(tmp_path, "trace-2-a.jsonl", header(),
           {"k": "stats", "calls_seen": 4, "trace_full": 1, "note": "text is ignored"})
     assert read_traces(tmp_path).stats == {"calls_seen": 7, "errors": 1, "trace_full": 1}
+
+
+def test_gathers_the_project_modules_each_process_imported(tmp_path: Path) -> None:
+    site = "/env/site-packages"
+    write(tmp_path, "trace-1-a.jsonl", header(),
+          {"k": "modules", "loaded": [["webcolors", f"{site}/webcolors.py", False]]})
+    write(tmp_path, "trace-2-b.jsonl", header(),
+          {"k": "modules", "loaded": [["webcolors", f"{site}/webcolors.py", True],
+                                      ["pkg", "/p/pkg/__init__.py", False]]},
+          {"k": "modules", "loaded": [["pkg", "/p/pkg/__init__.py", "yes"]]})  # malformed
+    traces = read_traces(tmp_path)
+    assert traces.imported == (ImportedModule("pkg", "/p/pkg/__init__.py", traced=False),
+                               ImportedModule("webcolors", f"{site}/webcolors.py", traced=True))
+    assert traces.lines_skipped == 1 and traces.calls == ()
 
 
 def test_an_empty_or_missing_directory_has_no_traces(tmp_path: Path) -> None:

@@ -256,18 +256,20 @@ def _without_first_arg(call: CallRecord) -> CallRecord:
 
 def relative_path(file: Path, checkout: Path, roots: Sequence[Path]) -> str:
     """``file`` relative to the checkout when under it. An installed copy (a root in
-    site-packages is a package directory) is named by its counterpart in the checkout,
-    ``pkg/mod.py`` or ``src/pkg/mod.py``, so a problem's path is the same however the
-    project was installed."""
+    site-packages is a package directory, or a single module's file) is named by its
+    counterpart in the checkout, ``pkg/mod.py``, ``src/pkg/mod.py`` or ``mod.py``, so a
+    problem's path is the same however the project was installed."""
     for candidate, parent in ((file, checkout), (file.resolve(), checkout.resolve())):
         if candidate.is_relative_to(parent):
             return candidate.relative_to(parent).as_posix()
     for root in roots:
         for candidate, parent in ((file, root), (file.resolve(), root.resolve())):
             if candidate.is_relative_to(parent):
-                # A package directory is named with its package; a plain directory of
-                # modules (site-packages itself) names its modules alone.
-                top = parent.parent if (parent / "__init__.py").is_file() else parent
+                # A package directory is named with its package, and a single module's
+                # file (a root of its own) by its name; a plain directory of modules
+                # (site-packages itself) names its modules alone.
+                top = parent.parent if parent.is_file() or (parent / "__init__.py").is_file() \
+                    else parent
                 in_package = candidate.relative_to(top)
                 for layout in (checkout, checkout / "src"):
                     if (layout / in_package).is_file():

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recipes.ci.tox import RUNS_TESTS, ToxEnvironment, judge_environments, list_environments
+from recipes.ci.tox import (
+    RUNS_TESTS,
+    ToxEnvironment,
+    judge_environments,
+    list_environments,
+    spelled_for,
+)
 from recipes.planner import plan
 from tests.recipes.tiny_project import TINY_PYPROJECT
 
@@ -176,3 +182,23 @@ def test_environments_on_pythons_tox_cannot_run_get_the_oldest_it_runs_instead(
     assert [(r.job, r.toxenv, r.python, r.wanted) for r in tox if r.python != "2.7"] == [
         ("py34", "py37", "3.7", "3.4"), ("py35-six", "py37-six", "3.7", "3.5")]
     assert "py36-six: tox runs no Python 3.6 environment here; py37-six stands in" in skipped
+
+
+OVERRIDES = ("testenv.pass_env+=CITRACE_*", "testenv:py3.11.recreate=false", "requires=",
+             "tox.requires=", "testenv.commands=pytest a.b")
+
+
+def test_overrides_name_the_sections_as_a_toml_configuration_does(make_project) -> None:
+    # issue 16, item 6: tox's own TOML names no [testenv]: an override of it is ignored, and
+    # the tests ran without the probe's variable.
+    tables = make_project({"pyproject.toml": TINY_PYPROJECT + '[tool.tox]\nenv_list = ["py3"]\n'})
+    assert spelled_for(tables, OVERRIDES) == [
+        "tool.tox.env_run_base.pass_env+=CITRACE_*", "tool.tox.env.py3.11.recreate=false",
+        "requires=", "tox.requires=", "tool.tox.env_run_base.commands=pytest a.b"]
+    tox_toml = make_project({"tox.toml": 'env_list = ["py3"]\n'})
+    assert spelled_for(tox_toml, OVERRIDES)[:2] == ["env_run_base.pass_env+=CITRACE_*",
+                                                    "env.py3.11.recreate=false"]
+    legacy = make_project({"pyproject.toml": TINY_PYPROJECT + '[tool.tox]\nlegacy_tox_ini = """\n'
+                                             '[tox]\nenvlist = py3\n"""\n'})
+    ini = make_project({"tox.ini": "[tox]\nenvlist = py3\n"})
+    assert spelled_for(legacy, OVERRIDES) == spelled_for(ini, OVERRIDES) == list(OVERRIDES)
