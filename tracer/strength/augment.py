@@ -9,13 +9,16 @@ character changed; lists and tuples: empty, the first item alone, reversed, doub
 last item dropped, the first or the last item changed by its own type; sets: empty, one
 item; dicts: empty, one item, the first value changed). The literals are the call's arguments
 and, for a method, the values of its instance's recorded fields. Calls that take one
-argument from another recorded call of the same shape are derived too. What is not a plain
+argument from another recorded call of the same shape are derived too, and so are calls
+with an argument set to a constant the canonical body names, or one next to it (its
+branches turn on them: ``if n < 17``), and an empty list given an item. What is not a plain
 literal (objects, markers) stays as recorded.
 
 The canonical solution answers them: every derived call runs in the checker, in the sandbox,
 at the traced Python, in batches, twice; a call is kept only when it returned in both runs
-the same plain value (one with a Python source: ``replay.source``), so an augmented assert
-says what the project's own code does. Whether it is *worth* keeping is the selection's
+the same plain value (one with a Python source: ``replay.source``), or raised the same
+exception (asserted as a recorded raise is: ``_raised(lambda: ...) == 'ValueError'``), so
+an augmented assert says what the project's own code does. Whether it is *worth* keeping is the selection's
 call (``select``).
 """
 
@@ -36,6 +39,8 @@ from tracer.emit.replay import source
 
 MAX_CALLS = 60  # derived calls tried per problem
 NESTED_VARIANTS = 3  # variants of a container's first or last item
+MAX_CONSTANTS = 24  # constants taken from a canonical body
+MAX_CONSTANT_VARIANTS = 8  # of them tried in one argument
 BATCH = 10  # calls per check: one output line each, well under the output's line size
 MAX_VALUE_BYTES = 2048  # a longer result makes no example worth reading
 RUNS = 2
@@ -118,12 +123,15 @@ class Augmented:
 
 
 def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS,
-                  tried: Collection[Derived] = ()) -> list[Derived]:
+                  tried: Collection[Derived] = (), solution: str = "") -> list[Derived]:
     """New calls from those the blocks assert on, most varied first: one per (recorded
-    call, argument) in turn, then the next variant of each; none of ``tried``."""
+    call, argument) in turn, then the next variant of each; none of ``tried``. The
+    constants of ``solution`` (the canonical body) are variants too: its branches turn on
+    them (``if n < 17``, ``text.startswith('#')``)."""
     recorded = [site for site in map(_Site.of, blocks) if site is not None]
     seen = {site.derived().block("0") for site in recorded} | {d.block("0") for d in tried}
-    streams = [iter(site.variants()) for site in recorded]
+    constants = body_constants(solution)
+    streams = [iter(site.variants(constants)) for site in recorded]
     streams.append(iter(_recombined(recorded)))
     found: list[Derived] = []
     while streams and len(found) < limit:
@@ -258,9 +266,10 @@ class _Site:
             setup += (shown(self.action),)
         return Derived(setup, shown(self.expression), acts=self.action is not None)
 
-    def variants(self) -> Iterator[Derived]:
-        """One slot changed, slot by slot, variant by variant."""
-        options = [list(_value_variants(node)) for node in self.slots()]
+    def variants(self, constants: Sequence[Any] = ()) -> Iterator[Derived]:
+        """One slot changed, slot by slot, variant by variant; ``constants``: values of the
+        function's own a slot of their type may take."""
+        options = [list(_value_variants(node, constants)) for node in self.slots()]
         for level in range(max((len(o) for o in options), default=0)):
             for slot, variants in enumerate(options):
                 if level < len(variants):
@@ -347,30 +356,30 @@ def _recombined(sites: Sequence[_Site]) -> Iterator[Derived]:
                 yield first.derived(slot, ast.unparse(node))
 
 
-def _value_variants(node: ast.expr) -> Iterator[str]:
+def _value_variants(node: ast.expr, constants: Sequence[Any] = ()) -> Iterator[str]:
     if isinstance(node, ast.Starred):
         return
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
-        yield from _wrapped_variants(node)
+        yield from _wrapped_variants(node, constants)
         return
     try:
         value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return
     seen = {source(value)}
-    for variant in _by_type(value):
+    for variant in [*_by_type(value), *_of_its_type(value, constants)]:
         text = source(variant)
         if text is not None and text not in seen and len(text) <= MAX_ASSERT_CHARS // 2:
             seen.add(text)
             yield text
 
 
-def _wrapped_variants(node: ast.Call) -> Iterator[str]:
+def _wrapped_variants(node: ast.Call, constants: Sequence[Any] = ()) -> Iterator[str]:
     """``iter([...])`` with its list varied; ``range(a, b, c)`` one shorter, one longer and
     empty (the probe writes iterators and ranges so)."""
     name = node.func.id if isinstance(node.func, ast.Name) else ""
     if name == "iter" and len(node.args) == 1:
-        for text in _value_variants(node.args[0]):
+        for text in _value_variants(node.args[0], constants):
             yield f"iter({text})"
     elif name == "range" and 1 <= len(node.args) <= 3:
         try:
@@ -408,6 +417,43 @@ def _by_type(value: Any) -> list[Any]:
         pairs = list(value.items())
         changed = [{**value, pairs[0][0]: inner} for inner in _nested([p[1] for p in pairs[:1]])]
         return [{}, dict(pairs[:1]), *changed]
+    return []
+
+
+def body_constants(solution: str) -> list[Any]:
+    """The numbers and short strings a function body names (``n < 17``: 17, and 16 and 18
+    around it), outer statements first, at most ``MAX_CONSTANTS``."""
+    try:
+        tree = ast.parse(textwrap.dedent(solution)) if solution.strip() else None
+    except SyntaxError:
+        return []
+    found: list[Any] = []
+    for node in ast.walk(tree) if tree is not None else ():
+        if not isinstance(node, ast.Constant) or type(node.value) is bool:
+            continue
+        value = node.value
+        if type(value) is int and abs(value) <= 10 ** 9:
+            values = [value, value - 1, value + 1]
+        elif type(value) is float or (type(value) in (str, bytes) and 0 < len(value) <= 20):
+            values = [value]
+        else:
+            continue
+        for item in values:
+            if not any(type(item) is type(seen) and item == seen for seen in found):
+                found.append(item)
+    return found[:MAX_CONSTANTS]
+
+
+def _of_its_type(value: Any, constants: Sequence[Any]) -> list[Any]:
+    """The body's constants of ``value``'s type; for an empty list or tuple, one holding
+    the first of them (or a small number): the non-empty case the recorded call never
+    reached."""
+    kind = type(value)
+    if kind in (int, float, str, bytes):
+        return [c for c in constants if type(c) is kind][:MAX_CONSTANT_VARIANTS]
+    if kind in (list, tuple) and not value:
+        items = [c for c in constants if type(c) in (int, str)][:1] or [1]
+        return [kind(items), kind([*items, *items])]
     return []
 
 

@@ -88,13 +88,14 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
     tried: list[Derived] = []
     extra: list[str] = []
     if augment_inputs:
-        tried = derived_calls([b for b, r in zip(blocks, returns, strict=True) if r])
+        tried = derived_calls([b for b, r in zip(blocks, returns, strict=True) if r],
+                              solution=canonical)
         extra = answered(tried, set(blocks))
     pool = [*blocks, *extra]
     matrix = matrix_of(pool, completions)
     survivors = [m for m, found in enumerate(matrix) if found.determined and not found.known]
     if augment_inputs and extra and survivors:
-        again = derived_calls(extra, tried=tried)
+        again = derived_calls(extra, tried=tried, solution=canonical)
         tried += again
         more = answered(again, set(pool))
         if more:

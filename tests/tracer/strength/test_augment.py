@@ -6,7 +6,7 @@ import sys
 
 from tracer.check.run import run_check
 from tracer.emit import check_helpers
-from tracer.strength.augment import Derived, augment, derived_calls
+from tracer.strength.augment import Derived, augment, body_constants, derived_calls
 
 PROMPT = 'def shout(word, times=1):\n    """The word in capitals, repeated."""\n'
 SOLUTION = "    return word.upper() * times\n"
@@ -133,3 +133,14 @@ def test_a_container_argument_gets_its_first_and_last_item_and_its_first_value_c
     assert "candidate(['ab', ''], {'n': 2})" in expressions
     assert "candidate(['ab', 'cd'], {'n': 0})" in expressions
     assert "candidate(['ab', 'cd'], {'n': -1})" in expressions
+
+
+def test_the_constants_of_the_body_and_their_neighbours_are_variants_of_their_type() -> None:
+    solution = ("    if n < 17:\n        return n in {2, 3}\n"
+                "    return prefix + 'x' * n if prefix.startswith('#') else None\n")
+    assert body_constants(solution)[:6] == [17, 16, 18, '#', 2, 1]  # breadth first
+    expressions = {d.expression for d in derived_calls(
+        ["    assert candidate(40, '') == None\n", "    assert candidate(4, []) == 'x'\n"],
+        limit=500, solution=solution)}
+    assert {"candidate(17, '')", "candidate(16, '')", "candidate(18, '')",
+            "candidate(40, '#')", "candidate(4, [17])", "candidate(4, [17, 17])"} <= expressions

@@ -125,3 +125,14 @@ def test_a_generator_is_given_derived_inputs_too(tmp_path) -> None:
     assert kept is not None and kept.mutation is not None
     assert "augmented" in kept.assert_sources and kept.n_asserts >= 3
     assert set(kept.assert_kinds) == {"yields"}
+
+
+def test_the_boundary_a_body_names_is_tried_where_no_recorded_call_came_near(tmp_path) -> None:
+    prompt = 'def size(n):\n    """Whether n is small (under 17) or big."""\n'
+    body = "    if n < 17:\n        return 'small'\n    return 'big'\n"
+    blocks = ["assert candidate(3) == 'small'", "assert candidate(400) == 'big'"]
+    kept = validate_candidate(structured(prompt, body, blocks), python=PYTHON,
+                              work_dir=tmp_path).candidate
+    assert kept is not None and kept.mutation is not None
+    assert "    assert candidate(17) == 'big'\n" in kept.blocks  # kills `<=` and `18`
+    assert kept.mutation.score == 1.0, kept.mutation.survivors
