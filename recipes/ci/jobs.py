@@ -221,7 +221,7 @@ def job_recipes(job: Job, *, checkout: Path,
     if chosen is None:
         return [], [f"{label}: {why}"]
     setup, setup_notes, setup_changes = _judge_all(job.setup)
-    tests, test_notes, test_changes = _judge_all(job.tests)
+    tests, test_notes, test_changes = _judge_all(job.tests, checkout)
     skipped = job.notes + setup_notes + test_notes
     runs_tox = [s for s in tests if steps.tox_environments(s) is not None]
     if runs_tox:
@@ -238,13 +238,20 @@ def job_recipes(job: Job, *, checkout: Path,
     return [(rank(wanted, chosen), recipe)], []
 
 
-def _judge_all(written: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...],
-                                                  tuple[str, ...]]:
-    """(steps kept, "step: why" for those left out, "step: what changed" for rewrites)."""
+def _judge_all(written: tuple[str, ...], checkout: Path | None = None,
+               ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(steps kept, "step: why" for those left out, "step: what changed" for rewrites).
+    With ``checkout`` (test steps), a step running a script the checkout lacks is left
+    out: the job then runs no test, and the next recipe gets its turn."""
     kept, notes, changes = [], [], []
     for step in written:
         verdict = steps.classify(step)
-        if verdict.kept:
+        missing = steps.missing_script(verdict.step, checkout) \
+            if checkout is not None and verdict.kept else None
+        if missing is not None:
+            notes.append(f"{steps.describe(step)}: runs {missing}, which the checkout "
+                         "does not have")
+        elif verdict.kept:
             kept.append(verdict.step)
             if verdict.reason:
                 changes.append(f"{steps.describe(step)}: {verdict.reason}")

@@ -92,6 +92,7 @@ class _Command:
     tool: str = ""
     args: list[str] = field(default_factory=list)
     assignments: dict[str, str] = field(default_factory=dict)
+    program: str = ""  # the tool as written (``./.travis/test.sh``, ``pytest``)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,23 @@ def installs_project(step: str, checkout: Path | None = None) -> bool:
     return False
 
 
+def missing_script(step: str, checkout: Path) -> str | None:
+    """The project script ``step`` runs (``./.travis/test.sh``, ``bash ci/run.sh``,
+    ``python runtests.py``) when the checkout lacks it: an sdist often leaves out what only
+    CI used, and the step would fail before any test ran. None when every script is there,
+    or when the step changes directory first (its paths are then relative to elsewhere)."""
+    commands = _commands(step)
+    if any(c.tool in ("cd", "pushd") for c in commands):
+        return None
+    for command in commands:
+        path = command.program
+        if not path or path.startswith(("/", "$", "~", "-")) or "`" in path:
+            continue
+        if ("/" in path or path.endswith((".sh", ".py"))) and not (checkout / path).exists():
+            return path
+    return None
+
+
 def describe(step: str, width: int = 80) -> str:
     """A step on one line, shortened, for messages: its first line that does something
     (not ``export NAME=...`` or ``cd DIR``, which sources write at the top of a script)."""
@@ -252,6 +270,7 @@ def _read(text: str) -> _Command:
         elif rest[1:2] and not rest[1].startswith("-"):
             rest = rest[1:]  # python script.py: the script is the tool
     if rest:
+        command.program = rest[0]
         command.tool = rest[0].rsplit("/", 1)[-1].lower()
         if re.fullmatch(r"pip[\d.]*", command.tool):
             command.tool = "pip"

@@ -253,3 +253,18 @@ def test_a_billion_laughs_is_refused_quickly(tmp_path: Path) -> None:
     with pytest.raises(StageError, match="aliases expand to more than 1000000 nodes"):
         recipes_from_travis(tmp_path, log_path=tmp_path / "log")
     assert time.monotonic() - started < 2
+
+
+def test_a_script_the_sdist_left_out_leaves_the_job_without_tests(make_project) -> None:
+    # art 5.1: `.travis/test.sh` is in the repository, not in the sdist; the job would fail
+    # before any test ran and keep the fallback from its turn.
+    text = 'language: python\npython: ["3.11"]\nscript:\n  - ./.travis/test.sh\n'
+    recipes, skipped = travis(make_project, text)
+    assert recipes == []
+    assert any("runs ./.travis/test.sh, which the checkout does not have" in s
+               for s in skipped), skipped
+    recipes, _ = travis(make_project, text, **{".travis/test.sh": "pytest\n"})
+    assert [r.commands[-1][-1] for r in recipes] == ["./.travis/test.sh"]
+    moved = text.replace("./.travis/test.sh", "cd sub && ./run_tests.sh")
+    recipes, _ = travis(make_project, moved)  # relative to another directory: not judged
+    assert len(recipes) == 1
