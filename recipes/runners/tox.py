@@ -90,7 +90,7 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
     deadline = time.monotonic() + timeout
     options = options or BuildOptions()
     fallbacks: list[str] = []
-    tried = installers.attempts(options, recipe.interpreter)
+    tried = _runnable(installers.attempts(options, recipe.interpreter), recipe)
     for number, attempt in enumerate(tried, start=1):
         recipe, outcome = _build_repaired(attempt, recipe, checkout, work_dir, log_path,
                                           deadline, options)
@@ -116,6 +116,16 @@ def build(recipe: Recipe, checkout: Path, *, work_dir: Path, log_path: Path,
                                            settings=options.sandbox)
     return Env(recipe=recipe, python=python, site_packages=site_packages, version=version,
                work_dir=str(work_dir))
+
+
+def _runnable(attempts: list[installers.Attempt], recipe: Recipe) -> list[installers.Attempt]:
+    """The attempts tox can make on the recipe's Python: its virtualenv runner (the pip
+    attempt) seeds no pip that runs below 3.9, and would fail with a confusing import error
+    in pip (Markdown 2.5.2's py37: ``cannot import name 'Literal'``), hiding the real one."""
+    version = interpreters.parse_version(recipe.python)
+    if version is None or version >= installers.VIRTUALENV_SEEDS:
+        return attempts
+    return [a for a in attempts if a.installer != installers.PIP] or attempts
 
 
 def _refuse_before_37(recipe: Recipe) -> None:

@@ -302,3 +302,17 @@ def test_an_editable_refusal_is_told_from_other_failures() -> None:
     uv = "AttributeError: module 'setuptools.build_meta' has no attribute 'build_editable'"
     assert installers.editable_refused(pip) and installers.editable_refused(uv)
     assert not installers.editable_refused("error: Python.h: No such file or directory")
+
+
+def test_tox_makes_no_pip_attempt_on_a_python_virtualenv_seeds_no_pip_for() -> None:
+    from recipes.records import Recipe
+    from recipes.runners import tox
+
+    tried = [Attempt("uv", BEFORE_NEW), Attempt("uv"), Attempt("pip")]
+    old = Recipe(kind="tox", source="tox.ini", job="py37", python="3.7", interpreter="python3.7",
+                 toxenv="py37")
+    new = Recipe(kind="tox", source="tox.ini", job="py311", python="3.11", interpreter="python3.11",
+                 toxenv="py311")
+    assert tox._runnable(tried, old) == tried[:2]
+    assert tox._runnable(tried, new) == tried
+    assert tox._runnable([Attempt("pip")], old) == [Attempt("pip")]  # nothing else to try
