@@ -4,12 +4,19 @@ PEP 735 dependency groups (``[dependency-groups]``), as requirement strings pip 
 
 The fallback installs them: projects built with Poetry name their test tools only there
 (iso8601 2.1.0 needs hypothesis), and ``pip install -e .`` never reads them.
+
+Also a ``setup.py``'s ``setup_requires`` (or ``setup.cfg``'s): ``python setup.py test`` and
+pytest-runner's ``setup.py pytest`` fetch them when the tests start, and the traced run has
+no network (PyJWT 1.5.3, python-utils 2.4.0); installed at build time, they are found.
 """
 
 from __future__ import annotations
 
+import ast
+import configparser
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 TEST_GROUPS = ("dev", "test", "tests", "testing")
@@ -41,6 +48,53 @@ def declared(pyproject: Mapping[str, Any]) -> list[str]:
         found += [e for e in entries if isinstance(e, str) and not _CHORE.match(_name_of(e))
                   ] if isinstance(entries, list) else []
     return list(dict.fromkeys(found))
+
+
+def setup_requires(checkout: Path) -> list[str]:
+    """The requirements ``setup_requires`` names, as written literally in ``setup.py``
+    (a list, or a name bound to one at the top) or in ``setup.cfg``'s ``[options]``; the
+    packaging tools themselves left out (the build has them)."""
+    found = _setup_py_requires(checkout / "setup.py") + _setup_cfg_requires(
+        checkout / "setup.cfg")
+    kept = [r for r in found if _NAME.match(_name_of(r)) and _name_of(r).lower() not in
+            ("setuptools", "wheel", "pip", "distribute")]
+    return list(dict.fromkeys(kept))
+
+
+def _setup_py_requires(path: Path) -> list[str]:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    bound = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+             for target in node.targets if isinstance(target, ast.Name)}
+    for node in ast.walk(tree):
+        for keyword in node.keywords if isinstance(node, ast.Call) else ():
+            if keyword.arg != "setup_requires":
+                continue
+            value = keyword.value
+            if isinstance(value, ast.Name):
+                value = bound.get(value.id, value)
+            try:
+                literal = ast.literal_eval(value)
+            except (ValueError, TypeError, SyntaxError, RecursionError):
+                return []
+            items = [literal] if isinstance(literal, str) else literal
+            if isinstance(items, (list, tuple)) and all(isinstance(i, str) for i in items):
+                return [i.strip() for i in items if i.strip()]
+            return []
+    return []
+
+
+def _setup_cfg_requires(path: Path) -> list[str]:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return []
+    text = parser.get("options", "setup_requires", fallback="")
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
 
 
 def _poetry_requirement(name: str, spec: object) -> str:

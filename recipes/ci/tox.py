@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recipes import interpreters
-from recipes.ci import steps
+from recipes.ci import dev_dependencies, steps
 from recipes.records import CommandOutcome, Recipe, StageError
 from recipes.sandbox import Policy, SandboxSettings, base_environment, run
 
@@ -360,10 +360,16 @@ def config_repairs(checkout: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(tox ``-x`` overrides, notes) for every tox recipe of the checkout: RUN_EVERY_COMMAND,
     ALLOW_EXTERNALS, NO_PROVISIONING, and repairs of tox 3 settings that tox 4 refuses,
     read from an INI configuration: ``passenv = A B`` (tox 3 split on spaces; tox 4 wants
-    commas or one name a line)."""
+    commas or one name a line); the project's ``setup_requires`` added to every
+    environment's ``deps``."""
     source = tox_config_file(checkout)
-    repaired = _ini_repairs(checkout, source) if source in ("tox.ini", "setup.cfg") else ((), ())
-    return (RUN_EVERY_COMMAND, ALLOW_EXTERNALS, *NO_PROVISIONING, *repaired[0]), repaired[1]
+    overrides, notes = _ini_repairs(checkout, source) if source in ("tox.ini", "setup.cfg") \
+        else ((), ())
+    fetched = dev_dependencies.setup_requires(checkout)
+    if fetched:  # `setup.py test` would fetch them at test time, which has no network
+        overrides += tuple(f"testenv.deps+={requirement}" for requirement in fetched)
+        notes += (f"setup_requires installed with the environment: {', '.join(fetched)}",)
+    return (RUN_EVERY_COMMAND, ALLOW_EXTERNALS, *NO_PROVISIONING, *overrides), notes
 
 
 def _ini_repairs(checkout: Path, source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

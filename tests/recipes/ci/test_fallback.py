@@ -69,3 +69,17 @@ def test_poetry_constraints_become_pep_440() -> None:
         "hypothesis>=6.82.6,<7", "pytz>=2023.3,<2023.4", "zero>=0.2.1,<0.3", "exact==1.2",
         "plain", "compat~=1.4", "freezegun>=1,<2", "pytest-xdist>=2"]
     assert declared({"tool": {"poetry": "not a table"}}) == []
+
+
+def test_setup_requires_are_read_from_setup_py_and_setup_cfg(tmp_path: Path) -> None:
+    from recipes.ci.dev_dependencies import setup_requires
+
+    (tmp_path / "setup.py").write_text(
+        "import setuptools\nsetuptools.setup(setup_requires='pytest-runner')\n")
+    (tmp_path / "setup.cfg").write_text(
+        "[options]\nsetup_requires =\n    setuptools_scm>=1.15\n    wheel\n")
+    assert setup_requires(tmp_path) == ["pytest-runner", "setuptools_scm>=1.15"]
+    (tmp_path / "setup.py").write_text(  # computed: nothing guessed
+        "from setuptools import setup\nsetup(setup_requires=['a'] + extra())\n")
+    (tmp_path / "setup.cfg").unlink()
+    assert setup_requires(tmp_path) == []

@@ -202,3 +202,19 @@ def test_overrides_name_the_sections_as_a_toml_configuration_does(make_project) 
                                              '[tox]\nenvlist = py3\n"""\n'})
     ini = make_project({"tox.ini": "[tox]\nenvlist = py3\n"})
     assert spelled_for(legacy, OVERRIDES) == spelled_for(ini, OVERRIDES) == list(OVERRIDES)
+
+
+def test_setup_requires_are_installed_with_every_environment(make_project,
+                                                              tmp_path: Path) -> None:
+    # PyJWT 1.5.3: `python setup.py test` fetches pytest-runner when the tests start, and
+    # the traced run has no network.
+    setup = ("from setuptools import setup\nNEEDED = ['pytest-runner>=2.0', 'setuptools']\n"
+             "setup(name='tiny', setup_requires=NEEDED, packages=['tiny'])\n")
+    project = make_project({"tox.ini": "[tox]\nenvlist = py311\n[testenv]\n"
+                                       "commands = python setup.py test\n",
+                            "setup.py": setup, "tiny/__init__.py": ""})
+    recipes, _ = plan(project, log_path=tmp_path / "log")
+    tox = [r for r in recipes if r.kind == "tox"]
+    assert tox and "testenv.deps+=pytest-runner>=2.0" in tox[0].overrides
+    assert "testenv.deps+=setuptools" not in tox[0].overrides
+    assert any("setup_requires installed" in note for note in tox[0].repairs)
