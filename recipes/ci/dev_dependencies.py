@@ -62,28 +62,38 @@ def setup_requires(checkout: Path) -> list[str]:
 
 
 def _setup_py_requires(path: Path) -> list[str]:
+    """The strings of ``setup_requires=``'s value, and of the top-level names it uses: the
+    habit of 2016 is ``setup_requires=[] + pytest_runner``, with ``pytest_runner =
+    ['pytest-runner'] if needs_pytest else []`` (only when ``setup.py test`` runs)."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError, RecursionError):
         return []
     bound = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
              for target in node.targets if isinstance(target, ast.Name)}
     for node in ast.walk(tree):
         for keyword in node.keywords if isinstance(node, ast.Call) else ():
-            if keyword.arg != "setup_requires":
-                continue
-            value = keyword.value
-            if isinstance(value, ast.Name):
-                value = bound.get(value.id, value)
-            try:
-                literal = ast.literal_eval(value)
-            except (ValueError, TypeError, SyntaxError, RecursionError):
-                return []
-            items = [literal] if isinstance(literal, str) else literal
-            if isinstance(items, (list, tuple)) and all(isinstance(i, str) for i in items):
-                return [i.strip() for i in items if i.strip()]
-            return []
+            if keyword.arg == "setup_requires":
+                return _strings_in(keyword.value, bound)
     return []
+
+
+def _strings_in(value: ast.expr, bound: Mapping[str, ast.expr]) -> list[str]:
+    found: list[str] = []
+    followed: set[str] = set()
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append(node.value.strip())
+        elif isinstance(node, ast.Name) and node.id in bound and node.id not in followed:
+            followed.add(node.id)
+            pending.append(bound[node.id])
+        elif isinstance(node, ast.IfExp):  # the condition's strings are no requirements
+            pending += [node.orelse, node.body]
+        else:
+            pending += reversed(list(ast.iter_child_nodes(node)))
+    return [text for text in found if text]
 
 
 def _setup_cfg_requires(path: Path) -> list[str]:

@@ -79,7 +79,18 @@ def test_setup_requires_are_read_from_setup_py_and_setup_cfg(tmp_path: Path) -> 
     (tmp_path / "setup.cfg").write_text(
         "[options]\nsetup_requires =\n    setuptools_scm>=1.15\n    wheel\n")
     assert setup_requires(tmp_path) == ["pytest-runner", "setuptools_scm>=1.15"]
-    (tmp_path / "setup.py").write_text(  # computed: nothing guessed
+    (tmp_path / "setup.py").write_text(  # computed in part: what is written is taken
         "from setuptools import setup\nsetup(setup_requires=['a'] + extra())\n")
     (tmp_path / "setup.cfg").unlink()
-    assert setup_requires(tmp_path) == []
+    assert setup_requires(tmp_path) == ["a"]
+
+
+def test_setup_requires_that_only_setup_py_test_asks_for_are_read_too(tmp_path: Path) -> None:
+    from recipes.ci.dev_dependencies import setup_requires
+
+    (tmp_path / "setup.py").write_text(
+        "import sys\nfrom setuptools import setup\n"
+        "needs_pytest = {'pytest', 'test', 'ptr'}.intersection(sys.argv)\n"
+        "pytest_runner = ['pytest-runner'] if needs_pytest else []\n"
+        "setup(name='x', setup_requires=[] + pytest_runner)\n")
+    assert setup_requires(tmp_path) == ["pytest-runner"]
