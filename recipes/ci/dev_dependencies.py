@@ -5,8 +5,9 @@ PEP 735 dependency groups (``[dependency-groups]``), as requirement strings pip 
 The fallback installs them: projects built with Poetry name their test tools only there
 (iso8601 2.1.0 needs hypothesis), and ``pip install -e .`` never reads them.
 
-Also a ``setup.py``'s ``setup_requires`` (or ``setup.cfg``'s): ``python setup.py test`` and
-pytest-runner's ``setup.py pytest`` fetch them when the tests start, and the traced run has
+Also a ``setup.py``'s ``setup_requires`` and ``tests_require`` (or ``setup.cfg``'s):
+``python setup.py test`` and pytest-runner's ``setup.py pytest`` fetch them when the tests
+start, and the traced run has
 no network (PyJWT 1.5.3, python-utils 2.4.0); installed at build time, they are found.
 """
 
@@ -51,9 +52,10 @@ def declared(pyproject: Mapping[str, Any]) -> list[str]:
 
 
 def setup_requires(checkout: Path) -> list[str]:
-    """The requirements ``setup_requires`` names, as written literally in ``setup.py``
-    (a list, or a name bound to one at the top) or in ``setup.cfg``'s ``[options]``; the
-    packaging tools themselves left out (the build has them)."""
+    """The requirements ``setup_requires`` and ``tests_require`` name (pytest-runner and
+    ``setup.py test`` fetch both when the tests start), as written in ``setup.py`` or in
+    ``setup.cfg``'s ``[options]``; the packaging tools themselves left out (the build has
+    them)."""
     found = _setup_py_requires(checkout / "setup.py") + _setup_cfg_requires(
         checkout / "setup.cfg")
     kept = [r for r in found if _NAME.match(_name_of(r)) and _name_of(r).lower() not in
@@ -72,9 +74,10 @@ def _setup_py_requires(path: Path) -> list[str]:
     bound = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
              for target in node.targets if isinstance(target, ast.Name)}
     for node in ast.walk(tree):
-        for keyword in node.keywords if isinstance(node, ast.Call) else ():
-            if keyword.arg == "setup_requires":
-                return _strings_in(keyword.value, bound)
+        keywords = node.keywords if isinstance(node, ast.Call) else []
+        wanted = [k.value for k in keywords if k.arg in ("setup_requires", "tests_require")]
+        if wanted:
+            return [text for value in wanted for text in _strings_in(value, bound)]
     return []
 
 
@@ -102,7 +105,8 @@ def _setup_cfg_requires(path: Path) -> list[str]:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError):
         return []
-    text = parser.get("options", "setup_requires", fallback="")
+    text = "\n".join(parser.get("options", key, fallback="")
+                     for key in ("setup_requires", "tests_require"))
     return [line.strip() for line in text.splitlines()
             if line.strip() and not line.strip().startswith("#")]
 

@@ -368,7 +368,8 @@ def config_repairs(checkout: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     fetched = dev_dependencies.setup_requires(checkout)
     if fetched:  # `setup.py test` would fetch them at test time, which has no network
         overrides += tuple(f"testenv.deps+={requirement}" for requirement in fetched)
-        notes += (f"setup_requires installed with the environment: {', '.join(fetched)}",)
+        notes += ("setup_requires and tests_require installed with the environment: "
+                  + ", ".join(fetched),)
     return (RUN_EVERY_COMMAND, ALLOW_EXTERNALS, *NO_PROVISIONING, *overrides), notes
 
 

@@ -92,5 +92,5 @@ def test_setup_requires_that_only_setup_py_test_asks_for_are_read_too(tmp_path: 
         "import sys\nfrom setuptools import setup\n"
         "needs_pytest = {'pytest', 'test', 'ptr'}.intersection(sys.argv)\n"
         "pytest_runner = ['pytest-runner'] if needs_pytest else []\n"
-        "setup(name='x', setup_requires=[] + pytest_runner)\n")
-    assert setup_requires(tmp_path) == ["pytest-runner"]
+        "setup(name='x', setup_requires=[] + pytest_runner, tests_require=['pytest-cov'])\n")
+    assert setup_requires(tmp_path) == ["pytest-runner", "pytest-cov"]

@@ -217,4 +217,5 @@ def test_setup_requires_are_installed_with_every_environment(make_project,
     tox = [r for r in recipes if r.kind == "tox"]
     assert tox and "testenv.deps+=pytest-runner>=2.0" in tox[0].overrides
     assert "testenv.deps+=setuptools" not in tox[0].overrides
-    assert any("setup_requires installed" in note for note in tox[0].repairs)
+    assert any("installed with the environment: pytest-runner>=2.0" in note
+               for note in tox[0].repairs)
