@@ -138,9 +138,12 @@ def ships_tests(root: Path) -> bool:
 
 
 def _is_test_file(name: str, *, top: bool) -> bool:
+    """A file pytest collects, or ``tests.py`` anywhere (cssselect 0.9.1 ships
+    ``cssselect/tests.py``); a ``test.py`` only at the top (inside a package it is as often
+    a module of the project's)."""
     return name.endswith(".py") and (
         name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-        or (top and name in TEST_FILES))
+        or name == "tests.py" or (top and name in TEST_FILES))
 
 
 def _test_places(root: Path) -> Iterator[Path]:
@@ -159,7 +162,9 @@ def _test_places(root: Path) -> Iterator[Path]:
 
 
 def _holds_python(folder: Path) -> bool:
-    return any(name.endswith(".py") for _, _, files in os.walk(folder) for name in files)
+    """Python, or doctest files (python-stdnum 1.7's ``tests/*.doctest``)."""
+    return any(name.endswith((".py", ".doctest")) for _, _, files in os.walk(folder)
+               for name in files)
 
 
 # --- which repository -----------------------------------------------------------------------

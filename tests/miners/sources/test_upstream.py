@@ -100,6 +100,9 @@ def test_a_legacy_version_is_matched_as_written_only() -> None:
     ({"proj/__init__.py": "", "proj/tests/__init__.py": ""}, True),
     ({"src/proj/__init__.py": "", "src/proj/core_test.py": ""}, True),
     ({"proj.py": "", "tests.py": ""}, True),
+    ({"proj/__init__.py": "", "proj/tests.py": ""}, True),  # cssselect 0.9.1
+    ({"proj/__init__.py": "", "proj/test.py": ""}, False),  # as often the project's own
+    ({"proj/__init__.py": "", "tests/proj.doctest": ">>> 1\n1\n"}, True),  # python-stdnum
 ])
 def test_which_sdists_ship_tests(tmp_path: Path, files: dict[str, str], expected: bool) -> None:
     assert ships_tests(write_files(tmp_path, files)) is expected
