@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 
 from miners.cli.main import main
 from recipes.sandbox import isolation
+from tests.e2e.projects import write_project
 from tests.recipes.sandbox.evil import available_backends, listening
 
 BACKENDS = available_backends()
@@ -134,22 +134,14 @@ def backend(request, monkeypatch) -> Iterator[str]:
     isolation.reset()
 
 
-def _project(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
-
-
 def test_hostile_builds_and_tests_are_contained(backend: str, tmp_path: Path) -> None:
     token = secrets.token_hex(6)
     marks = [Path(f"/tmp/citrace-pwned-{token}{suffix}") for suffix in ("-pth", "-python")]
     with listening() as server:
-        planter = _project(tmp_path / "planter", {
+        planter = write_project(tmp_path / "planter", {
             "pyproject.toml": PYPROJECT, "setup.py": PLANTER_SETUP.format(token=token),
             "planter.py": PLANTER_MODULE, "tests/test_planter.py": PLANTER_TEST})
-        caller = _project(tmp_path / "caller", {
+        caller = write_project(tmp_path / "caller", {
             "pyproject.toml": PYPROJECT, "setup.py": CALLER_SETUP.format(port=server.port),
             "caller.py": CALLER_MODULE, "tests/test_caller.py": CALLER_TEST})
         out = tmp_path / "out"

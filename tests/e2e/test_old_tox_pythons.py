@@ -6,13 +6,12 @@ that Python, not on tox's own. A small real project, mined."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from miners.cli.main import main
 from recipes import interpreters
+from tests.e2e.projects import mine_one, write_project
 
 PACKAGE = '''\
 import sys
@@ -57,14 +56,11 @@ TOX_INI = "[tox]\nenvlist = py34, py35\n\n[testenv]\ndeps = pytest\ncommands = p
                     interpreters.choose(interpreters.TOX_OLDEST).version[:2] >= (3, 10),
                     reason="needs a Python from 3.7 to 3.9")
 def test_environments_on_pythons_tox_no_longer_runs_run_on_a_stand_in(tmp_path: Path) -> None:
-    project = tmp_path / "oldpkg"
-    for name, text in {"oldpkg/__init__.py": PACKAGE, "setup.py": SETUP,
-                       "tests/test_halve.py": TESTS, "tox.ini": TOX_INI}.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    project = write_project(tmp_path / "oldpkg", {
+        "oldpkg/__init__.py": PACKAGE, "setup.py": SETUP, "tests/test_halve.py": TESTS,
+        "tox.ini": TOX_INI})
     out = tmp_path / "out"
-    assert main(["mine", str(project), "-o", str(out)]) == 0
-    [repo] = [json.loads(line) for line in (out / "repos.jsonl").read_text().splitlines()]
+    repo = mine_one(project, out)
     assert repo["status"] == "ok", repo
     assert repo["recipe"] == "tox.ini:py34" and repo["recipes_tried"] == []
     assert repo["python"].startswith("3.7")

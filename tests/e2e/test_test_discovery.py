@@ -5,12 +5,12 @@ that is not a package. Both are mined through the fallback's further discovery."
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from miners.cli.main import main
+from tests.e2e.projects import write_project
 from tests.recipes.tiny_project import pyproject
 
 CALC = '''\
@@ -49,20 +49,12 @@ class AreaTests(unittest.TestCase):
 """
 
 
-def _project(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
-
-
 @pytest.mark.slow
 def test_doctests_and_a_tests_folder_that_is_no_package_are_found(tmp_path: Path) -> None:
-    calc = _project(tmp_path / "calc", {
+    calc = write_project(tmp_path / "calc", {
         "pyproject.toml": pyproject("calc", packages=("calc",)),
         "calc/__init__.py": CALC})
-    shapes = _project(tmp_path / "shapes", {
+    shapes = write_project(tmp_path / "shapes", {
         "pyproject.toml": pyproject("shapes", modules=("shapes",)),
         "shapes.py": SHAPES, "tests/tests.py": SHAPES_TESTS})
     out = tmp_path / "out"

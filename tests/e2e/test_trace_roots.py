@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from miners.cli.main import main
+from tests.e2e.projects import mine_one, write_project
 from tests.recipes.tiny_project import pyproject
 
 COLORS = '''\
@@ -50,20 +49,6 @@ def test_rgb_short():
 TOX_INI = "[tox]\nenvlist = py3\n\n[testenv]\ndeps = pytest\ncommands = pytest -q tests\n"
 
 
-def _project(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
-
-
-def _mine(project: Path, out: Path) -> dict:
-    assert main(["mine", str(project), "-o", str(out)]) == 0
-    [repo] = [json.loads(line) for line in (out / "repos.jsonl").read_text().splitlines()]
-    return repo
-
-
 def _problem_paths(out: Path) -> set[str]:
     return {json.loads(line)["meta"]["path"]
             for line in (out / "problems.jsonl").read_text().splitlines()}
@@ -73,14 +58,14 @@ def _problem_paths(out: Path) -> set[str]:
 def test_a_single_module_tox_installed_into_site_packages_is_traced(tmp_path: Path) -> None:
     # As webcolors 1.11.1: one module, no package; tox installs its sdist, and the tests
     # import the copy in site-packages (pytest puts tests/, not the checkout, on sys.path).
-    project = _project(tmp_path / "hexcolors", {
+    project = write_project(tmp_path / "hexcolors", {
         "pyproject.toml": pyproject("hexcolors", modules=("hexcolors",)),
         "hexcolors.py": COLORS,
         "tests/test_hexcolors.py": COLORS_TESTS.format(module="hexcolors"),
         "tox.ini": TOX_INI,
     })
     out = tmp_path / "out"
-    repo = _mine(project, out)
+    repo = mine_one(project, out)
     assert repo["status"] == "ok", repo
     assert repo["recipe"].startswith("tox.ini:py3"), repo
     assert repo["counts"]["calls_recorded"] >= 4 and repo["counts"]["problems"] >= 2
@@ -89,7 +74,7 @@ def test_a_single_module_tox_installed_into_site_packages_is_traced(tmp_path: Pa
 
 @pytest.mark.slow
 def test_a_src_layout_installed_by_tox_is_traced(tmp_path: Path) -> None:
-    project = _project(tmp_path / "srccolors", {
+    project = write_project(tmp_path / "srccolors", {
         "pyproject.toml": pyproject("srccolors", packages=("srccolors",)).replace(
             "[tool.setuptools]\n", "[tool.setuptools]\npackage-dir = {\"\" = \"src\"}\n"),
         "src/srccolors/__init__.py": "",
@@ -98,7 +83,7 @@ def test_a_src_layout_installed_by_tox_is_traced(tmp_path: Path) -> None:
         "tox.ini": TOX_INI,
     })
     out = tmp_path / "out"
-    repo = _mine(project, out)
+    repo = mine_one(project, out)
     assert repo["status"] == "ok", repo
     assert repo["recipe"].startswith("tox.ini:py3"), repo
     assert repo["counts"]["problems"] >= 2
@@ -109,13 +94,13 @@ def test_a_src_layout_installed_by_tox_is_traced(tmp_path: Path) -> None:
 def test_a_single_module_whose_tox_is_legacy_tox_ini_in_pyproject_is_traced(
         tmp_path: Path) -> None:
     legacy = '\n[tool.tox]\nlegacy_tox_ini = """\n' + TOX_INI + '"""\n'
-    project = _project(tmp_path / "tomlcolors", {
+    project = write_project(tmp_path / "tomlcolors", {
         "pyproject.toml": pyproject("tomlcolors", modules=("tomlcolors",)) + legacy,
         "tomlcolors.py": COLORS,
         "tests/test_tomlcolors.py": COLORS_TESTS.format(module="tomlcolors"),
     })
     out = tmp_path / "out"
-    repo = _mine(project, out)
+    repo = mine_one(project, out)
     assert repo["status"] == "ok", repo
     assert repo["recipe"].startswith("pyproject.toml:py3"), repo
     assert repo["counts"]["problems"] >= 2
@@ -135,14 +120,14 @@ def test_tox_environments_in_toml_tables_get_the_probe(tmp_path: Path, config: s
                                                                        "[tool.tox.env_run_base]")}
     if config == "tox.toml":
         files = {"pyproject.toml": build, "tox.toml": tables}
-    project = _project(tmp_path / "tablecolors", {
+    project = write_project(tmp_path / "tablecolors", {
         **files,
         "tablecolors/__init__.py": "",
         "tablecolors/hexes.py": COLORS,
         "tests/test_hexes.py": COLORS_TESTS.format(module="tablecolors.hexes"),
     })
     out = tmp_path / "out"
-    repo = _mine(project, out)
+    repo = mine_one(project, out)
     assert repo["status"] == "ok", repo
     assert repo["recipe"].startswith(f"{config}:py3"), repo
     assert repo["counts"]["problems"] >= 2
@@ -153,14 +138,14 @@ def test_tox_environments_in_toml_tables_get_the_probe(tmp_path: Path, config: s
 def test_a_run_that_recorded_nothing_says_what_the_tests_imported(tmp_path: Path) -> None:
     # The suite passes, but reads only the module's constants: nothing to record. The
     # reason names the module the tests imported and where it was loaded from.
-    project = _project(tmp_path / "hexnames", {
+    project = write_project(tmp_path / "hexnames", {
         "pyproject.toml": pyproject("hexnames", modules=("hexnames",)),
         "hexnames.py": 'NAMES = {"white": "#ffffff", "black": "#000000"}\n',
         "tests/test_hexnames.py": "import hexnames\n\n\ndef test_white():\n"
                                   "    assert hexnames.NAMES['white'] == '#ffffff'\n",
         "tox.ini": TOX_INI,
     })
-    repo = _mine(project, tmp_path / "out")
+    repo = mine_one(project, tmp_path / "out")
     assert (repo["status"], repo["stage"], repo["cause"]) == ("failed", "trace", "no_calls")
     imported = re.search(r"the tests imported hexnames from (\S+), under the traced roots, "
                          r"and called none of its functions", repo["reason"])
