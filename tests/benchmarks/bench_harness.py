@@ -7,8 +7,9 @@ was traced with and on another one?
         [--other 3.11] [--workers 2] [--timeout 20]
 
 "another" is ``--other`` (default 3.11), or, for a problem traced on that version, the
-nearest newer one this machine has. Every program runs in citrace's sandbox (the check
-policy: no network, a private /tmp): the code is a project's. Printed per Python: canonical
+nearest newer one this machine has. Every program runs as validation's last step runs it
+(``tracer.check.run.run_program``: exec in an empty namespace, in citrace's sandbox under
+the check policy): the code is a project's. Printed per Python: canonical
 solutions passed, ``pass`` bodies failed, and for each canonical solution that fails the
 last line of its error (a module that does not import on that Python is reported, not
 hidden).
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from recipes import interpreters, sandbox  # noqa: E402
+from tracer.check.run import run_program  # noqa: E402
 from tracer.strength.stubs import body_indent  # noqa: E402
 
 
@@ -37,11 +39,9 @@ def program(problem: dict[str, Any], completion: str) -> str:
 
 
 def passes(python: str, text: str, timeout: float) -> tuple[bool, str]:
-    """The program run on standard input (the sandbox's /tmp is its own)."""
-    outcome = sandbox.run([python, "-I", "-"], cwd="/tmp", timeout=timeout,
-                          input=text.encode("utf-8"), policy=sandbox.check_policy())
-    lines = [line for line in outcome.output_tail.splitlines() if line.strip()]
-    return outcome.ok, (lines[-1] if lines else outcome.verdict)[:160]
+    """The program run as validation's last step runs it (``run_program``)."""
+    result = run_program(text, python=python, timeout=timeout)
+    return result.passed, result.result.removeprefix("failed: ")[:160]
 
 
 def versions(problem: dict[str, Any], other: tuple[int, int]) -> dict[str, str]:
