@@ -178,7 +178,8 @@ def _run_stages(spec: Spec, work: Path, log_path: Path, settings: Settings,
         _check_license(checkout, settings)
     source = Path(checkout.path)
     with progress.stage_of("plan"):
-        recipes, _skipped = planner.plan(source, log_path=log_path, settings=settings.sandbox)
+        recipes, _skipped = planner.plan(source, log_path=log_path, settings=settings.sandbox,
+                                         date=installers.as_of_date(checkout.date))
         recipes = _for_python(recipes, spec)
     env, traces = _build_and_trace(recipes, source, work, log_path, settings, progress)
     origin = Origin(checkout=source, site_packages=Path(env.site_packages),

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 # The version the host itself is tested on; preferred when a job does not name one.
@@ -23,6 +24,13 @@ TOX_OLDEST = (3, 7)
 MONITORING = (3, 12)
 # The oldest Python the probe runs on; a job on an older one (2.7) cannot be traced.
 OLDEST_TRACEABLE = (3, 6)
+# When each CPython x.y came out (x.y.0), and how long the packages of the day took to
+# support a new one: before that, a project's dependencies of its date rarely ran on it.
+RELEASED = {(2, 7): "2010-07-03", (3, 5): "2015-09-13", (3, 6): "2016-12-23",
+            (3, 7): "2018-06-27", (3, 8): "2019-10-14", (3, 9): "2020-10-05",
+            (3, 10): "2021-10-04", (3, 11): "2022-10-24", (3, 12): "2023-10-02",
+            (3, 13): "2024-10-07", (3, 14): "2025-10-07"}
+SUPPORT_CATCHES_UP = timedelta(days=180)
 
 _VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
 
@@ -89,6 +97,32 @@ def _version_of(path: str) -> tuple[int, int, int] | None:
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
     return (major, minor, micro)
+
+
+def supported_since(version: tuple[int, int]) -> datetime | None:
+    """When the packages of the day had caught up with ``version``; None if not in the table."""
+    if version not in RELEASED:
+        return None
+    released = datetime.fromisoformat(RELEASED[version]).replace(tzinfo=timezone.utc)
+    return released + SUPPORT_CATCHES_UP
+
+
+def of_era(date: str, *, available: tuple[Interpreter, ...] | None = None) -> Interpreter | None:
+    """The traceable interpreter here that a project of ``date`` (ISO 8601, UTC) was most
+    likely tested on: the newest one its day's packages already supported, else the oldest
+    traceable one (a 2013 project: 3.6, the nearest to the 3.3 of its day). None when
+    ``date`` cannot be read or no interpreter here is traceable."""
+    try:
+        moment = datetime.fromisoformat(date.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    pool = [i for i in (discover() if available is None else available)
+            if i.version[:2] >= OLDEST_TRACEABLE]
+    ready = [i for i in pool
+             if (since := supported_since(i.version[:2])) is not None and since <= moment]
+    return ready[-1] if ready else (pool[0] if pool else None)
 
 
 def parse_version(text: str) -> tuple[int, int] | None:

@@ -23,12 +23,14 @@ RUNNERS = {"tox": tox_runner, "shell": shell, "fallback": venv}
 CiSource = Callable[..., tuple[list[Recipe], list[str]]]
 
 
-def plan(checkout: Path, *, log_path: Path,
-         settings: SandboxSettings = SandboxSettings()) -> tuple[list[Recipe], list[str]]:
+def plan(checkout: Path, *, log_path: Path, settings: SandboxSettings = SandboxSettings(),
+         date: str = "") -> tuple[list[Recipe], list[str]]:
     """The recipes for a checkout, best first, and what was left out with the reason:
     tox environments, then jobs of ``.travis.yml``, then of GitHub Actions workflows, then
     the fallback; among the CI's recipes, those on a Python with the fast tracer that the
-    project supports come first (``for_tracing``).
+    project supports come first (``for_tracing``). ``date`` (the release's or the
+    commit's, ISO 8601) chooses the Python of a job that names none when the project
+    declares none that is here.
 
     A configuration that cannot be read is recorded as left out, and the other sources
     still get their chance. StageError("plan", "python2_only") for a project that runs
@@ -63,7 +65,7 @@ def plan(checkout: Path, *, log_path: Path,
     if not traceable:
         cause = "python2_only" if recipes else "no_interpreter"
         raise StageError("plan", cause, "no recipe can run here: " + "; ".join(skipped))
-    return for_tracing(traceable, support), skipped
+    return for_tracing(traceable, support, date), skipped
 
 
 def _traceable(recipes: list[Recipe], skipped: list[str]) -> list[Recipe]:
@@ -79,7 +81,7 @@ def _traceable(recipes: list[Recipe], skipped: list[str]) -> list[Recipe]:
     return kept
 
 
-def for_tracing(recipes: list[Recipe], support: Support) -> list[Recipe]:
+def for_tracing(recipes: list[Recipe], support: Support, date: str = "") -> list[Recipe]:
     """The recipes reordered for the tracer: its ``sys.monitoring`` backend (3.12+) costs
     about 1.1x where ``sys.setprofile`` costs 7x, and it sees generator yields. So a CI job
     on 3.12+ that the project supports (the job names that version, or the metadata
@@ -89,7 +91,7 @@ def for_tracing(recipes: list[Recipe], support: Support) -> list[Recipe]:
     only if the first did not build)."""
     moved = []
     for recipe in recipes:
-        declared = recipe if recipe.wanted else _declared_python(recipe, support)
+        declared = recipe if recipe.wanted else _declared_python(recipe, support, date)
         moved += [declared] if declared == recipe else [declared, recipe]
     ci = [r for r in moved if r.kind != "fallback"]
     ci.sort(key=lambda r: 0 if _fast_and_supported(r, support) else 1)
@@ -103,20 +105,28 @@ def _fast_and_supported(recipe: Recipe, support: Support) -> bool:
     return recipe.wanted == recipe.python or support.declares(version)
 
 
-def _declared_python(recipe: Recipe, support: Support) -> Recipe:
+def _declared_python(recipe: Recipe, support: Support, date: str) -> Recipe:
     """``recipe`` (which names no Python) on the oldest 3.12+ interpreter here that the
     project declares support for; else, when its classifiers name versions and not the one
     chosen, on the newest they name: a 2020 project listing 3.5 to 3.8 imports
-    ``collections.Iterable``, which 3.10 removed. Unchanged when nothing declared is here."""
+    ``collections.Iterable``, which 3.10 removed. When it declares no version that is here,
+    on the Python of its ``date`` (``interpreters.of_era``) if older than the one chosen:
+    a 2013 project that names "Python :: 3" only (or 3.3, long gone) ran on the Python of
+    2013 with the packages of 2013, and its dependencies can only be resolved as of its
+    date on an interpreter they already supported (Flask 0.10.1: jinja2 3.1 on 3.11 has no
+    ``Markup``; CherryPy 3.6.0 imports ``cgi.escape``, gone in 3.8). Unchanged otherwise."""
     present = [i for i in interpreters.discover()
                if i.version[:2] >= interpreters.OLDEST_TRACEABLE
                and support.declares(i.version[:2])]
     fast = [i for i in present if i.version[:2] >= interpreters.MONITORING]
     version = interpreters.parse_version(recipe.python)
+    era = interpreters.of_era(date) if date and not present else None
     if fast:
         chosen = fast[0]
     elif present and version is not None and not support.declares(version):
         chosen = present[-1]
+    elif era is not None and version is not None and era.version[:2] < version:
+        chosen = era
     else:
         return recipe
     return replace(recipe, python=chosen.short, interpreter=chosen.path)

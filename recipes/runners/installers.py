@@ -20,9 +20,10 @@ import functools
 import shutil
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
+from recipes import interpreters
 from recipes.sandbox import SandboxSettings, untrusted
 from recipes.sandbox.egress import NetworkMeter
 
@@ -100,16 +101,6 @@ def default_installer() -> str:
     return UV if uv_binary() is not None else PIP
 
 
-# When each CPython x.y came out (x.y.0). Dependencies older than their interpreter rarely
-# run on it (a 2015 pytest fails on 3.11 at import), so time travel stops that long after
-# the interpreter's release: by then the packages of the day supported it.
-RELEASED = {(2, 7): "2010-07-03", (3, 5): "2015-09-13", (3, 6): "2016-12-23",
-            (3, 7): "2018-06-27", (3, 8): "2019-10-14", (3, 9): "2020-10-05",
-            (3, 10): "2021-10-04", (3, 11): "2022-10-24", (3, 12): "2023-10-02",
-            (3, 13): "2024-10-07", (3, 14): "2025-10-07"}
-SUPPORT_CATCHES_UP = timedelta(days=180)
-
-
 def travel_date(as_of: str, interpreter: str) -> str:
     """The date to resolve as of on ``interpreter``: ``as_of``, or the date the packages of
     the day had caught up with that interpreter, when later; "" (the newest versions) for an
@@ -117,10 +108,10 @@ def travel_date(as_of: str, interpreter: str) -> str:
     version = _version(interpreter)
     if not as_of or version is None:
         return as_of
-    if version not in RELEASED:
-        return "" if version > max(RELEASED) else as_of
-    floor = datetime.fromisoformat(RELEASED[version]).replace(tzinfo=timezone.utc)
-    floor_text = (floor + SUPPORT_CATCHES_UP).strftime("%Y-%m-%dT%H:%M:%SZ")
+    floor = interpreters.supported_since(version)
+    if floor is None:
+        return "" if version > max(interpreters.RELEASED) else as_of
+    floor_text = floor.strftime("%Y-%m-%dT%H:%M:%SZ")
     return max(as_of, floor_text)  # both UTC in one format: text order is time order
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recipes.interpreters import discover
+from recipes.interpreters import Interpreter, discover, of_era
 from recipes.planner import plan
 from recipes.records import StageError
 from recipes.support import Support, declared_support
@@ -138,3 +138,38 @@ def test_a_job_naming_no_python_runs_on_the_newest_version_the_classifiers_name(
     recipes = plan(project, log_path=tmp_path / "log")[0]
     assert [(r.kind, r.python) for r in recipes] == [("fallback", "{}.{}".format(*newest_named)),
                                                      ("fallback", "3.11")]
+
+
+def test_the_python_of_an_era_is_the_newest_its_packages_supported() -> None:
+    pool = tuple(Interpreter((3, minor, 0), f"/py3.{minor}") for minor in (6, 7, 8, 11, 12))
+    # 3.8 came out in October 2019; the packages of December 2019 mostly did not run on it.
+    assert of_era("2019-12-01T00:00:00Z", available=pool).short == "3.7"
+    assert of_era("2020-06-01T00:00:00Z", available=pool).short == "3.8"
+    assert of_era("2013-05-14T00:00:00Z", available=pool).short == "3.6"  # nearest to 3.3
+    assert of_era("2026-01-01T00:00:00Z", available=pool).short == "3.12"
+    assert of_era("not a date", available=pool) is None
+
+
+@pytest.mark.skipif(not {(3, 6), (3, 11)} <= HAVE, reason="needs CPython 3.6 and 3.11")
+def test_a_project_declaring_no_python_here_runs_first_on_the_python_of_its_date(
+        make_project, tmp_path: Path) -> None:
+    # Flask 0.10.1 (2013): "Python :: 3" and 3.3 only. On 3.11, its dependencies can be
+    # resolved no older than 2023 (jinja2 3.1, which has no Markup); on 3.6, as of 2013.
+    project = make_project({"setup.py": """
+        from setuptools import setup
+        setup(name="old", classifiers=["Programming Language :: Python :: 3",
+                                       "Programming Language :: Python :: 3.3"])
+    """})
+    recipes = plan(project, log_path=tmp_path / "log", date="2013-06-13T22:00:00Z")[0]
+    assert [(r.kind, r.python) for r in recipes] == [("fallback", "3.6"), ("fallback", "3.11")]
+    # Of today, or of no known date: the preferred Python, as before.
+    for date in ("2026-11-01T00:00:00Z", ""):
+        recipes = plan(project, log_path=tmp_path / "log", date=date)[0]
+        assert [(r.kind, r.python) for r in recipes] == [("fallback", "3.11")]
+    # A project declaring a version that is here keeps to what it declares.
+    declared = make_project({"setup.py": """
+        from setuptools import setup
+        setup(name="old", classifiers=["Programming Language :: Python :: 3.11"])
+    """})
+    recipes = plan(declared, log_path=tmp_path / "log", date="2013-06-13T22:00:00Z")[0]
+    assert [(r.kind, r.python) for r in recipes] == [("fallback", "3.11")]
