@@ -36,7 +36,9 @@ def further_commands(checkout: Path, pytest: tuple[str, ...]) -> tuple[tuple[str
     if places:
         # A path named on the command line is collected whatever its name; inside a folder
         # ``*test*.py`` finds ``tests/tests.py``. Never over the package: ``latest.py``.
-        commands.append((*pytest, "-o", "python_files=*test*.py", *places))
+        # One token: pytest before 4 took every word after ``-o`` as another override
+        # (``-o python_files=... test``: "expects option=value style", ply 3.4 on 3.6).
+        commands.append((*pytest, "--override-ini=python_files=*test*.py", *places))
     for folder in (d for d in TEST_DIRS if (checkout / d).is_dir()):
         # ``-s`` puts the folder itself on sys.path: its modules import without a package.
         commands.append(("{python}", "-m", "unittest", "discover", "-v", "-s", folder,

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import pytest
+
 from recipes.ci import discovery
 from recipes.ci.fallback import PYTEST, UNITTEST, fallback_recipe
+from recipes.interpreters import discover
+from recipes.runners.installers import uv_binary
 
 
 def test_a_test_folder_that_is_no_package_is_searched_with_wider_patterns(make_project) -> None:
@@ -12,7 +19,7 @@ def test_a_test_folder_that_is_no_package_is_searched_with_wider_patterns(make_p
     assert recipe is not None
     assert recipe.commands == (
         PYTEST, UNITTEST,
-        (*PYTEST, "-o", "python_files=*test*.py", "tests"),
+        (*PYTEST, "--override-ini=python_files=*test*.py", "tests"),
         ("{python}", "-m", "unittest", "discover", "-v", "-s", "tests", "-p", "*test*.py"),
         (*PYTEST, "--doctest-modules", "mypkg"),
     )
@@ -21,7 +28,7 @@ def test_a_test_folder_that_is_no_package_is_searched_with_wider_patterns(make_p
 def test_top_level_test_files_are_named_to_pytest(make_project) -> None:
     project = make_project({"setup.py": "", "single.py": "", "test.py": ""})
     commands = discovery.further_commands(project, PYTEST)
-    assert commands == ((*PYTEST, "-o", "python_files=*test*.py", "test.py"),
+    assert commands == ((*PYTEST, "--override-ini=python_files=*test*.py", "test.py"),
                         (*PYTEST, "--doctest-modules", "single.py"))
 
 
@@ -49,3 +56,21 @@ def test_doctest_files_are_read_when_the_ci_asks_for_them(make_project) -> None:
 def test_a_project_with_no_module_of_its_own_has_no_doctest_command(make_project) -> None:
     project = make_project({"setup.py": "", "tests/test_x.py": ""})
     assert discovery.doctest_command(project, PYTEST) is None
+
+
+@pytest.mark.skipif(uv_binary() is None or not any(i.version[:2] == (3, 6) for i in discover()),
+                    reason="needs uv and CPython 3.6")
+def test_the_wider_pattern_is_one_word_for_the_pytest_of_2017(make_project,
+                                                              tmp_path: Path) -> None:
+    # ply 3.4 on 3.6 gets pytest 3.1 (as of 2017): there ``-o`` took every later word as an override.
+    project = make_project({"setup.py": "", "test/tests.py": "def test_one():\n    pass\n"})
+    [python36] = [i.path for i in discover() if i.version[:2] == (3, 6)]
+    venv = tmp_path / "venv"
+    subprocess.run([uv_binary(), "venv", "-q", "--python", python36, str(venv)], check=True)
+    subprocess.run([uv_binary(), "pip", "install", "-q", "--python", str(venv / "bin/python"),
+                    "pytest<3.2"], check=True)
+    [wider] = [c for c in discovery.further_commands(project, PYTEST) if c[:len(PYTEST)] == PYTEST
+               and "test" in c]
+    command = [str(venv / "bin/python") if word == "{python}" else word for word in wider]
+    run = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout + run.stderr
