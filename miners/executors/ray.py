@@ -10,7 +10,9 @@ died and retries its project (``retries``); a project that fails is a result, no
 error, and is not retried. On a node other than the driver's, the project works in a
 temporary directory of that node and its log comes back with the result; on the driver's
 own node it uses the run's directories directly. Nodes need citrace installed (same
-version).
+version). The driver asks each busy actor for the stage its project is in every
+``poll_seconds`` (an actor answers while it mines: two threads), so ``citrace status`` shows
+where each project is, as with the local executor.
 """
 
 from __future__ import annotations
@@ -18,31 +20,40 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from miners.executors.base import Event, ExecutorUnavailable, Finished, Started, Task
+from miners.executors.base import (
+    Event,
+    ExecutorUnavailable,
+    Finished,
+    StageReached,
+    Started,
+    Task,
+)
 from miners.executors.isolate import Worker, run_isolated
 from miners.pipeline import Settings, isolation_fields, keep_log_tail, slug
 from miners.records import ProjectResult
-from recipes.records import Failure
+from recipes.records import STAGES, Failure
 
 INSTALL_HINT = "install it with: pip install 'citrace[ray]'"
 
 
 def mine_on_node(task: Task, settings: Settings, timeout: float, driver_host: str, *,
-                 worker: Worker | None = None) -> tuple[Finished, str | None]:
+                 worker: Worker | None = None,
+                 on_event: Callable[[Event], None] | None = None) -> tuple[Finished, str | None]:
     """One project on this node (in ``worker``, or a new one); its log text too when it ran
     away from the driver."""
     if socket.gethostname() == driver_host:
-        return run_isolated(task, settings, timeout=timeout, worker=worker), None
+        return run_isolated(task, settings, timeout=timeout, worker=worker,
+                            on_event=on_event), None
     scratch = Path(tempfile.mkdtemp(prefix="citrace-"))
     here = replace(settings, work_root=scratch / "work", logs_dir=scratch / "logs")
     try:
-        finished = run_isolated(task, here, timeout=timeout, worker=worker)
+        finished = run_isolated(task, here, timeout=timeout, worker=worker, on_event=on_event)
         log_path = here.logs_dir / f"{slug(task.spec.raw)}.log"
         log_text = log_path.read_text("utf-8", "replace") if log_path.exists() else None
         return finished, log_text
@@ -57,11 +68,25 @@ class Slot:
 
     def __init__(self) -> None:
         self.spare: Worker | None = None
+        self.stage = ""  # of the project being mined; "" between projects
 
     def mine(self, task: Task, settings: Settings, timeout: float,
              driver_host: str) -> tuple[Finished, str | None]:
         worker, self.spare = self.spare or Worker(), Worker()
-        return mine_on_node(task, settings, timeout, driver_host, worker=worker)
+        self.stage = "acquire"
+        try:
+            return mine_on_node(task, settings, timeout, driver_host, worker=worker,
+                                on_event=self._on_event)
+        finally:
+            self.stage = ""
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, StageReached):
+            self.stage = event.stage
+
+    def current_stage(self) -> str:
+        """Answered from the actor's second thread while ``mine`` runs in the first."""
+        return self.stage
 
     def close(self) -> None:
         if self.spare is not None:
@@ -71,20 +96,23 @@ class Slot:
 
 class RayExecutor:
     def __init__(self, *, address: str | None = None, project_timeout: float = 3600.0,
-                 max_in_flight: int | None = None, retries: int = 2) -> None:
+                 max_in_flight: int | None = None, retries: int = 2,
+                 poll_seconds: float = 2.0) -> None:
         self.address = address
         self.project_timeout = project_timeout
         self.max_in_flight = max_in_flight
         self.retries = retries
+        self.poll_seconds = poll_seconds
 
     def run(self, tasks: Iterable[Task], settings: Settings) -> Generator[Event, None, None]:
         ray = _import_ray()
         started_here = self._connect(ray)
-        slot = ray.remote(num_cpus=1, max_restarts=self.retries,
+        slot = ray.remote(num_cpus=1, max_restarts=self.retries, max_concurrency=2,
                           max_task_retries=self.retries)(Slot)
         limit = self.max_in_flight or max(1, int(ray.cluster_resources().get("CPU", 1)))
         idle = [slot.remote() for _ in range(limit)]
         in_flight: dict[Any, tuple[Task, Any]] = {}  # ref -> (task, its actor)
+        stages: dict[Any, str] = {}  # ref -> the stage last reported
         feed = iter(tasks)
         host = socket.gethostname()
         try:
@@ -96,8 +124,13 @@ class RayExecutor:
                     yield Started(task)
                 if not in_flight:
                     return
-                [ref], _ = ray.wait(list(in_flight), num_returns=1)
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self.poll_seconds)
+                if not ready:
+                    yield from _stages_reached(ray, in_flight, stages)
+                    continue
+                [ref] = ready
                 task, actor = in_flight.pop(ref)
+                stages.pop(ref, None)
                 finished, lost = _collect(ray, ref, task, settings)
                 # An actor that lost its project after every retry is replaced.
                 idle.append(slot.remote() if lost else actor)
@@ -118,6 +151,21 @@ class RayExecutor:
             where = self.address or "a local Ray instance"
             raise ExecutorUnavailable(f"cannot start or reach {where}: {exc}") from exc
         return True
+
+
+def _stages_reached(ray: ModuleType, in_flight: dict[Any, tuple[Task, Any]],
+                    seen: dict[Any, str]) -> Iterator[StageReached]:
+    """A ``StageReached`` for each project whose actor reports a stage not reported yet. An
+    actor that does not answer at once (its node busy or gone) is asked again next time."""
+    asked = {ref: actor.current_stage.remote() for ref, (_, actor) in in_flight.items()}
+    for ref, answer in asked.items():
+        try:
+            stage = ray.get(answer, timeout=5)
+        except Exception:  # lost or slow: the project's own result says what happened
+            continue
+        if stage in STAGES and stage != seen.get(ref):
+            seen[ref] = stage
+            yield StageReached(in_flight[ref][0], stage)
 
 
 def _stop(ray: ModuleType, actors: list[Any]) -> None:

@@ -21,6 +21,7 @@ from miners.executors.local import LocalExecutor
 from miners.executors.procs import descendants
 from miners.pipeline import Settings, slug
 from miners.specs import parse_spec
+from recipes.records import STAGES
 from tests.miners.batchkit import (
     processes_mentioning,
     read_jsonl,
@@ -226,3 +227,19 @@ def test_the_ray_executor_gives_the_local_dataset(tmp_path: Path, reference_run:
     assert run.returncode == 0, output
     assert read_problems(out / "problems.jsonl") == read_problems(reference_run / "problems.jsonl")
     assert [r["status"] for r in read_jsonl(out / "repos.jsonl")] == ["ok"] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                    reason="Ray is not installed (pip install 'citrace[ray]')")
+def test_the_ray_executor_reports_the_stage_each_project_is_in(tmp_path: Path,
+                                                              batch_env: None) -> None:
+    # citrace status read "acquire" for a Ray project building for minutes (lxml 3.5.0).
+    project = tiny_project(tmp_path / "projects", 0)
+    task = Task(0, "k0", parse_spec(str(project), base_dir=tmp_path))
+    executor = ray_executor.RayExecutor(max_in_flight=1, poll_seconds=0.2)
+    events = list(executor.run([task], _settings(tmp_path / "out")))
+    assert isinstance(events[-1], Finished) and events[-1].result.status == "ok"
+    stages = [event.stage for event in events if isinstance(event, StageReached)]
+    assert "build" in stages, events  # creating a virtualenv alone takes longer than a poll
+    assert stages == sorted(stages, key=STAGES.index)  # each reported once, in order
