@@ -33,6 +33,9 @@ PACKAGING_TOOLS = ("pip", "setuptools", "wheel")  # newest even when resolving a
 NO_LIMIT = "2999-12-31T00:00:00Z"
 # Just before setuptools 82.0.0 (2026-02-08), the first without ``pkg_resources``.
 SETUPTOOLS_WITH_PKG_RESOURCES = "2026-02-08T00:00:00Z"
+# setuptools 58 (2021-09-04) removed ``use_2to3``: a 2012-2016 ``setup.py`` that converts its
+# Python 2 code at build time ("use_2to3 is invalid") builds with the setuptools before it.
+SETUPTOOLS_WITH_2TO3 = "2021-09-03T00:00:00Z"
 # Resolved as of the tests' date: what a suite's code calls and its runner loads (uv's
 # per-package dates name packages one by one: there is no pattern for "pytest-*").
 TEST_TOOLS = ("pytest", "pluggy", "py", "iniconfig", "nose", "nose2", "mock", "coverage",
@@ -78,10 +81,17 @@ class Attempt:
     installer: str
     as_of: str = ""
     tests_as_of: str = ""
+    setuptools_as_of: str = ""  # an older limit for setuptools than the packaging tools'
 
     def describe(self) -> str:
         tests = f" (test tools as of {self.tests_as_of})" if self.tests_as_of else ""
         return f"{self.installer} as of {self.as_of}{tests}" if self.as_of else self.installer
+
+
+def needs_2to3(output: str) -> bool:
+    """Whether a build failed because its ``setup.py`` asks for ``use_2to3``, which the
+    setuptools it got no longer has."""
+    return "use_2to3 is invalid" in output
 
 
 @functools.lru_cache(maxsize=1)
@@ -191,22 +201,24 @@ def environment(attempt: Attempt, work_dir: Path) -> dict[str, str]:
         work_dir.mkdir(parents=True, exist_ok=True)
         config = work_dir / ("uv-as-of.toml" if attempt.as_of else "uv-newest.toml")
         # An earlier build wrote here.
-        untrusted.write_text(config, _uv_config(attempt.as_of, attempt.tests_as_of))
+        untrusted.write_text(config, _uv_config(attempt.as_of, attempt.tests_as_of,
+                                                attempt.setuptools_as_of))
         env["UV_CONFIG_FILE"] = str(config)
     return env
 
 
-def _uv_config(as_of: str, tests_as_of: str = "") -> str:
+def _uv_config(as_of: str, tests_as_of: str = "", setuptools_as_of: str = "") -> str:
     """``exclude-newer`` (when resolving as of a date) for everything but the packaging tools:
     the pip, setuptools and wheel of an old date do not run on today's Pythons (pip 10
     imports what 3.12 removed), and uv seeds environments and builds sdists with them.
     (``UV_EXCLUDE_NEWER`` cannot exempt them; only the configuration file can.) setuptools
     stops before 82, which removed ``pkg_resources``: old ``setup.py`` plugins
     (setuptools_scm of 2019), and old projects at test time (humanize 2.6.0), import it.
-    ``tests_as_of``: the date for ``TEST_TOOLS``, older than ``as_of``."""
+    ``tests_as_of``: the date for ``TEST_TOOLS``, older than ``as_of``; ``setuptools_as_of``:
+    an older limit for setuptools (``SETUPTOOLS_WITH_2TO3``)."""
     tools = {name: tests_as_of for name in TEST_TOOLS} if tests_as_of else {}
     tools.update({name: NO_LIMIT for name in PACKAGING_TOOLS})
-    tools["setuptools"] = SETUPTOOLS_WITH_PKG_RESOURCES
+    tools["setuptools"] = setuptools_as_of or SETUPTOOLS_WITH_PKG_RESOURCES
     limits = ", ".join(f'{name} = "{date}"' for name, date in tools.items())
     newer = f'exclude-newer = "{as_of}"\n' if as_of else ""
     return f"{newer}exclude-newer-package = {{ {limits} }}\n"

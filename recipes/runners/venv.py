@@ -91,12 +91,40 @@ def _build_with(attempt: installers.Attempt, recipe: Recipe, checkout: Path, ven
         recipe = replace(recipe, install=plain, repairs=recipe.repairs + (
             "installed the project without -e: its build backend cannot install editable",))
         installed = install(plain)
+    if not installed.ok and attempt.installer == installers.UV \
+            and installers.needs_2to3(installed.output_tail):
+        # A setup.py of 2012-2016 that converts its Python 2 code with use_2to3: the
+        # setuptools before 58 still does. The converted copy is built, so not editable.
+        attempt = replace(attempt, setuptools_as_of=installers.SETUPTOOLS_WITH_2TO3)
+        extra = installers.environment(attempt, venv.parent)
+        recipe = replace(recipe, install=plain, repairs=recipe.repairs + (
+            "built with the setuptools before 58 and without -e: setup.py converts its "
+            "code with use_2to3, which setuptools 58 removed",))
+        installed = install(plain)
+        if installed.ok:
+            recipe = _convert_checkout(recipe, python, checkout, log_path, deadline, policy,
+                                       _venv_env(venv, extra))
     if not installed.ok:
         reason = failure_line(installed, f"{attempt.installer} install failed")
         if installers.only_pip_can(installed.output_tail):
             reason += _PIP_ONLY
         raise StageError("build", cause_of_build_failure(installed), reason)
     return python, recipe
+
+
+def _convert_checkout(recipe: Recipe, python: str, checkout: Path, log_path: Path,
+                      deadline: float, policy: Policy, env: Mapping[str, str]) -> Recipe:
+    """The checkout converted with 2to3 in place, as ``setup.py test`` converted it in its
+    day: the tests (Python 2 too) run from the checkout, and import the package from it
+    (the working directory comes first on ``sys.path``), not the converted copy installed.
+    Left as it is when the interpreter has no ``lib2to3`` (3.13 removed it)."""
+    converted = run([python, "-m", "lib2to3", "--write", "--nobackups", "--no-diffs", "."],
+                    cwd=checkout, timeout=_remaining(deadline), log_path=log_path, env=env,
+                    policy=policy)
+    if not converted.ok:
+        return recipe
+    return replace(recipe, repairs=recipe.repairs + (
+        "converted the checkout with 2to3 as setup.py test did: its tests import it",))
 
 
 def _remaining(deadline: float) -> float:

@@ -10,6 +10,7 @@ from recipes.ci.fallback import fallback_recipe
 from recipes.planner import build, plan, run_tests
 from recipes.records import StageError
 from recipes.runners.diagnose import cause_of_test_failure
+from recipes.runners.installers import BuildOptions, uv_binary
 from tests.recipes.old_backend import OLD_BACKEND_PROJECT
 from tests.recipes.tiny_project import CACHE_CLIENT, TINY_PYPROJECT
 
@@ -202,3 +203,44 @@ def test_a_tox_environment_that_cannot_install_editable_installs_the_sdist(make_
     assert env.recipe.repairs[-1].startswith("installed the package from its sdist")
     outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
     assert outcome.ok and "2 passed" in outcome.output_tail, outcome.output_tail
+
+
+TWO_TO_THREE = {
+    # A 2014 setup.py whose package is Python 2, converted by 2to3 as it is built.
+    "setup.py": """
+        from setuptools import setup
+        setup(name="oldtwo", version="0.1", packages=["oldtwo"], use_2to3=True)
+    """,
+    "oldtwo/__init__.py": """
+        def shout(text):
+            \"\"\"Upper-case ``text``.\"\"\"
+            return unicode(text).upper()
+
+        def announce(text):
+            print "announcing", text
+    """,
+    "tests/test_oldtwo.py": """
+        import oldtwo
+
+        def test_shout():
+            assert oldtwo.shout("hi") == "HI"
+    """,
+}
+
+
+@pytest.mark.skipif(uv_binary() is None, reason="needs uv")
+def test_a_setup_py_using_2to3_is_built_with_the_setuptools_that_ran_it(make_project,
+                                                                         dirs) -> None:
+    # parse-type 0.3.4, patsy 0.1.0, pystache 0.5.4: "use_2to3 is invalid" on setuptools 58+.
+    work, log = dirs
+    project = make_project(TWO_TO_THREE)
+    recipe = fallback_recipe(project)
+    assert recipe is not None
+    env = build(recipe, project, work_dir=work, log_path=log, timeout=600,
+                options=BuildOptions(installer="uv"))
+    assert "use_2to3" in env.recipe.repairs[-2] and "2to3" in env.recipe.repairs[-1]
+    assert "-e" not in env.recipe.install
+    installed = (Path(env.site_packages) / "oldtwo" / "__init__.py").read_text()
+    assert 'print("announcing", text)' in installed and "str(text)" in installed
+    outcome = run_tests(env, project, extra_env={}, log_path=log, timeout=600)
+    assert outcome.ok and "1 passed" in outcome.output_tail, outcome.output_tail
