@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from recipes.ci.fallback import fallback_recipe
+from recipes.interpreters import discover
 from recipes.planner import build, plan, run_tests
 from recipes.records import StageError
 from recipes.runners.diagnose import cause_of_test_failure
@@ -102,11 +104,16 @@ def test_a_tox_environment_on_python_36_fails_its_build_at_once(make_project, di
         commands = python -m unittest discover -s tests
     """})
     recipes, _ = plan(project, log_path=log)
-    old = [r for r in recipes if r.kind == "tox" and r.python == "3.6"]
-    if not old:
+    # The planner runs py36 as the same environment on the oldest Python tox runs ...
+    [stand_in] = [r for r in recipes if r.kind == "tox" and r.job == "py36"]
+    assert (stand_in.python, stand_in.toxenv) == ("3.7", "py37")
+    # ... and a recipe that would still name 3.6 is refused by the build at once.
+    python36 = [i for i in discover() if i.version[:2] == (3, 6)]
+    if not python36:
         pytest.skip("no CPython 3.6 on this machine")
+    old = replace(stand_in, python="3.6", interpreter=python36[0].path, toxenv="py36")
     with pytest.raises(StageError) as caught:
-        build(old[0], project, work_dir=work, log_path=log, timeout=600)
+        build(old, project, work_dir=work, log_path=log, timeout=600)
     assert (caught.value.failure.stage, caught.value.failure.cause) == ("build", "venv_failed")
     assert "tox-uv" in caught.value.failure.message and not work.exists()
 
