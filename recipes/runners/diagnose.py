@@ -150,6 +150,25 @@ def plain_text(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+# How far back from a sign of Python 2 a doctest's name is looked for: its traceback's
+# ``File "<doctest ...>"`` line comes two lines before the SyntaxError.
+_DOCTEST_REACH = 300
+
+
+def _python2_code(text: str) -> bool:
+    """Whether a failed test run shows Python 2 code: a sign of it outside a doctest. A
+    docstring's old ``>>> print x`` in a Python 3 project (dynaconf 3.2.4) fails as a
+    doctest, and says nothing of the code."""
+    return any("<doctest " not in _around(text, found) for found in _PYTHON2.finditer(text))
+
+
+def _around(text: str, found: re.Match[str]) -> str:
+    """The text from ``_DOCTEST_REACH`` characters before a match to the end of its line
+    (doctest's ``UNEXPECTED EXCEPTION: SyntaxError(...)`` names the doctest after it)."""
+    end = text.find("\n", found.end())
+    return text[max(0, found.start() - _DOCTEST_REACH):end if end >= 0 else len(text)]
+
+
 def cause_of_build_failure(outcome: CommandOutcome) -> str:
     text = plain_text(outcome.output_tail).lower()
     if outcome.verdict in BOUND_CAUSES:
@@ -171,7 +190,7 @@ def cause_of_test_failure(outcome: CommandOutcome) -> str:
     text = plain_text(outcome.output_tail).lower()
     if outcome.verdict in BOUND_CAUSES:
         return BOUND_CAUSES[outcome.verdict]
-    if _PYTHON2.search(text):
+    if _python2_code(text):
         return "python2_only"
     if _RUNNER_TOO_NEW.search(text) or removed_apis(text):
         return "test_runner_incompatible"

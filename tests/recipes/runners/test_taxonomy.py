@@ -61,6 +61,12 @@ def test_build_failures_get_their_cause(output: str, cause: str) -> None:
 
 @pytest.mark.parametrize("output, cause", [
     ("E   ModuleNotFoundError: No module named 'urllib2'", "python2_only"),
+    # An old example in a docstring of a Python 3 project (dynaconf 3.2.4) is no Python 2.
+    ("726             >>> print settings.VALUE\nUNEXPECTED EXCEPTION: SyntaxError(\"Missing "
+     "parentheses in call to 'print'.\", ('<doctest dynaconf.base.Settings.fresh[1]>', 1))\n"
+     "Traceback (most recent call last):\n  File \"<doctest dynaconf.base.Settings.fresh[1]>"
+     "\", line 1\n    print settings.VALUE\nSyntaxError: Missing parentheses in call to "
+     "'print'. Did you mean print(...)?\n==== 7 failed, 1 passed in 0.98s ====", "tests_failed"),
     ("E   pytest.PytestRemovedIn10Warning: Passing a non-Collection iterable to "
      "parametrize is deprecated.", "test_runner_incompatible"),
     ("E   ModuleNotFoundError: No module named 'hypothesis'", "import_error_in_tests"),
