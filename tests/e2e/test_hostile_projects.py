@@ -166,3 +166,44 @@ def test_hostile_builds_and_tests_are_contained(backend: str, tmp_path: Path) ->
     # Its tests served on their own loopback, and its functions became problems.
     assert caller_repo["counts"]["tests_passed"] == 2
     assert {p["entry_point"] for p in problems} >= {"shout", "double"}
+
+
+# A use_2to3 project (built with the setuptools before 58, then its checkout converted
+# by ``python -m lib2to3`` in the sandbox) that ships its own ``lib2to3``: the working
+# directory comes first on sys.path, so that conversion runs the project's code.
+CONVERTER_FILES = {
+    "setup.py": 'from setuptools import setup\n'
+                'setup(name="converter", version="1.0", packages=["converter"], use_2to3=True)\n',
+    "converter/__init__.py": 'def half(n):\n    """Half of ``n``."""\n    return n / 2\n',
+    "lib2to3/__init__.py": "",
+    "lib2to3/__main__.py": '''\
+import os
+print("citrace-converter: the planted lib2to3 runs")
+for target in ("/tmp/citrace-pwned-{token}-2to3",
+               os.path.join(os.path.dirname(os.getcwd()), "citrace-pwned-2to3")):
+    try:
+        open(target, "w").write("owned")
+        print("citrace-converter: wrote", target)
+    except OSError as exc:
+        print("citrace-converter: refused", target, exc.strerror)
+''',
+    "tests/test_converter.py": "from converter import half\n\n\ndef test_half():\n"
+                               "    assert half(4) == 2\n",
+}
+
+
+def test_a_2to3_conversion_runs_the_projects_code_in_the_sandbox(backend: str,
+                                                                  tmp_path: Path) -> None:
+    token = secrets.token_hex(6)
+    project = write_project(tmp_path / "converter", {
+        name: text.replace("{token}", token) for name, text in CONVERTER_FILES.items()})
+    out = tmp_path / "out"
+    assert main(["mine", str(project), "-o", str(out), "--installer", "uv"]) == 0
+    [repo] = [json.loads(line) for line in (out / "repos.jsonl").open()]
+    log = (out / repo["log"]).read_text()
+    assert "citrace-converter: the planted lib2to3 runs" in log  # the attack did run ...
+    # ... and wrote nowhere outside: not beside the checkout, and /tmp was the sandbox's own.
+    assert "citrace-converter: refused" in log and "citrace-pwned-2to3 Permission" in log
+    assert not Path(f"/tmp/citrace-pwned-{token}-2to3").exists()
+    assert not (tmp_path / "citrace-pwned-2to3").exists()
+    assert repo["sandbox"] == backend
