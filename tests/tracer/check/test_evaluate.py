@@ -99,9 +99,10 @@ EVIL = {
 def test_each_sample_gets_its_verdict_and_no_one_fools_the_test() -> None:
     samples = [{"task_id": "toy/double", "completion": body} for body, _ in EVIL.values()]
     samples.append({"task_id": "toy/unknown", "completion": "    return 1\n"})
-    # 5 s: on a loaded 2-core machine, the sandboxed start of the memory hoarder alone took
-    # over 2 s, and it was reported as timed out before it could reach its memory bound.
-    evaluation = evaluate({"toy/double": DOUBLE}, samples, ks=(1,), workers=3, timeout=5.0)
+    # 15 s: on a loaded 2-core machine, the sandboxed start of the memory hoarder alone took
+    # over 2 s, and with 4 jobs beside it (a mining run) filling its memory took over 5 s:
+    # it was reported as timed out before it could reach its memory bound.
+    evaluation = evaluate({"toy/double": DOUBLE}, samples, ks=(1,), workers=3, timeout=15.0)
     verdicts = {name: r.verdict for name, r in zip(EVIL, evaluation.results, strict=False)}
     assert verdicts == {name: verdict for name, (_, verdict) in EVIL.items()}
     assert evaluation.results[-1].verdict == "error"
