@@ -10,6 +10,7 @@ marked in their meta, ``from_doctests``)."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 TEST_DIRS = ("tests", "test", "testing")
@@ -25,6 +26,10 @@ NOT_CODE = frozenset({
 CI_FILES = ("tox.ini", ".travis.yml", "setup.cfg", "pytest.ini", "Makefile")
 _DOCTEST_GLOB = re.compile(r"--doctest-glob[= ]+['\"]?([^'\"\s]+)")
 DOC_PLACES = ("README.rst", "README.md", "README.txt", "README", "docs", "doc")
+# ``unittest.main()`` at a test module's top level, outside ``if __name__ == "__main__":``
+# (column 0): importing the module runs its tests and exits, so no collector can load it.
+_MAIN_AT_IMPORT = re.compile(r"^(?:unittest\.)?main\(", re.M)
+_MAIN_IMPORTED = re.compile(r"^from unittest import .*\bmain\b", re.M)
 
 
 def further_commands(checkout: Path, pytest: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
@@ -47,6 +52,40 @@ def further_commands(checkout: Path, pytest: tuple[str, ...]) -> tuple[tuple[str
     if doctests:
         commands.append(doctests)
     return tuple(commands)
+
+
+def script_tests(checkout: Path) -> list[str]:
+    """Test modules written to be run as scripts: they call ``unittest.main()`` when
+    imported (ply 3.4's ``test/testlex.py``, toposort 1.5's ``test/test_toposort.py``).
+    pytest's collection of them dies in ``SystemExit`` and unittest discovery's nests a
+    second discovery inside the import; run as ``python file`` they run their tests.
+    Relative to the checkout, in a stable order."""
+    candidates = [checkout / name for name in TEST_FILES]
+    for folder in TEST_DIRS:
+        if (checkout / folder).is_dir():
+            candidates += sorted((checkout / folder).rglob("*test*.py"))
+    found = []
+    for path in candidates:
+        text = _read(path) if path.is_file() else ""
+        if _MAIN_AT_IMPORT.search(text) and (
+                "unittest.main(" in text or _MAIN_IMPORTED.search(text)):
+            found.append(str(path.relative_to(checkout)))
+    return found
+
+
+def run_with_scripts(pytest: tuple[str, ...], scripts: list[str]) -> tuple[str, ...]:
+    """One command that runs pytest over the other tests (told to ignore the scripts), then
+    each script with ``python``, from its own folder (they open their data files and put
+    ``..`` on ``sys.path`` relative to it). It fails when any part failed; pytest's status 5,
+    nothing collected, is no failure. The summaries of all parts are counted together."""
+    lines = ["status=0",
+             f"{shlex.join(pytest)}; code=$?; [ $code -eq 0 ] || [ $code -eq 5 ] || status=1"]
+    for script in scripts:
+        folder, _, name = script.rpartition("/")
+        lines.append(f"(cd {shlex.quote(folder or '.')} && {shlex.quote('{python}')}"
+                     f" {shlex.quote(name)}) || status=1")
+    lines.append("exit $status")
+    return ("sh", "-c", "\n".join(lines))
 
 
 def doctest_command(checkout: Path, pytest: tuple[str, ...]) -> tuple[str, ...] | None:

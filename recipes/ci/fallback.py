@@ -54,7 +54,12 @@ def fallback_recipe(checkout: Path) -> Recipe | None:
         # neither slows the traced run nor competes with the probe for the trace hooks.
         install.append("pytest-cov")
         pytest = (*PYTEST, "--no-cov")
-    commands = (pytest, UNITTEST, *discovery.further_commands(checkout, pytest))
+    scripts = discovery.script_tests(checkout)
+    first: tuple[tuple[str, ...], ...] = (pytest,)
+    if scripts:  # modules that run themselves when imported: pytest must leave them alone
+        pytest = (*pytest, *(f"--ignore={script}" for script in scripts))
+        first = (discovery.run_with_scripts(pytest, scripts),)
+    commands = (*first, UNITTEST, *discovery.further_commands(checkout, pytest))
     return Recipe(kind="fallback", source="fallback", job="pytest", python=chosen.short,
                   interpreter=chosen.path, install=tuple(install), commands=commands)
 

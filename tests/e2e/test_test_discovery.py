@@ -1,6 +1,7 @@
 """Projects whose tests the default discovery misses (issue 16, item 4): one with no test
 file but docstrings full of examples, one whose tests sit in ``tests/tests.py`` in a folder
-that is not a package. Both are mined through the fallback's further discovery."""
+that is not a package, one whose test module calls ``unittest.main()`` when imported (ply
+3.4, toposort 1.5). All are mined through the fallback."""
 
 from __future__ import annotations
 
@@ -48,6 +49,25 @@ class AreaTests(unittest.TestCase):
         self.assertEqual(area(4, 4), 16)
 """
 
+TALLY = 'def tally(words):\n    """How many times each word occurs."""\n    counts = {}\n' \
+    '    for word in words:\n        counts[word] = counts.get(word, 0) + 1\n    return counts\n'
+# Run as a script from its own folder: it reads its data file by a relative path, and
+# ``unittest.main()`` at the top level exits whoever imports it.
+TALLY_SCRIPT = """\
+import unittest
+
+from tally import tally
+
+
+class TallyTests(unittest.TestCase):
+    def test_words_of_the_data_file(self):
+        with open("words.txt") as data:
+            self.assertEqual(tally(data.read().split()), {"a": 2, "b": 1})
+
+unittest.main()
+"""
+TALLY_PYTEST = "from tally import tally\n\n\ndef test_empty():\n    assert tally([]) == {}\n"
+
 
 @pytest.mark.slow
 def test_doctests_and_a_tests_folder_that_is_no_package_are_found(tmp_path: Path) -> None:
@@ -57,12 +77,16 @@ def test_doctests_and_a_tests_folder_that_is_no_package_are_found(tmp_path: Path
     shapes = write_project(tmp_path / "shapes", {
         "pyproject.toml": pyproject("shapes", modules=("shapes",)),
         "shapes.py": SHAPES, "tests/tests.py": SHAPES_TESTS})
+    tally = write_project(tmp_path / "tally", {
+        "pyproject.toml": pyproject("tally", modules=("tally",)), "tally.py": TALLY,
+        "test/testtally.py": TALLY_SCRIPT, "test/words.txt": "a b a\n",
+        "test/test_empty.py": TALLY_PYTEST})
     out = tmp_path / "out"
-    assert main(["mine", str(calc), str(shapes), "-o", str(out)]) == 0
+    assert main(["mine", str(calc), str(shapes), str(tally), "-o", str(out)]) == 0
     repos = {Path(r["spec"]).name: r for r in map(json.loads, (out / "repos.jsonl").open())}
     problems = {p["entry_point"]: p for p in map(json.loads, (out / "problems.jsonl").open())}
     log = (out / "logs").read_text() if (out / "logs").is_file() else ""
-    for name in ("calc", "shapes"):
+    for name in ("calc", "shapes", "tally"):
         assert repos[name]["status"] == "ok", (repos[name], log)
         assert repos[name]["recipe"] == "fallback:pytest"
     # The doctests ran (three examples in two doctests) and their calls became problems,
@@ -76,3 +100,6 @@ def test_doctests_and_a_tests_folder_that_is_no_package_are_found(tmp_path: Path
     assert problems["area"]["meta"]["from_doctests"] is False
     assert problems["area"]["meta"]["tests"] == [
         "tests/tests.py::AreaTests::test_rectangle", "tests/tests.py::AreaTests::test_square"]
+    # The script ran from its folder, and pytest ran the other module beside it.
+    assert repos["tally"]["counts"]["tests_passed"] == 2
+    assert problems["tally"]["meta"]["from_doctests"] is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,36 @@ def test_the_wider_pattern_is_one_word_for_the_pytest_of_2017(make_project,
     command = [str(venv / "bin/python") if word == "{python}" else word for word in wider]
     run = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout + run.stderr
+
+
+def test_test_modules_that_run_themselves_on_import_are_run_as_scripts(make_project) -> None:
+    project = make_project({
+        "setup.py": "", "pkg/__init__.py": "",
+        "test/testlex.py": "import unittest\nunittest.main()\n",
+        "test/sub/test_deep.py": "from unittest import TestCase, main\nmain()\n",
+        "test/test_guarded.py": "import unittest\nif __name__ == '__main__':\n    unittest.main()\n",
+        "test/test_other_main.py": "def main():\n    pass\nmain()\n",
+    })
+    assert discovery.script_tests(project) == ["test/sub/test_deep.py", "test/testlex.py"]
+    recipe = fallback_recipe(project)
+    assert recipe is not None
+    ignoring = (*PYTEST, "--ignore=test/sub/test_deep.py", "--ignore=test/testlex.py")
+    assert recipe.commands[0] == discovery.run_with_scripts(ignoring, discovery.script_tests(project))
+    assert recipe.commands[2] == (*ignoring, "--override-ini=python_files=*test*.py", "test")
+
+
+def test_the_scripts_command_fails_when_a_part_fails_and_not_when_pytest_finds_nothing(
+        tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "good.py").write_text("print('Ran 1 test')\n")
+    (tmp_path / "t" / "bad.py").write_text("import sys\nsys.exit(1)\n")
+    nothing = ("{python}", "-c", "import sys; sys.exit(5)")
+
+    def run(scripts: list[str]) -> subprocess.CompletedProcess:
+        command = discovery.run_with_scripts(nothing, scripts)
+        argv = [part.replace("{python}", sys.executable) for part in command]
+        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    good = run(["t/good.py"])
+    assert good.returncode == 0 and "Ran 1 test" in good.stdout
+    assert run(["t/good.py", "t/bad.py"]).returncode == 1
