@@ -63,7 +63,8 @@ def test_a_project_with_no_module_of_its_own_has_no_doctest_command(make_project
                     reason="needs uv and CPython 3.6")
 def test_the_wider_pattern_is_one_word_for_the_pytest_of_2017(make_project,
                                                               tmp_path: Path) -> None:
-    # ply 3.4 on 3.6 gets pytest 3.1 (as of 2017): there ``-o`` took every later word as an override.
+    # ply 3.4 on 3.6 gets pytest 3.1 (as of 2017): there ``-o`` took every later word as an
+    # override.
     project = make_project({"setup.py": "", "test/tests.py": "def test_one():\n    pass\n"})
     [python36] = [i.path for i in discover() if i.version[:2] == (3, 6)]
     venv = tmp_path / "venv"
@@ -82,14 +83,16 @@ def test_test_modules_that_run_themselves_on_import_are_run_as_scripts(make_proj
         "setup.py": "", "pkg/__init__.py": "",
         "test/testlex.py": "import unittest\nunittest.main()\n",
         "test/sub/test_deep.py": "from unittest import TestCase, main\nmain()\n",
-        "test/test_guarded.py": "import unittest\nif __name__ == '__main__':\n    unittest.main()\n",
+        "test/test_guarded.py":
+            "import unittest\nif __name__ == '__main__':\n    unittest.main()\n",
         "test/test_other_main.py": "def main():\n    pass\nmain()\n",
     })
     assert discovery.script_tests(project) == ["test/sub/test_deep.py", "test/testlex.py"]
     recipe = fallback_recipe(project)
     assert recipe is not None
     ignoring = (*PYTEST, "--ignore=test/sub/test_deep.py", "--ignore=test/testlex.py")
-    assert recipe.commands[0] == discovery.run_with_scripts(ignoring, discovery.script_tests(project))
+    scripts = discovery.script_tests(project)
+    assert recipe.commands[0] == discovery.run_with_scripts(ignoring, scripts)
     assert recipe.commands[2] == (*ignoring, "--override-ini=python_files=*test*.py", "test")
 
 
