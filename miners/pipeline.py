@@ -29,7 +29,7 @@ from recipes.records import (
     StageError,
     cpu_seconds,
 )
-from recipes.runners import eras, installers
+from recipes.runners import addopts, eras, installers
 from recipes.runners.diagnose import (
     BOUND_CAUSES,
     SuiteCounts,
@@ -307,13 +307,27 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
         # ``work`` is citrace's: the tests cannot replace these directories by links.
         trace_dir, outcome, output = _run_suite(env, source, work / "traces", trace_roots,
                                                 modules, log_path, settings)
+        extra: dict[str, str] = {}
+        dropped = _refused_options(outcome, output, source)
+        if dropped is not None:  # addopts name a plugin that is gone: run again without them
+            extra = dropped.environment
+            note = (f"ran the tests again without the pytest options no installed plugin "
+                    f"knows, from {dropped.config}'s addopts: {' '.join(dropped.options)}")
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"\n[citrace: {note}]\n")
+            env = _repaired(env, note)
+            progress.recipe = env.recipe
+            trace_dir, outcome, output = _run_suite(env, source, work / "traces-addopts",
+                                                    trace_roots, modules, log_path, settings,
+                                                    extra=extra)
         counts = suite_counts(output)
         older = _older_pytest(env, source, outcome, output, log_path, settings, progress)
         if older is not None:  # the suite needs a pytest from before a removal: run it again
             env = older
             progress.recipe = older.recipe
             trace_dir, outcome, output = _run_suite(env, source, work / "traces-older-pytest",
-                                                    trace_roots, modules, log_path, settings)
+                                                    trace_roots, modules, log_path, settings,
+                                                    extra=extra)
             counts = suite_counts(output)
         if counts is not None:
             progress.counts["tests_passed"] = counts.passed
@@ -338,18 +352,32 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
 
 def _run_suite(env: Env, source: Path, trace_dir: Path, trace_roots: list[Path],
                modules: Collection[str], log_path: Path, settings: Settings,
-               ) -> tuple[Path, CommandOutcome, str]:
+               extra: dict[str, str] | None = None) -> tuple[Path, CommandOutcome, str]:
     """Run the tests traced into ``trace_dir`` (made here); it, the outcome, and the whole
-    output the run added to the log."""
+    output the run added to the log. ``extra``: more variables for the tests."""
     trace_dir.mkdir(parents=True)
     config = inject.ProbeConfig(out_dir=str(trace_dir), roots=tuple(str(r) for r in trace_roots),
                                 test_time_limit=settings.test_time_limit,
                                 modules=tuple(sorted(modules)))
     log_start = log_path.stat().st_size if log_path.exists() else 0
-    outcome = planner.run_tests(env, source, extra_env=inject.probe_environment(config),
+    outcome = planner.run_tests(env, source,
+                                extra_env={**inject.probe_environment(config), **(extra or {})},
                                 log_path=log_path, timeout=settings.test_timeout,
                                 writable=(trace_dir,), sandbox=_watched(settings, trace_dir))
     return trace_dir, outcome, _log_since(log_path, log_start)
+
+
+def _refused_options(outcome: CommandOutcome, output: str,
+                     source: Path) -> addopts.Dropped | None:
+    """For a run pytest refused to start because its configuration's ``addopts`` name
+    options of plugins that are gone: those options left out (``recipes.runners.addopts``)."""
+    if outcome.verdict != "failed":
+        return None
+    return addopts.drop_unknown(output, source)
+
+
+def _repaired(env: Env, note: str) -> Env:
+    return replace(env, recipe=replace(env.recipe, repairs=env.recipe.repairs + (note,)))
 
 
 def _older_pytest(env: Env, source: Path, outcome: CommandOutcome, output: str,

@@ -26,8 +26,9 @@ REQUIREMENT_FILES = (
     "requirements-dev.txt", "dev-requirements.txt", "requirements/dev.txt",
 )
 # One module that fails to import (a nose-era test file) must not stop the whole session:
-# the other modules' tests still run and are counted (tabulate 0.8.7).
-PYTEST = ("{python}", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+# the other modules' tests still run and are counted (tabulate 0.8.7). No ``-q``: with a
+# project's own ``addopts = -q`` it makes ``-qq``, which prints no summary to count.
+PYTEST = ("{python}", "-m", "pytest", "-p", "no:cacheprovider",
           "--continue-on-collection-errors")
 # pytest's configuration files, where ``addopts = --cov ...`` may wait for pytest-cov.
 PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")

@@ -18,7 +18,7 @@ from pathlib import Path
 from recipes import interpreters
 from recipes.ci.tox import python_factor, reads_ini, spelled_for
 from recipes.records import CommandOutcome, Env, Recipe, StageError
-from recipes.runners import envs, installers, tox_installs
+from recipes.runners import addopts, envs, installers, tox_installs
 from recipes.runners.diagnose import cause_of_build_failure, failure_line
 from recipes.runners.installers import BuildOptions
 from recipes.sandbox import (
@@ -40,7 +40,8 @@ def _tox_argv(recipe: Recipe, work_dir: Path, installer: str, *extra: str,
               checkout: Path) -> list[str]:
     argv = [sys.executable, "-m", "tox", *installers.tox_arguments(installer), "-e",
             recipe.toxenv, "--workdir", str(work_dir),
-            "-x", f"testenv.pass_env+={PASSED_TO_TESTS}"]
+            "-x", f"testenv.pass_env+={PASSED_TO_TESTS}",
+            "-x", f"testenv.pass_env+={addopts.VARIABLE}"]
     _, version = python_factor(recipe.toxenv)
     if version is None:
         # An environment that names no version (`unit`, or the generic `py`, `py3`) would
