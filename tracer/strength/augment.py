@@ -11,15 +11,17 @@ item; dicts: empty, one item, the first value changed). The literals are the cal
 and, for a method, the values of its instance's recorded fields. Calls that take one
 argument from another recorded call of the same shape are derived too, and so are calls
 with an argument set to a constant the canonical body names, or one next to it (its
-branches turn on them: ``if n < 17``), and an empty list given an item. What is not a plain
-literal (objects, markers) stays as recorded.
+branches turn on them: ``if n < 17``), and an empty list given an item; and calls passing
+a parameter that no recorded call passed, with another value than its default (the options
+no test tried: ``binary=True``). What is not a plain literal (objects, markers) stays as
+recorded.
 
 The canonical solution answers them: every derived call runs in the checker, in the sandbox,
 at the traced Python, in batches, twice; a call is kept only when it returned in both runs
 the same plain value (one with a Python source: ``replay.source``), or raised the same
 exception (asserted as a recorded raise is: ``_raised(lambda: ...) == 'ValueError'``), so
-an augmented assert says what the project's own code does. Whether it is *worth* keeping is the selection's
-call (``select``).
+an augmented assert says what the project's own code does. Whether it is *worth* keeping is
+the selection's call (``select``).
 """
 
 from __future__ import annotations
@@ -123,15 +125,18 @@ class Augmented:
 
 
 def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS,
-                  tried: Collection[Derived] = (), solution: str = "") -> list[Derived]:
+                  tried: Collection[Derived] = (), solution: str = "",
+                  prompt: str = "") -> list[Derived]:
     """New calls from those the blocks assert on, most varied first: one per (recorded
     call, argument) in turn, then the next variant of each; none of ``tried``. The
     constants of ``solution`` (the canonical body) are variants too: its branches turn on
-    them (``if n < 17``, ``text.startswith('#')``)."""
+    them (``if n < 17``, ``text.startswith('#')``). With the ``prompt``, the parameters
+    with defaults that no recorded call passed are given other values (``_with_defaults``)."""
     recorded = [site for site in map(_Site.of, blocks) if site is not None]
     seen = {site.derived().block("0") for site in recorded} | {d.block("0") for d in tried}
     constants = body_constants(solution)
-    streams = [iter(site.variants(constants)) for site in recorded]
+    streams = [iter(_with_defaults(recorded, signature_of(prompt), constants))]
+    streams += [iter(site.variants(constants)) for site in recorded]
     streams.append(iter(_recombined(recorded)))
     found: list[Derived] = []
     while streams and len(found) < limit:
@@ -266,6 +271,20 @@ class _Site:
             setup += (shown(self.action),)
         return Derived(setup, shown(self.expression), acts=self.action is not None)
 
+    def call(self) -> ast.Call | None:
+        return self.action or _called(self.expression)
+
+    def with_keyword(self, name: str, text: str) -> Derived:
+        """This call with one more keyword argument, ``name=text``."""
+        action, expression = copy.deepcopy(self.action), copy.deepcopy(self.expression)
+        call = action or _called(expression)
+        assert call is not None
+        call.keywords.append(ast.keyword(arg=name, value=ast.parse(text, mode="eval").body))
+        setup = tuple(ast.unparse(statement) for statement in self.setup)
+        if action is not None:
+            setup += (ast.unparse(action),)
+        return Derived(setup, ast.unparse(expression), acts=action is not None)
+
     def variants(self, constants: Sequence[Any] = ()) -> Iterator[Derived]:
         """One slot changed, slot by slot, variant by variant; ``constants``: values of the
         function's own a slot of their type may take."""
@@ -343,6 +362,94 @@ def _instance_state(setup: Sequence[ast.stmt]) -> ast.Dict | None:
                 and isinstance(value.args[1], ast.Dict)):
             return value.args[1]
     return None
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The function a problem asks for, as its prompt declares it: the parameters a call
+    passes by position (after ``self`` or ``cls``), and the defaults of those that have one
+    (positional or keyword-only)."""
+
+    name: str
+    method: bool  # called as ``obj.name(...)``; else as ``candidate(...)``
+    positional: tuple[str, ...]
+    defaults: tuple[tuple[str, ast.expr], ...]
+
+
+def signature_of(prompt: str) -> Signature | None:
+    """The signature of the prompt's last definition: a function, or the last method of a
+    class (a method problem's prompt is its class, the method last); None when there is
+    none, or it takes ``*args`` or ``**kwargs`` (a default could be passed through them)."""
+    try:
+        tree = ast.parse(prompt)
+    except (SyntaxError, ValueError):
+        return None
+    last = tree.body[-1] if tree.body else None
+    method = isinstance(last, ast.ClassDef)
+    if isinstance(last, ast.ClassDef):
+        methods = [n for n in last.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        last = methods[-1] if methods else None
+    if not isinstance(last, ast.FunctionDef):
+        return None
+    arguments = last.args
+    if arguments.vararg is not None or arguments.kwarg is not None:
+        return None
+    ordered = [*arguments.posonlyargs, *arguments.args]
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod"
+                 for d in last.decorator_list)
+    if method and not static:
+        ordered = ordered[1:]  # self or cls
+    names = tuple(a.arg for a in ordered)
+    defaults = list(zip(names[len(names) - len(arguments.defaults):], arguments.defaults,
+                        strict=True)) if arguments.defaults else []
+    defaults += [(a.arg, d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults,
+                                            strict=True) if d is not None]
+    return Signature(last.name, method, names, tuple(defaults))
+
+
+def _with_defaults(sites: Sequence[_Site], signature: Signature | None,
+                   constants: Sequence[Any], per_parameter: int = 4) -> Iterator[Derived]:
+    """Calls passing a parameter no recorded call passed, with a value other than its
+    default: the branches on options (``binary=False``, ``strict=None``) that the recorded
+    calls never took. The value varies the default by its type (a flag flipped); for a
+    default of None, the constants the body names and True. On the first two recorded
+    calls of the function, parameter by parameter, variant by variant."""
+    if signature is None or not signature.defaults:
+        return
+    calls = []
+    for site in sites:
+        call = site.call()
+        if call is None or any(isinstance(a, ast.Starred) for a in call.args) or any(
+                k.arg is None for k in call.keywords) or not _calls(call, signature):
+            continue
+        calls.append(site)
+    options = []
+    for name, default in signature.defaults:
+        if isinstance(default, ast.Constant) and default.value is None:
+            values = [source(c) for c in [*constants, True]]
+            texts = [t for t in dict.fromkeys(values) if t is not None]
+        else:
+            texts = list(_value_variants(default, constants))
+        options.append((name, texts[:per_parameter]))
+    for level in range(per_parameter):
+        for name, texts in options:
+            if level >= len(texts):
+                continue
+            for site in calls[:2]:
+                call = site.call()
+                assert call is not None
+                passed = {k.arg for k in call.keywords} | set(
+                    signature.positional[:len(call.args)])
+                if name not in passed:
+                    yield site.with_keyword(name, texts[level])
+
+
+def _calls(call: ast.Call, signature: Signature) -> bool:
+    """Whether ``call`` calls the function ``signature`` declares."""
+    if signature.method:
+        return (isinstance(call.func, ast.Attribute) and call.func.attr == signature.name
+                and isinstance(call.func.value, ast.Name) and call.func.value.id == OBJECT_NAME)
+    return isinstance(call.func, ast.Name) and call.func.id == "candidate"
 
 
 def _recombined(sites: Sequence[_Site]) -> Iterator[Derived]:

@@ -89,13 +89,13 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
     extra: list[str] = []
     if augment_inputs:
         tried = derived_calls([b for b, r in zip(blocks, returns, strict=True) if r],
-                              solution=canonical)
+                              solution=canonical, prompt=prompt)
         extra = answered(tried, set(blocks))
     pool = [*blocks, *extra]
     matrix = matrix_of(pool, completions)
     survivors = [m for m, found in enumerate(matrix) if found.determined and not found.known]
     if augment_inputs and extra and survivors:
-        again = derived_calls(extra, tried=tried, solution=canonical)
+        again = derived_calls(extra, tried=tried, solution=canonical, prompt=prompt)
         tried += again
         more = answered(again, set(pool))
         if more:

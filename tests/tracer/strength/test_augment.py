@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 
 from tracer.check.run import run_check
 from tracer.emit import check_helpers
-from tracer.strength.augment import Derived, augment, body_constants, derived_calls
+from tracer.strength.augment import (
+    Derived,
+    augment,
+    body_constants,
+    derived_calls,
+    signature_of,
+)
 
 PROMPT = 'def shout(word, times=1):\n    """The word in capitals, repeated."""\n'
 SOLUTION = "    return word.upper() * times\n"
@@ -144,3 +151,41 @@ def test_the_constants_of_the_body_and_their_neighbours_are_variants_of_their_ty
         limit=500, solution=solution)}
     assert {"candidate(17, '')", "candidate(16, '')", "candidate(18, '')",
             "candidate(40, '#')", "candidate(4, [17])", "candidate(4, [17, 17])"} <= expressions
+
+
+def test_a_parameter_no_recorded_call_passed_is_given_another_value_than_its_default() -> None:
+    prompt = ('def size(n, binary=False, *, unit="B", sep=None):\n'
+              '    """n bytes as text."""\n')
+    blocks = ["    assert candidate(10) == '10 B'\n",
+              "    assert candidate(2048, True) == '2.0 KiB'\n"]
+    calls = [d.expression for d in derived_calls(blocks, prompt=prompt, solution="    sep = '-'\n")]
+    # binary flipped where the call left it out; unit varied as a string; sep, whose
+    # default is None, given the body's constants.
+    assert "candidate(10, binary=True)" in calls
+    assert "candidate(10, unit='')" in calls and "candidate(2048, True, unit='')" in calls
+    assert "candidate(10, sep='-')" in calls
+    assert not any("binary=" in c for c in calls if c.startswith("candidate(2048, True"))
+
+
+def test_the_signature_is_the_prompts_function_or_its_classs_last_method() -> None:
+    function = signature_of('def f(a, b=2, *, c=3):\n    """Doc."""\n')
+    assert function is not None and not function.method
+    assert function.positional == ("a", "b")
+    assert [(n, ast.unparse(d)) for n, d in function.defaults] == [("b", "2"), ("c", "3")]
+    method = signature_of('class K:\n    def other(self):\n        pass\n\n'
+                          '    def m(self, x, strict=False):\n        """Doc."""\n')
+    assert method is not None and method.method and method.name == "m"
+    assert method.positional == ("x", "strict")
+    static = signature_of('class K:\n    @staticmethod\n    def m(x, y=1):\n        """D."""\n')
+    assert static is not None and static.positional == ("x", "y")
+    assert signature_of('def f(a, **options):\n    """Doc."""\n') is None
+    assert signature_of("not python (") is None
+
+
+def test_a_method_call_gets_its_option_too() -> None:
+    prompt = ('class Box:\n    def fill(self, item, twice=False):\n'
+              '        """Put item in the box."""\n')
+    block = ("    obj = _citrace_object(candidate, {'items': []})\n"
+             "    assert obj.fill(1) == [1]\n")
+    calls = [d.expression for d in derived_calls([block], prompt=prompt)]
+    assert "obj.fill(1, twice=True)" in calls

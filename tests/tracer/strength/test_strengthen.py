@@ -138,6 +138,18 @@ def test_the_boundary_a_body_names_is_tried_where_no_recorded_call_came_near(tmp
     assert kept.mutation.score == 1.0, kept.mutation.survivors
 
 
+def test_an_option_no_recorded_call_passed_is_tried(tmp_path) -> None:
+    prompt = 'def label(n, loud=False):\n    """n as a word; in capitals when loud."""\n'
+    body = ("    word = 'one' if n == 1 else 'many'\n"
+            "    if loud:\n        return word.upper()\n    return word\n")
+    blocks = ["assert candidate(1) == 'one'", "assert candidate(5) == 'many'"]
+    kept = validate_candidate(structured(prompt, body, blocks), python=PYTHON,
+                              work_dir=tmp_path).candidate
+    assert kept is not None and kept.mutation is not None
+    assert any("loud=True" in block for block in kept.blocks), kept.blocks
+    assert kept.mutation.score == 1.0, kept.mutation.survivors
+
+
 def test_a_problem_whose_canonical_fails_as_one_program_is_dropped(tmp_path) -> None:
     # toolz 0.10.0's partition: a default compared with `is`. The checker passes the test's
     # '__none__' to the completion as a new string; in one program it is the interned one.
