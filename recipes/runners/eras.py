@@ -1,4 +1,5 @@
-"""The pytest of a suite's era: what newer pytest removed, and a second run with an older one.
+"""The pytest of a suite's era: what newer pytest removed, and a second run with an older one
+(or with a newer one, when the suite's own pytest is too old for the Python it runs on).
 
 A suite written for the pytest of its day may call what a later pytest removed (a
 ``conftest.py`` hook taking ``py.path`` arguments, ``request.cached_setup``, ``msg=`` to
@@ -73,6 +74,27 @@ RUNS_UP_TO = {"8": (3, 13), "7": (3, 12), "6": (3, 9), "5": (3, 9), "4": (3, 7)}
 CHECKED_UP_TO = (3, 14)
 
 
+# A pytest older than the Python it runs on fails in its own code, whatever the tests are:
+# PEP 479 turned the ``raise StopIteration`` in pytest 2.x's hook wrappers into an error
+# on 3.7 (hyperlink 17.3.1 pins pytest 2.9.2; its tox py34 runs on 3.7, the oldest tox runs).
+# Told by its traceback inside pytest or pluggy.
+TOO_OLD = re.compile(r"(?:_pytest|pluggy)[^\n]*\n(?:[^\n]*\n){0,3}?\S*\s*runtimeerror: "
+                     r"generator raised stopiteration")
+# The pytest that replaces it: a line that runs on that Python, resolved as of the line's
+# last release, not the project's date (the pytest of that date is the one that failed).
+# A range, not a version: uv as of 2020 resolves no pytest 3.6-5.2, whose atomicwrites was
+# uploaded again in 2022, and settles on 3.5.1 (which runs on 3.7 to 3.9, measured here).
+PYTEST_FOR = {
+    (3, 7): ("pytest>=3.5,<5", "2020-06-06T00:00:00Z"),
+    (3, 8): ("pytest>=3.5,<5", "2020-06-06T00:00:00Z"),
+    (3, 9): ("pytest>=3.5,<5", "2020-06-06T00:00:00Z"),
+    (3, 10): ("pytest>=6.2,<7", "2021-08-30T00:00:00Z"),
+    (3, 11): ("pytest>=6.2,<7", "2021-08-30T00:00:00Z"),
+    (3, 12): ("pytest>=6.2,<7", "2021-08-30T00:00:00Z"),
+    (3, 13): ("pytest>=7.4,<8", "2024-01-01T00:00:00Z"),
+}
+
+
 def removed_apis(output: str) -> list[Removal]:
     """The removed APIs a test run's output shows the suite used, newest removal first."""
     text = output.lower()
@@ -89,7 +111,7 @@ def pin_for(output: str, python: str) -> tuple[str, str] | None:
     on that Python."""
     found = removed_apis(output)
     if not found:
-        return None
+        return _runs_here(output, python)
     oldest = min(found, key=lambda removal: _key(removal.removed_in))
     version = interpreters.parse_version(python)
     newest_python = RUNS_UP_TO.get(oldest.removed_in, CHECKED_UP_TO)
@@ -97,6 +119,17 @@ def pin_for(output: str, python: str) -> tuple[str, str] | None:
         return None
     why = f"the tests use {oldest.what}, which pytest {oldest.removed_in} removed"
     return f"pytest<{oldest.removed_in}", why
+
+
+def _runs_here(output: str, python: str) -> tuple[str, str] | None:
+    """(``pytest<N``, why) when the output shows a pytest too old for Python ``python``
+    failing in its own code; None otherwise."""
+    version = interpreters.parse_version(python)
+    newer = PYTEST_FOR.get(version[:2]) if version is not None else None
+    if version is None or newer is None or not TOO_OLD.search(output.lower()):
+        return None
+    return (newer[0],
+            f"the tests' pytest is older than Python {version[0]}.{version[1]} and fails there")
 
 
 def older_pytest(env: Env, checkout: Path, output: str, *, log_path: Path, timeout: float,
@@ -109,7 +142,11 @@ def older_pytest(env: Env, checkout: Path, output: str, *, log_path: Path, timeo
     if pin is None or env.recipe.test_runner_pin:
         return None  # one retry per environment
     requirement, why = pin
-    attempt = Attempt(env.recipe.installer or installers.PIP, env.recipe.as_of)
+    as_of = env.recipe.as_of
+    settled = {pin: date for pin, date in PYTEST_FOR.values()}
+    if requirement in settled:  # a pytest too old for this Python: the one that runs there
+        as_of = max(as_of, settled[requirement])
+    attempt = Attempt(env.recipe.installer or installers.PIP, as_of)
     work_dir = Path(env.work_dir)
     policy = build_policy(project_dirs(checkout, work_dir),
                           readable=interpreter_roots(env.recipe.interpreter),

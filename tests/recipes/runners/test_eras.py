@@ -19,6 +19,12 @@ Argument(s) {'path'} are declared in the hookimpl but can not be found in the ho
 DIRECT = ("E   Failed: Direct construction of YamlFile has been deprecated, please use "
           "YamlFile.from_parent.\n")
 SKIP_MSG = "E   TypeError: skip() got an unexpected keyword argument 'msg'\n"
+# pytest 2.9.2 on 3.7 (hyperlink 17.3.1): its own hook wrapper's StopIteration, under PEP 479.
+TOO_OLD = """\
+../env0/py37/lib/python3.7/site-packages/_pytest/vendored_packages/pluggy.py:249: in _wrapped_call
+    wrap_controller.send(call_outcome)
+E   RuntimeError: generator raised StopIteration
+"""
 
 
 def test_the_removal_is_read_from_the_output() -> None:
@@ -53,3 +59,14 @@ def test_a_removed_api_is_an_incompatible_test_runner() -> None:
     outcome = CommandOutcome(argv=("pytest",), exit_code=1, duration=1.0,
                              output_tail=HOOK_REFUSED)
     assert cause_of_test_failure(outcome) == "test_runner_incompatible"
+
+
+def test_a_pytest_too_old_for_its_python_is_replaced_by_one_that_runs_there() -> None:
+    assert pin_for(TOO_OLD, "3.7.16") == (
+        "pytest>=3.5,<5", "the tests' pytest is older than Python 3.7 and fails there")
+    assert pin_for(TOO_OLD, "3.11.7")[0] == "pytest>=6.2,<7"  # type: ignore[index]
+    assert pin_for(TOO_OLD, "3.6.15") is None  # nothing newer runs there: 3.6 is no cause
+    # The project's own generator, not pytest's: no pin.
+    own = ("mypkg/walk.py:12: in walk\n    yield next(it)\n"
+           "E   RuntimeError: generator raised StopIteration\n")
+    assert pin_for(own, "3.7.16") is None
