@@ -29,7 +29,7 @@ from recipes.records import (
     StageError,
     cpu_seconds,
 )
-from recipes.runners import addopts, eras, installers
+from recipes.runners import addopts, eras, installers, missing
 from recipes.runners.diagnose import (
     BOUND_CAUSES,
     SuiteCounts,
@@ -329,6 +329,19 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
                                                     trace_roots, modules, log_path, settings,
                                                     extra=extra)
             counts = suite_counts(output)
+        installed: set[str] = set()
+        for round_ in range(missing.ROUNDS):  # one missing module can hide the next
+            completed = _missing_installed(env, source, outcome, output,
+                                           packages | modules | installed, log_path, settings,
+                                           progress, installed)
+            if completed is None:
+                break
+            env = completed  # the tests import what nobody declared: run them again
+            progress.recipe = completed.recipe
+            trace_dir, outcome, output = _run_suite(
+                env, source, work / f"traces-completed-{round_}", trace_roots, modules,
+                log_path, settings, extra=extra)
+            counts = suite_counts(output)
         if counts is not None:
             progress.counts["tests_passed"] = counts.passed
             progress.counts["tests_failed"] = counts.failed + counts.errors
@@ -391,6 +404,25 @@ def _older_pytest(env: Env, source: Path, outcome: CommandOutcome, output: str,
     return eras.older_pytest(env, source, output, log_path=log_path,
                              timeout=settings.build_timeout,
                              options=_build_options(settings, progress))
+
+
+def _missing_installed(env: Env, source: Path, outcome: CommandOutcome, output: str,
+                       skip: frozenset[str] | set[str], log_path: Path, settings: Settings,
+                       progress: _Progress, installed: set[str]) -> Env | None:
+    """For a run that failed, and would not be kept, because test modules import what is not
+    installed (``mock``, ``nose``): the environment with it installed
+    (``recipes.runners.missing``; ``installed`` gains the modules). The install may use the
+    network, as builds do. ``skip``: the project's own modules, and those installed before."""
+    counts = suite_counts(output)
+    if outcome.verdict != "failed" or (counts is not None and counts.mostly_passed):
+        return None
+    names = missing.missing_modules(output, {*skip, "tests", "test", "testing", "conftest"})
+    if not names:
+        return None
+    installed.update(names)
+    return missing.with_missing_installed(env, source, names, log_path=log_path,
+                                          timeout=settings.build_timeout,
+                                          options=_build_options(settings, progress))
 
 
 def _refuse_a_run_of_no_test(counts: SuiteCounts | None, *, traced: bool) -> None:
