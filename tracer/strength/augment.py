@@ -43,6 +43,8 @@ MAX_CALLS = 60  # derived calls tried per problem
 NESTED_VARIANTS = 3  # variants of a container's first or last item
 MAX_CONSTANTS = 24  # constants taken from a canonical body
 MAX_CONSTANT_VARIANTS = 8  # of them tried in one argument
+CONSTANT_TURNS = 3  # derived calls at the body's constants, per round of the other kinds
+CONSTANT_SITES = 3  # recorded calls given each constant
 BATCH = 10  # calls per check: one output line each, well under the output's line size
 MAX_VALUE_BYTES = 2048  # a longer result makes no example worth reading
 RUNS = 2
@@ -136,6 +138,11 @@ def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS,
     seen = {site.derived().block("0") for site in recorded} | {d.block("0") for d in tried}
     constants = body_constants(solution)
     streams = [iter(_with_defaults(recorded, signature_of(prompt), constants))]
+    # The body's constants, argument by argument on the first few calls, get several turns
+    # a round: the comparisons and constants they reach (``n < base``: n = base) are where
+    # most mutants outlive the recorded calls, and each call's own variants reach them last.
+    boundaries = iter(_at_constants(recorded, constants))
+    streams += [boundaries] * CONSTANT_TURNS
     streams += [iter(site.variants(constants)) for site in recorded]
     streams.append(iter(_recombined(recorded)))
     found: list[Derived] = []
@@ -442,6 +449,39 @@ def _with_defaults(sites: Sequence[_Site], signature: Signature | None,
                     signature.positional[:len(call.args)])
                 if name not in passed:
                     yield site.with_keyword(name, texts[level])
+
+
+def _at_constants(sites: Sequence[_Site], constants: Sequence[Any]) -> Iterator[Derived]:
+    """Calls with one argument (or field) set to a constant of the body of its type, constant
+    by constant (the body names its outer ones first), on the first ``CONSTANT_SITES``
+    recorded calls that have a slot of that type and whose other arguments differ (so the
+    constant meets each of the options the recorded calls pass)."""
+    made: set[str] = set()
+    for constant in constants:
+        text = source(constant)
+        if text is None:
+            continue
+        given = 0
+        for site in sites:
+            if given >= CONSTANT_SITES:
+                break
+            new = False
+            for slot, node in enumerate(site.slots()):
+                if _literal_type(node) is not type(constant):
+                    continue
+                derived = site.derived(slot, text)
+                if derived.block("0") not in made:
+                    made.add(derived.block("0"))
+                    new = True
+                    yield derived
+            given += new
+
+
+def _literal_type(node: ast.expr) -> type | None:
+    try:
+        return type(ast.literal_eval(node))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def _calls(call: ast.Call, signature: Signature) -> bool:

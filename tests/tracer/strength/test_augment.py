@@ -189,3 +189,17 @@ def test_a_method_call_gets_its_option_too() -> None:
              "    assert obj.fill(1) == [1]\n")
     calls = [d.expression for d in derived_calls([block], prompt=prompt)]
     assert "obj.fill(1, twice=True)" in calls
+
+
+def test_the_bodys_constants_meet_each_option_the_recorded_calls_pass_and_come_early() -> None:
+    blocks = ["    assert candidate(3000, False) == '3.0 kB'\n",
+              "    assert candidate(-300, False) == '-300 B'\n",
+              "    assert candidate(3000, True) == '2.9 KiB'\n"]
+    solution = "    base = 1024 if binary else 1000\n    if n < base:\n        return n\n"
+    calls = [d.expression for d in derived_calls(blocks, solution=solution)]
+    # 1024 first (the body's first constant), with binary both False and True (the second
+    # call, -300, False, would repeat the first), three turns to each round of the calls'
+    # own variants (0).
+    assert calls[:5] == ["candidate(1024, False)", "candidate(1024, True)",
+                         "candidate(1023, False)", "candidate(0, False)", "candidate(0, True)"]
+    assert "candidate(1000, True)" in calls and "candidate(1000, False)" in calls
