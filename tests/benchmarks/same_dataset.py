@@ -7,7 +7,8 @@ same problems (task id, prompt, canonical solution, test, entry point) in both
 ``problems.jsonl``. Used for the resume test at scale: a run killed and resumed against an
 uninterrupted run of the same slice (another executor, another machine). Prints each
 difference and a count; exits 1 when any project differs. The comparison is per project,
-so a run whose file was not yet deduplicated across its whole list compares as well.
+so a run whose file was not yet deduplicated across its whole list compares as well; a
+run deduplicated across a longer list may lack problems that duplicate another project's.
 """
 from __future__ import annotations
 
@@ -16,16 +17,16 @@ import sys
 from pathlib import Path
 
 
-def _load(run: Path) -> tuple[dict[str, dict], dict[tuple[str, str], dict[str, tuple]]]:
+def _load(run: Path) -> tuple[dict[str, dict], dict[str, dict[str, tuple]]]:
     repos = {}
     for line in (run / "repos.jsonl").open(encoding="utf-8"):
         row = json.loads(line)
         repos[row["spec"]] = row
-    problems: dict[tuple[str, str], dict[str, tuple]] = {}
+    problems: dict[str, dict[str, tuple]] = {}
     for line in (run / "problems.jsonl").open(encoding="utf-8"):
         problem = json.loads(line)
-        key = (problem["meta"]["source"], problem["meta"]["version"])
-        problems.setdefault(key, {})[problem["task_id"]] = (
+        # meta.source is the list's spec ("pypi:ecdsa==0.13"), as repos.jsonl's "spec".
+        problems.setdefault(problem["meta"]["source"], {})[problem["task_id"]] = (
             problem["prompt"], problem["canonical_solution"], problem["test"],
             problem["entry_point"])
     return repos, problems
@@ -37,15 +38,15 @@ def main() -> int:
              if line.strip() and not line.lstrip().startswith("#")]
     repos_a, problems_a = _load(run_a)
     repos_b, problems_b = _load(run_b)
-    different = 0
+    different = compared = 0
     for spec in specs:
         a, b = repos_a.get(spec), repos_b.get(spec)
         if a is None or b is None:
             print(f"not done in {run_a if a is None else run_b}: {spec}")
             different += 1
             continue
-        tasks_a = problems_a.get((a.get("name"), a.get("version")), {})
-        tasks_b = problems_b.get((b.get("name"), b.get("version")), {})
+        tasks_a, tasks_b = problems_a.get(spec, {}), problems_b.get(spec, {})
+        compared += len(tasks_a)
         outcome_a, outcome_b = ((r["status"], r["stage"], r["cause"]) for r in (a, b))
         if outcome_a == outcome_b and tasks_a == tasks_b:
             continue
@@ -54,7 +55,8 @@ def main() -> int:
         print(f"{spec}: {outcome_a} vs {outcome_b}; {len(tasks_a)} vs {len(tasks_b)} problems; "
               f"only in A {sorted(set(tasks_a) - set(tasks_b))[:3]}, only in B "
               f"{sorted(set(tasks_b) - set(tasks_a))[:3]}, changed {changed[:3]}")
-    print(f"{len(specs) - different} same, {different} different, of {len(specs)}")
+    print(f"{len(specs) - different} same, {different} different, of {len(specs)} "
+          f"({compared} problems of the first run compared)")
     return 1 if different else 0
 
 
