@@ -202,6 +202,10 @@ def base_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
+    # Nothing here is interactive: a program that opens an editor or a pager gets one that
+    # returns at once (python-editor 1.0.4's tests open one at import: a vi waiting for a
+    # keyboard that is not there held its worker until the run's stall limit).
+    env.update(EDITOR="true", VISUAL="true", PAGER="cat", GIT_PAGER="cat")
     env.update(extra or {})
     return env
 

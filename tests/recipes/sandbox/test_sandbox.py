@@ -62,6 +62,15 @@ def test_standard_input_is_closed(tmp_path: Path) -> None:
     assert outcome.ok and outcome.output_tail.strip() == "''"
 
 
+def test_an_editor_or_a_pager_returns_at_once(tmp_path: Path) -> None:
+    # python-editor 1.0.4's tests open $VISUAL, else $EDITOR, else /usr/bin/editor.
+    opened = "import os, subprocess; print(subprocess.call([os.environ['VISUAL'], 'notes.txt'])," \
+        " subprocess.call([os.environ['EDITOR'], 'notes.txt']), os.environ['PAGER'])"
+    outcome = run([sys.executable, "-c", opened], cwd=tmp_path, timeout=30,
+                  env=base_environment())
+    assert outcome.ok and outcome.output_tail.strip() == "0 0 cat", outcome.output_tail
+
+
 def test_a_missing_program_is_an_outcome_not_an_exception(tmp_path: Path) -> None:
     outcome = run(["/no/such/program"], cwd=tmp_path, timeout=10)
     assert outcome.exit_code == 127 and "cannot start" in outcome.output_tail
