@@ -309,13 +309,11 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
                                                 modules, log_path, settings)
         extra: dict[str, str] = {}
         dropped = _refused_options(outcome, output, source)
-        if dropped is not None:  # addopts name a plugin that is gone: run again without them
+        if dropped is not None:  # a plugin gone, or one that breaks pytest: run without it
             extra = dropped.environment
-            note = (f"ran the tests again without the pytest options no installed plugin "
-                    f"knows, from {dropped.config}'s addopts: {' '.join(dropped.options)}")
             with open(log_path, "a", encoding="utf-8") as log:
-                log.write(f"\n[citrace: {note}]\n")
-            env = _repaired(env, note)
+                log.write(f"\n[citrace: {dropped.note}]\n")
+            env = _repaired(env, dropped.note)
             progress.recipe = env.recipe
             trace_dir, outcome, output = _run_suite(env, source, work / "traces-addopts",
                                                     trace_roots, modules, log_path, settings,
@@ -383,10 +381,11 @@ def _run_suite(env: Env, source: Path, trace_dir: Path, trace_roots: list[Path],
 def _refused_options(outcome: CommandOutcome, output: str,
                      source: Path) -> addopts.Dropped | None:
     """For a run pytest refused to start because its configuration's ``addopts`` name
-    options of plugins that are gone: those options left out (``recipes.runners.addopts``)."""
+    options of plugins that are gone, or died in a plugin setuptools vendors: those options
+    left out, or that plugin turned off (``recipes.runners.addopts``)."""
     if outcome.verdict != "failed":
         return None
-    return addopts.drop_unknown(output, source)
+    return addopts.drop_unknown(output, source) or addopts.drop_vendored_plugin(output)
 
 
 def _repaired(env: Env, note: str) -> Env:

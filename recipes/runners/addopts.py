@@ -41,11 +41,31 @@ _ADDOPTS = re.compile(r"^addopts\s*[=:]")
 
 @dataclass(frozen=True)
 class Dropped:
-    """Options left out of a configuration's ``addopts``, and how the next run is told."""
+    """Options left out of a configuration's ``addopts`` (or a plugin turned off), and how
+    the next run is told."""
 
     options: list[str]
-    config: str  # the configuration file's name, at the checkout's top
+    note: str  # what was done, for the log and the recipe's repairs
     environment: dict[str, str]  # for the tests; empty when the file itself was rewritten
+
+
+# setuptools 71 and later vendor typeguard, whose pytest plugin (registered through the
+# vendored copy's entry point once something imports setuptools) asks the pytest of 2020
+# for an ini option type it does not know, and pytest dies before collecting (Pint 0.16.1
+# on 3.8). Nothing of the project's needs it.
+_VENDORED_PLUGIN = re.compile(r"setuptools/_vendor/(\w+)/_pytest_plugin\.py")
+
+
+def drop_vendored_plugin(output: str) -> Dropped | None:
+    """When ``output`` shows pytest dying in a plugin that setuptools vendors: that plugin
+    turned off (``-p no:NAME`` in ``PYTEST_ADDOPTS``); None otherwise."""
+    found = _VENDORED_PLUGIN.search(output)
+    if found is None:
+        return None
+    option = f"-p no:{found.group(1)}"
+    return Dropped([option], f"ran the tests again without setuptools' vendored "
+                             f"{found.group(1)} pytest plugin, which their pytest cannot load "
+                             f"({option})", {VARIABLE: option})
 
 
 def drop_unknown(output: str, checkout: Path) -> Dropped | None:
@@ -62,12 +82,14 @@ def drop_unknown(output: str, checkout: Path) -> Dropped | None:
     kept, dropped = _without(addopts, set(refused.group(1).split()), checkout)
     if not dropped:
         return None
+    note = (f"ran the tests again without the pytest options no installed plugin knows, "
+            f"from {config.name}'s addopts: {' '.join(dropped)}")
     if config.name == "pyproject.toml":
         value = shlex.quote("--override-ini=addopts=" + shlex.join(kept))
-        return Dropped(dropped, config.name, {VARIABLE: value})
+        return Dropped(dropped, note, {VARIABLE: value})
     if not _rewrite_addopts(config, shlex.join(kept)):
         return None
-    return Dropped(dropped, config.name, {})
+    return Dropped(dropped, note, {})
 
 
 def _without(addopts: list[str], unknown: set[str], checkout: Path,

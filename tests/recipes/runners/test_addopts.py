@@ -87,3 +87,25 @@ def test_a_link_the_tests_left_in_the_configurations_place_is_not_followed(
     outside = f"error: unrecognized arguments: --pep8\n  inifile: {secret}\n"
     assert addopts.drop_unknown(outside, project) is None
     assert secret.read_text() == "[pytest]\naddopts = --pep8 TOKEN-1234\n"
+
+
+# What pytest 6.2 printed on 3.8 for Pint 0.16.1, setuptools 75 beside it (paths shortened).
+VENDORED = """\
+  File "/e/lib/python3.8/site-packages/setuptools/_vendor/typeguard/_pytest_plugin.py", \
+line 22, in add_ini_option
+    parser.addini(
+  File "/e/lib/python3.8/site-packages/_pytest/config/argparsing.py", line 178, in addini
+    assert type in (None, "pathlist", "args", "linelist", "bool")
+AssertionError
+"""
+
+
+def test_a_plugin_setuptools_vendors_is_turned_off_when_pytest_dies_in_it(
+        tmp_path: Path) -> None:
+    dropped = addopts.drop_vendored_plugin(VENDORED)
+    assert dropped is not None and dropped.environment == {addopts.VARIABLE: "-p no:typeguard"}
+    assert addopts.drop_vendored_plugin("AssertionError\n1 failed in 0.1s\n") is None
+    # pytest takes the option whether or not such a plugin is there.
+    (tmp_path / "test_one.py").write_text(TEST)
+    run = _pytest(tmp_path, dropped.environment)
+    assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout + run.stderr
