@@ -226,7 +226,8 @@ class _Validation:
             blocks=self.blocks, returns=returns, limit=self.strength.max_asserts,
             max_chars=MAX_TEST_CHARS, base_chars=len(self.preamble + CHECK_HEADER),
             check=self._quiet_check, timeout=self.timeout,
-            mutant_timeout=self._mutant_timeout(), augment_inputs=self.strength.augment)
+            mutant_timeout=self._mutant_timeout(), augment_inputs=self.strength.augment,
+            known=c.blocks)
 
     def _mutant_timeout(self) -> float:
         """Long enough for the canonical solution's slowest run three times over: a mutant

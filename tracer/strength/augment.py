@@ -128,14 +128,17 @@ class Augmented:
 
 def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS,
                   tried: Collection[Derived] = (), solution: str = "",
-                  prompt: str = "") -> list[Derived]:
+                  prompt: str = "", known: Sequence[str] = ()) -> list[Derived]:
     """New calls from those the blocks assert on, most varied first: one per (recorded
     call, argument) in turn, then the next variant of each; none of ``tried``. The
     constants of ``solution`` (the canonical body) are variants too: its branches turn on
     them (``if n < 17``, ``text.startswith('#')``). With the ``prompt``, the parameters
-    with defaults that no recorded call passed are given other values (``_with_defaults``)."""
+    with defaults that no recorded call passed are given other values (``_with_defaults``).
+    ``known``: blocks whose calls are not to be derived again (the recorded ones, when
+    deriving from derived calls: a second round would find its way back to them)."""
     recorded = [site for site in map(_Site.of, blocks) if site is not None]
     seen = {site.derived().block("0") for site in recorded} | {d.block("0") for d in tried}
+    seen |= {site.derived().block("0") for site in map(_Site.of, known) if site is not None}
     constants = body_constants(solution)
     streams = [iter(_with_defaults(recorded, signature_of(prompt), constants))]
     # The body's constants, argument by argument on the first few calls, get several turns

@@ -63,14 +63,15 @@ class Strength:
 def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[str],
                returns: Sequence[bool], limit: int, max_chars: int, base_chars: int,
                check: Check, timeout: float, mutant_timeout: float,
-               augment_inputs: bool) -> Strength:
+               augment_inputs: bool, known: Sequence[str] = ()) -> Strength:
     """The strongest test of at most ``limit`` blocks out of ``blocks`` (and augmented ones
     when ``augment_inputs``). ``returns[i]``: block i asserts a function's returned value,
     what its generator yields or the state it left (the calls augmentation derives from).
 
     Augmentation runs in two rounds: calls derived from the recorded ones, then, when some
     mutant survives every block so far, calls derived from the first round's (two inputs
-    changed at once), checked against the survivors only."""
+    changed at once), checked against the survivors only. ``known``: recorded blocks
+    validation dropped (order-dependent, failing alone): their calls are not derived again."""
     made = mutants(prompt, canonical)
     if not made:
         kept = _first_fitting(blocks, limit, max_chars - base_chars)
@@ -89,13 +90,14 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
     extra: list[str] = []
     if augment_inputs:
         tried = derived_calls([b for b, r in zip(blocks, returns, strict=True) if r],
-                              solution=canonical, prompt=prompt)
+                              solution=canonical, prompt=prompt, known=known)
         extra = answered(tried, set(blocks))
     pool = [*blocks, *extra]
     matrix = matrix_of(pool, completions)
     survivors = [m for m, found in enumerate(matrix) if found.determined and not found.known]
     if augment_inputs and extra and survivors:
-        again = derived_calls(extra, tried=tried, solution=canonical, prompt=prompt)
+        again = derived_calls(extra, tried=tried, solution=canonical, prompt=prompt,
+                              known=[*blocks, *known])
         tried += again
         more = answered(again, set(pool))
         if more:

@@ -203,3 +203,14 @@ def test_the_bodys_constants_meet_each_option_the_recorded_calls_pass_and_come_e
     assert calls[:5] == ["candidate(1024, False)", "candidate(1024, True)",
                          "candidate(1023, False)", "candidate(0, False)", "candidate(0, True)"]
     assert "candidate(1000, True)" in calls and "candidate(1000, False)" in calls
+
+
+def test_a_call_validation_already_dropped_is_not_derived_again() -> None:
+    # candidate('a') was recorded, and dropped as order-dependent; the body's constant 'a'
+    # would derive it back from candidate('b').
+    blocks = ["    assert candidate('b') == 0\n"]
+    solution = "    return 1 if x == 'a' else 0\n"
+    assert "candidate('a')" in [d.expression for d in derived_calls(blocks, solution=solution)]
+    again = derived_calls(blocks, solution=solution,
+                          known=["    assert candidate('a') == 1\n"])
+    assert "candidate('a')" not in [d.expression for d in again]
