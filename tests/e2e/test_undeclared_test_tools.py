@@ -37,11 +37,16 @@ def test_nothing_and_a_patch():
 '''
 
 
+# A backend no index has: it stays missing, and must not keep mock and six out.
+OPTIONAL = "import citrace_nowhere_backend_4f1c\n\n\ndef test_backend():\n    pass\n"
+
+
 @pytest.mark.slow
 def test_test_tools_nobody_declared_are_installed_and_the_tests_run(tmp_path: Path) -> None:
     project = write_project(tmp_path / "fetching", {
         "pyproject.toml": pyproject("fetching", modules=("fetching",)),
-        "fetching.py": PACKAGE, "tests/test_fetching.py": TESTS})
+        "fetching.py": PACKAGE, "tests/test_fetching.py": TESTS,
+        "tests/test_optional.py": OPTIONAL})
     repo = mine_one(project, tmp_path / "out")
     log = (tmp_path / "out" / repo["log"]).read_text()
     # Two rounds: six is found missing once mock imports.
@@ -49,4 +54,5 @@ def test_test_tools_nobody_declared_are_installed_and_the_tests_run(tmp_path: Pa
     assert repo["status"] == "ok", (repo, log[-3000:])
     assert repo["recipe"] == "fallback:pytest"
     assert repo["counts"]["tests_passed"] == 2
+    assert repo["counts"]["tests_failed"] == 1  # the module that needs the backend
     assert repo["counts"]["problems"] >= 1
