@@ -305,9 +305,13 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
                          log_path=log_path)
     with progress.stage_of("test"):
         # ``work`` is citrace's: the tests cannot replace these directories by links.
-        trace_dir, outcome, output = _run_suite(env, source, work / "traces", trace_roots,
-                                                modules, log_path, settings)
         extra: dict[str, str] = {}
+
+        def run_suite(traces: str) -> tuple[Path, CommandOutcome, str]:
+            """The suite run (again) on the current ``env``, with the current ``extra``."""
+            return _run_suite(env, source, work / traces, trace_roots, modules, log_path,
+                              settings, extra=extra)
+        trace_dir, outcome, output = run_suite("traces")
         dropped = _refused_options(outcome, output, source)
         if dropped is not None:  # a plugin gone, or one that breaks pytest: run without it
             extra = dropped.environment
@@ -315,17 +319,13 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
                 log.write(f"\n[citrace: {dropped.note}]\n")
             env = _repaired(env, dropped.note)
             progress.recipe = env.recipe
-            trace_dir, outcome, output = _run_suite(env, source, work / "traces-addopts",
-                                                    trace_roots, modules, log_path, settings,
-                                                    extra=extra)
+            trace_dir, outcome, output = run_suite("traces-addopts")
         counts = suite_counts(output)
         older = _older_pytest(env, source, outcome, output, log_path, settings, progress)
         if older is not None:  # the suite needs a pytest from before a removal: run it again
             env = older
             progress.recipe = older.recipe
-            trace_dir, outcome, output = _run_suite(env, source, work / "traces-older-pytest",
-                                                    trace_roots, modules, log_path, settings,
-                                                    extra=extra)
+            trace_dir, outcome, output = run_suite("traces-older-pytest")
             counts = suite_counts(output)
         installed: set[str] = set()
         for round_ in range(missing.ROUNDS):  # one missing module can hide the next
@@ -336,9 +336,7 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
                 break
             env = completed  # the tests import what nobody declared: run them again
             progress.recipe = completed.recipe
-            trace_dir, outcome, output = _run_suite(
-                env, source, work / f"traces-completed-{round_}", trace_roots, modules,
-                log_path, settings, extra=extra)
+            trace_dir, outcome, output = run_suite(f"traces-completed-{round_}")
             counts = suite_counts(output)
         if counts is not None:
             progress.counts["tests_passed"] = counts.passed

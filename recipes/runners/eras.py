@@ -19,8 +19,7 @@ from pathlib import Path
 from recipes import interpreters
 from recipes.records import Env
 from recipes.runners import installers
-from recipes.runners.installers import Attempt, BuildOptions
-from recipes.sandbox import base_environment, build_policy, interpreter_roots, project_dirs, run
+from recipes.runners.installers import BuildOptions
 
 
 @dataclass(frozen=True)
@@ -122,30 +121,14 @@ def pin_for(output: str, python: str) -> tuple[str, str] | None:
 
 
 def _runs_here(output: str, python: str) -> tuple[str, str] | None:
-    """(``pytest<N``, why) when the output shows a pytest too old for Python ``python``
-    failing in its own code; None otherwise."""
+    """(the pytest requirement that runs there, why) when the output shows a pytest too old
+    for Python ``python`` failing in its own code; None otherwise."""
     version = interpreters.parse_version(python)
     newer = PYTEST_FOR.get(version[:2]) if version is not None else None
     if version is None or newer is None or not TOO_OLD.search(output.lower()):
         return None
     return (newer[0],
             f"the tests' pytest is older than Python {version[0]}.{version[1]} and fails there")
-
-
-def install_into(env: Env, checkout: Path, requirements: list[str], *, as_of: str,
-                 scratch: str, log_path: Path, timeout: float, options: BuildOptions) -> bool:
-    """Install ``requirements`` into a built environment after the fact, as its build
-    installed (its installer, resolving as of ``as_of``), in the build's sandbox with the
-    build's network; whether it worked (its output is in the log)."""
-    attempt = Attempt(env.recipe.installer or installers.PIP, as_of)
-    work_dir = Path(env.work_dir)
-    policy = build_policy(project_dirs(checkout, work_dir),
-                          readable=interpreter_roots(env.recipe.interpreter),
-                          settings=options.sandbox, meter=options.meter)
-    installed = run(installers.install_argv(attempt, env.python, requirements), cwd=checkout,
-                    timeout=timeout, log_path=log_path, policy=policy,
-                    env=base_environment(installers.environment(attempt, work_dir / scratch)))
-    return installed.ok
 
 
 def older_pytest(env: Env, checkout: Path, output: str, *, log_path: Path, timeout: float,
@@ -162,8 +145,9 @@ def older_pytest(env: Env, checkout: Path, output: str, *, log_path: Path, timeo
     settled = {pin: date for pin, date in PYTEST_FOR.values()}
     if requirement in settled:  # a pytest too old for this Python: the one that runs there
         as_of = max(as_of, settled[requirement])
-    if not install_into(env, checkout, [requirement], as_of=as_of, scratch="older-pytest",
-                        log_path=log_path, timeout=timeout, options=options):
+    if not installers.install_into(env, checkout, [requirement], as_of=as_of,
+                                   scratch="older-pytest", log_path=log_path, timeout=timeout,
+                                   options=options):
         return None
     note = f"ran the tests again with {requirement}: {why}"
     recipe = replace(env.recipe, test_runner_pin=f"{requirement}: {why}",

@@ -24,7 +24,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recipes import interpreters
-from recipes.sandbox import SandboxSettings, untrusted
+from recipes.records import Env
+from recipes.sandbox import (
+    SandboxSettings,
+    base_environment,
+    build_policy,
+    interpreter_roots,
+    project_dirs,
+    run,
+    untrusted,
+)
 from recipes.sandbox.egress import NetworkMeter
 
 PIP, UV = "pip", "uv"
@@ -260,3 +269,19 @@ def _version(interpreter: str) -> tuple[int, int] | None:
     if interpreter in known:
         return known[interpreter]
     return (2, 7) if Path(interpreter).name.startswith("python2") else None
+
+
+def install_into(env: Env, checkout: Path, requirements: list[str], *, as_of: str,
+                 scratch: str, log_path: Path, timeout: float, options: BuildOptions) -> bool:
+    """Install ``requirements`` into a built environment after the fact, as its build
+    installed (its installer, resolving as of ``as_of``), in the build's sandbox with the
+    build's network; whether it worked (its output is in the log)."""
+    attempt = Attempt(env.recipe.installer or PIP, as_of)
+    work_dir = Path(env.work_dir)
+    policy = build_policy(project_dirs(checkout, work_dir),
+                          readable=interpreter_roots(env.recipe.interpreter),
+                          settings=options.sandbox, meter=options.meter)
+    installed = run(install_argv(attempt, env.python, requirements), cwd=checkout,
+                    timeout=timeout, log_path=log_path, policy=policy,
+                    env=base_environment(environment(attempt, work_dir / scratch)))
+    return installed.ok

@@ -21,8 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from recipes.records import Env
-from recipes.runners.eras import install_into
-from recipes.runners.installers import BuildOptions
+from recipes.runners.installers import BuildOptions, install_into
 
 # Import names whose distribution is named otherwise; the rest install by their own name
 # (PyPI normalises ``strict_rfc3339`` to ``strict-rfc3339``).

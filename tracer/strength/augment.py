@@ -460,17 +460,18 @@ def _at_constants(sites: Sequence[_Site], constants: Sequence[Any]) -> Iterator[
     recorded calls that have a slot of that type and whose other arguments differ (so the
     constant meets each of the options the recorded calls pass)."""
     made: set[str] = set()
+    kinds = [[_literal_type(node) for node in site.slots()] for site in sites]
     for constant in constants:
         text = source(constant)
         if text is None:
             continue
         given = 0
-        for site in sites:
+        for site, slot_kinds in zip(sites, kinds, strict=True):
             if given >= CONSTANT_SITES:
                 break
             new = False
-            for slot, node in enumerate(site.slots()):
-                if _literal_type(node) is not type(constant):
+            for slot, kind in enumerate(slot_kinds):
+                if kind is not type(constant):
                     continue
                 derived = site.derived(slot, text)
                 if derived.block("0") not in made:
