@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import dataclasses
 import keyword
 from collections import Counter
@@ -493,9 +494,36 @@ def _compare(got: str, want: _Parsed,
             raise _Unusable(NESTED_OBJECT)  # inside a container: compared by __eq__
         got, want = _state_of(got, want, names or {})
     helpers = frozenset({check_helpers.STATE}) if objects else frozenset()
+    if _has_iterator(want.node):  # iter([1]) == iter([1]) is False: both are drawn
+        got, want = f"_drained({got})", _parse(ast.unparse(_Drawn().visit(
+            copy.deepcopy(want.node))))
+        helpers |= {check_helpers.DRAINED}
     if _has_float(want.node):
         return f"_close({got}, {want.source})", helpers | {check_helpers.CLOSE}
     return f"{got} == {want.operand()}", helpers
+
+
+def _has_iterator(node: ast.expr) -> bool:
+    """Whether a recorded value holds an iterator (the probe writes ``iter([...])``)."""
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "iter"
+               for n in ast.walk(node))
+
+
+class _Drawn(ast.NodeTransformer):
+    """``iter(X)`` written as the list it gives (``_drained``'s side of the comparison)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if not (isinstance(node.func, ast.Name) and node.func.id == "iter"
+                and len(node.args) == 1 and not node.keywords):
+            return node
+        inner = node.args[0]
+        if isinstance(inner, (ast.List, ast.Tuple)):
+            return ast.List(elts=inner.elts, ctx=ast.Load())
+        try:
+            return ast.parse(repr(list(ast.literal_eval(inner))), mode="eval").body
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return ast.Call(func=ast.Name(id="list", ctx=ast.Load()), args=[inner], keywords=[])
 
 
 def compare_line(got: str, want_source: str) -> tuple[str, frozenset[str]]:

@@ -19,6 +19,7 @@ RAISED = "raised"
 ISLICE = "islice"
 OBJECT = "object"  # _citrace_object: an instance in a recorded state, without __init__
 STATE = "state"  # _citrace_state: an object's class name, attributes and builtin content
+DRAINED = "drained"  # _drained: iterators inside a value drawn into lists
 
 _IMPORTS = {
     CLOSE: "import math",
@@ -82,6 +83,19 @@ def _citrace_state(obj):
     base = next((b for b in kind.__mro__[1:] if b in readers), None)
     return kind.__qualname__, state, readers[base](obj) if base is not None else None
 ''',
+    DRAINED: '''\
+def _drained(value):
+    """The value with each iterator in it, and in its lists, tuples and dicts, drawn into
+    a list (an iterator equals only itself)."""
+    kind = type(value)
+    if kind in (list, tuple):
+        return kind(_drained(item) for item in value)
+    if kind is dict:
+        return dict((key, _drained(item)) for key, item in value.items())
+    if hasattr(kind, "__next__") and hasattr(kind, "__iter__"):
+        return [_drained(item) for item in value]
+    return value
+''',
     RAISED: '''\
 def _raised(thunk):
     """The name of the exception the call raises, or None when it returns."""
@@ -95,12 +109,12 @@ def _raised(thunk):
 
 # Names the helpers take in the test's namespace: a value's variable must not shadow them.
 RESERVED_NAMES = frozenset({"candidate", "_close", "_raised", "_citrace_object",
-                            "_citrace_state", "math", "itertools", "obj"})
+                            "_citrace_state", "_drained", "math", "itertools", "obj"})
 
 
 # What a block that uses each helper contains.
 _USES = {CLOSE: "_close(", RAISED: "_raised(", ISLICE: "itertools.islice(",
-         OBJECT: "_citrace_object(", STATE: "_citrace_state("}
+         OBJECT: "_citrace_object(", STATE: "_citrace_state(", DRAINED: "_drained("}
 
 
 # A recorded value of the standard library's names its module (`datetime.date(2020, 1, 2)`):

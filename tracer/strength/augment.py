@@ -140,7 +140,14 @@ def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS,
     seen = {site.derived().block("0") for site in recorded} | {d.block("0") for d in tried}
     seen |= {site.derived().block("0") for site in map(_Site.of, known) if site is not None}
     constants = body_constants(solution)
-    streams = [iter(_with_defaults(recorded, signature_of(prompt), constants))]
+    signature = signature_of(prompt)
+    streams = [iter(_with_defaults(recorded, signature, constants)),
+               iter(_without_defaults(recorded, signature))]
+    # The branches the body takes on a parameter (``if maxlen <= 0``, ``len(s) > 3``,
+    # ``lo < hi``) are met head-on: that parameter set to the boundary, whatever its
+    # recorded type (None included). Precise, so it goes first, with as many turns.
+    branches = iter(_at_branches(recorded, signature, branch_tests(solution)))
+    streams += [branches] * CONSTANT_TURNS
     # The body's constants, argument by argument on the first few calls, get several turns
     # a round: the comparisons and constants they reach (``n < base``: n = base) are where
     # most mutants outlive the recorded calls, and each call's own variants reach them last.
@@ -295,6 +302,45 @@ class _Site:
             setup += (ast.unparse(action),)
         return Derived(setup, ast.unparse(expression), acts=action is not None)
 
+    def without(self, index: int) -> Derived:
+        """This call without its argument ``index`` (of ``arguments``): the parameter takes
+        its default."""
+        action, expression = copy.deepcopy(self.action), copy.deepcopy(self.expression)
+        call = action or _called(expression)
+        assert call is not None
+        if index < len(call.args):
+            del call.args[index]
+        else:
+            del call.keywords[index - len(call.args)]
+        setup = tuple(ast.unparse(statement) for statement in self.setup)
+        if action is not None:
+            setup += (ast.unparse(action),)
+        return Derived(setup, ast.unparse(expression), acts=action is not None)
+
+    def slot_names(self, signature: Signature | None) -> list[str | None]:
+        """What each slot stands for in the body: a parameter's name (positional ones by
+        the signature), or ``self.field`` for a field of the instance's recorded state."""
+        call = self.call()
+        positional = len(call.args) if call is not None else 0
+        names: list[str | None] = []
+        for index in range(len(self.arguments)):
+            if index < positional:
+                known = signature is not None and call is not None and _calls(
+                    call, signature) and not any(isinstance(a, ast.Starred)
+                                                 for a in call.args[:index + 1])
+                names.append(signature.positional[index]
+                             if known and signature is not None
+                             and index < len(signature.positional) else None)
+            else:
+                assert call is not None
+                names.append(call.keywords[index - positional].arg)
+        if self.state is not None:
+            names += [f"self.{key.value}" if isinstance(key, ast.Constant)
+                      and isinstance(key.value, str) else None
+                      for key, value in zip(self.state.keys, self.state.values, strict=True)
+                      if value is not None]
+        return names
+
     def variants(self, constants: Sequence[Any] = ()) -> Iterator[Derived]:
         """One slot changed, slot by slot, variant by variant; ``constants``: values of the
         function's own a slot of their type may take."""
@@ -384,12 +430,13 @@ class Signature:
     method: bool  # called as ``obj.name(...)``; else as ``candidate(...)``
     positional: tuple[str, ...]
     defaults: tuple[tuple[str, ast.expr], ...]
+    variadic: bool = False  # takes ``*args`` or ``**kwargs``
 
 
 def signature_of(prompt: str) -> Signature | None:
     """The signature of the prompt's last definition: a function, or the last method of a
     class (a method problem's prompt is its class, the method last); None when there is
-    none, or it takes ``*args`` or ``**kwargs`` (a default could be passed through them)."""
+    none."""
     try:
         tree = ast.parse(prompt)
     except (SyntaxError, ValueError):
@@ -402,8 +449,6 @@ def signature_of(prompt: str) -> Signature | None:
     if not isinstance(last, ast.FunctionDef):
         return None
     arguments = last.args
-    if arguments.vararg is not None or arguments.kwarg is not None:
-        return None
     ordered = [*arguments.posonlyargs, *arguments.args]
     static = any(isinstance(d, ast.Name) and d.id == "staticmethod"
                  for d in last.decorator_list)
@@ -414,7 +459,8 @@ def signature_of(prompt: str) -> Signature | None:
                         strict=True)) if arguments.defaults else []
     defaults += [(a.arg, d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults,
                                             strict=True) if d is not None]
-    return Signature(last.name, method, names, tuple(defaults))
+    variadic = arguments.vararg is not None or arguments.kwarg is not None
+    return Signature(last.name, method, names, tuple(defaults), variadic)
 
 
 def _with_defaults(sites: Sequence[_Site], signature: Signature | None,
@@ -424,8 +470,8 @@ def _with_defaults(sites: Sequence[_Site], signature: Signature | None,
     calls never took. The value varies the default by its type (a flag flipped); for a
     default of None, the constants the body names and True. On the first two recorded
     calls of the function, parameter by parameter, variant by variant."""
-    if signature is None or not signature.defaults:
-        return
+    if signature is None or not signature.defaults or signature.variadic:
+        return  # a default may be passed through ``*args`` or ``**kwargs``
     calls = []
     for site in sites:
         call = site.call()
@@ -479,6 +525,163 @@ def _at_constants(sites: Sequence[_Site], constants: Sequence[Any]) -> Iterator[
                     new = True
                     yield derived
             given += new
+
+
+def _without_defaults(sites: Sequence[_Site], signature: Signature | None,
+                      per_site: int = 4) -> Iterator[Derived]:
+    """Calls leaving out an argument the recorded call passed to a parameter that has a
+    default (a keyword, or the last positional one): the function's own default, which
+    the tests may never have relied on (``default=[]`` always passed, the ``_marker``
+    branch never taken). On the first ``CONSTANT_SITES`` calls of the function."""
+    if signature is None or not signature.defaults:
+        return
+    defaulted = {name for name, _default in signature.defaults}
+    given = 0
+    for site in sites:
+        call = site.call()
+        if given >= CONSTANT_SITES or call is None or not _calls(call, signature) or any(
+                isinstance(a, ast.Starred) for a in call.args) or any(
+                k.arg is None for k in call.keywords):
+            continue
+        given += 1
+        found = [len(call.args) + n for n, k in enumerate(call.keywords) if k.arg in defaulted]
+        last = len(call.args) - 1
+        if 0 <= last < len(signature.positional) and signature.positional[last] in defaulted:
+            found.append(last)
+        for index in found[:per_site]:
+            yield site.without(index)
+
+
+@dataclass(frozen=True)
+class BranchTest:
+    """A test the body makes on a parameter (or an instance field, ``self.x``): against a
+    constant (``value``: ``n < 17``, ``mode == 'r'``, ``x is None``, ``c in 'ab'``), on its
+    length (``len(s) > 3``), or against another parameter (``lo < hi``)."""
+
+    name: str
+    values: tuple[Any, ...] = ()  # what to set it to
+    lengths: tuple[int, ...] = ()  # what length to give it
+    other: str = ""  # the parameter whose value to give it
+
+
+MAX_BRANCH_LENGTH = 64
+
+
+def branch_tests(solution: str) -> list[BranchTest]:
+    """The tests the canonical body makes on names, outer statements first, each once."""
+    try:
+        tree = ast.parse(textwrap.dedent(solution)) if solution.strip() else None
+    except SyntaxError:
+        return []
+    found: list[BranchTest] = []
+    for node in ast.walk(tree) if tree is not None else ():
+        if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+            continue
+        left, op, right = node.left, node.ops[0], node.comparators[0]
+        for subject, against in ((left, right), (right, left)):
+            test = _branch_test(subject, op, against, subject is left)
+            if test is not None and test not in found:
+                found.append(test)
+    return found
+
+
+def _branch_test(subject: ast.expr, op: ast.cmpop, against: ast.expr,
+                 on_left: bool) -> BranchTest | None:
+    name = _named(subject)
+    measured = _named(subject.args[0]) if (
+        isinstance(subject, ast.Call) and isinstance(subject.func, ast.Name)
+        and subject.func.id == "len" and len(subject.args) == 1) else None
+    try:
+        constant = ast.literal_eval(against)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        other = _named(against)
+        return BranchTest(name, other=other) if name and other and other != name else None
+    if measured and type(constant) is int and 0 <= constant <= MAX_BRANCH_LENGTH:
+        lengths = (constant, constant - 1, constant + 1)
+        return BranchTest(measured, lengths=tuple(n for n in lengths if n >= 0))
+    if not name:
+        return None
+    if isinstance(op, (ast.In, ast.NotIn)):
+        if on_left and type(constant) in (tuple, list, set, frozenset, dict):
+            items = [item for item in constant if _plain(item)][:MAX_CONSTANT_VARIANTS]
+            return BranchTest(name, values=tuple(items)) if items else None
+        if not on_left and type(constant) in (str, bytes) and len(constant) <= 20:
+            return BranchTest(name, values=(constant,))  # '#' in line: line = '#'
+        return None
+    if type(constant) is int and abs(constant) <= 10 ** 9:
+        return BranchTest(name, values=(constant, constant - 1, constant + 1))
+    if constant is None or (type(constant) is float) or (
+            type(constant) in (str, bytes) and len(constant) <= 20):
+        return BranchTest(name, values=(constant,))
+    return None
+
+
+def _named(node: ast.expr) -> str:
+    """``x`` for a name, ``self.x`` for a field of ``self``; "" for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id == "self"):
+        return f"self.{node.attr}"
+    return ""
+
+
+def _plain(value: Any) -> bool:
+    return value is None or type(value) in (bool, int, float) or (
+        type(value) in (str, bytes) and len(value) <= 20)
+
+
+def _at_branches(sites: Sequence[_Site], signature: Signature | None,
+                 tests: Sequence[BranchTest]) -> Iterator[Derived]:
+    """Calls with the parameter a branch tests set to meet it: at its constant and next to
+    it, given the length it measures, or given the value of the parameter it is compared
+    with; on the first ``CONSTANT_SITES`` recorded calls that pass it, test by test."""
+    made: set[str] = set()
+    named = [site.slot_names(signature) for site in sites]
+    for test in tests:
+        given = 0
+        for site, names in zip(sites, named, strict=True):
+            if given >= CONSTANT_SITES or test.name not in names:
+                continue
+            slot = names.index(test.name)
+            new = False
+            for text in _branch_texts(test, site, names, slot):
+                derived = site.derived(slot, text)
+                if derived.block("0") not in made:
+                    made.add(derived.block("0"))
+                    new = True
+                    yield derived
+            given += new
+
+
+def _branch_texts(test: BranchTest, site: _Site, names: Sequence[str | None],
+                  slot: int) -> list[str]:
+    slots = site.slots()
+    if test.other:
+        if test.other not in names:
+            return []
+        return [ast.unparse(slots[names.index(test.other)])]
+    if test.lengths:
+        try:
+            recorded = ast.literal_eval(slots[slot])
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return []
+        resized = [_resized(recorded, n) for n in test.lengths]
+        texts = [source(value) for value in resized if value is not None]
+        return [t for t in texts if t is not None and len(t) <= MAX_ASSERT_CHARS // 2]
+    texts = [source(value) for value in test.values]
+    return [t for t in texts if t is not None]
+
+
+def _resized(value: Any, length: int) -> Any:
+    """``value`` (a string, bytes, list or tuple) cut or grown to ``length``, by repeating
+    its own items (or ``a``, ``0`` when it has none); None for any other type."""
+    kind = type(value)
+    if kind not in (str, bytes, list, tuple):
+        return None
+    filler = value if len(value) else {str: "a", bytes: b"a", list: [0], tuple: (0,)}[kind]
+    grown = filler * (length // len(filler) + 1)
+    return kind(grown[:length]) if kind in (list, tuple) else grown[:length]
 
 
 def _literal_type(node: ast.expr) -> type | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import pytest
 
+from tracer.check.run import run_check
 from tracer.emit import drops
 from tracer.emit.asserts import JudgedCalls, build_check, judge_call, judge_calls
 from tracer.emit.drops import Drop
@@ -234,3 +236,23 @@ def test_the_choice_covers_each_kind_of_outcome_and_edge_case_first() -> None:
         "    assert _raised(lambda: candidate(None)) == 'ValueError'\n") in check.test
     assert check.kinds[:5] == ("returns",) * 4 + ("raises",)
     assert len(check.blocks) == 10
+
+
+def test_iterators_in_a_result_are_drawn_on_both_sides() -> None:
+    # The probe writes a sequence iterator as what is left of it; an iterator equals only
+    # itself, so `candidate(3) == [iter((1,))]` could never hold.
+    record = call(pos("3"), "[iter((1,)), iter([2, 3]), {'k': iter('ab')}, iter(range(0, 2))]")
+    assert blocks(record) == ["assert _drained(candidate(3)) == "
+                              "[[1], [2, 3], {'k': ['a', 'b']}, list(range(0, 2))]"]
+    check = build_check(judge_calls([record]))
+    right = ("def parts(n):\n"
+             "    return [iter((1,)), iter([2, 3]), {'k': iter('ab')}, iter(range(2))]\n")
+    wrong = right.replace("iter([2, 3])", "iter([2])")
+    exec(right + check.test + "\ncheck(parts)", {})
+    with pytest.raises(AssertionError):
+        exec(wrong + check.test + "\ncheck(parts)", {})
+    # The same through citrace's checker, where the values cross the wire between processes.
+    for completion, passed in ((right, True), (wrong, False)):
+        result = run_check(prompt="", completion=completion, test=check.test,
+                           entry_point="parts", python=sys.executable, timeout=10)
+        assert result.passed is passed, result

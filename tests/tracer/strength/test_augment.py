@@ -8,9 +8,11 @@ import sys
 from tracer.check.run import run_check
 from tracer.emit import check_helpers
 from tracer.strength.augment import (
+    BranchTest,
     Derived,
     augment,
     body_constants,
+    branch_tests,
     derived_calls,
     signature_of,
 )
@@ -178,7 +180,9 @@ def test_the_signature_is_the_prompts_function_or_its_classs_last_method() -> No
     assert method.positional == ("x", "strict")
     static = signature_of('class K:\n    @staticmethod\n    def m(x, y=1):\n        """D."""\n')
     assert static is not None and static.positional == ("x", "y")
-    assert signature_of('def f(a, **options):\n    """Doc."""\n') is None
+    variadic = signature_of('def f(a, *rest, key=None, **options):\n    """Doc."""\n')
+    assert variadic is not None and variadic.variadic and variadic.positional == ("a",)
+    assert function.variadic is False
     assert signature_of("not python (") is None
 
 
@@ -214,3 +218,71 @@ def test_a_call_validation_already_dropped_is_not_derived_again() -> None:
     again = derived_calls(blocks, solution=solution,
                           known=["    assert candidate('a') == 1\n"])
     assert "candidate('a')" not in [d.expression for d in again]
+
+
+def test_an_argument_passed_to_a_parameter_with_a_default_is_left_out_too() -> None:
+    # Every recorded call passed default=...; the function's own default (a marker that
+    # makes an empty input raise) was never reached. *others does not stop it: the
+    # keyword is a parameter of its own.
+    prompt = ('def minmax(iterable, *others, key=None, default=_marker):\n'
+              '    """Smallest and largest."""\n')
+    blocks = ["    assert candidate([], key=None, default=[1]) == [1]\n",
+              "    assert candidate([2, 1], None, default=0) == (1, 2)\n"]
+    calls = [d.expression for d in derived_calls(blocks, prompt=prompt)]
+    assert "candidate([], default=[1])" in calls and "candidate([], key=None)" in calls
+    assert "candidate([2, 1], default=0)" not in calls  # None went to *others, not key
+    assert "candidate([2, 1], None)" in calls
+    # With *args or **kwargs no option is added: it could have come through them.
+    assert not any("key=True" in c for c in calls)
+
+
+def test_the_tests_the_body_makes_on_its_names_are_found_outer_first() -> None:
+    solution = ("    if maxlen is None:\n        return 0\n"
+                "    if maxlen <= 0:\n        raise ValueError\n"
+                "    if len(word) > 3 and lo < hi:\n        pass\n"
+                "    if '#' in line or mode in ('r', 'w') or self.depth == 2:\n"
+                "        pass\n")
+    tests = branch_tests(solution)
+    assert tests == [BranchTest("maxlen", values=(None,)),
+                     BranchTest("maxlen", values=(0, -1, 1)),
+                     BranchTest("word", lengths=(3, 2, 4)),
+                     BranchTest("lo", other="hi"), BranchTest("hi", other="lo"),
+                     BranchTest("line", values=("#",)),
+                     BranchTest("mode", values=("r", "w")),
+                     BranchTest("self.depth", values=(2, 1, 3))]
+    assert branch_tests("not python (") == [] and branch_tests("") == []
+
+
+def test_a_parameter_a_branch_tests_is_set_to_meet_it_whatever_its_recorded_type() -> None:
+    prompt = 'def running_min(iterable, maxlen=None):\n    """Running minimum."""\n'
+    solution = ("    if maxlen is None:\n        return accumulate(iterable, min)\n"
+                "    if maxlen <= 0:\n        raise ValueError('positive')\n"
+                "    if len(iterable) > 2:\n        return 1\n")
+    block = "    assert list(candidate([5, 6], maxlen=None)) == [5, 5]\n"
+    calls = [d.expression for d in derived_calls([block], prompt=prompt, solution=solution)]
+    # maxlen was None in every recorded call: its boundary 0 and the values next to it,
+    # and the list cut and grown to the length the body tests (by its own items), come
+    # before the calls' own variants.
+    early = calls[:8]
+    for call in ("list(candidate([5, 6], maxlen=0))", "list(candidate([5, 6], maxlen=-1))",
+                 "list(candidate([5, 6], maxlen=1))",
+                 "list(candidate([5, 6, 5], maxlen=None))", "list(candidate([5, 6]))"):
+        assert call in early, (call, early)
+    assert "list(candidate([5, 6, 5, 6], maxlen=None))" in calls
+
+
+def test_two_parameters_a_branch_compares_are_given_each_others_value() -> None:
+    prompt = 'def between(x, lo, hi):\n    """Whether lo <= x < hi."""\n'
+    calls = [d.expression for d in derived_calls(["    assert candidate(5, 1, 9) == True\n"],
+                                                 prompt=prompt,
+                                                 solution="    return lo <= x < hi and lo < hi\n")]
+    assert "candidate(5, 9, 9)" in calls and "candidate(5, 1, 1)" in calls
+
+
+def test_a_field_of_the_instance_a_branch_tests_is_set_in_its_recorded_state() -> None:
+    prompt = ('class Tree:\n    def deeper(self, by):\n        """A level down."""\n')
+    block = ("    obj = _citrace_object(candidate, {'depth': 5, 'name': 'a'})\n"
+             "    assert obj.deeper(1) == 6\n")
+    calls = [d.setup[0] for d in derived_calls(
+        [block], prompt=prompt, solution="        if self.depth >= 10:\n            return 0\n")]
+    assert "obj = _citrace_object(candidate, {'depth': 10, 'name': 'a'})" in calls[:3]
