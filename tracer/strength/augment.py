@@ -646,11 +646,12 @@ def _at_branches(sites: Sequence[_Site], signature: Signature | None,
             slot = names.index(test.name)
             new = False
             for text in _branch_texts(test, site, names, slot):
-                derived = site.derived(slot, text)
-                if derived.block("0") not in made:
-                    made.add(derived.block("0"))
+                key = site.derived(slot, text)
+                shown = key.block("0") or key.expression
+                if shown not in made:
+                    made.add(shown)
                     new = True
-                    yield derived
+                    yield key
             given += new
 
 
@@ -679,7 +680,8 @@ def _resized(value: Any, length: int) -> Any:
     kind = type(value)
     if kind not in (str, bytes, list, tuple):
         return None
-    filler = value if len(value) else {str: "a", bytes: b"a", list: [0], tuple: (0,)}[kind]
+    empty_filler: dict[type, Any] = {str: "a", bytes: b"a", list: [0], tuple: (0,)}
+    filler: Any = value if len(value) else empty_filler[kind]
     grown = filler * (length // len(filler) + 1)
     return kind(grown[:length]) if kind in (list, tuple) else grown[:length]
 
