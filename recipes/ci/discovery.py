@@ -30,6 +30,11 @@ DOC_PLACES = ("README.rst", "README.md", "README.txt", "README", "docs", "doc")
 # (column 0): importing the module runs its tests and exits, so no collector can load it.
 _MAIN_AT_IMPORT = re.compile(r"^(?:unittest\.)?main\(", re.M)
 _MAIN_IMPORTED = re.compile(r"^from unittest import .*\bmain\b", re.M)
+# A test module with a runner of its own (python-mimeparse 0.1.4's ``mimeparse_test.py``):
+# its ``test_*`` functions take the cases as arguments (``test_quality(args, expected)``),
+# which pytest reads as fixtures it lacks, and its ``__main__`` block builds the suite.
+_MAIN_GUARD = re.compile(r"^if __name__ == ['\"]__main__['\"]\s*:", re.M)
+_TEST_WITH_ARGUMENTS = re.compile(r"^def test\w*\(\s*[A-Za-z_]", re.M)
 
 
 def further_commands(checkout: Path, pytest: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
@@ -56,21 +61,42 @@ def further_commands(checkout: Path, pytest: tuple[str, ...]) -> tuple[tuple[str
 
 def script_tests(checkout: Path) -> list[str]:
     """Test modules written to be run as scripts: they call ``unittest.main()`` when
-    imported (ply 3.4's ``test/testlex.py``, toposort 1.5's ``test/test_toposort.py``).
-    pytest's collection of them dies in ``SystemExit`` and unittest discovery's nests a
-    second discovery inside the import; run as ``python file`` they run their tests.
+    imported (ply 3.4's ``test/testlex.py``, toposort 1.5's ``test/test_toposort.py``), or
+    build their suite in a ``__main__`` block from test functions that take the cases as
+    arguments (python-mimeparse 0.1.4's ``mimeparse_test.py``). pytest's collection of the
+    first dies in ``SystemExit`` (and unittest discovery's nests a second discovery inside
+    the import), of the second in missing fixtures; run as ``python file`` they run.
     Relative to the checkout, in a stable order."""
     candidates = [checkout / name for name in TEST_FILES]
+    candidates += sorted(p for p in checkout.glob("*test*.py") if p.name not in TEST_FILES)
     for folder in TEST_DIRS:
         if (checkout / folder).is_dir():
             candidates += sorted((checkout / folder).rglob("*test*.py"))
     found = []
     for path in candidates:
-        text = _read(path) if path.is_file() else ""
+        text = _read(path) if path.is_file() and not path.is_symlink() else ""
         if _MAIN_AT_IMPORT.search(text) and (
                 "unittest.main(" in text or _MAIN_IMPORTED.search(text)):
             found.append(str(path.relative_to(checkout)))
+        elif _own_runner(path, text, checkout):
+            found.append(str(path.relative_to(checkout)))
     return found
+
+
+def _own_runner(path: Path, text: str, checkout: Path) -> bool:
+    """Whether a test module runs its tests itself: a ``__main__`` block, and test
+    functions taking arguments that no ``conftest.py`` (nor pytest itself) could supply."""
+    if not (_MAIN_GUARD.search(text) and _TEST_WITH_ARGUMENTS.search(text)):
+        return False
+    if re.search(r"^\s*(import pytest|from pytest |@pytest\.)", text, re.M):
+        return False  # parametrized or fixture-fed: pytest's own
+    folder = path.parent
+    while True:
+        if (folder / "conftest.py").exists():
+            return False
+        if folder == checkout or checkout not in folder.parents:
+            return True
+        folder = folder.parent
 
 
 def run_with_scripts(pytest: tuple[str, ...], scripts: list[str]) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """Projects whose tests the default discovery misses (issue 16, item 4): one with no test
 file but docstrings full of examples, one whose tests sit in ``tests/tests.py`` in a folder
 that is not a package, one whose test module calls ``unittest.main()`` when imported (ply
-3.4, toposort 1.5). All are mined through the fallback."""
+3.4, toposort 1.5) and runs its own suite under ``__main__`` (python-mimeparse 0.1.4). All
+are mined through the fallback."""
 
 from __future__ import annotations
 
@@ -66,6 +67,25 @@ class TallyTests(unittest.TestCase):
 
 unittest.main()
 """
+# A runner of its own (python-mimeparse 0.1.4): test functions that take their case as
+# arguments, which pytest would take for fixtures, and a suite built under ``__main__``.
+TALLY_OWN_RUNNER = """\
+import unittest
+from functools import partial
+
+from tally import tally
+
+
+def test_tally(words, expected):
+    assert tally(words) == expected
+
+
+if __name__ == "__main__":
+    suite = unittest.TestSuite()
+    for words, expected in [(["x"], {"x": 1}), (["y", "y", "z"], {"y": 2, "z": 1})]:
+        suite.addTest(unittest.FunctionTestCase(partial(test_tally, words, expected)))
+    unittest.TextTestRunner(verbosity=1).run(suite)
+"""
 TALLY_PYTEST = "from tally import tally\n\n\ndef test_empty():\n    assert tally([]) == {}\n"
 
 
@@ -80,7 +100,7 @@ def test_doctests_and_a_tests_folder_that_is_no_package_are_found(tmp_path: Path
     tally = write_project(tmp_path / "tally", {
         "pyproject.toml": pyproject("tally", modules=("tally",)), "tally.py": TALLY,
         "test/testtally.py": TALLY_SCRIPT, "test/words.txt": "a b a\n",
-        "test/test_empty.py": TALLY_PYTEST})
+        "test/test_empty.py": TALLY_PYTEST, "tally_test.py": TALLY_OWN_RUNNER})
     out = tmp_path / "out"
     assert main(["mine", str(calc), str(shapes), str(tally), "-o", str(out)]) == 0
     repos = {Path(r["spec"]).name: r for r in map(json.loads, (out / "repos.jsonl").open())}
@@ -100,6 +120,7 @@ def test_doctests_and_a_tests_folder_that_is_no_package_are_found(tmp_path: Path
     assert problems["area"]["meta"]["from_doctests"] is False
     assert problems["area"]["meta"]["tests"] == [
         "tests/tests.py::AreaTests::test_rectangle", "tests/tests.py::AreaTests::test_square"]
-    # The script ran from its folder, and pytest ran the other module beside it.
-    assert repos["tally"]["counts"]["tests_passed"] == 2
+    # The scripts ran from their folders (the one with a runner of its own ran its two
+    # cases), and pytest ran the other module beside them.
+    assert repos["tally"]["counts"]["tests_passed"] == 4
     assert problems["tally"]["meta"]["from_doctests"] is False

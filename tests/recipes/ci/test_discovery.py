@@ -96,6 +96,20 @@ def test_test_modules_that_run_themselves_on_import_are_run_as_scripts(make_proj
     assert recipe.commands[2] == (*ignoring, "--override-ini=python_files=*test*.py", "test")
 
 
+def test_test_modules_with_a_runner_of_their_own_are_run_as_scripts(make_project) -> None:
+    runner = ("import unittest\n\ndef test_quality(args, expected):\n    assert args\n\n"
+              "if __name__ == '__main__':\n    unittest.TextTestRunner().run(suite())\n")
+    project = make_project({
+        "setup.py": "", "mimeparse.py": "", "mimeparse_test.py": runner,
+        # pytest's own: fixtures from a conftest, or pytest imported for its parameters.
+        "tests/conftest.py": "", "tests/test_fed.py": runner,
+        "test/test_parametrized.py": "import pytest\n" + runner,
+        # no test function takes arguments: pytest collects it whatever its __main__ does.
+        "test/test_plain.py": runner.replace("(args, expected)", "()"),
+    })
+    assert discovery.script_tests(project) == ["mimeparse_test.py"]
+
+
 def test_the_scripts_command_fails_when_a_part_fails_and_not_when_pytest_finds_nothing(
         tmp_path: Path) -> None:
     (tmp_path / "t").mkdir()
