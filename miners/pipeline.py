@@ -49,6 +49,9 @@ from tracer.traces import last_test, read_traces, running_test
 MAX_TEST_RUNS = 3
 # Test failures that no other recipe would avoid: the sandbox's bounds, a missing service.
 FINAL_TEST_CAUSES = frozenset({*BOUND_CAUSES.values(), "needs_service"})
+# A run that ran no test: found none, or failed before any (pydash 4.9.2's ``inv test``
+# builds the package first, and that fails the same way in every tox environment).
+NO_TEST_RAN = frozenset({"no_tests_found", "test_command_failed"})
 # Lines of the log kept beside a failed project's repos.jsonl line (OUTDIR/failures/).
 LOG_TAIL_LINES = 50
 
@@ -247,12 +250,12 @@ def _build_and_trace(recipes: list[Recipe], source: Path, work: Path, log_path: 
 def _tests_failed_before(recipe: Recipe,
                          failures: list[tuple[StageError, Recipe, str]]) -> bool:
     """True when the same job (on another Python) already got to its tests and failed, or
-    when a recipe of the same CI file ran no test: its other environments or jobs would most
-    likely run none either (they share its commands), and the next CI file or the fallback
-    should get the remaining test runs."""
+    when a recipe of the same CI file ran no test (found none, or failed before any): its
+    other environments or jobs would most likely run none either (they share its commands),
+    and the next CI file or the fallback should get the remaining test runs."""
     return any(((r.kind, r.source, r.job) == (recipe.kind, recipe.source, recipe.job)
                 and STAGES.index(f.failure.stage) >= STAGES.index("test"))
-               or (r.source == recipe.source and f.failure.cause == "no_tests_found")
+               or (r.source == recipe.source and f.failure.cause in NO_TEST_RAN)
                for f, r, _ in failures)
 
 
@@ -346,7 +349,8 @@ def _traced_run(env: Env, source: Path, work: Path, log_path: Path, settings: Se
         if not hung and not outcome.ok and not (
                 outcome.verdict == "failed" and counts is not None and counts.mostly_passed):
             reason = failure_line(outcome, "tests failed")
-            raise StageError("test", cause_of_test_failure(outcome), reason)
+            raise StageError("test", cause_of_test_failure(outcome, counted=counts is not None),
+                             reason)
     with progress.stage_of("trace"):
         traces = read_traces(trace_dir)
         progress.counts["calls_recorded"] = len(traces.calls)

@@ -56,6 +56,8 @@ CAUSES: dict[str, str] = {
     "no_tests_found": "the test command found no tests to run",
     "no_tests": "the recipe has no test command",
     "tests_failed": "the tests ran and most of them failed",
+    "test_command_failed": "the test command failed before any test runner said what it "
+                           "ran (a build, a docs or lint step, a task runner in front)",
     # trace, emit, validate
     "probe_install": "the probe could not be put into the built environment",
     "no_calls": "the tests ran but no call of the project's own functions was recorded",
@@ -186,7 +188,9 @@ def cause_of_build_failure(outcome: CommandOutcome) -> str:
     return "install_failed"
 
 
-def cause_of_test_failure(outcome: CommandOutcome) -> str:
+def cause_of_test_failure(outcome: CommandOutcome, *, counted: bool = True) -> str:
+    """Why a test run failed; ``counted``: whether its output holds a test summary (one
+    without, and with no other cause found, failed before any test ran)."""
     text = plain_text(outcome.output_tail).lower()
     if outcome.verdict in BOUND_CAUSES:
         return BOUND_CAUSES[outcome.verdict]
@@ -204,6 +208,8 @@ def cause_of_test_failure(outcome: CommandOutcome) -> str:
         return "import_error_in_tests"
     if outcome.exit_code == 5 or "ran 0 tests" in text or "no tests ran" in text:
         return "no_tests_found"
+    if not counted:
+        return "test_command_failed"
     return "tests_failed"
 
 

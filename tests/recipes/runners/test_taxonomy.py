@@ -149,3 +149,12 @@ def test_suite_counts_add_up_every_suite_a_tox_environment_runs() -> None:
     assert found is not None
     assert (found.passed, found.failed, found.errors) == (102 + 250 + 4, 3, 0)
     assert found.mostly_passed
+
+
+def test_a_failed_run_without_a_test_summary_failed_before_its_tests() -> None:
+    output = "Building package\nTypeError: canonicalize_version() got an unexpected keyword\n"
+    assert cause_of_test_failure(_failed(output), counted=False) == "test_command_failed"
+    assert cause_of_test_failure(_failed(output)) == "tests_failed"
+    # A cause the output names still wins.
+    assert cause_of_test_failure(_failed("ModuleNotFoundError: No module named 'x'"),
+                                 counted=False) == "import_error_in_tests"
