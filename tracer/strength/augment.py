@@ -562,6 +562,9 @@ class BranchTest:
     values: tuple[Any, ...] = ()  # what to set it to
     lengths: tuple[int, ...] = ()  # what length to give it
     other: str = ""  # the parameter whose value to give it
+    # An item of a dict parameter the body reads (``options.get('case')``, ``data['k']``,
+    # or a local assigned from one): the item is set, the rest of the dict kept.
+    key: tuple[Any, ...] = ()
 
 
 MAX_BRANCH_LENGTH = 64
@@ -573,21 +576,59 @@ def branch_tests(solution: str) -> list[BranchTest]:
         tree = ast.parse(textwrap.dedent(solution)) if solution.strip() else None
     except SyntaxError:
         return []
+    nodes = list(ast.walk(tree)) if tree is not None else []
+    items = _item_aliases(nodes)
     found: list[BranchTest] = []
-    for node in ast.walk(tree) if tree is not None else ():
+    for node in nodes:
         if not isinstance(node, ast.Compare) or len(node.ops) != 1:
             continue
         left, op, right = node.left, node.ops[0], node.comparators[0]
         for subject, against in ((left, right), (right, left)):
-            test = _branch_test(subject, op, against, subject is left)
+            test = _branch_test(subject, op, against, subject is left, items)
             if test is not None and test not in found:
                 found.append(test)
     return found
 
 
-def _branch_test(subject: ast.expr, op: ast.cmpop, against: ast.expr,
-                 on_left: bool) -> BranchTest | None:
-    name = _named(subject)
+_Subject = tuple[str, tuple[Any, ...]]  # a name, and the key of its item the body reads
+
+
+def _item_aliases(nodes: Sequence[ast.AST]) -> dict[str, _Subject]:
+    """Locals the body assigns from an item of a name: ``case = options.get('case')``."""
+    found: dict[str, _Subject] = {}
+    for node in nodes:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
+                node.targets[0], ast.Name):
+            item = _item_of(node.value)
+            if item is not None:
+                found.setdefault(node.targets[0].id, item)
+    return found
+
+
+def _item_of(node: ast.expr) -> _Subject | None:
+    """``(name, (key,))`` for ``name.get(key, ...)`` and ``name[key]`` with a constant key."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get" and isinstance(node.func.value, ast.Name)
+            and 1 <= len(node.args) <= 2 and isinstance(node.args[0], ast.Constant)):
+        return node.func.value.id, (node.args[0].value,)
+    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+            and isinstance(node.slice, ast.Constant)
+            and type(node.slice.value) in (str, int)):
+        return node.value.id, (node.slice.value,)
+    return None
+
+
+def _subject(node: ast.expr, items: dict[str, _Subject]) -> _Subject | None:
+    name = _named(node)
+    if name:
+        return items.get(name, (name, ()))
+    return _item_of(node)
+
+
+def _branch_test(subject: ast.expr, op: ast.cmpop, against: ast.expr, on_left: bool,
+                 items: dict[str, _Subject]) -> BranchTest | None:
+    tested = _subject(subject, items)
+    name, key = tested if tested is not None else ("", ())
     measured = _named(subject.args[0]) if (
         isinstance(subject, ast.Call) and isinstance(subject.func, ast.Name)
         and subject.func.id == "len" and len(subject.args) == 1) else None
@@ -595,7 +636,8 @@ def _branch_test(subject: ast.expr, op: ast.cmpop, against: ast.expr,
         constant = ast.literal_eval(against)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         other = _named(against)
-        return BranchTest(name, other=other) if name and other and other != name else None
+        return BranchTest(name, other=other) if (
+            name and not key and other and other != name) else None
     if measured and type(constant) is int and 0 <= constant <= MAX_BRANCH_LENGTH:
         lengths = (constant, constant - 1, constant + 1)
         return BranchTest(measured, lengths=tuple(n for n in lengths if n >= 0))
@@ -603,16 +645,35 @@ def _branch_test(subject: ast.expr, op: ast.cmpop, against: ast.expr,
         return None
     if isinstance(op, (ast.In, ast.NotIn)):
         if on_left and type(constant) in (tuple, list, set, frozenset, dict):
-            items = [item for item in constant if _plain(item)][:MAX_CONSTANT_VARIANTS]
-            return BranchTest(name, values=tuple(items)) if items else None
+            members = [item for item in constant if _plain(item)][:MAX_CONSTANT_VARIANTS]
+            # One that is none of them too: the branch for a value the body refuses.
+            outsider = _outsider(members)
+            values = (*members, outsider) if outsider is not None else tuple(members)
+            return BranchTest(name, values=values, key=key) if members else None
         if not on_left and type(constant) in (str, bytes) and len(constant) <= 20:
-            return BranchTest(name, values=(constant,))  # '#' in line: line = '#'
+            return BranchTest(name, values=(constant,), key=key)  # '#' in line: line = '#'
         return None
     if type(constant) is int and abs(constant) <= 10 ** 9:
-        return BranchTest(name, values=(constant, constant - 1, constant + 1))
+        return BranchTest(name, values=(constant, constant - 1, constant + 1), key=key)
     if constant is None or (type(constant) is float) or (
             type(constant) in (str, bytes) and len(constant) <= 20):
-        return BranchTest(name, values=(constant,))
+        return BranchTest(name, values=(constant,), key=key)
+    return None
+
+
+def _outsider(members: Sequence[Any]) -> Any:
+    """A value of the members' type that is none of them (an int past the largest, a
+    string one character longer than the first); None when they are of mixed types."""
+    kinds = {type(m) for m in members if m is not None}
+    if len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    typed = [m for m in members if m is not None]
+    if kind is int:
+        return max(typed) + 1
+    if kind in (str, bytes):
+        longer = typed[0] + (b"x" if kind is bytes else "x")
+        return longer if longer not in typed else None
     return None
 
 
@@ -669,6 +730,15 @@ def _branch_texts(test: BranchTest, site: _Site, names: Sequence[str | None],
             return []
         resized = [_resized(recorded, n) for n in test.lengths]
         texts = [source(value) for value in resized if value is not None]
+        return [t for t in texts if t is not None and len(t) <= MAX_ASSERT_CHARS // 2]
+    if test.key:
+        try:
+            recorded = ast.literal_eval(slots[slot])
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return []
+        if type(recorded) is not dict:
+            return []
+        texts = [source({**recorded, test.key[0]: value}) for value in test.values]
         return [t for t in texts if t is not None and len(t) <= MAX_ASSERT_CHARS // 2]
     texts = [source(value) for value in test.values]
     return [t for t in texts if t is not None]

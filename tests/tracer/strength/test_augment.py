@@ -248,7 +248,7 @@ def test_the_tests_the_body_makes_on_its_names_are_found_outer_first() -> None:
                      BranchTest("word", lengths=(3, 2, 4)),
                      BranchTest("lo", other="hi"), BranchTest("hi", other="lo"),
                      BranchTest("line", values=("#",)),
-                     BranchTest("mode", values=("r", "w")),
+                     BranchTest("mode", values=("r", "w", "rx")),
                      BranchTest("self.depth", values=(2, 1, 3))]
     assert branch_tests("not python (") == [] and branch_tests("") == []
 
@@ -286,3 +286,26 @@ def test_a_field_of_the_instance_a_branch_tests_is_set_in_its_recorded_state() -
     calls = [d.setup[0] for d in derived_calls(
         [block], prompt=prompt, solution="        if self.depth >= 10:\n            return 0\n")]
     assert "obj = _citrace_object(candidate, {'depth': 10, 'name': 'a'})" in calls[:3]
+
+
+def test_an_item_of_a_dict_parameter_the_body_tests_is_set_the_rest_kept() -> None:
+    # sqlparse's validate_options: locals read from the options dict, checked against the
+    # values allowed; one value that is none of them reaches the raise.
+    solution = ("    case = options.get('keyword_case')\n"
+                "    if case not in [None, 'upper', 'lower']:\n        raise ValueError(case)\n"
+                "    if options['width'] <= 1:\n        raise ValueError('width')\n"
+                "    return options\n")
+    assert branch_tests(solution) == [
+        BranchTest("options", values=(None, "upper", "lower", "upperx"), key=("keyword_case",)),
+        BranchTest("options", values=(1, 0, 2), key=("width",))]
+    prompt = 'def validate(options):\n    """The options, checked."""\n'
+    block = "    assert candidate({'keyword_case': 'upper', 'width': 4}) == 4\n"
+    calls = [d.expression for d in derived_calls([block], prompt=prompt, solution=solution)]
+    for call in ("candidate({'keyword_case': 'upperx', 'width': 4})",
+                 "candidate({'keyword_case': None, 'width': 4})",
+                 "candidate({'keyword_case': 'upper', 'width': 1})"):
+        assert call in calls[:9], (call, calls[:9])
+    # Not a dict where the body reads an item: nothing is set.
+    other = "    assert candidate(['a']) == 4\n"
+    assert not any("'keyword_case'" in c for c in (
+        d.expression for d in derived_calls([other], prompt=prompt, solution=solution)))
