@@ -3,7 +3,9 @@
 Greedy set cover over the kill matrix (``kills``), first with recorded blocks, then with
 augmented ones for what is left: each round takes the block that kills the most mutants not
 yet killed; a tie goes to the block ranked first (the emitter's order, today's diversity
-order, ``tracer.emit.choose``), so the same matrix always gives the same test. When no
+order, ``tracer.emit.choose``), so the same matrix always gives the same test. When the
+recorded blocks alone fill the test, a cover with both kinds (at least half the places
+recorded) is taken instead if it kills more. When no
 block adds a kill, the places left (up to ``limit``) go to recorded blocks in rank order:
 more real examples make a better problem even where mutants say nothing. An augmented block
 is kept for a kill no recorded block makes, or to bring a test of fewer than
@@ -46,6 +48,16 @@ def select(pool: Sequence[Pooled], *, limit: int, max_chars: int,
     length without blocks (its preamble and header)."""
     picking = _Picking(pool, limit, max_chars - base_chars)
     picking.cover(RECORDED)
+    if len(picking.chosen) >= limit:
+        # Recorded blocks alone filled the test, each killing a few more (dateutil's
+        # easter: twenty years, all with method 3), and a derived block that kills many
+        # (method 2) got no place. Cover with both kinds, ties to recorded blocks, at least
+        # half the places kept for recorded ones; take it when it kills more.
+        recorded = sum(1 for block in pool if block.source == RECORDED)
+        joint = _Picking(pool, limit, max_chars - base_chars)
+        joint.cover(None, max_derived=limit - min(recorded, (limit + 1) // 2))
+        if len(joint.killed) > len(picking.killed):
+            picking = joint
     picking.cover(AUGMENTED)  # only what no recorded block kills is left to kill
     for index, block in enumerate(pool):
         if block.source == RECORDED:
@@ -76,17 +88,22 @@ class _Picking:
         self.room -= len(block.text)
         return True
 
-    def cover(self, source: str) -> None:
-        """Greedy set cover with the blocks from ``source``: the most new kills first, the
-        first ranked on a tie."""
+    def cover(self, source: str | None, max_derived: int | None = None) -> None:
+        """Greedy set cover with the blocks from ``source`` (None: both kinds, at most
+        ``max_derived`` augmented blocks): the most new kills first; on a tie a recorded
+        block, then the first ranked."""
         while len(self.chosen) < self.limit:
-            gains = [(len(b.kills - self.killed), -i) for i, b in enumerate(self.pool)
-                     if b.source == source and i not in self.chosen
-                     and len(b.text) <= self.room]
-            best = max(gains, default=(0, 0))
+            derived = sum(1 for i in self.chosen if self.pool[i].source == AUGMENTED)
+            gains = [(len(b.kills - self.killed), b.source == RECORDED, -i)
+                     for i, b in enumerate(self.pool)
+                     if (source is None or b.source == source) and i not in self.chosen
+                     and len(b.text) <= self.room
+                     and not (b.source == AUGMENTED and max_derived is not None
+                              and derived >= max_derived)]
+            best = max(gains, default=(0, False, 0))
             if best[0] == 0:
                 return
-            self.take(-best[1])
+            self.take(-best[2])
 
 
 def _with_a_recorded_block(pool: Sequence[Pooled], chosen: list[int],

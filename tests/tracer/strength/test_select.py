@@ -62,3 +62,17 @@ def test_a_test_keeps_a_recorded_result_when_raises_alone_kill_every_mutant() ->
             block("r", RECORDED, [])]
     assert select(pool, limit=3, max_chars=1000) == [0, 1, 2]  # room: added
     assert select(pool, limit=2, max_chars=1000) == [0, 2]  # full: swapped for the last
+
+
+def test_a_derived_block_that_kills_many_gets_a_place_when_recorded_ones_fill_the_test() -> None:
+    # Twenty years all with method 3, each killing one more mutant; method 2, derived, kills
+    # four the recorded ones never reach.
+    pool = [block(f"r{n}", RECORDED, [n]) for n in range(5)]
+    pool.append(block("a", AUGMENTED, [10, 11, 12, 13]))
+    assert select(pool, limit=3, max_chars=1000) == [0, 1, 5]
+    # Half the places at least stay recorded, however much the derived blocks kill.
+    pool += [block("b", AUGMENTED, [20, 21, 22]), block("c", AUGMENTED, [30, 31, 32])]
+    chosen = select(pool, limit=4, max_chars=1000)
+    assert chosen == [0, 1, 5, 6]
+    # Where recorded blocks leave places, derived ones only add what they miss (as before).
+    assert select(pool[:6], limit=10, max_chars=1000) == [0, 1, 2, 3, 4, 5]
