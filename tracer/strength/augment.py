@@ -379,9 +379,11 @@ def _called(node: ast.expr) -> ast.Call | None:
 
 
 def _drawn(node: ast.expr) -> ast.Call | None:
-    """X of ``list(X)`` or ``list(itertools.islice(X, n))``, when X is a subject call."""
+    """X of ``list(X)``, ``list(itertools.islice(X, n))`` or ``_drained(X)`` (a result
+    holding iterators), when X is a subject call."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == "list" and len(node.args) == 1 and not node.keywords):
+            and node.func.id in ("list", "_drained") and len(node.args) == 1
+            and not node.keywords):
         return None
     inner = node.args[0]
     if (isinstance(inner, ast.Call) and ast.unparse(inner.func) == "itertools.islice"

@@ -309,3 +309,24 @@ def test_an_item_of_a_dict_parameter_the_body_tests_is_set_the_rest_kept() -> No
     other = "    assert candidate(['a']) == 4\n"
     assert not any("'keyword_case'" in c for c in (
         d.expression for d in derived_calls([other], prompt=prompt, solution=solution)))
+
+
+def test_a_result_holding_iterators_is_varied_and_answered_drawn() -> None:
+    prompt = 'def divide(n, items):\n    """items in n parts."""\n'
+    solution = ("    if n < 1:\n        raise ValueError('n')\n    q, r = divmod(len(items), n)\n"
+                "    parts, stop = [], 0\n    for i in range(1, n + 1):\n"
+                "        start = stop\n        stop += q + 1 if i <= r else q\n"
+                "        parts.append(iter(items[start:stop]))\n    return parts\n")
+    preamble = check_helpers.preamble({check_helpers.DRAINED})
+    block = "    assert _drained(candidate(2, [1, 2, 3])) == [[1, 2], [3]]\n"
+    calls = derived_calls([block], prompt=prompt, solution=solution)
+    assert "_drained(candidate(1, [1, 2, 3]))" in [d.expression for d in calls]
+
+    def check(test: str):
+        return run_check(prompt=prompt, completion=solution, test=test, entry_point="divide",
+                         python=sys.executable, timeout=10)
+    kept = {a.call.expression: a.block for a in augment(preamble, calls, check)}
+    assert kept["_drained(candidate(1, [1, 2, 3]))"] == (
+        "    assert _drained(candidate(1, [1, 2, 3])) == [[1, 2, 3]]\n")
+    assert kept["_drained(candidate(0, [1, 2, 3]))"] == (
+        "    assert _raised(lambda: _drained(candidate(0, [1, 2, 3]))) == 'ValueError'\n")
