@@ -582,13 +582,15 @@ def branch_tests(solution: str) -> list[BranchTest]:
     items = _item_aliases(nodes)
     found: list[BranchTest] = []
     for node in nodes:
-        if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+        if not isinstance(node, ast.Compare):
             continue
-        left, op, right = node.left, node.ops[0], node.comparators[0]
-        for subject, against in ((left, right), (right, left)):
-            test = _branch_test(subject, op, against, subject is left, items)
-            if test is not None and test not in found:
-                found.append(test)
+        operands = [node.left, *node.comparators]  # 1 <= method <= 3: two tests
+        for index, op in enumerate(node.ops):
+            left, right = operands[index], operands[index + 1]
+            for subject, against in ((left, right), (right, left)):
+                test = _branch_test(subject, op, against, subject is left, items)
+                if test is not None and test not in found:
+                    found.append(test)
     return found
 
 

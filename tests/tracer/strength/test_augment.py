@@ -251,6 +251,8 @@ def test_the_tests_the_body_makes_on_its_names_are_found_outer_first() -> None:
                      BranchTest("mode", values=("r", "w", "rx")),
                      BranchTest("self.depth", values=(2, 1, 3))]
     assert branch_tests("not python (") == [] and branch_tests("") == []
+    assert branch_tests("    if not 1 <= method <= 3:\n        raise ValueError\n") == [
+        BranchTest("method", values=(1, 0, 2)), BranchTest("method", values=(3, 2, 4))]
 
 
 def test_a_parameter_a_branch_tests_is_set_to_meet_it_whatever_its_recorded_type() -> None:
