@@ -83,7 +83,8 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
                            lambda completion, test: check(completion, test, mutant_timeout))
 
     def answered(calls: Sequence[Derived], known: Collection[str]) -> list[str]:
-        found = augment(preamble, calls, lambda test: check(canonical, test, timeout))
+        found = augment(preamble, calls, lambda test: check(canonical, test, timeout),
+                        solution=canonical)
         return [a.block for a in found if a.block not in known]
 
     tried: list[Derived] = []

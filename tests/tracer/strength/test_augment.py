@@ -47,8 +47,17 @@ def test_the_canonical_solution_answers_each_call_and_a_raise_is_asserted_by_its
                                       "candidate(None, 2)")]
     found = augment("", calls, canonical)
     assert [a.block for a in found] == [
-        "    assert candidate('ab', 0) == ''\n", "    assert candidate('', 2) == ''\n",
+        "    assert candidate('ab', 0) == ''\n", "    assert candidate('', 2) == ''\n"]
+    # An AttributeError says as much about where the code runs (an optional module left as
+    # None) as about the code: asserted only when the body raises it by name.
+    raising = ("    if word is None:\n        raise AttributeError('no word')\n"
+               "    return word.upper() * times\n")
+    found = augment("", calls[2:], lambda t: canonical(t, raising), solution=raising)
+    assert [a.block for a in found] == [
         "    assert _raised(lambda: candidate(None, 2)) == 'AttributeError'\n"]
+    valued = augment("", [Derived((), "candidate('a', None)")], canonical)
+    assert [a.block for a in valued] == [
+        "    assert _raised(lambda: candidate('a', None)) == 'TypeError'\n"]
 
 
 def test_a_call_that_raises_differently_in_two_runs_or_ends_its_process_is_not_kept() -> None:
