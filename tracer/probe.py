@@ -352,7 +352,7 @@ def _join(kind, parts):
 # C-level `__dict__` getset descriptor, slots through their member descriptors. Nothing the
 # program defines (`__repr__`, `__eq__`, `__getattr__`, properties) is called.
 
-class _SlotProbe(object):
+class _SlotProbe(object):  # noqa: UP004 (Python 2: a new-style class)
     __slots__ = ('x',)
 
 

@@ -55,12 +55,14 @@ A *value* is ``{"py": "<python expression>"}`` for values that can be written as
 source (None, bool, int, float incl. ``float('nan')``, complex, str, bytes, list, tuple,
 dict, set, frozenset, nested), or ``{"opaque": "<type qualname>", "why": "type"|"size"|
 "depth"|"cycle"|"custom"|"error"}`` otherwise (with ``"inner"``, the type of the value
-inside it that had no source, when that is not the value itself). Objects (issue 14): the standard library's
+inside it that had no source, when that is not the value itself). Objects (issue 14): the
+standard library's
 value types as constructors, ``datetime.date(2020, 1, 2)``, with ``"imports": ["datetime"]``
 beside the source; the project's enums, namedtuples and plain objects through markers,
 ``_citrace_class('pkg.mod', 'Color').RED``, ``_citrace_object(_citrace_class('pkg.mod',
 'Cls'), {'attr': 1})`` (a third argument: the content of a dict/list/set/str/int subclass),
-with ``"classes": [["pkg.mod", "Cls"]]``. Plain objects passed in get an ``after`` too. Lines are written whole, one ``write`` each, as calls end: a
+with ``"classes": [["pkg.mod", "Cls"]]``. Plain objects passed in get an ``after`` too. Lines
+are written whole, one ``write`` each, as calls end: a
 killed process loses only calls in flight, and a torn last line is skipped on reading.
 Readers ignore keys they do not know.
 """

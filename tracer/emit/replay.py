@@ -14,7 +14,11 @@ time drops the call (``replay_failed``); values that are not plain literals drop
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import fractions
 import math
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,13 +103,17 @@ def _outcome(result: CheckResult) -> tuple[str, tuple[str | None, ...]] | None:
     return end, tuple(source(value) for value in drawn)
 
 
-def source(value: Any) -> str | None:
+def source(value: Any, *, stdlib: bool = False) -> str | None:
     """A plain value (what crosses the harness's wire) as the probe writes it (sets sorted,
     ``float('nan')``...), so replayed values read like recorded ones; None for any other.
+    ``stdlib``: a date, a naive datetime or time, a timedelta, a Decimal, a Fraction or a
+    UUID at the top too, as the probe writes them (the test must import their module).
     The probe itself is not imported: it is kept out of the host's typed code."""
     kind = type(value)
     if value is None or kind in (bool, int, str, bytes):
         return repr(value)
+    if stdlib and kind.__module__ in ("datetime", "decimal", "fractions", "uuid"):
+        return _stdlib_source(value)
     if kind is float:
         if math.isnan(value):
             return "float('nan')"
@@ -133,3 +141,24 @@ def source(value: Any) -> str | None:
     if kind is set:
         return f"{{{text}}}" if parts else "set()"
     return f"frozenset({{{text}}})" if parts else "frozenset()"
+
+
+def _stdlib_source(value: Any) -> str | None:
+    kind = type(value)
+    if kind is datetime.date:
+        return f"datetime.date({value.year}, {value.month}, {value.day})"
+    if kind is datetime.timedelta:
+        return (f"datetime.timedelta(days={value.days}, seconds={value.seconds}, "
+                f"microseconds={value.microseconds})")
+    if kind in (datetime.datetime, datetime.time):
+        if value.tzinfo is not None or value.fold:
+            return None
+        fields = [value.hour, value.minute, value.second, value.microsecond]
+        if kind is datetime.datetime:
+            fields = [value.year, value.month, value.day, *fields]
+        return f"datetime.{kind.__name__}({', '.join(map(str, fields))})"
+    if kind in (decimal.Decimal, uuid.UUID):
+        return f"{kind.__module__}.{kind.__name__}({str(value)!r})"
+    if kind is fractions.Fraction:
+        return f"fractions.Fraction({value.numerator}, {value.denominator})"
+    return None

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracer.check.run import CheckResult
+from tracer.emit import check_helpers
 from tracer.emit.asserts import INSTANCE as OBJECT_NAME
 from tracer.emit.asserts import MAX_ASSERT_CHARS, UNCHECKABLE_EXCEPTIONS, compare_line
 from tracer.emit.replay import source
@@ -55,7 +56,7 @@ _TEST = '''\
 def check(candidate):
     import sys
     harness = type(candidate).__call__.__globals__
-    encode, unanswered = harness["encode"], harness["CandidateError"]
+    encode, plain, unanswered = harness["encode"], harness["plain"], harness["CandidateError"]
 {thunks}    calls = [{calls}]
     got = []
     for call in calls:
@@ -72,6 +73,8 @@ def check(candidate):
                 break
             continue
         try:
+            if type(value).__module__ in ("datetime", "decimal", "fractions", "uuid"):
+                value = plain(value)  # a date, a Decimal: sent by its parts, made again here
             data = encode(value)
         except Exception:
             got.append(("opaque", None))
@@ -189,6 +192,7 @@ def augment(preamble: str, calls: Sequence[Derived],
     the canonical body (the exceptions it raises by name)."""
     raised_by_name = set(re.findall(r"\braise\s+([A-Za-z_][\w.]*)", solution))
     raised_by_name |= {name.rpartition(".")[2] for name in raised_by_name}
+    imported = check_helpers.imports_of(preamble)
     kept: list[Augmented] = []
     for start in range(0, len(calls), BATCH):
         batch = list(calls[start:start + BATCH])
@@ -207,10 +211,21 @@ def augment(preamble: str, calls: Sequence[Derived],
             kind, text = agreed
             if kind == "raised" and text in ENVIRONMENT_EXCEPTIONS and text not in raised_by_name:
                 continue
+            if kind == "ok" and not _imported(text, imported):
+                continue  # datetime.date(...) where the test has no ``import datetime``
             block = call.block(text) if kind == "ok" else call.raise_block(text)
             if block is not None:
                 kept.append(Augmented(call, block))
     return kept
+
+
+_STDLIB_MODULE = re.compile(r"\b(datetime|decimal|fractions|uuid)\.")
+
+
+def _imported(text: str, imported: Collection[str]) -> bool:
+    """Whether the modules a value's source names are imported by the test."""
+    return all(check_helpers.module_import(module) in imported
+               for module in _STDLIB_MODULE.findall(text))
 
 
 def _answers(result: CheckResult, nonce: str) -> list[Any] | None:
@@ -228,7 +243,7 @@ def _agreed(index: int, answers: Sequence[list[Any]]) -> tuple[str, str] | None:
             return None
         kind, value = got
         if kind == "ok":
-            seen.add((kind, source(value)))
+            seen.add((kind, source(value, stdlib=True)))
         elif kind == "raised" and type(value) is str:
             seen.add((kind, value))
         else:

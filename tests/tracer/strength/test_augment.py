@@ -341,3 +341,22 @@ def test_a_result_holding_iterators_is_varied_and_answered_drawn() -> None:
         "    assert _drained(candidate(1, [1, 2, 3])) == [[1, 2, 3]]\n")
     assert kept["_drained(candidate(0, [1, 2, 3]))"] == (
         "    assert _raised(lambda: _drained(candidate(0, [1, 2, 3]))) == 'ValueError'\n")
+
+
+def test_a_date_or_a_decimal_the_canonical_solution_returns_is_asserted_when_imported() -> None:
+    prompt = 'def shifted(day, weeks=1):\n    """The day so many weeks later."""\n'
+    solution = ("    import datetime, decimal\n"
+                "    if weeks < 0:\n        return decimal.Decimal('-1.5')\n"
+                "    return day + datetime.timedelta(days=7 * weeks)\n")
+
+    def check(test: str):
+        return run_check(prompt=prompt, completion=solution, test=test, entry_point="shifted",
+                         python=sys.executable, timeout=10)
+    calls = [Derived((), "candidate(datetime.date(2020, 1, 1), 2)"),
+             Derived((), "candidate(datetime.date(2020, 1, 1), -1)")]
+    preamble = "import datetime\nimport decimal\n\n\n"
+    assert [a.block for a in augment(preamble, calls, check)] == [
+        "    assert candidate(datetime.date(2020, 1, 1), 2) == datetime.date(2020, 1, 15)\n",
+        "    assert candidate(datetime.date(2020, 1, 1), -1) == decimal.Decimal('-1.5')\n"]
+    # A test that does not import decimal cannot name the value: that call is not kept.
+    assert [a.call for a in augment("import datetime\n\n\n", calls, check)] == calls[:1]
