@@ -108,6 +108,11 @@ def test_test_modules_with_a_runner_of_their_own_are_run_as_scripts(make_project
         "test/test_plain.py": runner.replace("(args, expected)", "()"),
     })
     assert discovery.script_tests(project) == ["mimeparse_test.py"]
+    # A link in the checkout to a file outside it is never read on the host.
+    outside = project.parent / "outside_runner.py"
+    outside.write_text(runner)
+    (project / "linked_test.py").symlink_to(outside)
+    assert discovery.script_tests(project) == ["mimeparse_test.py"]
 
 
 def test_the_scripts_command_fails_when_a_part_fails_and_not_when_pytest_finds_nothing(
