@@ -859,7 +859,7 @@ class _Fn:
     """A traced function's state in this process."""
 
     __slots__ = ('code', 'file', 'params', 'seen', 'calls', 'token', 'id', 'module',
-                 'toplevel', 'generator', 'start', 'active', 'qualname')
+                 'toplevel', 'generator', 'start', 'active', 'qualname', 'defaults')
 
     def __init__(self, code, file):
         self.code = code
@@ -875,6 +875,7 @@ class _Fn:
         self.generator = bool(code.co_flags & CO_GENERATOR)
         self.start = None  # setprofile: the lowest f_lasti seen at a call (a fresh start)
         self.active = 0  # monitoring: calls in flight, for which its events are on
+        self.defaults = None  # {parameter: default object}, read at its first opaque argument
 
     def bind(self, frame):
         f_globals = frame.f_globals
@@ -895,10 +896,23 @@ def _method_qualname(frame, code):
     method of the class of its first argument (``self``; ``cls`` for a class method),
     found by identity in the classes' own dicts (read through ``type``'s C-level slots:
     nothing of the program's runs); else the bare name."""
+    found = _method_of(frame, code)
+    if found is not None:
+        qualname = _TYPE_QUALNAME.__get__(found[0], type)
+        if type(qualname) is str:
+            return qualname + '.' + code.co_name
+    return code.co_name
+
+
+def _method_of(frame, code):
+    """``(class, function)`` when ``code`` is the code of a function held in the dict of
+    the class of its first argument, or of one of the module's classes; else None."""
     try:
         classes = []
         if code.co_argcount:
-            first = dict.get(frame.f_locals, code.co_varnames[0])
+            f_locals = frame.f_locals  # 3.13+: a proxy, read by subscript (C-level too)
+            name = code.co_varnames[0]
+            first = dict.get(f_locals, name) if type(f_locals) is dict else f_locals[name]
             kind = type(first)
             classes = list(_TYPE_MRO.__get__(kind, type))
             if type in classes:  # the first argument is itself a class: a class method's cls
@@ -912,20 +926,50 @@ def _method_qualname(frame, code):
             if type(value) in _DESCRIBED:
                 functions = [getattr(value, name) for name in _DESCRIBED[type(value)]]
             for function in functions:
-                # A decorator's wrapper (functools.wraps) names what it wraps.
-                for _ in range(4):
-                    if type(function) is not _FunctionType:
-                        break
-                    if function.__code__ is code:
-                        qualname = _TYPE_QUALNAME.__get__(klass, type)
-                        if type(qualname) is str:
-                            return qualname + '.' + code.co_name
-                        break
-                    function = dict.get(_FUNCTION_DICT.__get__(function, _FunctionType),
-                                        '__wrapped__')
-    except Exception:  # noqa: BLE001 - a class the probe cannot read: the bare name
+                function = _unwrapped(function, code)
+                if function is not None:
+                    return klass, function
+    except Exception:  # noqa: BLE001 - a class the probe cannot read: not found
         pass
-    return code.co_name
+    return None
+
+
+def _unwrapped(function, code):
+    """The function whose code is ``code``: ``function`` itself, or what a decorator's
+    wrapper (functools.wraps) names as what it wraps; None when neither."""
+    for _ in range(4):
+        if type(function) is not _FunctionType:
+            return None
+        if function.__code__ is code:
+            return function
+        function = dict.get(_FUNCTION_DICT.__get__(function, _FunctionType), '__wrapped__')
+    return None
+
+
+def _own_defaults(frame, fn):
+    """``{parameter: default}`` of the function running in ``frame``, found by identity
+    (its module's global of that name, else a method of its first argument's class); {}
+    when it is not found (a nested function). Read through C-level slots only."""
+    code = fn.code
+    try:
+        function = _unwrapped(dict.get(frame.f_globals, code.co_name), code)
+        if function is None:
+            found = _method_of(frame, code)
+            function = found[1] if found is not None else None
+        if function is None:
+            return {}
+        defaults = _FUNCTION_DEFAULTS.__get__(function, _FunctionType)
+        kwdefaults = _FUNCTION_KWDEFAULTS.__get__(function, _FunctionType)
+    except Exception:  # noqa: BLE001 - a function the probe cannot read: none known
+        return {}
+    own = {}
+    if type(defaults) is tuple and defaults:
+        positional = code.co_varnames[:code.co_argcount]
+        defaulted = positional[len(positional) - len(defaults):]
+        own.update(zip(defaulted, defaults))  # noqa: B905 - the probe runs on 3.6
+    if type(kwdefaults) is dict:
+        own.update(kwdefaults)
+    return own
 
 
 class _Call:
@@ -967,6 +1011,8 @@ def _new_counters():
 _GENERATOR_RESULT = _dumps({'opaque': 'builtins.generator', 'why': 'type'})
 _FunctionType = type(_new_counters)
 _FUNCTION_DICT = _FunctionType.__dict__['__dict__']
+_FUNCTION_DEFAULTS = _FunctionType.__dict__['__defaults__']
+_FUNCTION_KWDEFAULTS = _FunctionType.__dict__['__kwdefaults__']
 
 
 # ---------------------------------------------------------------------------- the probe
@@ -1089,6 +1135,13 @@ class Probe:
         for name, kind in fn.params:
             value = f_locals[name]
             encoded = self.encode(value)
+            if 'opaque' in encoded and kind in ('pos', 'kwonly'):
+                # A sentinel default (`default=_marker`) has no source, but a call that
+                # passed nothing for it can still be written: without that argument.
+                if fn.defaults is None:
+                    fn.defaults = _own_defaults(frame, fn)
+                if name in fn.defaults and fn.defaults[name] is value:
+                    encoded = {'opaque': encoded['opaque'], 'why': 'default'}
             args.append([name, kind, encoded])
             cls = type(value)
             if kind in ('pos', 'kwonly') and (cls is list or cls is dict or cls is set

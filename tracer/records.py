@@ -113,6 +113,9 @@ class Arg:
 # What the reader puts in ``CallRecord.result`` for a call that raised (``raised`` says what):
 # an opaque value, so every consumer of results treats it as "no usable result".
 RAISED = "raised"
+# The ``why`` of an opaque argument that is the function's own default object (a sentinel such
+# as ``default=_marker``): the call passed nothing for it, and its block leaves it out.
+OWN_DEFAULT = "default"
 
 
 @dataclass(frozen=True)

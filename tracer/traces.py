@@ -14,6 +14,7 @@ from typing import Any
 
 from recipes.sandbox import untrusted
 from tracer.records import (
+    OWN_DEFAULT,
     RAISED,
     TRACE_FORMAT_VERSION,
     Arg,
@@ -28,8 +29,9 @@ TRACE_GLOB = "trace-*.jsonl"
 RUNNING_GLOB = "running-*.txt"  # the test each pytest process started last
 ARG_KINDS = frozenset({"pos", "kwonly", "varargs", "varkw"})
 # custom: a class whose attribute reads run its own code (a metaclass, __getattribute__, a
-# __dict__ property); error: an object in a state the encoder did not foresee.
-OPAQUE_REASONS = frozenset({"type", "size", "depth", "cycle", "custom", "error"})
+# __dict__ property); error: an object in a state the encoder did not foresee; default: the
+# parameter's own default object (OWN_DEFAULT).
+OPAQUE_REASONS = frozenset({"type", "size", "depth", "cycle", "custom", "error", OWN_DEFAULT})
 
 
 # How far from the end of a trace file ``last_test`` looks for the last call's test.

@@ -786,3 +786,41 @@ def test_a_method_under_a_wrapping_decorator_is_named_by_its_class(traced: Trace
         version=version, backend="setprofile")
     assert run.returncode == 0, run.stderr
     assert "Money.doubled" in run.qualnames()
+
+
+@pytest.mark.parametrize(("version", "backend"), BACKENDS)
+def test_a_sentinel_default_is_marked_as_the_function_s_own(traced: Traced, version: str,
+                                                            backend: str) -> None:
+    run = traced({"picks.py": dedent("""
+        import functools
+        _marker = object()
+
+        def first(items, default=_marker, *, key=_marker):
+            return items[0] if items else None
+
+        def logged(function):
+            @functools.wraps(function)
+            def wrapper(*args, **kwargs):
+                return function(*args, **kwargs)
+            return wrapper
+
+        @logged
+        def last(items, default=_marker):
+            return items[-1] if items else None
+
+        class Shelf:
+            def pick(self, n, default=_marker):
+                return n
+        """), "main.py": dedent("""
+        import picks
+        picks.first([1]); picks.first([2], object()); picks.last([3]); picks.Shelf().pick(4)
+        """)}, version=version, backend=backend)
+    assert run.returncode == 0, run.stderr
+    own = ("opaque", "builtins.object", "default")
+    plain, passed = run.calls("first")
+    assert plain["args"] == {"items": "[1]", "default": own, "key": own}
+    # Another object of the same type is the caller's: opaque as before.
+    assert passed["args"]["default"] == ("opaque", "builtins.object", "type")
+    assert passed["args"]["key"] == own
+    assert run.calls("last")[0]["args"]["default"] == own
+    assert run.calls("Shelf.pick")[0]["args"]["default"] == own

@@ -60,7 +60,7 @@ from tracer.emit.drops import (
     UNPARSABLE_VALUE,
     Drop,
 )
-from tracer.records import RAISED, Arg, CallRecord, Value, value_source
+from tracer.records import OWN_DEFAULT, RAISED, Arg, CallRecord, Value, value_source
 
 __all__ = ["FUNCTION", "MAX_ASSERTS", "CheckSource", "JudgedCalls", "Subject", "UsableCall",
            "build_check", "judge_call", "judge_calls", "yields_assert"]
@@ -217,6 +217,7 @@ def _judged(call: CallRecord, subject: Subject) -> UsableCall | str:
                 return OPAQUE_SELF
             setup = [f"{INSTANCE} = {instance[1].source}"]
         call = dataclasses.replace(call, args=rest)
+    call = _without_own_defaults(call)
     sources = [values.sources.get(id(a.value)) for a in call.args]
     if any(s is None for s in sources):
         return OPAQUE_VALUE
@@ -239,6 +240,28 @@ def _judged(call: CallRecord, subject: Subject) -> UsableCall | str:
     return UsableCall(call.inputs_key(), expression, result, call.test, kind, helpers,
                       features(kind, nodes, result, call.test),
                       frozenset(values.names) - {"candidate"})
+
+
+def _without_own_defaults(call: CallRecord) -> CallRecord:
+    """The call without the arguments that were the function's own default objects (the
+    caller passed nothing for them): positional ones after a left-out one are passed by
+    name. Unchanged when that cannot be written (values for ``*args`` must stay behind
+    every positional one); its opaque default then drops the call."""
+    if not any(arg.value.get("why") == OWN_DEFAULT for arg in call.args):
+        return call
+    kept: list[Arg] = []
+    by_name = False
+    for arg in call.args:
+        if arg.value.get("why") == OWN_DEFAULT:
+            by_name = by_name or arg.kind == "pos"
+        elif by_name and arg.kind == "pos":
+            kept.append(dataclasses.replace(arg, kind="kwonly"))
+        else:
+            kept.append(arg)
+    varargs = [arg for arg in kept if arg.kind == "varargs"]
+    if by_name and varargs and value_source(varargs[0].value) not in ("()", "[]"):
+        return call
+    return dataclasses.replace(call, args=tuple(kept))
 
 
 _Block = tuple[str, list[str], str, frozenset[str]]  # kind, lines, result, helpers

@@ -65,6 +65,24 @@ def test_keyword_only_and_identifier_kwargs_are_spelled_as_keywords() -> None:
     assert rendered.expression == "assert candidate(1, k=2, z=3) == 6"
 
 
+def test_arguments_that_were_the_function_s_own_default_objects_are_left_out() -> None:
+    own = {"opaque": "builtins.object", "why": "default"}
+    rendered = judge_call(call([("items", "pos", "[3, 1]"), ("default", "pos", own),
+                                ("key", "pos", "len"), ("rest", "varargs", "()"),
+                                ("strict", "kwonly", own)], "(1, 3)"))
+    assert not isinstance(rendered, str)
+    # Positional ones after a left-out one are passed by name.
+    assert rendered.expression == "assert candidate([3, 1], key=len) == (1, 3)"
+    # With values for *args, `key` cannot be named: the opaque default drops the call.
+    assert judge_call(call([("items", "pos", "[3, 1]"), ("default", "pos", own),
+                            ("key", "pos", "len"), ("rest", "varargs", "(5,)")],
+                           "(1, 5)")) == drops.OPAQUE_VALUE
+    # Another opaque object still drops the call.
+    assert judge_call(call([("items", "pos", "[3]"),
+                            ("default", "pos", {"opaque": "builtins.object", "why": "type"})],
+                           "(3, 3)")) == drops.OPAQUE_VALUE
+
+
 def test_nested_values_spelled_out_of_varargs_keep_their_source() -> None:
     rendered = judge_call(call([("iterables", "varargs", "((1, 2), ('foo', 'bar'))"),
                                 ("repeat", "kwonly", "1")], "[(1,)]"))
