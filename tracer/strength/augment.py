@@ -50,6 +50,7 @@ CONSTANT_SITES = 3  # recorded calls given each constant
 BATCH = 10  # calls per check: one output line each, well under the output's line size
 MAX_VALUE_BYTES = 2048  # a longer result makes no example worth reading
 RUNS = 2
+ITERATOR_AT = 3  # where a list argument's `iter(...)` comes among its variants
 
 # Runs in the checker (3.6 syntax); values go back in the harness's wire format, as hex.
 _TEST = '''\
@@ -829,8 +830,12 @@ def _value_variants(node: ast.expr, constants: Sequence[Any] = ()) -> Iterator[s
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return
     seen = {source(value)}
-    for variant in [*_by_type(value), *_of_its_type(value, constants)]:
-        text = source(variant)
+    texts = [source(variant) for variant in [*_by_type(value), *_of_its_type(value, constants)]]
+    if type(value) in (list, tuple) and value:
+        # The same items as an iterator: the body's other way for what has no len() or
+        # index (`except TypeError:`, `hasattr(seq, '__len__')`), after the first shapes.
+        texts.insert(ITERATOR_AT, f"iter({source(value)})")
+    for text in texts:
         if text is not None and text not in seen and len(text) <= MAX_ASSERT_CHARS // 2:
             seen.add(text)
             yield text

@@ -143,6 +143,18 @@ def test_a_generator_drawn_by_list_is_varied_and_its_iterator_and_range_argument
     assert "list(itertools.islice(candidate(range(0, 0, 1)), 10))" in expressions
 
 
+def test_a_list_argument_is_also_passed_as_an_iterator_over_its_items() -> None:
+    derived = derived_calls(["    assert candidate(2, [1, 2, 3]) == 3\n"])
+    [as_iterator] = [d for d in derived if d.expression == "candidate(2, iter([1, 2, 3]))"]
+    # Answered like any other: the canonical solution draws it in the checker.
+    solution = ("    try:\n        return len(items)\n    except TypeError:\n"
+                "        return sum(1 for _ in items)\n")
+    [kept] = augment("", [as_iterator], lambda test: run_check(
+        prompt="def sized(n, items):\n", completion=solution, test=test, entry_point="sized",
+        python=sys.executable, timeout=5), solution=solution)
+    assert kept.block == "    assert candidate(2, iter([1, 2, 3])) == 3\n"
+
+
 def test_a_container_argument_gets_its_first_and_last_item_and_its_first_value_changed() -> None:
     derived = derived_calls(["    assert candidate(['ab', 'cd'], {'n': 2}) == 'x'\n"], limit=200)
     expressions = {d.expression for d in derived}
