@@ -278,7 +278,13 @@ class _Site:
                  action: ast.Call | None = None) -> None:
         self.setup, self.expression, self.action = setup, expression, action
         call = action or _called(expression)
-        self.arguments: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)] \
+        # An argument held in a variable (one the call changes: ``xs = [3, 1]``) is varied
+        # where the setup assigns it.
+        assigned = {s.targets[0].id: s.value for s in setup if isinstance(s, ast.Assign)
+                    and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)}
+        self.arguments: list[ast.expr] = [
+            assigned.get(node.id, node) if isinstance(node, ast.Name) else node
+            for node in [*call.args, *(k.value for k in call.keywords)]] \
             if call is not None else []
         self.shape = (len(call.args), tuple(k.arg for k in call.keywords)) if call else None
         self.state = _instance_state(setup)
@@ -295,14 +301,30 @@ class _Site:
                 and isinstance(test.ops[0], ast.Eq)):
             return None
         action = None
-        if _is_state(test.left) and setup and isinstance(setup[-1], ast.Expr) and isinstance(
+        expression = test.left
+        if _changed_variable(expression, setup):
+            # ``xs = [3, 1]; assert candidate(xs) == R; assert xs == S``: a derived call
+            # asserts its result, or, when the recorded one returned nothing, ``xs`` after it.
+            while setup and isinstance(setup[-1], ast.Assert) and _changed_variable(
+                    _compared(setup[-1]), setup):
+                setup.pop()
+            asserted = _compared(setup[-1]) if setup else None
+            if asserted is not None and _is_subject(asserted):
+                setup.pop()
+                expression = asserted
+            elif setup and isinstance(setup[-1], ast.Expr) and isinstance(
+                    setup[-1].value, ast.Call) and _is_subject(setup[-1].value):
+                action = setup.pop().value
+            else:
+                return None
+        elif _is_state(test.left) and setup and isinstance(setup[-1], ast.Expr) and isinstance(
                 setup[-1].value, ast.Call) and _is_subject(setup[-1].value):
             action = setup.pop().value  # a method that changed its instance: obj.m(x)
         elif not _is_subject(test.left):
             return None
         if not all(isinstance(s, ast.Assign) for s in setup):
             return None
-        return cls(list(setup), test.left, action)
+        return cls(list(setup), expression, action)
 
     def slots(self) -> list[ast.expr]:
         state = list(self.state.values) if self.state is not None else []
@@ -435,6 +457,23 @@ def _is_subject(node: ast.expr, *, drawn: bool = True) -> bool:
         return inner.id == "candidate" and isinstance(node, ast.Call)
     return (isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name)
             and inner.value.id == OBJECT_NAME)
+
+
+def _compared(statement: ast.stmt) -> ast.expr | None:
+    """X of ``assert X == V``; None for any other statement."""
+    test = statement.test if isinstance(statement, ast.Assert) else None
+    if (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.Eq)):
+        return test.left
+    return None
+
+
+def _changed_variable(node: ast.expr | None, setup: Sequence[ast.stmt]) -> bool:
+    """``xs``, a name the setup assigns (not the instance ``obj``): an argument the
+    call changed, asserted after it."""
+    return isinstance(node, ast.Name) and node.id != OBJECT_NAME and any(
+        isinstance(s, ast.Assign) and any(isinstance(t, ast.Name) and t.id == node.id
+                                          for t in s.targets) for s in setup)
 
 
 def _is_state(node: ast.expr) -> bool:

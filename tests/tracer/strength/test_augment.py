@@ -39,7 +39,7 @@ def test_calls_are_derived_argument_by_argument_and_never_repeat_a_recorded_one(
 
 def test_blocks_that_are_not_a_returned_value_give_no_input() -> None:
     assert derived_calls(["    assert _raised(lambda: candidate(1)) == 'TypeError'\n",
-                          "    xs = [1]\n    candidate(xs)\n    assert xs == []\n"]) == []
+                          "    assert candidate(1) is None\n"]) == []
 
 
 def test_the_canonical_solution_answers_each_call_and_a_raise_is_asserted_by_its_name() -> None:
@@ -141,6 +141,28 @@ def test_a_generator_drawn_by_list_is_varied_and_its_iterator_and_range_argument
     assert "list(candidate(iter([1, 2, 3]), 3))" in expressions
     assert "list(itertools.islice(candidate(range(0, 4, 1)), 10))" in expressions
     assert "list(itertools.islice(candidate(range(0, 0, 1)), 10))" in expressions
+
+
+def test_an_argument_the_call_changes_is_varied_where_its_variable_is_assigned() -> None:
+    returned = ("    options = {'case': 'upper'}\n"
+                "    assert candidate(options) == {'case': 'upper', 'n': 1}\n"
+                "    assert options == {'case': 'upper', 'n': 1}\n")
+    in_place = "    xs = [3, 1, 2]\n    candidate(xs)\n    assert xs == [1, 2, 3]\n"
+    derived = derived_calls([returned, in_place], prompt='def norm(options):\n    """Doc."""\n',
+                            solution="    if options.get('case') == 'x':\n        pass\n")
+    # What it returned is asserted; for a call that returned nothing, the variable after it.
+    assert Derived(("options = {'case': 'x'}",), "candidate(options)") in derived
+    assert Derived(("xs = [2, 1, 3]", "candidate(xs)"), "xs", acts=True) in derived
+    solution = "    items.sort()\n"
+    kept = augment("", [Derived(("xs = [2, 1, 3]", "candidate(xs)"), "xs", acts=True),
+                        Derived(("xs = [2, None]", "candidate(xs)"), "xs", acts=True)],
+                   lambda test: run_check(prompt="def order(items):\n", completion=solution,
+                                          test=test, entry_point="order",
+                                          python=sys.executable, timeout=5),
+                   solution=solution)
+    assert [k.block for k in kept] == [
+        "    xs = [2, 1, 3]\n    candidate(xs)\n    assert xs == [1, 2, 3]\n",
+        "    xs = [2, None]\n    assert _raised(lambda: candidate(xs)) == 'TypeError'\n"]
 
 
 def test_a_list_argument_is_also_passed_as_an_iterator_over_its_items() -> None:
