@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import math
 import re
 import secrets
 import textwrap
@@ -296,12 +297,10 @@ class _Site:
         except SyntaxError:
             return None
         *setup, last = tree.body or [None]
-        test = last.test if isinstance(last, ast.Assert) else None
-        if not (isinstance(test, ast.Compare) and len(test.ops) == 1
-                and isinstance(test.ops[0], ast.Eq)):
+        expression = _compared(last) if last is not None else None
+        if expression is None:
             return None
         action = None
-        expression = test.left
         if _changed_variable(expression, setup):
             # ``xs = [3, 1]; assert candidate(xs) == R; assert xs == S``: a derived call
             # asserts its result, or, when the recorded one returned nothing, ``xs`` after it.
@@ -317,10 +316,10 @@ class _Site:
                 action = setup.pop().value
             else:
                 return None
-        elif _is_state(test.left) and setup and isinstance(setup[-1], ast.Expr) and isinstance(
+        elif _is_state(expression) and setup and isinstance(setup[-1], ast.Expr) and isinstance(
                 setup[-1].value, ast.Call) and _is_subject(setup[-1].value):
             action = setup.pop().value  # a method that changed its instance: obj.m(x)
-        elif not _is_subject(test.left):
+        elif not _is_subject(expression):
             return None
         if not all(isinstance(s, ast.Assign) for s in setup):
             return None
@@ -460,11 +459,16 @@ def _is_subject(node: ast.expr, *, drawn: bool = True) -> bool:
 
 
 def _compared(statement: ast.stmt) -> ast.expr | None:
-    """X of ``assert X == V``; None for any other statement."""
+    """X of ``assert X == V`` or ``assert _close(X, V)`` (a float result); None for any
+    other statement."""
     test = statement.test if isinstance(statement, ast.Assert) else None
     if (isinstance(test, ast.Compare) and len(test.ops) == 1
             and isinstance(test.ops[0], ast.Eq)):
         return test.left
+    if (isinstance(test, ast.Call) and isinstance(test.func, ast.Name)
+            and test.func.id == "_close" and len(test.args) == 2
+            and not test.keywords):
+        return test.args[0]
     return None
 
 
@@ -907,7 +911,8 @@ def _by_type(value: Any) -> list[Any]:
     if kind is int:
         return [0, 1, -1, value + 1, value - 1, -value]
     if kind is float:
-        return [0.0, -value, value + 1.0, value / 2]
+        # The bounds a float can take: a body's `math.isfinite` branch sees nothing else.
+        return [0.0, -value, value + 1.0, value / 2, math.inf, -math.inf, math.nan]
     if kind in (str, bytes):
         return _text_variants(value)
     if kind in (list, tuple):

@@ -143,6 +143,18 @@ def test_a_generator_drawn_by_list_is_varied_and_its_iterator_and_range_argument
     assert "list(itertools.islice(candidate(range(0, 0, 1)), 10))" in expressions
 
 
+def test_a_float_argument_meets_infinity_and_nan_asserted_with_a_tolerance() -> None:
+    derived = derived_calls(["    assert _close(candidate(1.5), 3.0)\n"])
+    expressions = [d.expression for d in derived]
+    assert expressions[-3:] == ["candidate(float('inf'))", "candidate(-float('inf'))",
+                                "candidate(float('nan'))"]
+    solution = "    return x * 2\n"
+    kept = augment("", derived[-3:], lambda test: run_check(
+        prompt="def twice(x):\n", completion=solution, test=test, entry_point="twice",
+        python=sys.executable, timeout=5), solution=solution)
+    assert kept[-1].block == "    assert _close(candidate(float('nan')), float('nan'))\n"
+
+
 def test_an_argument_the_call_changes_is_varied_where_its_variable_is_assigned() -> None:
     returned = ("    options = {'case': 'upper'}\n"
                 "    assert candidate(options) == {'case': 'upper', 'n': 1}\n"
