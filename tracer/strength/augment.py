@@ -161,6 +161,7 @@ def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS,
     streams += [boundaries] * CONSTANT_TURNS
     streams += [iter(site.variants(constants)) for site in recorded]
     streams.append(iter(_recombined(recorded)))
+    streams.append(iter(_at_lengths(recorded)))
     found: list[Derived] = []
     while streams and len(found) < limit:
         for stream in list(streams):
@@ -433,10 +434,11 @@ def _called(node: ast.expr) -> ast.Call | None:
 
 
 def _drawn(node: ast.expr) -> ast.Call | None:
-    """X of ``list(X)``, ``list(itertools.islice(X, n))`` or ``_drained(X)`` (a result
-    holding iterators), when X is a subject call."""
+    """X of ``list(X)``, ``list(itertools.islice(X, n))``, ``_drained(X)`` (a result
+    holding iterators) or ``_citrace_state(X)`` (a returned object of the project's, by its
+    state: ``self`` of a fluent setter), when X is a subject call."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id in ("list", "_drained") and len(node.args) == 1
+            and node.func.id in ("list", "_drained", "_citrace_state") and len(node.args) == 1
             and not node.keywords):
         return None
     inner = node.args[0]
@@ -860,6 +862,30 @@ def _recombined(sites: Sequence[_Site]) -> Iterator[Derived]:
                 continue
             for slot, node in enumerate(other.arguments):
                 yield first.derived(slot, ast.unparse(node))
+
+
+def _at_lengths(sites: Sequence[_Site]) -> Iterator[Derived]:
+    """Calls with a number argument set to the length of a text or container argument of
+    the same call, and one either side: where ``max_length``, ``width`` or ``n`` meets what
+    it measures (``total + len(word) > max_length``)."""
+    for site in sites:
+        values = [_literal(node) for node in site.slots()]
+        numbers = [slot for slot, value in enumerate(values) if type(value) is int]
+        sized = [len(value) for value in values
+                 if type(value) in (str, bytes, list, tuple, dict) and value]
+        for slot in numbers:
+            for length in sized:
+                for near in (length, length - 1, length + 1):
+                    if near != values[slot]:
+                        yield site.derived(slot, str(near))
+
+
+def _literal(node: ast.expr) -> Any:
+    """The value a literal slot holds; None for any other expression."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def _value_variants(node: ast.expr, constants: Sequence[Any] = ()) -> Iterator[str]:

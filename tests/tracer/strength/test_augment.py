@@ -132,6 +132,27 @@ def test_a_method_that_changes_its_instance_is_varied_and_its_new_state_asserted
             ) in {a.block for a in found}
 
 
+def test_a_method_that_returns_its_instance_is_varied_and_the_state_returned_asserted() -> None:
+    block = ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
+             "    assert _citrace_state(obj.left(2)) == ('Counter', {'limit': 10, 'count': 6}, None)\n")
+    derived = derived_calls([block], solution="        if step < 0:\n            pass\n",
+                            prompt=COUNTER + '        """Doc."""\n')
+    assert Derived(("obj = _citrace_object(candidate, {'limit': 10, 'count': 4})",),
+                   "_citrace_state(obj.left(-1))") in derived
+    solution = "        if step < 0:\n            raise ValueError(step)\n" \
+               "        self.count += step\n        return self\n"
+    preamble = check_helpers.preamble({check_helpers.OBJECT, check_helpers.STATE})
+    found = augment(preamble, derived, lambda test: run_check(
+        prompt=COUNTER, completion=solution, test=test, entry_point="Counter",
+        python=sys.executable, timeout=5), solution=solution)
+    blocks = {a.block for a in found}
+    assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
+            "    assert _citrace_state(obj.left(0)) == ('Counter', {'limit': 10, 'count': 4}, None)\n"
+            ) in blocks
+    assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
+            "    assert _raised(lambda: _citrace_state(obj.left(-1))) == 'ValueError'\n") in blocks
+
+
 def test_a_generator_drawn_by_list_is_varied_and_its_iterator_and_range_arguments_too() -> None:
     derived = derived_calls([
         "    assert list(candidate(iter([1, 2, 3]), 2)) == [1, 2]\n",
@@ -153,6 +174,14 @@ def test_a_float_argument_meets_infinity_and_nan_asserted_with_a_tolerance() -> 
         prompt="def twice(x):\n", completion=solution, test=test, entry_point="twice",
         python=sys.executable, timeout=5), solution=solution)
     assert kept[-1].block == "    assert _close(candidate(float('nan')), float('nan'))\n"
+
+
+def test_a_number_argument_meets_the_length_of_a_text_argument_of_the_same_call() -> None:
+    derived = derived_calls(["    assert candidate('This is long.', 45) == 'This is long.'\n"],
+                            limit=200)
+    expressions = [d.expression for d in derived]
+    for near in (12, 13, 14):
+        assert f"candidate('This is long.', {near})" in expressions
 
 
 def test_an_argument_the_call_changes_is_varied_where_its_variable_is_assigned() -> None:
