@@ -134,7 +134,8 @@ def test_a_method_that_changes_its_instance_is_varied_and_its_new_state_asserted
 
 def test_a_method_that_returns_its_instance_is_varied_and_the_state_returned_asserted() -> None:
     block = ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
-             "    assert _citrace_state(obj.left(2)) == ('Counter', {'limit': 10, 'count': 6}, None)\n")
+             "    assert _citrace_state(obj.left(2)) == "
+             "('Counter', {'limit': 10, 'count': 6}, None)\n")
     derived = derived_calls([block], solution="        if step < 0:\n            pass\n",
                             prompt=COUNTER + '        """Doc."""\n')
     assert Derived(("obj = _citrace_object(candidate, {'limit': 10, 'count': 4})",),
@@ -147,8 +148,8 @@ def test_a_method_that_returns_its_instance_is_varied_and_the_state_returned_ass
         python=sys.executable, timeout=5), solution=solution)
     blocks = {a.block for a in found}
     assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
-            "    assert _citrace_state(obj.left(0)) == ('Counter', {'limit': 10, 'count': 4}, None)\n"
-            ) in blocks
+            "    assert _citrace_state(obj.left(0)) == "
+            "('Counter', {'limit': 10, 'count': 4}, None)\n") in blocks
     assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
             "    assert _raised(lambda: _citrace_state(obj.left(-1))) == 'ValueError'\n") in blocks
 
