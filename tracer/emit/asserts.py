@@ -66,7 +66,7 @@ __all__ = ["FUNCTION", "MAX_ASSERTS", "CheckSource", "JudgedCalls", "Subject", "
            "build_check", "judge_call", "judge_calls", "yields_assert"]
 
 MAX_ASSERT_CHARS = 1000  # a longer block is more data dump than example
-POOL_FACTOR = 2  # blocks emitted per assert a test keeps: validation chooses among them
+POOL_FACTOR = 4  # blocks emitted per assert a test keeps: validation chooses among them
 GENERATOR = "builtins.generator"
 # Exceptions a test cannot check as a plain raise: `except Exception` does not catch the
 # first ones, and the others depend on the machine rather than the function.

