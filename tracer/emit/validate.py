@@ -46,7 +46,7 @@ from pathlib import Path
 from recipes.sandbox import SandboxSettings
 from tracer.check.run import TIMED_OUT, CheckResult, run_check, run_program
 from tracer.emit import check_helpers
-from tracer.emit.asserts import MAX_ASSERTS, MUTATES, RAISES, REPLAY, RETURNS, YIELDS
+from tracer.emit.asserts import INSTANCE, MAX_ASSERTS, MUTATES, RAISES, REPLAY, RETURNS, YIELDS
 from tracer.emit.drops import (
     ASSERT_ENVIRONMENT_DEPENDENT,
     ASSERT_FAILS_ALONE,
@@ -207,9 +207,7 @@ class _Validation:
                                        round(time.monotonic() - started, 3)))
         augmented = [b for b in chosen.blocks if b not in self.blocks]
         self.sources.update({b: AUGMENTED for b in augmented})
-        self.kinds.update({b: RAISES if "assert _raised(" in b else
-                           MUTATES if "assert _citrace_state(" in b else
-                           YIELDS if "assert list(" in b else RETURNS for b in augmented})
+        self.kinds.update({b: _augmented_kind(b) for b in augmented})
         before = list(self.blocks)
         self.preamble = check_helpers.preamble_for(self.preamble, augmented)
         self.blocks = [b for b in chosen.blocks if b not in augmented or self._passes_alone(b)]
@@ -437,3 +435,17 @@ def _split_test(candidate: Candidate) -> tuple[str, list[str]] | None:
     if not blocks or not candidate.test.endswith(CHECK_HEADER + body):
         return None
     return candidate.test[:len(candidate.test) - len(CHECK_HEADER + body)], blocks
+
+
+# An augmented block asserting what a call left behind: its instance (``obj``), or an
+# argument held in a variable (``xs``); ``_citrace_state(obj.m(x))`` is what it returned.
+_LEFT_BEHIND = re.compile(rf"\n    assert (_citrace_state\({INSTANCE}\)|[A-Za-z_]\w*) == ")
+
+
+def _augmented_kind(block: str) -> str:
+    if "assert _raised(" in block:
+        return RAISES
+    if _LEFT_BEHIND.search("\n" + block):
+        return MUTATES
+    return YIELDS if "assert list(" in block else RETURNS
+

@@ -246,7 +246,7 @@ def test_the_choice_covers_each_kind_of_outcome_and_edge_case_first() -> None:
                 call(pos("-5"), "-10")]
     records[-4] = dataclasses.replace(records[-4], args=(Arg("a0", "pos", {"py": "None"}),))
     check = build_check(judge_calls(records), max_asserts=5)
-    assert (  # the test as shown: the first 5, then 5 more for validation to choose from
+    assert (  # the test as shown: the first 5, then more for validation to choose from
         "def check(candidate):\n"
         "    assert candidate(1) == 2\n"
         "    assert candidate('') == 0\n"
@@ -254,7 +254,7 @@ def test_the_choice_covers_each_kind_of_outcome_and_edge_case_first() -> None:
         "    assert candidate(-5) == -10\n"
         "    assert _raised(lambda: candidate(None)) == 'ValueError'\n") in check.test
     assert check.kinds[:5] == ("returns",) * 4 + ("raises",)
-    assert len(check.blocks) == 10
+    assert len(check.blocks) == 5 * POOL_FACTOR
 
 
 def test_iterators_in_a_result_are_drawn_on_both_sides() -> None:

@@ -116,8 +116,9 @@ def test_a_replay_that_raises_drops_the_call(project, traces, tmp_path) -> None:
         ({"numbers": "[2]"}, MAP)]})
     [problem], dropped = validate_all(emitted, python=PYTHON, work_dir=tmp_path)
     assert dropped == Counter({drops.REPLAY_FAILED: 1})
-    assert problem.test.endswith("def check(candidate):\n"
-                                 "    assert _close(list(candidate([2])), [0.5])\n")
+    assert "    assert _close(list(candidate([2])), [0.5])\n" in problem.test
+    assert "candidate([1, 0])" not in problem.test
+    assert problem.assert_sources.count("recorded") == 1
 
 
 def test_a_function_whose_every_replay_fails_is_dropped(project, traces, tmp_path) -> None:
