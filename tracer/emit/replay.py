@@ -14,6 +14,7 @@ time drops the call (``replay_failed``); values that are not plain literals drop
 
 from __future__ import annotations
 
+import collections
 import datetime
 import decimal
 import fractions
@@ -103,16 +104,21 @@ def _outcome(result: CheckResult) -> tuple[str, tuple[str | None, ...]] | None:
     return end, tuple(source(value) for value in drawn)
 
 
+# The standard-library modules whose values ``source(..., stdlib=True)`` writes.
+STDLIB_RESULT_MODULES = ("datetime", "decimal", "fractions", "uuid", "collections")
+
+
 def source(value: Any, *, stdlib: bool = False) -> str | None:
     """A plain value (what crosses the harness's wire) as the probe writes it (sets sorted,
     ``float('nan')``...), so replayed values read like recorded ones; None for any other.
-    ``stdlib``: a date, a naive datetime or time, a timedelta, a Decimal, a Fraction or a
-    UUID at the top too, as the probe writes them (the test must import their module).
+    ``stdlib``: a date, a naive datetime or time, a timedelta, a Decimal, a Fraction, a
+    UUID, an OrderedDict, a Counter, a deque or a defaultdict at the top too, as the probe
+    writes them (the test must import their module).
     The probe itself is not imported: it is kept out of the host's typed code."""
     kind = type(value)
     if value is None or kind in (bool, int, str, bytes):
         return repr(value)
-    if stdlib and kind.__module__ in ("datetime", "decimal", "fractions", "uuid"):
+    if stdlib and kind.__module__ in STDLIB_RESULT_MODULES:
         return _stdlib_source(value)
     if kind is float:
         if math.isnan(value):
@@ -161,4 +167,29 @@ def _stdlib_source(value: Any) -> str | None:
         return f"{kind.__module__}.{kind.__name__}({str(value)!r})"
     if kind is fractions.Fraction:
         return f"fractions.Fraction({value.numerator}, {value.denominator})"
-    return None
+    return _collection_source(value)
+
+
+_FACTORIES = {None: "None", list: "list", dict: "dict", set: "set", int: "int", str: "str",
+              float: "float", tuple: "tuple", bool: "bool"}
+
+
+def _collection_source(value: Any) -> str | None:
+    kind = type(value)
+    if kind is collections.deque:
+        items = source(list(value))
+        if items is None:
+            return None
+        return f"collections.deque({items})" if value.maxlen is None else (
+            f"collections.deque({items}, {value.maxlen})")
+    if kind is collections.OrderedDict:
+        pairs = source(list(value.items()))
+        return None if pairs is None else f"collections.OrderedDict({pairs})"
+    content = source(dict(value)) if kind in (collections.Counter,
+                                              collections.defaultdict) else None
+    if content is None:
+        return None
+    if kind is collections.Counter:
+        return f"collections.Counter({content})"
+    factory = _FACTORIES.get(value.default_factory)
+    return None if factory is None else f"collections.defaultdict({factory}, {content})"

@@ -40,7 +40,7 @@ from tracer.check.run import CheckResult
 from tracer.emit import check_helpers
 from tracer.emit.asserts import INSTANCE as OBJECT_NAME
 from tracer.emit.asserts import MAX_ASSERT_CHARS, UNCHECKABLE_EXCEPTIONS, compare_line
-from tracer.emit.replay import source
+from tracer.emit.replay import STDLIB_RESULT_MODULES, source
 
 MAX_CALLS = 60  # derived calls tried per problem
 NESTED_VARIANTS = 3  # variants of a container's first or last item
@@ -75,7 +75,7 @@ def check(candidate):
                 break
             continue
         try:
-            if type(value).__module__ in ("datetime", "decimal", "fractions", "uuid"):
+            if type(value).__module__ in {modules}:
                 value = plain(value)  # a date, a Decimal: sent by its parts, made again here
             data = encode(value)
         except Exception:
@@ -203,7 +203,8 @@ def augment(preamble: str, calls: Sequence[Derived],
         names = [f"_citrace_derived_{n}" for n in range(len(batch))]
         test = preamble + _TEST.format(thunks="".join(d.thunk(n) for d, n in zip(batch, names,
                                                                        strict=True)),
-                            calls=", ".join(names), nonce=nonce, limit=MAX_VALUE_BYTES)
+                            calls=", ".join(names), nonce=nonce, limit=MAX_VALUE_BYTES,
+                            modules=repr(STDLIB_RESULT_MODULES))
         answers = [_answers(check(test), nonce) for _ in range(RUNS)]
         if any(a is None for a in answers):
             continue
@@ -222,7 +223,7 @@ def augment(preamble: str, calls: Sequence[Derived],
     return kept
 
 
-_STDLIB_MODULE = re.compile(r"\b(datetime|decimal|fractions|uuid)\.")
+_STDLIB_MODULE = re.compile(rf"\b({'|'.join(STDLIB_RESULT_MODULES)})\.")
 
 
 def _imported(text: str, imported: Collection[str]) -> bool:
@@ -302,10 +303,12 @@ class _Site:
         if expression is None:
             return None
         action = None
-        if _changed_variable(expression, setup):
-            # ``xs = [3, 1]; assert candidate(xs) == R; assert xs == S``: a derived call
-            # asserts its result, or, when the recorded one returned nothing, ``xs`` after it.
-            while setup and isinstance(setup[-1], ast.Assert) and _changed_variable(
+        if _is_state(expression) or _changed_variable(expression, setup):
+            # What the call left behind: ``xs = [3, 1]; assert candidate(xs) == R; assert
+            # xs == S``, ``obj.m(x); assert _citrace_state(obj) == S``. A derived call
+            # asserts its result, or, when the recorded one returned nothing (``obj.m(x)``),
+            # the last of these after it.
+            while setup and isinstance(setup[-1], ast.Assert) and _left_behind(
                     _compared(setup[-1]), setup):
                 setup.pop()
             asserted = _compared(setup[-1]) if setup else None
@@ -317,9 +320,6 @@ class _Site:
                 action = setup.pop().value
             else:
                 return None
-        elif _is_state(expression) and setup and isinstance(setup[-1], ast.Expr) and isinstance(
-                setup[-1].value, ast.Call) and _is_subject(setup[-1].value):
-            action = setup.pop().value  # a method that changed its instance: obj.m(x)
         elif not _is_subject(expression):
             return None
         if not all(isinstance(s, ast.Assign) for s in setup):
@@ -480,6 +480,10 @@ def _changed_variable(node: ast.expr | None, setup: Sequence[ast.stmt]) -> bool:
     return isinstance(node, ast.Name) and node.id != OBJECT_NAME and any(
         isinstance(s, ast.Assign) and any(isinstance(t, ast.Name) and t.id == node.id
                                           for t in s.targets) for s in setup)
+
+
+def _left_behind(node: ast.expr | None, setup: Sequence[ast.stmt]) -> bool:
+    return node is not None and (_is_state(node) or _changed_variable(node, setup))
 
 
 def _is_state(node: ast.expr) -> bool:

@@ -154,6 +154,29 @@ def test_a_method_that_returns_its_instance_is_varied_and_the_state_returned_ass
             "    assert _raised(lambda: _citrace_state(obj.left(-1))) == 'ValueError'\n") in blocks
 
 
+def test_a_method_that_returns_its_changed_instance_is_varied_by_what_it_returns() -> None:
+    block = ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
+             "    assert _citrace_state(obj.left(2)) == "
+             "('Counter', {'limit': 10, 'count': 6}, None)\n"
+             "    assert _citrace_state(obj) == ('Counter', {'limit': 10, 'count': 6}, None)\n")
+    assert Derived(("obj = _citrace_object(candidate, {'limit': 10, 'count': 4})",),
+                   "_citrace_state(obj.left(0))") in derived_calls([block])
+
+
+def test_a_result_of_the_collections_module_is_asserted_as_the_probe_writes_it() -> None:
+    solution = ("    counts = collections.defaultdict(list)\n"
+                "    for word in words:\n        counts[len(word)].append(word)\n"
+                "    counts.default_factory = None\n    return counts\n")
+    derived = derived_calls(["    assert candidate(['ab', 'c']) == "
+                             "collections.defaultdict(None, {2: ['ab'], 1: ['c']})\n"])
+    kept = augment("import collections\n", derived, lambda test: run_check(
+        prompt="import collections\n\n\ndef by_length(words):\n", completion=solution,
+        test=test, entry_point="by_length", python=sys.executable, timeout=5),
+        solution=solution)
+    assert "    assert candidate(['c', 'ab']) == collections.defaultdict(None, " \
+           "{1: ['c'], 2: ['ab']})\n" in [k.block for k in kept]
+
+
 def test_a_generator_drawn_by_list_is_varied_and_its_iterator_and_range_arguments_too() -> None:
     derived = derived_calls([
         "    assert list(candidate(iter([1, 2, 3]), 2)) == [1, 2]\n",
