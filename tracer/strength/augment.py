@@ -915,11 +915,14 @@ def _value_variants(node: ast.expr, constants: Sequence[Any] = ()) -> Iterator[s
 
 
 def _wrapped_variants(node: ast.Call, constants: Sequence[Any] = ()) -> Iterator[str]:
-    """``iter([...])`` with its list varied; ``range(a, b, c)`` one shorter, one longer and
-    empty (the probe writes iterators and ranges so)."""
+    """``iter([...])`` with its list varied, and the list itself; ``range(a, b, c)`` one
+    shorter, one longer and empty (the probe writes iterators and ranges so)."""
     name = node.func.id if isinstance(node.func, ast.Name) else ""
     if name == "iter" and len(node.args) == 1:
-        for text in _value_variants(node.args[0], constants):
+        variants = list(_value_variants(node.args[0], constants))
+        # The items themselves, not an iterator: the body's way for what has a len().
+        yield ast.unparse(node.args[0])
+        for text in variants:
             yield f"iter({text})"
     elif name == "range" and 1 <= len(node.args) <= 3:
         try:

@@ -184,6 +184,7 @@ def test_a_generator_drawn_by_list_is_varied_and_its_iterator_and_range_argument
     expressions = {d.expression for d in derived}
     assert "list(candidate(iter([]), 2))" in expressions
     assert "list(candidate(iter([1, 2, 3]), 3))" in expressions
+    assert "list(candidate([1, 2, 3], 2))" in expressions  # the items, not an iterator
     assert "list(itertools.islice(candidate(range(0, 4, 1)), 10))" in expressions
     assert "list(itertools.islice(candidate(range(0, 0, 1)), 10))" in expressions
 
