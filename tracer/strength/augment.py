@@ -40,7 +40,7 @@ from tracer.check.run import CheckResult
 from tracer.emit import check_helpers
 from tracer.emit.asserts import INSTANCE as OBJECT_NAME
 from tracer.emit.asserts import MAX_ASSERT_CHARS, UNCHECKABLE_EXCEPTIONS, compare_line
-from tracer.emit.replay import STDLIB_RESULT_MODULES, source
+from tracer.emit.replay import MAX_YIELDS, STDLIB_RESULT_MODULES, source
 
 MAX_CALLS = 60  # derived calls tried per problem
 NESTED_VARIANTS = 3  # variants of a container's first or last item
@@ -143,11 +143,14 @@ def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS,
     ``known``: blocks whose calls are not to be derived again (the recorded ones, when
     deriving from derived calls: a second round would find its way back to them)."""
     recorded = [site for site in map(_Site.of, blocks) if site is not None]
-    seen = {site.derived().block("0") for site in recorded} | {d.block("0") for d in tried}
+    seen = {site.derived().block("0") for site in recorded if not site.further}
+    seen |= {d.block("0") for d in tried}
     seen |= {site.derived().block("0") for site in map(_Site.of, known) if site is not None}
     constants = body_constants(solution)
     signature = signature_of(prompt)
-    streams = [iter(_with_defaults(recorded, signature, constants)),
+    # A recorded call of a generator the test drew a few values of, drawn further.
+    streams = [iter([site.derived() for site in recorded if site.further]),
+               iter(_with_defaults(recorded, signature, constants)),
                iter(_without_defaults(recorded, signature))]
     # The branches the body takes on a parameter (``if maxlen <= 0``, ``len(s) > 3``,
     # ``lo < hi``) are met head-on: that parameter set to the boundary, whatever its
@@ -278,8 +281,9 @@ class _Site:
     state of a method's instance: ``obj = _citrace_object(candidate, {...})``)."""
 
     def __init__(self, setup: list[ast.stmt], expression: ast.expr,
-                 action: ast.Call | None = None) -> None:
+                 action: ast.Call | None = None, *, further: bool = False) -> None:
         self.setup, self.expression, self.action = setup, expression, action
+        self.further = further  # a generator drawn further than the recorded block drew it
         call = action or _called(expression)
         # An argument held in a variable (one the call changes: ``xs = [3, 1]``) is varied
         # where the setup assigns it.
@@ -324,7 +328,8 @@ class _Site:
             return None
         if not all(isinstance(s, ast.Assign) for s in setup):
             return None
-        return cls(list(setup), expression, action)
+        further = _drawn_further(expression)
+        return cls(list(setup), further or expression, action, further=further is not None)
 
     def slots(self) -> list[ast.expr]:
         state = list(self.state.values) if self.state is not None else []
@@ -431,6 +436,24 @@ def _called(node: ast.expr) -> ast.Call | None:
     if drawn is not None:
         return drawn
     return node if isinstance(node, ast.Call) else None
+
+
+def _drawn_further(node: ast.expr) -> ast.expr | None:
+    """``list(itertools.islice(X, n))`` with n raised to ``MAX_YIELDS``, when lower: the
+    test drew a few values of a generator, a derived call (or the same call) may show
+    more; None for any other expression."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "list" and len(node.args) == 1
+            and isinstance(node.args[0], ast.Call)):
+        return None
+    inner = node.args[0]
+    if not (ast.unparse(inner.func) == "itertools.islice" and len(inner.args) == 2
+            and isinstance(inner.args[1], ast.Constant) and type(inner.args[1].value) is int
+            and inner.args[1].value < MAX_YIELDS):
+        return None
+    node = copy.deepcopy(node)
+    node.args[0].args[1] = ast.Constant(MAX_YIELDS)  # type: ignore[attr-defined]
+    return node
 
 
 def _drawn(node: ast.expr) -> ast.Call | None:

@@ -231,6 +231,18 @@ def test_an_argument_the_call_changes_is_varied_where_its_variable_is_assigned()
         "    xs = [2, None]\n    assert _raised(lambda: candidate(xs)) == 'TypeError'\n"]
 
 
+def test_a_generator_the_test_drew_a_few_values_of_is_drawn_further() -> None:
+    derived = derived_calls(
+        ["    assert list(itertools.islice(candidate([1, 2, 3], 1), 1)) == [1]\n"])
+    # The recorded call itself first, then its variants, all drawn as far as the probe draws.
+    assert derived[0] == Derived((), "list(itertools.islice(candidate([1, 2, 3], 1), 10))")
+    assert all(d.expression.endswith(", 10))") for d in derived)
+    # A test that drew as many as the probe records is not drawn again.
+    drawn = ("    assert list(itertools.islice(candidate(2), 10)) == "
+             "[2, 4, 6, 8, 10, 12, 14, 16, 18, 20]\n")
+    assert Derived((), "list(itertools.islice(candidate(2), 10))") not in derived_calls([drawn])
+
+
 def test_a_list_argument_is_also_passed_as_an_iterator_over_its_items() -> None:
     derived = derived_calls(["    assert candidate(2, [1, 2, 3]) == 3\n"])
     [as_iterator] = [d for d in derived if d.expression == "candidate(2, iter([1, 2, 3]))"]
