@@ -49,10 +49,6 @@ DEFAULTS = {
     # Not in ProbeConfig: a function called this often without filling its quota of
     # distinct calls (the same few inputs over and over) stops costing an encoding per call.
     'max_seen_per_function': 5000,
-    # Nor this: of a function's quota, at most so many calls whose arguments have the same
-    # types. A test looping over one kind of input (twenty datetimes a microsecond apart)
-    # would otherwise fill the quota before a later test passes a timedelta or a number.
-    'max_calls_per_shape': 20,
 }
 BACKENDS = ('auto', 'setprofile', 'monitoring')
 
@@ -863,7 +859,7 @@ class _Fn:
     """A traced function's state in this process."""
 
     __slots__ = ('code', 'file', 'params', 'seen', 'calls', 'token', 'id', 'module',
-                 'toplevel', 'generator', 'start', 'active', 'qualname', 'defaults', 'shapes')
+                 'toplevel', 'generator', 'start', 'active', 'qualname', 'defaults')
 
     def __init__(self, code, file):
         self.code = code
@@ -880,7 +876,6 @@ class _Fn:
         self.start = None  # setprofile: the lowest f_lasti seen at a call (a fresh start)
         self.active = 0  # monitoring: calls in flight, for which its events are on
         self.defaults = None  # {parameter: default object}, read at its first opaque argument
-        self.shapes = {}  # the types of a call's arguments -> calls recorded with them
 
     def bind(self, frame):
         f_globals = frame.f_globals
@@ -980,11 +975,10 @@ def _own_defaults(frame, fn):
 class _Call:
     """A call in flight: what was encoded at its start."""
 
-    __slots__ = ('fn', 'args', 'key', 'mutables', 'test', 'yields', 'last', 'shape')
+    __slots__ = ('fn', 'args', 'key', 'mutables', 'test', 'yields', 'last')
 
-    def __init__(self, fn, args, key, mutables, test, shape=()):
+    def __init__(self, fn, args, key, mutables, test):
         self.fn = fn
-        self.shape = shape  # the types of its arguments (the per-shape quota)
         self.args = args  # JSON of the encoded arguments
         self.key = key  # hash of `args`: what makes two calls the same call
         self.mutables = mutables  # (name, object) of the mutable arguments, for `after`
@@ -1011,8 +1005,7 @@ def _parameters(code):
 def _new_counters():
     return {'calls_seen': 0, 'calls_recorded': 0, 'calls_capped': 0, 'calls_repeated': 0,
             'calls_none_or_raised': 0, 'calls_raised': 0, 'generators_recorded': 0,
-            'calls_sampled_out': 0, 'calls_shape_full': 0, 'errors': 0, 'bytes_written': 0,
-            'trace_full': 0}
+            'calls_sampled_out': 0, 'errors': 0, 'bytes_written': 0, 'trace_full': 0}
 
 
 _GENERATOR_RESULT = _dumps({'opaque': 'builtins.generator', 'why': 'type'})
@@ -1137,14 +1130,10 @@ class Probe:
         if fn.module is None:
             fn.bind(frame)
         f_locals = frame.f_locals
-        values = [f_locals[name] for name, _ in fn.params]
-        shape = tuple([type(value) for value in values])
-        if fn.shapes.get(shape, 0) >= self.limits['max_calls_per_shape']:
-            self.counters['calls_shape_full'] += 1
-            return None
         args = []
         mutables = []
-        for (name, kind), value in zip(fn.params, values):  # noqa: B905 - the probe runs on 3.6
+        for name, kind in fn.params:
+            value = f_locals[name]
             encoded = self.encode(value)
             if 'opaque' in encoded and kind in ('pos', 'kwonly'):
                 # A sentinel default (`default=_marker`) has no source, but a call that
@@ -1166,7 +1155,7 @@ class Probe:
         if key in fn.seen:
             self.counters['calls_repeated'] += 1
             return None
-        return _Call(fn, args_json, key, mutables, _test_or_none(frame), shape)
+        return _Call(fn, args_json, key, mutables, _test_or_none(frame))
 
     def track(self, frame, call):
         """monitoring: keep `call` until its end event comes, under its frame's address (a
@@ -1263,7 +1252,6 @@ class Probe:
             written = self.write_call(fn, call.args, fields)
         if written:
             fn.seen.add(call.key)
-            fn.shapes[call.shape] = fn.shapes.get(call.shape, 0) + 1
             self.counters['calls_recorded'] += 1
             if len(fn.seen) >= self.limits['max_calls_per_function']:
                 self.reject(fn)

@@ -317,23 +317,6 @@ def test_records_a_bounded_number_of_distinct_calls(traced: Traced) -> None:
     assert stats["calls_seen"] == 13  # after the third distinct call, `add` costs a lookup
 
 
-def test_calls_whose_arguments_have_the_same_types_fill_only_part_of_the_quota(
-        traced: Traced) -> None:
-    # A test looping over one kind of input does not crowd out a later kind.
-    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
-        import lib
-        for i in range(30):
-            lib.describe(i)
-        for i in range(5):
-            lib.describe(str(i))
-        """)}, max_calls_per_function=50)
-    names = [call["args"]["name"] for call in run.calls("describe")]
-    assert names == [str(i) for i in range(probe.DEFAULTS["max_calls_per_shape"])] + [
-        repr(str(i)) for i in range(5)]
-    [stats] = run.lines("stats")
-    assert stats["calls_shape_full"] == 30 - probe.DEFAULTS["max_calls_per_shape"]
-
-
 def test_a_function_called_very_often_is_sampled_then_dropped(traced: Traced) -> None:
     # 500 calls are each encoded, then one in 8: a new input that comes late is still found
     # if it comes often, and one call of 5,000 stops the recording.
