@@ -162,7 +162,8 @@ def derived_calls(blocks: Sequence[str], *, limit: int = MAX_CALLS,
     # most mutants outlive the recorded calls, and each call's own variants reach them last.
     boundaries = iter(_at_constants(recorded, constants))
     streams += [boundaries] * CONSTANT_TURNS
-    streams += [iter(site.variants(constants)) for site in recorded]
+    streams += [iter(site.variants(constants, start=index))
+                for index, site in enumerate(recorded)]
     streams.append(iter(_recombined(recorded)))
     streams.append(iter(_at_lengths(recorded)))
     found: list[Derived] = []
@@ -401,14 +402,20 @@ class _Site:
                       if value is not None]
         return names
 
-    def variants(self, constants: Sequence[Any] = ()) -> Iterator[Derived]:
-        """One slot changed, slot by slot, variant by variant; ``constants``: values of the
-        function's own a slot of their type may take."""
+    def variants(self, constants: Sequence[Any] = (), start: int = 0) -> Iterator[Derived]:
+        """One slot changed, slot by slot, variant by variant, from the ``start``-th
+        variant of each slot on (then round to the first ones); ``constants``: values of
+        the function's own a slot of their type may take."""
         options = [list(_value_variants(node, constants)) for node in self.slots()]
-        for level in range(max((len(o) for o in options), default=0)):
-            for slot, variants in enumerate(options):
-                if level < len(variants):
-                    yield self.derived(slot, variants[level])
+        order = [(slot, variants[level])
+                 for level in range(max((len(o) for o in options), default=0))
+                 for slot, variants in enumerate(options) if level < len(variants)]
+        # Sites start at different variants: ten recorded calls would otherwise spend the
+        # derived-call budget on the same first variant (0, '', []) ten times over.
+        first = sum(1 for slot, variants in enumerate(options) for level in range(
+            min(start, len(variants))))
+        for slot, text in order[first:] + order[:first]:
+            yield self.derived(slot, text)
 
 
 class _Replacing(ast.NodeTransformer):
