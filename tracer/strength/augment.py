@@ -938,6 +938,10 @@ def _value_variants(node: ast.expr, constants: Sequence[Any] = ()) -> Iterator[s
         # The same items as an iterator: the body's other way for what has no len() or
         # index (`except TypeError:`, `hasattr(seq, '__len__')`), after the first shapes.
         texts.insert(ITERATOR_AT, f"iter({source(value)})")
+    if value is not None:
+        # Last, None: the body's checks of what it was given (`isinstance(fmt, str)`,
+        # `callable(fmt)`, else `raise ValueError`) and its `if x is None` branches.
+        texts.append("None")
     for text in texts:
         if text is not None and text not in seen and len(text) <= MAX_ASSERT_CHARS // 2:
             seen.add(text)

@@ -192,10 +192,11 @@ def test_a_generator_drawn_by_list_is_varied_and_its_iterator_and_range_argument
 def test_a_float_argument_meets_infinity_and_nan_asserted_with_a_tolerance() -> None:
     derived = derived_calls(["    assert _close(candidate(1.5), 3.0)\n"])
     expressions = [d.expression for d in derived]
-    assert expressions[-3:] == ["candidate(float('inf'))", "candidate(-float('inf'))",
-                                "candidate(float('nan'))"]
+    # Then None, the last variant of any value.
+    assert expressions[-4:] == ["candidate(float('inf'))", "candidate(-float('inf'))",
+                                "candidate(float('nan'))", "candidate(None)"]
     solution = "    return x * 2\n"
-    kept = augment("", derived[-3:], lambda test: run_check(
+    kept = augment("", derived[-4:-1], lambda test: run_check(
         prompt="def twice(x):\n", completion=solution, test=test, entry_point="twice",
         python=sys.executable, timeout=5), solution=solution)
     assert kept[-1].block == "    assert _close(candidate(float('nan')), float('nan'))\n"
