@@ -161,10 +161,12 @@ def test_on_setprofile_values_drawn_are_asserted_raises_are_not(traced, golden,
     assert "list(itertools.islice(candidate(5), 4)) == [5, 6, 7, 8]" in by_name["naturals"].test
     parse = by_name["parse_percent"]
     # No raise is recorded on setprofile; one the canonical solution gave to a derived
-    # input (its recorded '42%' without the sign) is asserted, and says so.
+    # input (a recorded '42%' changed: '100', without the sign) is asserted, and says so.
     recorded = [k for k, s in zip(parse.assert_kinds, parse.assert_sources, strict=True)
                 if s == "recorded"]
     assert set(recorded) == {"returns"}
-    assert "assert _raised(lambda: candidate('42')) == 'ValueError'" in parse.test
+    assert "assert _raised(lambda: candidate('100')) == 'ValueError'" in parse.test
+    assert {s for k, s in zip(parse.assert_kinds, parse.assert_sources, strict=True)
+            if k == "raises"} == {"augmented"}
     assert_wrong_bodies_fail([p for p in problems if p.entry_point != "parse_percent"],
                              python)
