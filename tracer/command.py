@@ -29,7 +29,7 @@ class TraceRequest:
     roots: tuple[Path, ...]
     out_dir: Path
     backend: str = "auto"
-    max_calls_per_function: int = 50
+    max_calls_per_function: int = 100
 
 
 class TraceCommandError(CitraceError):

@@ -84,7 +84,7 @@ class ProbeConfig:
 
     out_dir: str
     roots: tuple[str, ...]  # directories, and files of top-level modules
-    max_calls_per_function: int = 50
+    max_calls_per_function: int = 100
     max_value_chars: int = 2000
     max_trace_bytes: int = 20_000_000
     max_depth: int = 6

@@ -41,7 +41,7 @@ ENV_VAR = 'CITRACE_PROBE'
 FORMAT_VERSION = 1
 
 DEFAULTS = {
-    'max_calls_per_function': 50,
+    'max_calls_per_function': 100,
     'max_value_chars': 2000,
     'max_trace_bytes': 20000000,
     'max_depth': 6,

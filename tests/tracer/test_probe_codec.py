@@ -155,7 +155,7 @@ def test_probe_config_is_what_the_probe_reads(tmp_path: Path) -> None:
     path = config.write(tmp_path / "probe.json")
     assert probe.load_config(str(path)) == {
         "out_dir": str(tmp_path / "out"), "roots": [str(tmp_path)],
-        "max_calls_per_function": 50, "max_value_chars": 2000,
+        "max_calls_per_function": 100, "max_value_chars": 2000,
         "max_trace_bytes": 20_000_000, "max_depth": 3, "max_yields": 10, "backend": "auto",
         "test_time_limit": 0.0,  # read by tracer/timelimit.py, beside the probe
         "modules": []}
