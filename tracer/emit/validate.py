@@ -448,4 +448,3 @@ def _augmented_kind(block: str) -> str:
     if _LEFT_BEHIND.search("\n" + block):
         return MUTATES
     return YIELDS if "assert list(" in block else RETURNS
-
