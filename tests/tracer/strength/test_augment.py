@@ -26,6 +26,12 @@ def canonical(test: str, solution: str = SOLUTION):
                      python=sys.executable, timeout=5)
 
 
+def answered_by(prompt: str, solution: str, entry_point: str):
+    """The check augment runs: a test against ``solution`` as the canonical body."""
+    return lambda test: run_check(prompt=prompt, completion=solution, test=test,
+                                  entry_point=entry_point, python=sys.executable, timeout=5)
+
+
 def test_calls_are_derived_argument_by_argument_and_never_repeat_a_recorded_one() -> None:
     derived = derived_calls(["    assert candidate('ab', 2) == 'ABAB'\n",
                              "    assert candidate('c', times=3) == 'CCC'\n"])
@@ -96,9 +102,8 @@ def test_a_method_call_varies_its_arguments_and_its_instance_state() -> None:
     assert Derived(("obj = _citrace_object(candidate, {'limit': 0, 'count': 4})",),
                    "obj.left(2)") in derived
     solution = "        return (self.limit - self.count) // step\n"
-    found = augment(check_helpers.preamble({check_helpers.OBJECT}), derived, lambda test: run_check(
-        prompt=COUNTER, completion=solution, test=test, entry_point="Counter",
-        python=sys.executable, timeout=5))
+    found = augment(check_helpers.preamble({check_helpers.OBJECT}), derived,
+                    answered_by(COUNTER, solution, "Counter"))
     blocks = {a.block for a in found}
     assert ("    obj = _citrace_object(candidate, {'limit': 11, 'count': 4})\n"
             "    assert obj.left(2) == 3\n") in blocks
@@ -115,17 +120,13 @@ def test_a_method_that_changes_its_instance_is_varied_and_its_new_state_asserted
                     "obj.left(3)"), "_citrace_state(obj)", acts=True) in derived
     solution = "        self.count += step\n"
     preamble = check_helpers.preamble({check_helpers.OBJECT, check_helpers.STATE})
-    found = augment(preamble, derived, lambda test: run_check(
-        prompt=COUNTER, completion=solution, test=test, entry_point="Counter",
-        python=sys.executable, timeout=5))
+    found = augment(preamble, derived, answered_by(COUNTER, solution, "Counter"))
     assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
             "    obj.left(3)\n"
             "    assert _citrace_state(obj) == ('Counter', {'limit': 10, 'count': 7}, None)\n"
             ) in {a.block for a in found}
     strict = "        if step < 0:\n            raise ValueError(step)\n" + solution
-    found = augment(preamble, derived, lambda test: run_check(
-        prompt=COUNTER, completion=strict, test=test, entry_point="Counter",
-        python=sys.executable, timeout=5))
+    found = augment(preamble, derived, answered_by(COUNTER, strict, "Counter"))
     # The call that raised is what the assert wraps, not the state it never reached.
     assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
             "    assert _raised(lambda: obj.left(-2)) == 'ValueError'\n"
@@ -143,9 +144,7 @@ def test_a_method_that_returns_its_instance_is_varied_and_the_state_returned_ass
     solution = "        if step < 0:\n            raise ValueError(step)\n" \
                "        self.count += step\n        return self\n"
     preamble = check_helpers.preamble({check_helpers.OBJECT, check_helpers.STATE})
-    found = augment(preamble, derived, lambda test: run_check(
-        prompt=COUNTER, completion=solution, test=test, entry_point="Counter",
-        python=sys.executable, timeout=5), solution=solution)
+    found = augment(preamble, derived, answered_by(COUNTER, solution, "Counter"), solution=solution)
     blocks = {a.block for a in found}
     assert ("    obj = _citrace_object(candidate, {'limit': 10, 'count': 4})\n"
             "    assert _citrace_state(obj.left(0)) == "
@@ -169,10 +168,9 @@ def test_a_result_of_the_collections_module_is_asserted_as_the_probe_writes_it()
                 "    counts.default_factory = None\n    return counts\n")
     derived = derived_calls(["    assert candidate(['ab', 'c']) == "
                              "collections.defaultdict(None, {2: ['ab'], 1: ['c']})\n"])
-    kept = augment("import collections\n", derived, lambda test: run_check(
-        prompt="import collections\n\n\ndef by_length(words):\n", completion=solution,
-        test=test, entry_point="by_length", python=sys.executable, timeout=5),
-        solution=solution)
+    prompt = "import collections\n\n\ndef by_length(words):\n"
+    kept = augment("import collections\n", derived, answered_by(prompt, solution, "by_length"),
+                   solution=solution)
     assert "    assert candidate(['c', 'ab']) == collections.defaultdict(None, " \
            "{1: ['c'], 2: ['ab']})\n" in [k.block for k in kept]
 
@@ -196,9 +194,8 @@ def test_a_float_argument_meets_infinity_and_nan_asserted_with_a_tolerance() -> 
     assert expressions[-4:] == ["candidate(float('inf'))", "candidate(-float('inf'))",
                                 "candidate(float('nan'))", "candidate(None)"]
     solution = "    return x * 2\n"
-    kept = augment("", derived[-4:-1], lambda test: run_check(
-        prompt="def twice(x):\n", completion=solution, test=test, entry_point="twice",
-        python=sys.executable, timeout=5), solution=solution)
+    kept = augment("", derived[-4:-1], answered_by("def twice(x):\n", solution, "twice"),
+                   solution=solution)
     assert kept[-1].block == "    assert _close(candidate(float('nan')), float('nan'))\n"
 
 
@@ -223,9 +220,7 @@ def test_an_argument_the_call_changes_is_varied_where_its_variable_is_assigned()
     solution = "    items.sort()\n"
     kept = augment("", [Derived(("xs = [2, 1, 3]", "candidate(xs)"), "xs", acts=True),
                         Derived(("xs = [2, None]", "candidate(xs)"), "xs", acts=True)],
-                   lambda test: run_check(prompt="def order(items):\n", completion=solution,
-                                          test=test, entry_point="order",
-                                          python=sys.executable, timeout=5),
+                   answered_by("def order(items):\n", solution, "order"),
                    solution=solution)
     assert [k.block for k in kept] == [
         "    xs = [2, 1, 3]\n    candidate(xs)\n    assert xs == [1, 2, 3]\n",
@@ -250,9 +245,8 @@ def test_a_list_argument_is_also_passed_as_an_iterator_over_its_items() -> None:
     # Answered like any other: the canonical solution draws it in the checker.
     solution = ("    try:\n        return len(items)\n    except TypeError:\n"
                 "        return sum(1 for _ in items)\n")
-    [kept] = augment("", [as_iterator], lambda test: run_check(
-        prompt="def sized(n, items):\n", completion=solution, test=test, entry_point="sized",
-        python=sys.executable, timeout=5), solution=solution)
+    [kept] = augment("", [as_iterator], answered_by("def sized(n, items):\n", solution, "sized"),
+                     solution=solution)
     assert kept.block == "    assert candidate(2, iter([1, 2, 3])) == 3\n"
 
 
