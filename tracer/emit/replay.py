@@ -14,6 +14,7 @@ time drops the call (``replay_failed``); values that are not plain literals drop
 
 from __future__ import annotations
 
+import builtins
 import collections
 import datetime
 import decimal
@@ -170,10 +171,6 @@ def _stdlib_source(value: Any) -> str | None:
     return _collection_source(value)
 
 
-_FACTORIES = {None: "None", list: "list", dict: "dict", set: "set", int: "int", str: "str",
-              float: "float", tuple: "tuple", bool: "bool"}
-
-
 def _collection_source(value: Any) -> str | None:
     kind = type(value)
     if kind is collections.deque:
@@ -191,5 +188,9 @@ def _collection_source(value: Any) -> str | None:
         return None
     if kind is collections.Counter:
         return f"collections.Counter({content})"
-    factory = _FACTORIES.get(value.default_factory)
-    return None if factory is None else f"collections.defaultdict({factory}, {content})"
+    # The harness rebuilds a defaultdict only with None or a builtin type as its factory.
+    factory = value.default_factory
+    name = "None" if factory is None else getattr(factory, "__name__", "")
+    if name != "None" and getattr(builtins, name, None) is not factory:
+        return None
+    return f"collections.defaultdict({name}, {content})"
