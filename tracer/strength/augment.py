@@ -42,7 +42,8 @@ from tracer.emit.asserts import INSTANCE as OBJECT_NAME
 from tracer.emit.asserts import MAX_ASSERT_CHARS, UNCHECKABLE_EXCEPTIONS, compare_line
 from tracer.emit.replay import MAX_YIELDS, STDLIB_RESULT_MODULES, source
 
-MAX_CALLS = 100  # derived calls tried per problem
+MAX_CALLS = 250  # derived calls per problem from the recorded ones, as many from those
+FIRST_CALLS = 100  # of them tried before the mutants say whether more are needed
 NESTED_VARIANTS = 3  # variants of a container's first or last item
 MAX_CONSTANTS = 24  # constants taken from a canonical body
 MAX_CONSTANT_VARIANTS = 8  # of them tried in one argument

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from tracer.check.run import CheckResult
 from tracer.emit import check_helpers
 from tracer.records import MutationScore, Survivor
-from tracer.strength.augment import Derived, augment, derived_calls, expected_value
+from tracer.strength.augment import (FIRST_CALLS, MAX_CALLS, Derived, augment, derived_calls,
+                                     expected_value)
 from tracer.strength.kills import MutantKills, kill_matrix
 from tracer.strength.mutants import Mutant, mutants
 from tracer.strength.select import AUGMENTED, RECORDED, Pooled, select
@@ -68,9 +69,10 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
     when ``augment_inputs``). ``returns[i]``: block i asserts a function's returned value,
     what its generator yields or the state it left (the calls augmentation derives from).
 
-    Augmentation runs in two rounds: calls derived from the recorded ones, then, when some
-    mutant survives every block so far, calls derived from the first round's (two inputs
-    changed at once), checked against the survivors only. ``known``: recorded blocks
+    Augmentation runs in rounds, each only when some mutant survives every block so far,
+    its blocks checked against the survivors only: ``FIRST_CALLS`` calls derived from the
+    recorded ones; the rest of ``MAX_CALLS`` of them; calls derived from the derived ones
+    (two inputs changed at once). ``known``: recorded blocks
     validation dropped (order-dependent, failing alone): their calls are not derived again."""
     made = mutants(prompt, canonical)
     if not made:
@@ -89,22 +91,39 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
 
     tried: list[Derived] = []
     extra: list[str] = []
+    returning = [b for b, r in zip(blocks, returns, strict=True) if r]
     if augment_inputs:
-        tried = derived_calls([b for b, r in zip(blocks, returns, strict=True) if r],
-                              solution=canonical, prompt=prompt, known=known)
+        tried = derived_calls(returning, limit=FIRST_CALLS, solution=canonical,
+                              prompt=prompt, known=known)
         extra = answered(tried, set(blocks))
     pool = [*blocks, *extra]
     matrix = matrix_of(pool, completions)
-    survivors = [m for m, found in enumerate(matrix) if found.determined and not found.known]
-    if augment_inputs and extra and survivors:
+
+    def grown(calls: Sequence[Derived]) -> None:
+        """The pool and matrix with the blocks of ``calls`` the canonical solution answers,
+        run against the mutants that survive the pool so far only."""
+        nonlocal pool, matrix
+        survivors = _survivors(matrix)
+        more = answered(calls, set(pool))
+        if more and survivors:
+            second = matrix_of(more, [completions[m] for m in survivors])
+            matrix = _joined(matrix, dict(zip(survivors, second, strict=True)), len(more))
+            pool = [*pool, *more]
+
+    if augment_inputs and _survivors(matrix):
+        # Most problems lose every mutant to the first calls; the others get the rest of
+        # the budget, from the same recorded calls (tabulate's ``_format`` met a coloured
+        # number only after the first hundred).
+        again = derived_calls(returning, limit=MAX_CALLS - FIRST_CALLS, tried=tried,
+                              solution=canonical, prompt=prompt, known=known)
+        tried += again
+        grown(again)
+    extra = pool[len(blocks):]
+    if augment_inputs and extra and _survivors(matrix):
         again = derived_calls(extra, tried=tried, solution=canonical, prompt=prompt,
                               known=[*blocks, *known])
         tried += again
-        more = answered(again, set(pool))
-        if more:
-            second = matrix_of(more, [completions[m] for m in survivors])
-            matrix = _joined(matrix, dict(zip(survivors, second, strict=True)), len(more))
-            pool += more
+        grown(again)
     pooled = [Pooled(text, RECORDED if index < len(blocks) else AUGMENTED,
                      frozenset(m for m, found in enumerate(matrix) if index in found.known),
                      expected_value(text))
@@ -112,6 +131,11 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
     chosen = select(pooled, limit=limit, max_chars=max_chars, base_chars=base_chars)
     return Strength(tuple(pool[i] for i in chosen), tuple(pooled[i].source for i in chosen),
                     tuple(made), tuple(pool), tuple(matrix), len(tried))
+
+
+def _survivors(matrix: Sequence[MutantKills]) -> list[int]:
+    """The mutants no block of the pool is known to kill (those the matrix can tell of)."""
+    return [m for m, found in enumerate(matrix) if found.determined and not found.known]
 
 
 def _joined(first: Sequence[MutantKills], second: dict[int, MutantKills],

@@ -9,6 +9,7 @@ import sys
 from tracer.emit import drops
 from tracer.emit.validate import Strengthening, validate_candidate
 from tracer.records import Candidate, FunctionId
+from tracer.strength import strengthen
 
 PYTHON = sys.executable
 SIGN = 'def sign(x):\n    """1, -1 or 0: the sign of x."""\n'
@@ -101,6 +102,19 @@ def test_a_test_longer_than_the_bound_is_dropped(tmp_path) -> None:
                       [f"assert candidate({'y' * 9000!r}) == 9000"])
     assert validate_candidate(huge, python=PYTHON, work_dir=tmp_path).reason == \
         drops.TEST_TOO_LONG
+
+
+def test_the_rest_of_the_budget_goes_where_a_mutant_outlives_the_first_calls(
+        tmp_path, monkeypatch) -> None:
+    # No first calls at all: `x > 0` against `x >= 0` is still open after them, so the rest
+    # of the derived calls are tried, and sign(0) among them kills it.
+    monkeypatch.setattr(strengthen, "FIRST_CALLS", 0)
+    candidate = structured(SIGN, SIGN_BODY, ["assert candidate(5) == 1",
+                                             "assert candidate(-3) == -1"])
+    kept = validate_candidate(candidate, python=PYTHON, work_dir=tmp_path).candidate
+    assert kept is not None and kept.mutation is not None
+    assert "    assert candidate(0) == 0\n" in kept.blocks
+    assert kept.mutation.score == 1.0, kept.mutation.survivors
 
 
 def test_a_mutant_only_two_changed_inputs_kill_is_killed_by_the_second_round(tmp_path) -> None:
