@@ -16,8 +16,14 @@ from dataclasses import dataclass
 from tracer.check.run import CheckResult
 from tracer.emit import check_helpers
 from tracer.records import MutationScore, Survivor
-from tracer.strength.augment import (FIRST_CALLS, MAX_CALLS, Derived, augment, derived_calls,
-                                     expected_value)
+from tracer.strength.augment import (
+    FIRST_CALLS,
+    MAX_CALLS,
+    Derived,
+    augment,
+    derived_calls,
+    expected_value,
+)
 from tracer.strength.kills import MutantKills, kill_matrix
 from tracer.strength.mutants import Mutant, mutants
 from tracer.strength.select import AUGMENTED, RECORDED, Pooled, select
