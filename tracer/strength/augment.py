@@ -5,9 +5,9 @@ asserts (``candidate(a, b)``; a method's ``obj.m(a)`` or ``obj.prop`` on an inst
 a recorded state, or the state ``obj.m(a)`` left the instance in), derive calls with one
 literal changed by its type (numbers: 0, 1, -1, the value +-1 and negated; strings and
 bytes: empty, upper and lower case, one character less at either end, reversed, one
-character changed; lists and tuples: empty, the first item alone, reversed, doubled, the
-last item dropped, the first or the last item changed by its own type; sets: empty, one
-item; dicts: empty, one item, the first value changed). The literals are the call's arguments
+character changed, doubled; None: True, False and 0; lists and tuples: empty, the first
+item alone, reversed, doubled, the last item dropped, the first or the last item changed by
+its own type; sets: empty, one item; dicts: empty, one item, the first value changed). The literals are the call's arguments
 and, for a method, the values of its instance's recorded fields. Calls that take one
 argument from another recorded call of the same shape are derived too, and so are calls
 with an argument set to a constant the canonical body names, or one next to it (its
@@ -974,6 +974,10 @@ def _wrapped_variants(node: ast.Call, constants: Sequence[Any] = ()) -> Iterator
 
 def _by_type(value: Any) -> list[Any]:
     kind = type(value)
+    if value is None:
+        # An option every recorded call left unset (click's `style(..., reverse=None)`):
+        # most such options are flags, or counts whose 0 is a case of its own.
+        return [True, False, 0]
     if kind is bool:
         return [not value]
     if kind is int:
@@ -1048,4 +1052,6 @@ def _text_variants(text: Any) -> list[Any]:
         other = (b"a" if first != b"a" else b"b") if isinstance(text, bytes) else (
             "a" if first != "a" else "b")
         changed = other + text[1:]
-    return [text[:0], text.upper(), text.lower(), text[1:], text[:-1], text[::-1], changed]
+    # Doubled: one character becomes two (natsort's `len(x) == 1` branch met '$' only).
+    return [text[:0], text.upper(), text.lower(), text[1:], text[:-1], text[::-1], changed,
+            text + text]

@@ -349,7 +349,8 @@ def test_an_argument_passed_to_a_parameter_with_a_default_is_left_out_too() -> N
     assert "candidate([2, 1], default=0)" not in calls  # None went to *others, not key
     assert "candidate([2, 1], None)" in calls
     # With *args or **kwargs no option is added: it could have come through them.
-    assert not any("key=True" in c for c in calls)
+    # (The first call's own key=None is varied like any argument: key=True is one of them.)
+    assert not any(c.startswith("candidate([2, 1]") and "key=" in c for c in calls)
 
 
 def test_the_tests_the_body_makes_on_its_names_are_found_outer_first() -> None:
@@ -467,3 +468,21 @@ def test_a_date_or_a_decimal_the_canonical_solution_returns_is_asserted_when_imp
         "    assert candidate(datetime.date(2020, 1, 1), -1) == decimal.Decimal('-1.5')\n"]
     # A test that does not import decimal cannot name the value: that call is not kept.
     assert [a.call for a in augment("import datetime\n\n\n", calls, check)] == calls[:1]
+
+
+def test_an_option_left_none_is_set_as_a_flag_and_to_zero() -> None:
+    # click's style(text, ..., reverse=None): no recorded call set `reverse`.
+    derived = derived_calls(["    assert candidate('x', None) == 'x'\n"])
+    expressions = {d.expression for d in derived}
+    assert {"candidate('x', True)", "candidate('x', False)", "candidate('x', 0)"} <= expressions
+    solution = "    return text[::-1] if reverse else text\n"
+    [kept] = augment("", [d for d in derived if d.expression == "candidate('x', True)"],
+                     answered_by("def style(text, reverse=None):\n", solution, "style"),
+                     solution=solution)
+    assert kept.block == "    assert candidate('x', True) == 'x'\n"
+
+
+def test_a_text_argument_is_also_doubled() -> None:
+    # natsort's fast_float('$'): its `len(x) == 1` branch needs a longer text.
+    derived = derived_calls(["    assert candidate('$') == '$'\n"])
+    assert "candidate('$$')" in {d.expression for d in derived}
