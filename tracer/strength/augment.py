@@ -7,14 +7,14 @@ literal changed by its type (numbers: 0, 1, -1, the value +-1 and negated; strin
 bytes: empty, upper and lower case, one character less at either end, reversed, one
 character changed, doubled; None: True, False and 0; lists and tuples: empty, the first
 item alone, reversed, doubled, the last item dropped, the first or the last item changed by
-its own type; sets: empty, one item; dicts: empty, one item, the first value changed). The literals are the call's arguments
-and, for a method, the values of its instance's recorded fields. Calls that take one
-argument from another recorded call of the same shape are derived too, and so are calls
-with an argument set to a constant the canonical body names, or one next to it (its
-branches turn on them: ``if n < 17``), and an empty list given an item; and calls passing
-a parameter that no recorded call passed, with another value than its default (the options
-no test tried: ``binary=True``). What is not a plain literal (objects, markers) stays as
-recorded.
+its own type; sets: empty, one item; dicts: empty, one item, the first value changed). The
+literals are the call's arguments and, for a method, the values of its instance's recorded
+fields. Calls that take one argument from another recorded call of the same shape are
+derived too, and so are calls with an argument set to a constant the canonical body names,
+or one next to it (its branches turn on them: ``if n < 17``), and an empty list given an
+item; and calls passing a parameter that no recorded call passed, with another value than
+its default (the options no test tried: ``binary=True``). What is not a plain literal
+(objects, markers) stays as recorded.
 
 The canonical solution answers them: every derived call runs in the checker, in the sandbox,
 at the traced Python, in batches, twice; a call is kept only when it returned in both runs

@@ -78,8 +78,8 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
     Augmentation runs in rounds, each only when some mutant survives every block so far,
     its blocks checked against the survivors only: ``FIRST_CALLS`` calls derived from the
     recorded ones; the rest of ``MAX_CALLS`` of them; calls derived from the derived ones
-    (two inputs changed at once). ``known``: recorded blocks
-    validation dropped (order-dependent, failing alone): their calls are not derived again."""
+    (two inputs changed at once). ``known``: recorded blocks validation dropped
+    (order-dependent, failing alone): their calls are not derived again."""
     made = mutants(prompt, canonical)
     if not made:
         kept = _first_fitting(blocks, limit, max_chars - base_chars)
@@ -106,8 +106,8 @@ def strengthen(*, prompt: str, canonical: str, preamble: str, blocks: Sequence[s
     matrix = matrix_of(pool, completions)
 
     def grown(calls: Sequence[Derived]) -> None:
-        """The pool and matrix with the blocks of ``calls`` the canonical solution answers,
-        run against the mutants that survive the pool so far only."""
+        """Grows the pool by the blocks of ``calls`` the canonical solution answers, and the
+        matrix by their rows, run against the mutants that survive the pool so far only."""
         nonlocal pool, matrix
         survivors = _survivors(matrix)
         more = answered(calls, set(pool))
