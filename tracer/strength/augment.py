@@ -324,6 +324,12 @@ class _Site:
             elif setup and isinstance(setup[-1], ast.Expr) and isinstance(
                     setup[-1].value, ast.Call) and _is_subject(setup[-1].value):
                 action = setup.pop().value
+            elif _is_state(expression) and setup and _constructed(setup[-1]):
+                # A class's problem: ``obj = candidate(a)``, asserted by the state it made.
+                # Varied as ``_citrace_state(candidate(a2))``, the state of the new one.
+                made = setup.pop()
+                assert isinstance(made, ast.Assign)
+                expression = ast.Call(ast.Name("_citrace_state", ast.Load()), [made.value], [])
             else:
                 return None
         elif not _is_subject(expression):
@@ -522,6 +528,15 @@ def _is_state(node: ast.expr) -> bool:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id == "_citrace_state" and len(node.args) == 1
             and isinstance(node.args[0], ast.Name) and node.args[0].id == OBJECT_NAME)
+
+
+def _constructed(statement: ast.stmt) -> bool:
+    """``obj = candidate(...)``: the instance a class's problem makes."""
+    return (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id == OBJECT_NAME and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Name)
+            and statement.value.func.id == "candidate")
 
 
 def _instance_state(setup: Sequence[ast.stmt]) -> ast.Dict | None:

@@ -486,3 +486,23 @@ def test_a_text_argument_is_also_doubled() -> None:
     # natsort's fast_float('$'): its `len(x) == 1` branch needs a longer text.
     derived = derived_calls(["    assert candidate('$') == '$'\n"])
     assert "candidate('$$')" in {d.expression for d in derived}
+
+
+SEPARATOR = ('class Separator:\n    """Splits on one character."""\n\n'
+             '    def __init__(self, sep=None):\n        """sep: one character, or None."""\n')
+
+
+def test_a_class_made_by_its_constructor_is_varied_and_the_new_state_asserted() -> None:
+    block = ("    obj = candidate('T')\n"
+             "    assert _citrace_state(obj) == ('Separator', {'sep': 'T'}, None)\n")
+    derived = derived_calls([block])
+    assert Derived((), "_citrace_state(candidate(''))") in derived
+    solution = ("        if sep is not None and len(sep) != 1:\n"
+                "            raise ValueError(sep)\n        self.sep = sep\n")
+    preamble = check_helpers.preamble({check_helpers.STATE})
+    blocks = {a.block for a in augment(preamble, derived,
+                                       answered_by(SEPARATOR, solution, "Separator"),
+                                       solution=solution)}
+    assert "    assert _raised(lambda: _citrace_state(candidate(''))) == 'ValueError'\n" in blocks
+    assert ("    assert _citrace_state(candidate('a')) == ('Separator', {'sep': 'a'}, None)\n"
+            in blocks)
