@@ -49,6 +49,10 @@ DEFAULTS = {
     # Not in ProbeConfig: a function called this often without filling its quota of
     # distinct calls (the same few inputs over and over) stops costing an encoding per call.
     'max_seen_per_function': 5000,
+    # Not in ProbeConfig: once its quota is full, a function's calls from tests that gave it
+    # none yet, up to this many more. A suite's first hundred calls of a parser are its
+    # first tests' simple inputs; bitstring's bracket syntax comes in later tests.
+    'max_late_calls_per_function': 50,
 }
 BACKENDS = ('auto', 'setprofile', 'monitoring')
 
@@ -859,7 +863,7 @@ class _Fn:
     """A traced function's state in this process."""
 
     __slots__ = ('code', 'file', 'params', 'seen', 'calls', 'token', 'id', 'module',
-                 'toplevel', 'generator', 'start', 'active', 'qualname', 'defaults')
+                 'toplevel', 'generator', 'start', 'active', 'qualname', 'defaults', 'tests')
 
     def __init__(self, code, file):
         self.code = code
@@ -876,6 +880,7 @@ class _Fn:
         self.start = None  # setprofile: the lowest f_lasti seen at a call (a fresh start)
         self.active = 0  # monitoring: calls in flight, for which its events are on
         self.defaults = None  # {parameter: default object}, read at its first opaque argument
+        self.tests = set()  # the tests its recorded calls came from
 
     def bind(self, frame):
         f_globals = frame.f_globals
@@ -1127,6 +1132,15 @@ class Probe:
             # Encoding them again each time was most of the cost of such hot functions.
             self.counters['calls_sampled_out'] += 1
             return None
+        full = len(fn.seen) >= self.limits['max_calls_per_function']
+        if full:
+            # Its quota is full: only a call from a test that gave it none yet is recorded.
+            test = _test_or_none(frame)
+            if test is None or test in fn.tests:
+                self.counters['calls_capped'] += 1
+                if test is None:
+                    self.reject(fn)  # no test to tell calls apart: nothing more to find
+                return None
         if fn.module is None:
             fn.bind(frame)
         f_locals = frame.f_locals
@@ -1155,7 +1169,7 @@ class Probe:
         if key in fn.seen:
             self.counters['calls_repeated'] += 1
             return None
-        return _Call(fn, args_json, key, mutables, _test_or_none(frame))
+        return _Call(fn, args_json, key, mutables, test if full else _test_or_none(frame))
 
     def track(self, frame, call):
         """monitoring: keep `call` until its end event comes, under its frame's address (a
@@ -1236,9 +1250,14 @@ class Probe:
         if call.key in fn.seen:
             self.counters['calls_repeated'] += 1
             return
-        if len(fn.seen) >= self.limits['max_calls_per_function']:
+        quota = self.limits['max_calls_per_function']
+        late = quota + self.limits['max_late_calls_per_function']
+        if len(fn.seen) >= late or (len(fn.seen) >= quota and (
+                call.test is None or call.test in fn.tests)):
+            # (A call begun before the quota filled, or another from a test just recorded.)
             self.counters['calls_capped'] += 1
-            self.reject(fn)
+            if len(fn.seen) >= late or call.test is None:
+                self.reject(fn)
             return
         if call.mutables:
             after = [[name, self.encode(obj)] for name, obj in call.mutables]
@@ -1252,9 +1271,11 @@ class Probe:
             written = self.write_call(fn, call.args, fields)
         if written:
             fn.seen.add(call.key)
+            if call.test is not None:
+                fn.tests.add(call.test)
             self.counters['calls_recorded'] += 1
-            if len(fn.seen) >= self.limits['max_calls_per_function']:
-                self.reject(fn)
+            if len(fn.seen) >= late or (len(fn.seen) >= quota and call.test is None):
+                self.reject(fn)  # (no test running: no later test's calls to wait for)
 
     def encode(self, value):
         return encode_value(value, self.limits['max_value_chars'], self.limits['max_depth'],

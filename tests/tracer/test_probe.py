@@ -317,6 +317,31 @@ def test_records_a_bounded_number_of_distinct_calls(traced: Traced) -> None:
     assert stats["calls_seen"] == 13  # after the third distinct call, `add` costs a lookup
 
 
+@pytest.mark.parametrize(("version", "backend"), BACKENDS)
+def test_past_its_quota_a_function_is_still_recorded_once_per_new_test(
+        traced: Traced, version: str, backend: str) -> None:
+    # The first test fills the quota with simple inputs; each later test gives one call
+    # more (bitstring's bracket syntax came after its first hundred calls), and a call made
+    # outside any test ends the recording.
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import os, lib
+        def under(test, values):
+            os.environ["PYTEST_CURRENT_TEST"] = test + " (call)"
+            for value in values:
+                lib.add(value)
+        under("t.py::test_first", [0, 1, 2, 3, 4])
+        under("t.py::test_brackets", [10, 11])
+        under("t.py::test_nested", [20, 21])
+        under("t.py::test_brackets", [12])
+        del os.environ["PYTEST_CURRENT_TEST"]
+        lib.add(30)
+        under("t.py::test_last", [40])
+        """)}, version=version, backend=backend, max_calls_per_function=3)
+    calls = run.calls("add")
+    assert [call["args"]["a"] for call in calls] == ["0", "1", "2", "10", "20"]
+    assert [call["test"] for call in calls][-2:] == ["t.py::test_brackets", "t.py::test_nested"]
+
+
 def test_a_function_called_very_often_is_sampled_then_dropped(traced: Traced) -> None:
     # 500 calls are each encoded, then one in 8: a new input that comes late is still found
     # if it comes often, and one call of 5,000 stops the recording.
