@@ -49,9 +49,10 @@ DEFAULTS = {
     # Not in ProbeConfig: a function called this often without filling its quota of
     # distinct calls (the same few inputs over and over) stops costing an encoding per call.
     'max_seen_per_function': 5000,
-    # Not in ProbeConfig: once its quota is full, a function's calls from tests that gave it
-    # none yet, up to this many more. A suite's first hundred calls of a parser are its
-    # first tests' simple inputs; bitstring's bracket syntax comes in later tests.
+    # Not in ProbeConfig: once its quota is full, a function's first call in each later test
+    # is recorded, up to this many more, every test for the first LATE_STRIDE_AFTER of them,
+    # then every 2nd test, every 4th...: a suite's first hundred calls of a parser are its
+    # first tests' simple inputs, the hard ones (bitstring's struct formats) come later.
     'max_late_calls_per_function': 50,
 }
 BACKENDS = ('auto', 'setprofile', 'monitoring')
@@ -87,6 +88,8 @@ _CACHE_LIMIT = 200000
 # function).
 _SAMPLE_AFTER = 500
 _SAMPLE_MASK = 7
+# Late calls (past the quota) taken from consecutive tests before the stride doubles.
+_LATE_STRIDE_AFTER = 10
 # setprofile: generator calls whose yields are being collected. A generator's end looks
 # like a yield there, so a call stays open until max_yields values were drawn or the exit;
 # past this many open calls the oldest is recorded, so a killed process loses few.
@@ -863,7 +866,8 @@ class _Fn:
     """A traced function's state in this process."""
 
     __slots__ = ('code', 'file', 'params', 'seen', 'calls', 'token', 'id', 'module',
-                 'toplevel', 'generator', 'start', 'active', 'qualname', 'defaults', 'tests')
+                 'toplevel', 'generator', 'start', 'active', 'qualname', 'defaults',
+                 'last_test', 'later_tests')
 
     def __init__(self, code, file):
         self.code = code
@@ -880,7 +884,8 @@ class _Fn:
         self.start = None  # setprofile: the lowest f_lasti seen at a call (a fresh start)
         self.active = 0  # monitoring: calls in flight, for which its events are on
         self.defaults = None  # {parameter: default object}, read at its first opaque argument
-        self.tests = set()  # the tests its recorded calls came from
+        self.last_test = None  # the test its last recorded call came from
+        self.later_tests = 0  # past its quota: how many tests have called it since
 
     def bind(self, frame):
         f_globals = frame.f_globals
@@ -1132,14 +1137,17 @@ class Probe:
             # Encoding them again each time was most of the cost of such hot functions.
             self.counters['calls_sampled_out'] += 1
             return None
-        full = len(fn.seen) >= self.limits['max_calls_per_function']
+        quota = self.limits['max_calls_per_function']
+        full = len(fn.seen) >= quota
         if full:
-            # Its quota is full: only a call from a test that gave it none yet is recorded.
+            # Its quota is full: only the first call of a later test may be recorded.
             test = _test_or_none(frame)
-            if test is None or test in fn.tests:
+            if test is None:
                 self.counters['calls_capped'] += 1
-                if test is None:
-                    self.reject(fn)  # no test to tell calls apart: nothing more to find
+                self.reject(fn)  # no test to tell calls apart: nothing more to find
+                return None
+            if test == fn.last_test or not self.late_turn(fn, test, len(fn.seen) - quota):
+                self.counters['calls_capped'] += 1
                 return None
         if fn.module is None:
             fn.bind(frame)
@@ -1170,6 +1178,15 @@ class Probe:
             self.counters['calls_repeated'] += 1
             return None
         return _Call(fn, args_json, key, mutables, test if full else _test_or_none(frame))
+
+    def late_turn(self, fn, test, late):
+        """Whether `test`, which calls `fn` for the first time since its quota filled, gives
+        it a late call: each test does for the first _LATE_STRIDE_AFTER late calls, then
+        every 2nd test, every 4th...: a long suite is sampled all along, not at its start."""
+        fn.last_test = test
+        fn.later_tests += 1
+        stride = 1 << min(late // _LATE_STRIDE_AFTER, 16)
+        return fn.later_tests % stride == 0
 
     def track(self, frame, call):
         """monitoring: keep `call` until its end event comes, under its frame's address (a
@@ -1252,9 +1269,7 @@ class Probe:
             return
         quota = self.limits['max_calls_per_function']
         late = quota + self.limits['max_late_calls_per_function']
-        if len(fn.seen) >= late or (len(fn.seen) >= quota and (
-                call.test is None or call.test in fn.tests)):
-            # (A call begun before the quota filled, or another from a test just recorded.)
+        if len(fn.seen) >= late or (len(fn.seen) >= quota and call.test is None):
             self.counters['calls_capped'] += 1
             if len(fn.seen) >= late or call.test is None:
                 self.reject(fn)
@@ -1271,8 +1286,7 @@ class Probe:
             written = self.write_call(fn, call.args, fields)
         if written:
             fn.seen.add(call.key)
-            if call.test is not None:
-                fn.tests.add(call.test)
+            fn.last_test = call.test
             self.counters['calls_recorded'] += 1
             if len(fn.seen) >= late or (len(fn.seen) >= quota and call.test is None):
                 self.reject(fn)  # (no test running: no later test's calls to wait for)

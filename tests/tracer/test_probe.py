@@ -318,11 +318,11 @@ def test_records_a_bounded_number_of_distinct_calls(traced: Traced) -> None:
 
 
 @pytest.mark.parametrize(("version", "backend"), BACKENDS)
-def test_past_its_quota_a_function_is_still_recorded_once_per_new_test(
+def test_past_its_quota_a_function_is_still_recorded_in_later_tests(
         traced: Traced, version: str, backend: str) -> None:
-    # The first test fills the quota with simple inputs; each later test gives one call
-    # more (bitstring's bracket syntax came after its first hundred calls), and a call made
-    # outside any test ends the recording.
+    # The first test fills the quota with simple inputs; each later test gives the first
+    # call it makes (bitstring's struct formats came after its first hundred calls), and a
+    # call made outside any test ends the recording.
     run = traced({"lib.py": LIBRARY, "main.py": dedent("""
         import os, lib
         def under(test, values):
@@ -332,7 +332,6 @@ def test_past_its_quota_a_function_is_still_recorded_once_per_new_test(
         under("t.py::test_first", [0, 1, 2, 3, 4])
         under("t.py::test_brackets", [10, 11])
         under("t.py::test_nested", [20, 21])
-        under("t.py::test_brackets", [12])
         del os.environ["PYTEST_CURRENT_TEST"]
         lib.add(30)
         under("t.py::test_last", [40])
@@ -340,6 +339,20 @@ def test_past_its_quota_a_function_is_still_recorded_once_per_new_test(
     calls = run.calls("add")
     assert [call["args"]["a"] for call in calls] == ["0", "1", "2", "10", "20"]
     assert [call["test"] for call in calls][-2:] == ["t.py::test_brackets", "t.py::test_nested"]
+
+
+def test_late_calls_thin_out_over_a_long_suite(traced: Traced) -> None:
+    # Ten later tests give one call each, then every second test does, then every fourth:
+    # the whole suite is sampled, not its first fifty tests.
+    run = traced({"lib.py": LIBRARY, "main.py": dedent("""
+        import os, lib
+        for n in range(0, 60):
+            os.environ["PYTEST_CURRENT_TEST"] = "t.py::test_%d (call)" % n
+            lib.add(n)
+            lib.add(n + 1000)
+        """)}, max_calls_per_function=1)
+    taken = [int(call["args"]["a"]) for call in run.calls("add")]
+    assert taken == [0, *range(1, 11), *range(12, 31, 2), *range(32, 60, 4)]
 
 
 def test_a_function_called_very_often_is_sampled_then_dropped(traced: Traced) -> None:
