@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from tracer.emit import check_helpers
 from tracer.emit.choose import MAX_ASSERTS, choose, features
 from tracer.emit.drops import (
+    ADDRESS_ORDERED_SET,
     FOREIGN_OBJECT,
     GENERATOR_WITHOUT_YIELDS,
     LONG_VALUE,
@@ -222,6 +223,8 @@ def _judged(call: CallRecord, subject: Subject) -> UsableCall | str:
     if any(s is None for s in sources):
         return OPAQUE_VALUE
     args = [(arg, values.arg(arg)) for arg in call.args]
+    if any(_address_ordered(parsed.node) for _, parsed in args):
+        return ADDRESS_ORDERED_SET
     block = _block(call, args, _Callee(subject, setup), values)
     if not isinstance(block, str) and subject.is_method:
         block = _with_instance_after(block, call.after, first, instance, subject, values)
@@ -346,6 +349,30 @@ class _Values:
         if id(arg.value) not in self.sources:
             raise _Unusable(OPAQUE_SELF if arg.name == "self" else OPAQUE_VALUE)
         return self.parse(arg.value)
+
+
+def _address_ordered(node: ast.expr) -> bool:
+    """Whether the value holds a set of two or more items, one of which holds None or nan:
+    such an item hashes by its address (None before 3.12, nan since 3.10), so the set's
+    order, and whatever the function builds by iterating it, differs on another Python
+    (bidict's `_iteritems_mapping_or_iterable` of a frozenset of pairs with None)."""
+    for current in ast.walk(node):
+        items: list[ast.expr] = []
+        if isinstance(current, ast.Set):
+            items = current.elts
+        elif (isinstance(current, ast.Call) and isinstance(current.func, ast.Name)
+              and current.func.id in ("set", "frozenset") and len(current.args) == 1
+              and isinstance(current.args[0], ast.Set)):
+            items = current.args[0].elts
+        if len(items) >= 2 and any(_holds_address_hashed(item) for item in items):
+            return True
+    return False
+
+
+def _holds_address_hashed(node: ast.expr) -> bool:
+    return any((isinstance(n, ast.Constant) and n.value is None)
+               or (isinstance(n, ast.Call) and ast.unparse(n) == "float('nan')")
+               for n in ast.walk(node))
 
 
 def _markers(node: ast.expr) -> list[tuple[str, str]]:

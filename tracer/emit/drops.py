@@ -55,6 +55,9 @@ NESTED_OBJECT = "nested_object"  # an instance inside a result: it would compare
 OPAQUE_SELF = "opaque_self"  # the instance was not recorded as a plain object
 SELF_NOT_RECORDED = "self_not_recorded"  # no instance (or no state after __init__) recorded
 UNPARSABLE_VALUE = "unparsable_value"  # the recorded source does not parse on the host
+# A set argument whose order is where an item lives in memory: one holding None (hashed by
+# address before 3.12) or nan (since 3.10). Iterated, it gives another order elsewhere.
+ADDRESS_ORDERED_SET = "address_ordered_set"
 RETURNS_NONE = "returns_none"  # a None return looks the same as a raised exception
 MUTATES_ARGS = "mutates_args"  # no longer a reason: the test checks the arguments after
 FLOAT_RESULT = "float_result"  # no longer a reason: floats compare with a tolerance
