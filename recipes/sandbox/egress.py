@@ -42,6 +42,7 @@ FORWARDER_SOURCE = Path(__file__).with_name("forwarder.py")
 FORWARDER_PORT = 3128  # inside the sandbox's own network namespace: no one else's port
 SANDBOX_DIR = "/run/citrace-egress"  # where the sandbox sees the socket and the forwarder
 SOCKET_NAME = "proxy.sock"
+DIRECTORY_PREFIX = "citrace-egress-"  # then the serving process's pid and a random part
 ALLOWED_HOSTS_ENV = "CITRACE_ALLOWED_HOSTS"
 # PyPI, and its old name, which 2010s setup.py bootstraps (ez_setup, distribute_setup)
 # still fetch setuptools from over plain HTTP (it redirects to pypi.org).
@@ -166,6 +167,35 @@ def _toml(path: str) -> dict[str, Any]:
 
 # --- the proxy ------------------------------------------------------------------------------
 
+def sweep_stale_directories(root: str | None = None) -> list[Path]:
+    """Remove the directories of proxies whose process is gone (a worker killed at its
+    project's time limit, or with its run, never reaches ``stop``); those of live processes
+    stay. The removed ones."""
+    removed = []
+    base = Path(root or tempfile.gettempdir())
+    try:
+        entries = list(base.glob(f"{DIRECTORY_PREFIX}*"))
+    except OSError:
+        return removed
+    for entry in entries:
+        pid = entry.name[len(DIRECTORY_PREFIX):].partition("-")[0]
+        if not pid.isdigit() or _alive(int(pid)) or not entry.is_dir():
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 class EgressProxy:
     """A proxy serving one command on a Unix socket in a fresh directory of its own, which
     the sandbox binds at ``SANDBOX_DIR``; ``usage()`` is what it let through and refused."""
@@ -173,7 +203,8 @@ class EgressProxy:
     def __init__(self, allowed: Iterable[tuple[str, int]], *, owner: tuple[int, int] | None
                  = None) -> None:
         self.allowed = frozenset((host.lower(), port) for host, port in allowed)
-        self.directory = Path(tempfile.mkdtemp(prefix="citrace-egress-"))
+        sweep_stale_directories()
+        self.directory = Path(tempfile.mkdtemp(prefix=f"{DIRECTORY_PREFIX}{os.getpid()}-"))
         self._owner = owner
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._reached: Counter[str] = Counter()

@@ -4,6 +4,7 @@ real requests, on real sockets (a local HTTP server stands in for the index)."""
 from __future__ import annotations
 
 import http.server
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -149,3 +150,25 @@ def test_what_is_not_a_proxy_request_gets_a_400() -> None:
         assert _ask(proxy, b"GET /relative HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400")
         assert proxy.usage().refused == {}
     assert not proxy.directory.exists()  # its socket goes with it
+
+
+def test_the_directories_of_proxies_whose_process_died_are_swept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from recipes.sandbox.egress import DIRECTORY_PREFIX, sweep_stale_directories
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f"{DIRECTORY_PREFIX}{gone}-abc"
+    stale.mkdir()
+    (stale / "forwarder.py").write_text("# left by a killed worker\n")
+    live = tmp_path / f"{DIRECTORY_PREFIX}{os.getpid()}-def"
+    live.mkdir()
+    other = tmp_path / f"{DIRECTORY_PREFIX}notapid"
+    other.mkdir()
+    assert sweep_stale_directories(str(tmp_path)) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()
+    # A proxy starting sweeps its temporary directory's; its own carries its pid.
+    with EgressProxy([]) as proxy:
+        assert proxy.directory.name.startswith(f"{DIRECTORY_PREFIX}{os.getpid()}-")
