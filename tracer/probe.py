@@ -50,7 +50,7 @@ DEFAULTS = {
     # distinct calls (the same few inputs over and over) stops costing an encoding per call.
     'max_seen_per_function': 5000,
     # Not in ProbeConfig: once its quota is full, a function's first call in each later test
-    # is recorded, up to this many more, every test for the first LATE_STRIDE_AFTER of them,
+    # is recorded, up to this many more, every test for the first _LATE_STRIDE_AFTER of them,
     # then every 2nd test, every 4th...: a suite's first hundred calls of a parser are its
     # first tests' simple inputs, the hard ones (bitstring's struct formats) come later.
     'max_late_calls_per_function': 50,
@@ -1271,8 +1271,7 @@ class Probe:
         late = quota + self.limits['max_late_calls_per_function']
         if len(fn.seen) >= late or (len(fn.seen) >= quota and call.test is None):
             self.counters['calls_capped'] += 1
-            if len(fn.seen) >= late or call.test is None:
-                self.reject(fn)
+            self.reject(fn)
             return
         if call.mutables:
             after = [[name, self.encode(obj)] for name, obj in call.mutables]
