@@ -67,6 +67,22 @@ class Page(HTMLParser):
         raise AssertionError(f"no table with header {header}: {[t[0] for t in self.tables]}")
 
 
+GATED_TEST = '''\
+import os
+import time
+import unittest
+
+GATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gate")
+
+
+class TestGate(unittest.TestCase):
+    def test_waits_for_the_gate(self):
+        deadline = time.time() + 60
+        while not os.path.exists(GATE) and time.time() < deadline:
+            time.sleep(0.1)
+'''
+
+
 def report(out: Path, target: Path) -> Page:
     assert main(["report", str(out), "-o", str(target)]) == 0
     return Page(target.read_text())
@@ -130,7 +146,10 @@ def test_the_report_of_a_finished_run_shows_the_numbers_of_its_outputs(
 @pytest.mark.slow
 def test_a_live_run_with_a_failure_reported_while_it_runs_and_when_done(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tiny_project(tmp_path, 7)
+    # proj-7's suite waits for a gate file in its checkout, opened once the live report is
+    # written: the report is then sure to see it unfinished (under load, a tiny project can
+    # otherwise finish while the report is being made). It waits at most a minute.
+    (tiny_project(tmp_path, 7) / "tests" / "test_gate.py").write_text(GATED_TEST)
     (tmp_path / "no-project").mkdir()  # fails at plan in a second: nothing to build
     (tmp_path / "no-project" / "README").write_text("nothing to build here\n")
     listing = tmp_path / "list.txt"
@@ -145,6 +164,10 @@ def test_a_live_run_with_a_failure_reported_while_it_runs_and_when_done(
         live = report(out, tmp_path / "live.html")  # the other project is still running
         after = read_jsonl(repos)
         assert run.poll() is None, "the run ended before the report: no live run was seen"
+        gates = [path.parent.parent / "gate" for path in (out / "work").rglob("test_gate.py")]
+        assert gates, "proj-7's checkout was not found under the run's work directory"
+        for gate in gates:
+            gate.write_text("open\n")
     finally:
         output = run.communicate(timeout=600)[0].decode()
     assert run.returncode == 0, output
