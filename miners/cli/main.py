@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from miners.cli import batch, evaluate, export, paths, report, stats, trace
@@ -29,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        return int(args.handler(args))
+        with _terminate_as_interrupt():
+            return int(args.handler(args))
     except CitraceError as exc:  # every error the user can act on, said once, here
         print(exc.render(args.subcommand), file=sys.stderr)
         return exc.exit_code
@@ -38,9 +42,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a mount that refuses writes): the user's to fix, so one line, not a traceback.
         print(f"citrace {args.subcommand}: {_os_error_line(exc)}", file=sys.stderr)
         return CitraceError.exit_code
-    except KeyboardInterrupt:
-        print("citrace: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        stopped = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"citrace: {stopped}; run the same command again to resume", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a command the way Ctrl-C does. It is how batch schedulers, container
+    runtimes and ``timeout`` stop a job, and Python's default for it ends the process on
+    the spot: no ``finally`` runs, so workers are left to notice their parent's death. Later
+    SIGTERMs do nothing, so they do not cut short the cleanup the first one started (not
+    SIG_IGN: a process started during that cleanup would inherit it through ``exec``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        if not received:
+            received.append(signum)
+            raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _parser() -> argparse.ArgumentParser:

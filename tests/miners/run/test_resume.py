@@ -57,6 +57,36 @@ def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_dataset(
     assert not (out / "work").exists(), why
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("number, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_run_stopped_by_a_signal_takes_its_workers_with_it_and_resumes(
+        tmp_path: Path, reference_run: Path, number: signal.Signals, status: int) -> None:
+    """SIGTERM is how schedulers and ``timeout`` stop a batch job, SIGINT what Ctrl-C sends
+    (here to the main process alone: its workers run in sessions of their own). Either ends
+    the run at once and cleanly: its workers and their sandboxes gone before it exits, the
+    status a shell expects, a line saying how to resume; then the same command finishes it."""
+    listing = reference_run.parent / "projects" / "list.txt"
+    out = tmp_path / "out"
+    command = ("mine", str(listing), "-o", str(out), "--jobs", "2")
+    run = start_citrace(*command)
+    started = time.monotonic()
+    while run.poll() is None and not _size(out / "problems.jsonl") and \
+            time.monotonic() - started < 120:
+        time.sleep(0.05)  # until a project is done and others are running
+    assert run.poll() is None, "the run ended before it could be stopped"
+    run.send_signal(number)
+    output = run.communicate(timeout=60)[0].decode()
+    assert run.returncode == status, output
+    assert "run the same command again to resume" in output, output
+    assert "Traceback" not in output, output
+    assert not processes_mentioning(str(out)), output  # none left for the next run to meet
+    final = start_citrace(*command)
+    output = final.communicate(timeout=600)[0].decode()
+    assert final.returncode == 0, output
+    assert read_problems(out / "problems.jsonl") == \
+        read_problems(reference_run / "problems.jsonl"), output
+
+
 def _kill_when(run: subprocess.Popen[bytes], condition, *, after: float = 0.0,  # type: ignore[no-untyped-def]
                limit: float = 120.0) -> float | None:
     """SIGKILL the run (only its main process) once ``condition()`` or ``after`` seconds;
