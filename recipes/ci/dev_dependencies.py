@@ -84,7 +84,7 @@ def _setup_py_requires(path: Path) -> list[str]:
 def _strings_in(value: ast.expr, bound: Mapping[str, ast.expr]) -> list[str]:
     found: list[str] = []
     followed: set[str] = set()
-    pending = [value]
+    pending: list[ast.AST] = [value]
     while pending:
         node = pending.pop()
         if isinstance(node, ast.Constant) and isinstance(node.value, str):

@@ -171,7 +171,7 @@ def sweep_stale_directories(root: str | None = None) -> list[Path]:
     """Remove the directories of proxies whose process is gone (a worker killed at its
     project's time limit, or with its run, never reaches ``stop``); those of live processes
     stay. The removed ones."""
-    removed = []
+    removed: list[Path] = []
     base = Path(root or tempfile.gettempdir())
     try:
         entries = list(base.glob(f"{DIRECTORY_PREFIX}*"))

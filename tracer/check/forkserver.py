@@ -433,7 +433,7 @@ def run_one(harness, request, buffers, saved):
 
 # What /tmp and /dev/shm held before any check: the sandbox's own mount points (a readable
 # path under /tmp, such as a citrace installed there, is bound in below /tmp). Kept as found.
-BASELINE = set()
+BASELINE = set()  # type: set[str]
 
 
 def snapshot():

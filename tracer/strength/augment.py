@@ -304,8 +304,10 @@ class _Site:
             tree = ast.parse(textwrap.dedent(block))
         except SyntaxError:
             return None
-        *setup, last = tree.body or [None]
-        expression = _compared(last) if last is not None else None
+        if not tree.body:
+            return None
+        *setup, last = tree.body
+        expression = _compared(last)
         if expression is None:
             return None
         action = None
@@ -323,7 +325,9 @@ class _Site:
                 expression = asserted
             elif setup and isinstance(setup[-1], ast.Expr) and isinstance(
                     setup[-1].value, ast.Call) and _is_subject(setup[-1].value):
-                action = setup.pop().value
+                statement = setup.pop()
+                assert isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
+                action = statement.value
             elif _is_state(expression) and setup and _constructed(setup[-1]):
                 # A class's problem: ``obj = candidate(a)``, asserted by the state it made.
                 # Varied as ``_citrace_state(candidate(a2))``, the state of the new one.
@@ -635,7 +639,7 @@ def _at_constants(sites: Sequence[_Site], constants: Sequence[Any]) -> Iterator[
     by constant (the body names its outer ones first), on the first ``CONSTANT_SITES``
     recorded calls that have a slot of that type and whose other arguments differ (so the
     constant meets each of the options the recorded calls pass)."""
-    made: set[str] = set()
+    made: set[str | None] = set()
     kinds = [[_literal_type(node) for node in site.slots()] for site in sites]
     for constant in constants:
         text = source(constant)
@@ -1030,9 +1034,11 @@ def body_constants(solution: str) -> list[Any]:
         if not isinstance(node, ast.Constant) or type(node.value) is bool:
             continue
         value = node.value
+        values: list[int | float | str | bytes]
         if type(value) is int and abs(value) <= 10 ** 9:
             values = [value, value - 1, value + 1]
-        elif type(value) is float or (type(value) in (str, bytes) and 0 < len(value) <= 20):
+        elif type(value) is float or ((type(value) is str or type(value) is bytes)
+                                      and 0 < len(value) <= 20):
             values = [value]
         else:
             continue

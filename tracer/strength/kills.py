@@ -99,7 +99,8 @@ def read_kills(result: CheckResult, nonce: str, n_blocks: int) -> MutantKills:
     A run that stopped inside block k (hung, crashed) printed up to k - 1: block k fails
     against it (a hang or a crash fails a test there too), and the rest is unknown."""
     lines = [line for line in result.output.splitlines() if line.startswith(nonce)]
-    ran, failed = 0, frozenset()
+    ran = 0
+    failed: frozenset[int] = frozenset()
     if lines:
         number, _, listed = lines[-1][len(nonce):].partition(";")
         try:
