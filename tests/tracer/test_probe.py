@@ -102,7 +102,8 @@ def test_records_literal_arguments_and_return_values(traced: Traced, version: st
     # co_qualname on 3.11+; before, the probe finds the method in its instance's class.
     method = "Box.scaled"
     # A plain object of the project's is written from its state (issue 14).
-    assert run.calls(method)[0]["args"]["self"] == "_citrace_object(_citrace_class('lib', 'Box'), {})"
+    assert run.calls(method)[0]["args"]["self"] == (
+        "_citrace_object(_citrace_class('lib', 'Box'), {})")
     assert run.qualnames() == {"add", "describe", "nothing", "numbers", "fails", "count_up",
                                method}
     [counted] = run.calls("count_up")

@@ -228,7 +228,8 @@ def test_an_abstract_base_class_does_not_hide_its_subclass_objects(tmp_path: Pat
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("abc_mod", None)
-    assert encoded["py"] == "_citrace_object(_citrace_class('abc_mod', 'Memory'), {'data': {'a': 1}})"
+    assert encoded["py"] == (
+        "_citrace_object(_citrace_class('abc_mod', 'Memory'), {'data': {'a': 1}})")
 
 
 def test_iterators_over_sequences_are_written_as_what_is_left_without_drawing() -> None:

@@ -87,7 +87,8 @@ def test_stdlib_values_cross_the_wire_as_themselves(value: str) -> None:
             "    assert type(got) is type(want) and got == want\n"
             "    if isinstance(want, collections.defaultdict):\n"
             "        assert got.default_factory is want.default_factory\n"
-            "    if isinstance(want, collections.deque):\n        assert got.maxlen == want.maxlen\n")
+            "    if isinstance(want, collections.deque):\n"
+            "        assert got.maxlen == want.maxlen\n")
     problem = {"task_id": "toy/same", "prompt": prompt, "test": test, "entry_point": "same"}
     evaluation = evaluate({"toy/same": problem},
                           [{"task_id": "toy/same", "completion": "    return x\n"},
@@ -204,7 +205,8 @@ def test_an_object_of_a_prompt_class_made_again_in_the_checker_compares_by_value
 
 def test_an_enum_of_the_prompt_that_decides_its_own_equality_is_not_taken_as_a_result() -> None:
     prompt = ("import enum\n\n\nclass Kind(enum.Enum):\n    A = 1\n    B = 2\n\n"
-              "    def __eq__(self, other):\n        return True\n\n    __hash__ = object.__hash__\n"
+              "    def __eq__(self, other):\n        return True\n\n"
+              "    __hash__ = object.__hash__\n"
               "\n\nclass Plain(enum.Enum):\n    A = 1\n    B = 2\n\n\n"
               "def pick(n):\n    \"\"\"The kind numbered n.\"\"\"\n")
     test = "def check(candidate):\n    assert candidate(2) == 2\n"

@@ -105,7 +105,8 @@ def test_unparsable_problems_fall_back_on_their_text() -> None:
 
 def test_methods_of_one_class_are_compared_by_their_own_code() -> None:
     cls = ("class Shelf:\n    \"\"\"Items on a shelf.\"\"\"\n\n" + "".join(
-        f"    def m{n}(self):\n        \"\"\"Method {n}.\"\"\"\n        return {n} * len(self.items)\n\n"
+        f"    def m{n}(self):\n        \"\"\"Method {n}.\"\"\"\n"
+        f"        return {n} * len(self.items)\n\n"
         for n in range(12)))
     first = problem("p/Shelf.count", cls + "    def count(self):\n        \"\"\"How many.\"\"\"\n",
                     "        return len(self.items)\n", "Shelf")

@@ -495,7 +495,8 @@ def test_a_package_that_imports_its_own_submodule_costs_one_function_not_the_run
             return double(x)
     ''')
     for name in ("quadruple", "twice"):
-        traces.call(traces.fn("mypkg/uses.py", name), {"x": "2"}, "8" if name == "quadruple" else "4")
+        traces.call(traces.fn("mypkg/uses.py", name), {"x": "2"},
+                    "8" if name == "quadruple" else "4")
     report = emit(traces.traceset(), project.root)
     assert [c.entry_point for c in report.candidates] == ["twice"]
     assert "def double(x):" in report.candidates[0].prompt

@@ -187,7 +187,8 @@ def test_a_class_that_cannot_be_carried_whole_keeps_what_the_method_may_use(proj
              + "\ncheck(Grid)\n", namespace)
 
 
-def test_a_function_bound_under_no_name_keeps_its_decorator_or_says_where_its_def_is(project, traces) -> None:
+def test_a_function_bound_under_no_name_keeps_its_decorator_or_says_where_its_def_is(
+        project, traces) -> None:
     project.write("mypkg/__init__.py", "")
     project.write("mypkg/deco.py", '''
         import functools
@@ -321,7 +322,8 @@ def test_objects_of_the_modules_other_classes_are_made_by_their_class_in_the_pro
                 after={"self": tree % f"[{interval}]"})
     report = emit(traces.traceset(), project.root)
     by_name = {c.function.qualname: c for c in report.candidates}
-    assert sorted(by_name) == ["Tree.add", "boxed", "describe"], (report.dropped, report.calls_dropped)
+    assert sorted(by_name) == ["Tree.add", "boxed", "describe"], (
+        report.dropped, report.calls_dropped)
     assert by_name["describe"].test.endswith(
         "    assert candidate(Interval(1, 4), Color.RED, _citrace_object(Box, {'label': 'x'}))"
         " == '3 RED x'\n")
