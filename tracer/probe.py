@@ -369,7 +369,9 @@ del _SlotProbe
 _IDENTIFIER_START = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_')
 # Builtin bases a project class may extend, and how their content is read without the
 # subclass's own methods (the base's C functions called on the object).
-_CONTENT_BASES = ('dict', 'list', 'set', 'str', 'int')
+# A builtin base whose content an object carries beside its state: a namedtuple's
+# subclass (``class Url(namedtuple('Url', ...))``, methods added) carries a tuple.
+_CONTENT_BASES = ('dict', 'list', 'set', 'str', 'int', 'tuple')
 # The standard library's value types written as constructors (module, qualname).
 _STDLIB_TYPES = {
     ('datetime', 'datetime'), ('datetime', 'date'), ('datetime', 'time'),
@@ -672,6 +674,8 @@ def _content_source(value, base, depth, state):
         return _container_source(list(list.__iter__(value)), list, depth + 1, state)
     if base is set:
         return _container_source(set(set.__iter__(value)), set, depth + 1, state)
+    if base is tuple:
+        return _container_source(tuple(tuple.__iter__(value)), tuple, depth + 1, state)
     if base is str:
         return _source(str.__str__(value), depth + 1, state)
     return _source(int.__index__(value), depth + 1, state)

@@ -81,6 +81,15 @@ class Color(enum.Enum):
 
 Point = collections.namedtuple("Point", "x y")
 
+class Url(collections.namedtuple("Url", "scheme host")):
+    __slots__ = ()
+    def geturl(self):
+        return self.scheme + "://" + self.host
+
+class Pair(Point):
+    def total(self):
+        return self.x + self.y
+
 class Node:
     def __init__(self, v, nxt=None):
         self.v, self.nxt = v, nxt
@@ -99,9 +108,10 @@ def rebuild(encoded: dict[str, Any], classes: dict[str, type] | None = None) -> 
                                  for m in encoded.get("imports", [])}
 
     def new(cls, state, *content):  # the test's own helper, in short
-        obj = cls.__new__(cls, *content) if content and cls.__mro__[1] in (str, int) else (
+        immutable = next((b for b in cls.__mro__ if b in (str, int, tuple)), None)
+        obj = immutable.__new__(cls, *content) if content and immutable else (
             cls.__mro__[1].__new__(cls) if len(cls.__mro__) > 2 else object.__new__(cls))
-        if content and isinstance(content[0], dict):
+        if content and not immutable and isinstance(content[0], dict):
             dict.update(obj, content[0])
         for name, value in state.items():
             object.__setattr__(obj, name, value)
@@ -139,7 +149,8 @@ def objs(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_plain_objects_of_the_project_are_written_from_their_state(objs) -> None:  # type: ignore[no-untyped-def]
     module, kinds = objs
     classes = {name: getattr(module, name) for name in ("Plain", "Slotted", "Bag", "Tag",
-                                                         "Color", "Point", "Node")}
+                                                         "Color", "Point", "Node", "Url",
+                                                         "Pair")}
     node = "_citrace_object(_citrace_class('objs_mod', 'Node'), "
     cases = [
         (module.Plain(1, [2]),
@@ -150,6 +161,10 @@ def test_plain_objects_of_the_project_are_written_from_their_state(objs) -> None
         (module.Tag("t"), "_citrace_object(_citrace_class('objs_mod', 'Tag'), {}, 't')"),
         (module.Color.RED, "_citrace_class('objs_mod', 'Color').RED"),
         (module.Point(1, 2), "_citrace_class('objs_mod', 'Point')(1, 2)"),
+        # a namedtuple's subclass: its fields are its tuple content, made by tuple.__new__
+        (module.Url("http", "a"),
+         "_citrace_object(_citrace_class('objs_mod', 'Url'), {}, ('http', 'a'))"),
+        (module.Pair(1, [2]), "_citrace_object(_citrace_class('objs_mod', 'Pair'), {}, (1, [2]))"),
         (module.Node(1, module.Node(2)),
          node + "{'v': 1, 'nxt': " + node + "{'v': 2, 'nxt': None})})"),
     ]

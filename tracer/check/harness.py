@@ -614,7 +614,7 @@ def _state(value):
 
 _CONTENT_READERS = {dict: lambda v: dict(dict.items(v)), list: lambda v: list(list.__iter__(v)),
                     set: lambda v: set(set.__iter__(v)), str: str.__str__, int: int.__index__,
-                    }  # type: dict[type, Callable[[Any], object]]
+                    tuple: lambda v: tuple(tuple.__iter__(v))}  # type: dict[type, Callable[[Any], object]]
 
 
 def _draw(iterators, handle):

