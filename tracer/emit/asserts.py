@@ -166,8 +166,10 @@ def _opaque_type(call: CallRecord, reason: str) -> str:
     """The type of what had no source in a call dropped as opaque; for an instance written
     as another class's (the method called on a subclass's instance), that class."""
     if reason == OPAQUE_SELF and call.args and value_source(call.args[0].value) is not None:
-        classes = call.args[0].value.get("classes") or []
-        return f"instance of {'.'.join(classes[0])}" if len(classes) == 1 else "?"
+        classes = call.args[0].value.get("classes")
+        if isinstance(classes, list) and len(classes) == 1:
+            return "instance of " + ".".join(classes[0])
+        return "?"
     values = [call.args[0].value] if reason == OPAQUE_SELF and call.args else [
         *(a.value for a in call.args), call.result, *(v for _, v in call.after)]
     for value in values:
