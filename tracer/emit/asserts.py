@@ -38,6 +38,7 @@ import builtins
 import copy
 import dataclasses
 import keyword
+import re
 from collections import Counter
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,14 +163,17 @@ def judge_calls(calls: Sequence[CallRecord],
     return JudgedCalls(tuple(usable), dropped, opaque)
 
 
+# The class an instance was written as: ``_citrace_object(_citrace_class('m', 'Q'), ...``.
+_MADE_AS = re.compile(r"_citrace_object\(_citrace_class\('([\w.]+)', '([\w.]+)'\)")
+
+
 def _opaque_type(call: CallRecord, reason: str) -> str:
     """The type of what had no source in a call dropped as opaque; for an instance written
     as another class's (the method called on a subclass's instance), that class."""
-    if reason == OPAQUE_SELF and call.args and value_source(call.args[0].value) is not None:
-        classes = call.args[0].value.get("classes")
-        if isinstance(classes, list) and len(classes) == 1:
-            return "instance of " + ".".join(classes[0])
-        return "?"
+    written = value_source(call.args[0].value) if reason == OPAQUE_SELF and call.args else None
+    if written is not None:
+        made = _MADE_AS.match(written)
+        return f"instance of {made[1]}.{made[2]}" if made else "?"
     values = [call.args[0].value] if reason == OPAQUE_SELF and call.args else [
         *(a.value for a in call.args), call.result, *(v for _, v in call.after)]
     for value in values:

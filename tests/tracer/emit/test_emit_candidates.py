@@ -179,8 +179,8 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
     traces.call(f["clock"], {"x": "1"}, "3")
     traces.call(method, {"self": {"opaque": "Thing", "why": "type"}, "x": "1"}, "1")
     # called on an instance of a subclass: written, but not as the method's own class
-    traces.call(method, {"self": {"py": "_citrace_object(_citrace_class('mypkg.core', 'Sub'), {})",
-                                  "classes": [["mypkg.core", "Sub"]]}, "x": "2"}, "2")
+    traces.call(method, {"self": "_citrace_object(_citrace_class('mypkg.core', 'Sub'), {})",
+                         "x": "2"}, "2")
 
     report = emit(traces.traceset(), project.root)
     assert [c.entry_point for c in report.candidates] == ["documented", "sorts"]
