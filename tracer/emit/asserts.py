@@ -157,7 +157,7 @@ def judge_calls(calls: Sequence[CallRecord],
         if isinstance(judged, str):
             dropped[judged] += 1
             if judged in (OPAQUE_SELF, OPAQUE_VALUE):
-                opaque[f"{judged}: {_opaque_type(call, judged)}"] += 1
+                opaque[f"{judged}: {_opaque_type(call, judged, subject)}"] += 1
         else:
             usable.append(judged)
     return JudgedCalls(tuple(usable), dropped, opaque)
@@ -167,18 +167,21 @@ def judge_calls(calls: Sequence[CallRecord],
 _MADE_AS = re.compile(r"_citrace_object\(_citrace_class\('([\w.]+)', '([\w.]+)'\)")
 
 
-def _opaque_type(call: CallRecord, reason: str) -> str:
+def _opaque_type(call: CallRecord, reason: str, subject: Subject) -> str:
     """The type of what had no source in a call dropped as opaque; for an instance written
-    as another class's (the method called on a subclass's instance), that class."""
-    written = value_source(call.args[0].value) if reason == OPAQUE_SELF and call.args else None
-    if written is not None:
-        made = _MADE_AS.match(written)
-        return f"instance of {made[1]}.{made[2]}" if made else "?"
-    values = [call.args[0].value] if reason == OPAQUE_SELF and call.args else [
-        *(a.value for a in call.args), call.result, *(v for _, v in call.after)]
+    as another class's (a base class's method called on a subclass's instance), that class."""
+    if reason == OPAQUE_SELF and call.args:
+        first = call.args[0]
+        values = [first.value, *(v for name, v in call.after if name == first.name)]
+    else:
+        values = [*(a.value for a in call.args), call.result, *(v for _, v in call.after)]
     for value in values:
         if value_source(value) is None and value.get("why") != RAISED:
             return value.get("inner") or value.get("opaque", "?")
+    for value in values if reason == OPAQUE_SELF else ():
+        made = _MADE_AS.match(value_source(value) or "")
+        if made and (made[1], made[2]) != subject.own_class:
+            return f"instance of {made[1]}.{made[2]}"
     return "?"
 
 

@@ -181,6 +181,10 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
     # called on an instance of a subclass: written, but not as the method's own class
     traces.call(method, {"self": "_citrace_object(_citrace_class('mypkg.core', 'Sub'), {})",
                          "x": "2"}, "2")
+    # made from a recorded state, but left in one the probe could not write
+    traces.call(method, {"self": "_citrace_object(_citrace_class('mypkg.core', 'Thing'), {})",
+                         "x": "3"}, "3", after={"self": {"opaque": "mypkg.core.Thing",
+                                                         "why": "cycle"}})
 
     report = emit(traces.traceset(), project.root)
     assert [c.entry_point for c in report.candidates] == ["documented", "sorts"]
@@ -191,10 +195,11 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
     })
     # Thing.method's instance was recorded as opaque: nothing to make it from.
     assert report.calls_dropped == Counter({drops.OPAQUE_VALUE: 1, drops.RETURNS_NONE: 1,
-                                            drops.OPAQUE_SELF: 2})
+                                            drops.OPAQUE_SELF: 3})
     # What had no source, for the log: the next thing to teach the probe.
     assert report.opaque == Counter({"opaque_value: socket": 1, "opaque_self: Thing": 1,
-                                     "opaque_self: instance of mypkg.core.Sub": 1})
+                                     "opaque_self: instance of mypkg.core.Sub": 1,
+                                     "opaque_self: mypkg.core.Thing": 1})
     assert report.candidates[1].test == (
         "def check(candidate):\n    xs = [2, 1]\n    assert candidate(xs) == 2\n"
         "    assert xs == [1, 2]\n")
