@@ -102,6 +102,11 @@ class Subject:
     # the project is written with its class's name when the module binds that name, defined
     # there or imported from the class's module (the prompt then carries it).
     module_names: frozenset[tuple[str, str]] = frozenset()
+    # (module, qualname) of the module's classes that derive from ``own_class``: a base
+    # class's method recorded on an instance of one is checked on an instance of its own
+    # class in the same state; a block where the subclass behaves differently (an override
+    # the method calls, a class attribute) fails alone in validation and is dropped.
+    subclasses: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def is_method(self) -> bool:
@@ -336,7 +341,7 @@ class _Values:
         markers = _markers(_parse(source).node)
         for marker in set(markers):
             module, qualname = marker
-            if marker == self.subject.own_class:
+            if marker == self.subject.own_class or marker in self.subject.subclasses:
                 name = "candidate"
             elif "." not in qualname and any(
                     name == qualname and (module == source or module.startswith(source + "."))

@@ -117,7 +117,8 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
     policy = ImportPolicy(_own_modules(function, file, settings, sources))
     # Values may hold objects of the module's other classes: the test then names them, and
     # the prompt carries them; where it cannot, the calls that need them are left out.
-    subject = dataclasses.replace(subject, module_names=_bound_names(module, function))
+    subject = dataclasses.replace(subject, module_names=_bound_names(module, function),
+                                  subclasses=_subclasses(module, subject.own_class))
     judged = judge_calls(calls, subject)
     try:
         check = build_check(judged, max_asserts=settings.max_asserts)
@@ -144,6 +145,25 @@ def _build_one(function: FunctionId, toplevel: bool, calls: list[CallRecord],
 
 
 DECORATED_TOPLEVEL = "decorated_toplevel"  # not a drop: see _build_one
+
+
+def _subclasses(module: ModuleSource,
+                own_class: tuple[str, str] | None) -> frozenset[tuple[str, str]]:
+    """The top-level classes of the module that derive from ``own_class`` (a top-level
+    class of it), directly or through one another, by the names their bases are written
+    with (``class SplitResultString(SplitResult)``)."""
+    if own_class is None or "." in own_class[1]:
+        return frozenset()
+    classes = [u.node for u in module.units if isinstance(u.node, ast.ClassDef)]
+    derived: set[str] = set()
+    bases = {own_class[1]}
+    while True:
+        more = {c.name for c in classes if c.name not in derived and c.name != own_class[1]
+                and any(isinstance(b, ast.Name) and b.id in bases for b in c.bases)}
+        if not more:
+            return frozenset((own_class[0], name) for name in derived)
+        derived |= more
+        bases |= more
 
 
 def _bound_names(module: ModuleSource, function: FunctionId) -> frozenset[tuple[str, str]]:

@@ -161,7 +161,7 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
                 return x
 
 
-        class Sub(Thing):
+        class Stranger:
             pass
     ''')
     core = "mypkg/core.py"
@@ -178,8 +178,8 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
     traces.call(f["clock"], {"x": "1"}, "2")
     traces.call(f["clock"], {"x": "1"}, "3")
     traces.call(method, {"self": {"opaque": "Thing", "why": "type"}, "x": "1"}, "1")
-    # called on an instance of a subclass: written, but not as the method's own class
-    traces.call(method, {"self": "_citrace_object(_citrace_class('mypkg.core', 'Sub'), {})",
+    # called on an instance of a class that does not derive from it (``Thing.method(x)``)
+    traces.call(method, {"self": "_citrace_object(_citrace_class('mypkg.core', 'Stranger'), {})",
                          "x": "2"}, "2")
     # made from a recorded state, but left in one the probe could not write
     traces.call(method, {"self": "_citrace_object(_citrace_class('mypkg.core', 'Thing'), {})",
@@ -198,7 +198,7 @@ def test_every_dropped_function_is_counted_under_its_reason(project, traces) -> 
                                             drops.OPAQUE_SELF: 3})
     # What had no source, for the log: the next thing to teach the probe.
     assert report.opaque == Counter({"opaque_value: socket": 1, "opaque_self: Thing": 1,
-                                     "opaque_self: instance of mypkg.core.Sub": 1,
+                                     "opaque_self: instance of mypkg.core.Stranger": 1,
                                      "opaque_self: mypkg.core.Thing": 1})
     assert report.candidates[1].test == (
         "def check(candidate):\n    xs = [2, 1]\n    assert candidate(xs) == 2\n"

@@ -374,3 +374,73 @@ def test_an_imported_class_is_carried_from_its_module_when_a_value_needs_it(proj
     assert 'Interval = collections.namedtuple("Interval", "begin end")' in problem.prompt
     assert problem.test.endswith("    assert candidate(Interval(2, 7)) == 5\n")
     assert report.calls_dropped == Counter({drops.FOREIGN_OBJECT: 1})
+
+
+SHAPES = '''
+class Shape:
+    """A shape with sides."""
+
+    NAME = "shape"
+
+    def __init__(self, sides):
+        self.sides = sides
+
+    def double(self):
+        """Twice the number of sides."""
+        n = self.sides
+        return 2 * n
+
+    def describe(self):
+        """The number of sides, and the shape's name."""
+        words = {3: "three", 4: "four"}
+        return words.get(self.sides, "many") + " " + self.NAME
+
+
+class Triangle(Shape):
+    NAME = "triangle"
+
+
+class Square(Triangle):
+    NAME = "square"
+
+
+class Stranger:
+    NAME = "stranger"
+'''
+
+
+def test_a_base_class_method_called_on_a_subclass_instance_is_checked_on_its_own_class(
+        project, traces, tmp_path) -> None:
+    """Shape.double recorded on a Square (a subclass of a subclass) is checked on a Shape in
+    the same state; Shape.describe, which reads a class attribute the subclasses override,
+    says otherwise on a Shape, and validation drops that block; an instance of a class that
+    does not derive from Shape stays out."""
+    from tracer.emit.validate import validate_candidate
+
+    project.write("mypkg/__init__.py", "")
+    project.write("mypkg/shapes.py", SHAPES)
+    made = "_citrace_object(_citrace_class('mypkg.shapes', '%s'), {'sides': %d})"
+    double = traces.fn("mypkg/shapes.py", "Shape.double", toplevel=False, module="mypkg.shapes")
+    describe = traces.fn("mypkg/shapes.py", "Shape.describe", toplevel=False,
+                         module="mypkg.shapes")
+    traces.call(double, {"self": made % ("Square", 4)}, "8")
+    traces.call(double, {"self": made % ("Stranger", 5)}, "10")
+    traces.call(describe, {"self": made % ("Triangle", 3)}, "'three triangle'")
+    traces.call(describe, {"self": made % ("Shape", 4)}, "'four shape'")
+    report = emit(traces.traceset(), project.root)
+    by_name = {c.function.qualname: c for c in report.candidates}
+    assert sorted(by_name) == ["Shape.describe", "Shape.double"], report.dropped
+    assert by_name["Shape.double"].test.endswith(
+        "    obj = _citrace_object(candidate, {'sides': 4})\n"
+        "    assert obj.double() == 8\n")
+    assert report.opaque == Counter({"opaque_self: instance of mypkg.shapes.Stranger": 1})
+    kept = validate_candidate(by_name["Shape.double"], python=sys.executable,
+                              work_dir=tmp_path / "double")
+    assert kept.reason is None and kept.candidate is not None
+    assert "assert obj.double() == 8" in kept.candidate.test
+    described = validate_candidate(by_name["Shape.describe"], python=sys.executable,
+                                   work_dir=tmp_path / "describe")
+    assert described.candidate is not None, described.reason
+    assert "three triangle" not in described.candidate.test
+    assert "assert obj.describe() == 'four shape'" in described.candidate.test
+    assert described.asserts_dropped, described
