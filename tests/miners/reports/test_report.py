@@ -4,6 +4,7 @@ finished, an unfinished, a live and a merged run; untrusted strings cannot injec
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -164,7 +165,10 @@ def test_a_live_run_with_a_failure_reported_while_it_runs_and_when_done(
         live = report(out, tmp_path / "live.html")  # the other project is still running
         after = read_jsonl(repos)
         assert run.poll() is None, "the run ended before the report: no live run was seen"
-        gates = [path.parent.parent / "gate" for path in (out / "work").rglob("test_gate.py")]
+        # os.walk, not rglob: the other project's directories are being made and removed
+        # meanwhile, and os.walk passes over what vanishes under it
+        gates = [Path(folder).parent / "gate" for folder, _, files in os.walk(out / "work")
+                 if "test_gate.py" in files]
         assert gates, "proj-7's checkout was not found under the run's work directory"
         for gate in gates:
             gate.write_text("open\n")
