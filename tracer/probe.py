@@ -380,13 +380,14 @@ _STDLIB_TYPES = {
     ('pathlib', 'PosixPath'), ('pathlib', 'PureWindowsPath'), ('collections', 'OrderedDict'),
     ('collections', 'defaultdict'), ('collections', 'Counter'), ('collections', 'deque'),
     ('re', 'Pattern'), ('builtins', 'range'), ('builtins', 'slice'),
+    ('functools', 'partial'),
 }
 # What `re` and `datetime` call their C types' modules (`_sre`, `_datetime`...).
 _MODULE_ALIASES = {'_datetime': 'datetime', '_decimal': 'decimal', '_pydecimal': 'decimal',
                    'decimal': 'decimal', '_collections': 'collections', '_sre': 're',
                    're': 're', 'builtins': 'builtins', 'uuid': 'uuid', 'pathlib': 'pathlib',
                    'fractions': 'fractions', 'datetime': 'datetime',
-                   'collections': 'collections'}
+                   'collections': 'collections', 'functools': 'functools'}
 _FACTORIES = {list: 'list', dict: 'dict', set: 'set', int: 'int', str: 'str', float: 'float',
               tuple: 'tuple', bool: 'bool'}
 _STDLIB_NAMES = frozenset(getattr(sys, 'stdlib_module_names', ()))
@@ -437,6 +438,15 @@ _MODULE_DICT = _ModuleType.__dict__['__dict__']
 
 
 def _reference_source(value, kind, state):
+    try:
+        return _named_source(value, kind, state)
+    except _Opaque:
+        if kind is not _FunctionType:
+            raise
+        return _function_source(value, state)
+
+
+def _named_source(value, kind, state):
     if kind is _ModuleType:
         module, qualname = dict.get(_MODULE_DICT.__get__(value, kind), '__name__'), ''
     elif kind in _NAME_READERS:
@@ -458,6 +468,222 @@ def _reference_source(value, kind, state):
     if where == 'project' and qualname and kind not in _REFERENCE_TYPES:
         return _class_reference(module, qualname, where, state)
     raise _Opaque('type')
+
+
+# ---------------------------------------------------------------------------- functions
+# A function passed as a value (`key=lambda x: x[1]`, a test's `def iseven(x): return x % 2
+# == 0`) is written as a lambda, from the text of its own source file, when that text is
+# all it needs: no closure, no defaults, a single expression, and no free name but a
+# builtin the function's module does not rebind or a standard-library module it imported
+# under its own name (`math.floor(x)`, with the import). The text found is compiled here,
+# on the traced Python, and kept only if it gives the very bytecode, names and constants of
+# the function's code: a wrong guess (two lambdas on one line, a file edited since) is never
+# written. Nothing of the program runs: a function's parts are read through the C-level
+# descriptors of its exact type, and the source file is only read and compiled.
+_FunctionType = type(_int_source)
+_CodeType = type(_int_source.__code__)
+_FUNCTION_PARTS = {name: _FunctionType.__dict__[name] for name in (
+    '__code__', '__closure__', '__globals__', '__defaults__', '__kwdefaults__')}
+# Builtins whose answer depends on the run rather than the arguments, or that reach out of
+# the function (a problem's test must not print, open or import).
+_UNWRITTEN_BUILTINS = frozenset((
+    'id', 'hash', 'open', 'print', 'input', 'eval', 'exec', 'compile', '__import__',
+    'globals', 'locals', 'vars', 'dir', 'breakpoint', 'exit', 'quit', 'help', 'setattr',
+    'delattr', 'memoryview', 'super'))
+# Standard-library modules a written function may use: those whose answers depend on the
+# arguments only (not `random`, `time`, `os`).
+_PURE_MODULES = frozenset((
+    'math', 'cmath', 'operator', 're', 'string', 'functools', 'itertools', 'collections',
+    'decimal', 'fractions', 'json', 'statistics', 'textwrap', 'unicodedata', 'copy',
+    'bisect', 'heapq', 'keyword'))
+_UNBOUND = object()
+_BUILTIN_NAMES = frozenset(sys.modules['builtins'].__dict__)
+_MAX_SOURCE_FILE = 1000000  # bytes: a larger file is not parsed for its lambdas
+_FUNCTION_TEXTS = {}  # _code_key(code) -> (text, free names) or None, once per code
+_FILE_LINES = {}  # file name -> {line: [text, ...]}: the few most recent files only
+_MAX_FILES = 4
+
+
+def _function_source(value, state):
+    part = _FUNCTION_PARTS
+    if (part['__closure__'].__get__(value, _FunctionType) is not None
+            or part['__defaults__'].__get__(value, _FunctionType) is not None
+            or part['__kwdefaults__'].__get__(value, _FunctionType) is not None):
+        raise _Opaque('type')
+    code = part['__code__'].__get__(value, _FunctionType)
+    key = _code_key(code)
+    if key not in _FUNCTION_TEXTS:
+        if len(_FUNCTION_TEXTS) > 10000:
+            _FUNCTION_TEXTS.clear()
+        _FUNCTION_TEXTS[key] = _lambda_text(code, key)
+    found = _FUNCTION_TEXTS[key]
+    if found is None:
+        raise _Opaque('type')
+    text, free = found
+    namespace = part['__globals__'].__get__(value, _FunctionType)
+    if type(namespace) is not dict:
+        raise _Opaque('type')
+    imports = []
+    for name in free:
+        bound = dict.get(namespace, name, _UNBOUND)
+        if bound is _UNBOUND and name in _BUILTIN_NAMES:
+            continue
+        # `math.floor(x)`: a standard-library module the function's module imported under
+        # its own name, which the test imports too. Anything else the module binds (its
+        # own helpers, a rebound builtin) is not in the text.
+        if (name not in _PURE_MODULES or type(bound) is not _ModuleType
+                or _module_name(bound) != name or state.kinds.of(name) != 'stdlib'):
+            raise _Opaque('type')
+        imports.append(name)
+    state.imports.update(imports)
+    return text
+
+
+def _module_name(module):
+    return dict.get(_MODULE_DICT.__get__(module, _ModuleType), '__name__')
+
+
+def _code_key(code):
+    """What two code objects must share to do the same thing, as plain values (line
+    numbers, names and file aside). Of the flags, only those of the code itself count: not
+    whether it was nested, nor the file's `from __future__` imports."""
+    consts = tuple(_code_key(c) if type(c) is _CodeType else (type(c).__name__, repr(c))
+                   for c in code.co_consts)
+    return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars,
+            code.co_cellvars, code.co_argcount, code.co_kwonlyargcount,
+            code.co_flags & 0xffef)
+
+
+def _lambda_text(code, key):
+    """The lambda text of the function compiled into `code` and the free names it reads, or
+    None."""
+    if code.co_name != '<lambda>' and code.co_consts[:1] != (None,):
+        return None  # a def with a docstring: its constants differ from a lambda's
+    for text in _file_lines(code.co_filename).get(code.co_firstlineno, ()):
+        try:
+            free = _free_names(text)
+            if free is None:
+                continue
+            # A name other than a builtin can only be a module the file imported: 3.11
+            # compiles `math.floor(x)` otherwise when `math` is a top-level import.
+            imports = ''.join(f'import {name}\n' for name in sorted(free)
+                              if name not in _BUILTIN_NAMES)
+            compiled = compile(imports + '(' + text + ')\n', '<citrace>', 'exec',
+                               dont_inherit=True)
+        except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError
+            continue
+        inner = [c for c in compiled.co_consts if type(c) is _CodeType]
+        if len(inner) == 1 and _code_key(inner[0]) == key:
+            return text, free
+    return None
+
+
+def _free_names(text):
+    """The names a lambda's text reads but does not bind; None if one of them is a builtin
+    a problem's test must not call."""
+    import ast
+    tree = ast.parse(text, mode='eval')
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if type(node) is ast.arg:
+            bound.add(node.arg)
+        elif type(node) is ast.Name:
+            (read if type(node.ctx) is ast.Load else bound).add(node.id)
+    free = frozenset(read - bound)
+    return None if free & _UNWRITTEN_BUILTINS else free
+
+
+def _file_lines(filename):
+    """Candidate lambda texts of a source file, by the line a function's code starts on."""
+    found = _FILE_LINES.get(filename)
+    if found is None:
+        try:
+            found = _lambda_texts(filename)
+        except Exception:  # unreadable, not Python, too deep: no text from it
+            found = {}
+        if len(_FILE_LINES) >= _MAX_FILES:
+            del _FILE_LINES[next(iter(_FILE_LINES))]
+        _FILE_LINES[filename] = found
+    return found
+
+
+def _lambda_texts(filename):
+    import ast
+    import io
+    import stat
+    import tokenize
+    status = os.stat(filename)
+    if not stat.S_ISREG(status.st_mode) or status.st_size > _MAX_SOURCE_FILE:
+        return {}  # a code object may name any path: never wait on a pipe for its text
+    with tokenize.open(filename) as handle:
+        source = handle.read()
+    lines = source.splitlines()
+    texts = {}
+    for node in ast.walk(ast.parse(source)):
+        if type(node) is ast.Lambda:
+            text = _expression_text(lines, node.lineno, node.col_offset, io, tokenize)
+        elif type(node) is ast.FunctionDef and not node.decorator_list:
+            # `def f(x): return ...`: the same code as `lambda x: ...` (its name aside).
+            returned = node.body[0] if len(node.body) == 1 else None
+            args = node.args
+            if (type(returned) is not ast.Return or returned.value is None or args.defaults
+                    or args.kwonlyargs or getattr(args, 'posonlyargs', None)
+                    or node.returns is not None
+                    or any(a.annotation is not None for a in args.args)):
+                continue
+            body = _expression_text(lines, returned.value.lineno,
+                                    returned.value.col_offset, io, tokenize)
+            names = [a.arg for a in args.args]
+            if args.vararg is not None:
+                names.append('*' + args.vararg.arg)
+            if args.kwarg is not None:
+                names.append('**' + args.kwarg.arg)
+            text = body and ('lambda ' + ', '.join(names) if names else 'lambda') + ': ' + body
+        else:
+            continue
+        if text:
+            texts.setdefault(node.lineno, []).append(text)
+    return texts
+
+
+def _expression_text(lines, lineno, col, io, tokenize):
+    """The text of the expression that starts at (lineno, col) and fits on that line: up to
+    the comma, closing bracket or end of statement that ends it; None if it goes on."""
+    line = lines[lineno - 1]
+    # Column offsets count UTF-8 bytes.
+    start = len(line.encode('utf-8')[:col].decode('utf-8', 'replace'))
+    tail = line[start:]
+    depth, colons, end = 0, 0, None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(tail + '\n').readline):
+            kind, string = token[0], token[1]
+            if kind == tokenize.NAME and string == 'lambda' and depth == 0:
+                colons += 1  # its parameters run to its colon: their commas end nothing
+            elif kind == tokenize.OP:
+                if string in ('(', '[', '{'):
+                    depth += 1
+                elif string in (')', ']', '}'):
+                    if depth == 0:
+                        end = token[2][1]
+                        break
+                    depth -= 1
+                elif depth == 0 and string == ':' and colons:
+                    colons -= 1
+                elif depth == 0 and (string == ':' or (
+                        string in (',', ';', '=') and not colons)):
+                    end = token[2][1]
+                    break
+            elif kind in (tokenize.NEWLINE, tokenize.COMMENT, tokenize.ENDMARKER) and depth == 0:
+                end = token[2][1]
+                break
+            elif kind == tokenize.NAME and depth == 0 and string in ('for', 'async'):
+                return None
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None  # the expression goes on to the next line
+    if end is None:
+        return None
+    text = tail[:end].strip()
+    return text or None
 
 
 # An iterator over a list, tuple, str, bytes or range is written as `iter(<what is left>)`:
@@ -553,6 +779,8 @@ def _stdlib_source(value, which, depth, state):
     if module == 're':
         pattern = _source(value.pattern, depth + 1, state)
         return f're.compile({pattern}, {value.flags})'
+    if module == 'functools':
+        return _partial_source(value, depth, state)
     inner = depth + 1
     if name == 'deque':
         items = _container_source(list(value), list, inner, state)
@@ -572,6 +800,22 @@ def _stdlib_source(value, which, depth, state):
     if factory not in _FACTORIES:
         raise _Opaque('type')
     return f'collections.defaultdict({_FACTORIES[factory]}, {content})'
+
+
+def _partial_source(value, depth, state):
+    """`functools.partial(f, 1, k=2)`, its parts read by the type's own C `__reduce__`: the
+    function is written like any value (a builtin, a name, a lambda)."""
+    kind = type(value)
+    _, _, (function, args, keywords, attributes) = _TYPE_DICT.__get__(kind, type)[
+        '__reduce__'](value)
+    if attributes or (keywords and not all(
+            type(k) is str and k.isidentifier() for k in dict.keys(keywords))):
+        raise _Opaque('type')
+    inner = depth + 1
+    parts = [_source(function, inner, state)]
+    parts += [_source(arg, inner, state) for arg in tuple.__iter__(args)]
+    parts += [k + '=' + _source(v, inner, state) for k, v in dict.items(keywords or {})]
+    return 'functools.partial(' + ', '.join(parts) + ')'
 
 
 def _datetime_source(value, name, depth, state):

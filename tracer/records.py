@@ -61,7 +61,11 @@ value types as constructors, ``datetime.date(2020, 1, 2)``, with ``"imports": ["
 beside the source; the project's enums, namedtuples and plain objects through markers,
 ``_citrace_class('pkg.mod', 'Color').RED``, ``_citrace_object(_citrace_class('pkg.mod',
 'Cls'), {'attr': 1})`` (a third argument: the content of a dict/list/set/str/int subclass),
-with ``"classes": [["pkg.mod", "Cls"]]``. Plain objects passed in get an ``after`` too. Lines
+with ``"classes": [["pkg.mod", "Cls"]]``. Plain objects passed in get an ``after`` too. A
+function passed as a value is a lambda, ``lambda x: x % 2 == 0``, when the text of its own
+source file is all it needs (``"imports"`` name the pure standard-library modules it reads,
+``math``), and a ``functools.partial`` of a function so written; the emitter passes such
+values to calls and never compares a result with one. Lines
 are written whole, one ``write`` each, as calls end: a
 killed process loses only calls in flight, and a torn last line is skipped on reading.
 Readers ignore keys they do not know.

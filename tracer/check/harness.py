@@ -199,6 +199,10 @@ def plain(value, depth=0):
     reference = _reference(value)
     if reference is not None:  # a module, function or class, by its name
         return StdlibValue("ref", reference)
+    if kind is _FunctionType or kind is _partial_type():
+        function = _function_parts(value, depth)
+        if function is not None:
+            return function
     if kind in _SEQUENCE_ITERATORS:  # what is left of it, read without drawing
         reduced = kind.__reduce__(value)
         position = reduced[2] if len(reduced) > 2 and reduced[2] is not None else 0
@@ -352,6 +356,82 @@ def _reference(value):
     return (module, qualname) if _named(module, qualname) is value else None
 
 
+# A function the test passes to the completion (``key=(lambda v: -v)``, which the probe
+# wrote from the project's test, or a ``functools.partial`` of one) crosses to the child as
+# its code, numbered, and the child makes it again with the builtins for its only globals.
+# What the child sends back of it (the argument after the call, or the result) is that
+# number, and the checker takes its own function again: it never makes a function from what
+# the child sends.
+_FunctionType = type(lambda: None)
+_SENT = []  # type: list[Callable[..., Any]]  # in the checker: the functions sent, by number
+_MADE = {}  # type: dict[int, tuple[int, Callable[..., Any]]]  # in the child: id -> (number, it)
+
+
+def _partial_type():
+    functools = sys.modules.get("functools")
+    return functools.partial if functools is not None else None
+
+
+def _function_parts(value, depth):
+    if _KEPT is not None:  # the child: only what the checker sent goes back, by its number
+        made = _MADE.get(id(value))
+        return StdlibValue("fn", made[0]) if made is not None and made[1] is value else None
+    if type(value) is _FunctionType:  # one of the test's own functions, whole in its code
+        if (value.__code__.co_filename != "<test>" or value.__closure__ is not None
+                or value.__defaults__ is not None or value.__kwdefaults__ is not None):
+            return None
+        import marshal
+        parts = ("code", marshal.dumps(value.__code__),
+                 _modules_named(value.__code__, value.__globals__))
+    else:
+        if value.__dict__:
+            return None
+        parts = ("partial", plain(value.func, depth + 1), plain(value.args, depth + 1),
+                 plain(value.keywords, depth + 1))
+    if not any(sent is value for sent in _SENT):
+        _SENT.append(value)
+    number = next(n for n, sent in enumerate(_SENT) if sent is value)
+    return StdlibValue(parts[0], (number,) + parts[1:])
+
+
+def _modules_named(code, namespace):
+    """(name, module) of the modules a function of the test's reads from its globals."""
+    return tuple(sorted((name, namespace[name].__name__) for name in _names_read(code)
+                        if type(namespace.get(name)) is type(os)))
+
+
+def _names_read(code):
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if type(const) is type(code):
+            names |= _names_read(const)
+    return names
+
+
+def _function(name, parts):
+    if name == "fn":  # the checker's own function, given back
+        if _KEPT is not None or type(parts) is not int or not 0 <= parts < len(_SENT):
+            raise ValueError("no such function of the test's")
+        return _SENT[parts]
+    if _KEPT is None:
+        raise ValueError("a function made by the completion")
+    if name == "partial":
+        import functools
+        number, function, args, keywords = parts
+        made = functools.partial(function, *args, **keywords)
+    else:
+        import builtins
+        import importlib
+        import marshal
+        number, code, modules = parts
+        namespace = {"__builtins__": builtins}
+        for module_name, module in modules:  # the test's imports, which the child may lack
+            namespace[module_name] = importlib.import_module(module)
+        made = _FunctionType(marshal.loads(code), namespace)
+    _MADE[id(made)] = (number, made)
+    return made
+
+
 def _named(module, qualname):
     """What a name gives among the modules already loaded here: nothing is imported (or run)
     for a name the other side sends."""
@@ -388,6 +468,8 @@ def rebuild(name, parts):
         if parts[0] == "tuple":
             return cls(*parts[2])
         return _new_object(cls, parts[2], parts[3])
+    if name in ("code", "partial", "fn"):
+        return _function(name, parts)
     if name == "ref":
         found = _named(*parts)
         if found is None:

@@ -187,6 +187,12 @@ def _opaque_type(call: CallRecord, reason: str, subject: Subject) -> str:
         made = _MADE_AS.match(value_source(value) or "")
         if made and (made[1], made[2]) != subject.own_class:
             return f"instance of {made[1]}.{made[2]}"
+    outputs = [call.result, *(v for _, v in call.after), *(call.yields or ())]
+    try:
+        if any(_holds_function(value_source(v) or "") for v in outputs):
+            return "a function in what the call returned or left"
+    except SyntaxError:
+        pass
     return "?"
 
 
@@ -326,11 +332,11 @@ class _Values:
         self.imports: frozenset[str] = frozenset()
         self.sources: dict[int, str] = {}
         self.parsed: dict[int, _Parsed] = {}
-        recorded = [a.value for a in call.args] + [call.result] + [v for _, v in call.after]
-        recorded += list(call.yields or ())
-        for value in recorded:
+        outputs = [call.result, *(v for _, v in call.after), *(call.yields or ())]
+        for value in [*(a.value for a in call.args), *outputs]:
             source = value_source(value)
-            if source is not None:
+            if source is not None and not (any(value is o for o in outputs)
+                                           and _holds_function(source)):
                 self.sources[id(value)] = self._rewritten(source)
                 modules = value.get("imports", "")
                 self.imports |= {check_helpers.module_import(m) for m in modules.split(",") if m}
@@ -367,6 +373,17 @@ class _Values:
         if id(arg.value) not in self.sources:
             raise _Unusable(OPAQUE_SELF if arg.name == "self" else OPAQUE_VALUE)
         return self.parse(arg.value)
+
+
+def _holds_function(source: str) -> bool:
+    """Whether a value holds a function the probe wrote as a lambda or a partial: given to
+    the call, it is the same function again; compared with what a call left, it never
+    equals (a function equals only itself)."""
+    if "lambda" not in source and "functools.partial" not in source:
+        return False
+    return any(isinstance(n, ast.Lambda) or (
+        isinstance(n, ast.Call) and ast.unparse(n.func) == "functools.partial")
+        for n in ast.walk(_parse(source).node))
 
 
 def _address_ordered(node: ast.expr) -> bool:

@@ -284,3 +284,31 @@ def test_iterators_in_a_result_are_drawn_on_both_sides() -> None:
         result = run_check(prompt="", completion=completion, test=check.test,
                            entry_point="parts", python=sys.executable, timeout=10)
         assert result.passed is passed, result
+
+
+def test_a_function_the_probe_wrote_as_a_lambda_is_passed_but_never_compared() -> None:
+    """Given to the call, a lambda is the same function again; as a result, or in what a
+    call left behind, it never equals the one the test would write."""
+    given = call([("xs", "pos", "[3, 1, 2]"), ("key", "kwonly", "lambda v: -v")], "[3, 2, 1]")
+    in_a_list = call(pos("[lambda v: v % 2 == 0]", "[1, 2]"), "[2]")
+    returned = call(pos("1"), "lambda y: y + 1")
+    left = call([("hooks", "pos", "[]")], "1", after=[("hooks", "[lambda: 1]")])
+    text = "'lambda is a word'"
+    assert blocks(given, in_a_list, returned, left, call(pos(text), text)) == [
+        "assert candidate([3, 1, 2], key=(lambda v: -v)) == [3, 2, 1]",
+        "assert candidate([lambda v: v % 2 == 0], [1, 2]) == [2]",
+        f"assert candidate({text}) == {text}"]
+    partial = call(pos("2"), {"py": "functools.partial(pow, 2)", "imports": "functools"})
+    assert [judge_call(c) for c in (returned, left, partial)] == [drops.OPAQUE_VALUE] * 3
+    assert judge_calls([returned, left, partial]).opaque == {
+        "opaque_value: a function in what the call returned or left": 3}
+    # The check passes the body that uses the function it was given, and no other.
+    check = build_check(judge_calls([given, dataclasses.replace(
+        given, args=given.args[:1] + (Arg("key", "kwonly", {"py": "lambda v: v"}),),
+        result={"py": "[1, 2, 3]"})]))
+    for body, passed in [("sorted(xs, key=key)", True), ("sorted(xs, reverse=True)", False),
+                         ("sorted(xs)", False)]:
+        result = run_check(prompt="def target(xs, *, key):\n", completion=f"    return {body}\n",
+                           test=check.test, entry_point="target", python=sys.executable,
+                           timeout=10)
+        assert result.passed is passed, (body, result)
