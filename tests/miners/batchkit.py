@@ -7,6 +7,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Generator, Iterable, Sequence
@@ -94,8 +95,15 @@ def citrace_command(*args: str) -> list[str]:
 def start_citrace(*args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, **batch_environment(),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    # Ctrl-C's SIGINT as a terminal would deliver it: a test session started in the
+    # background (`cmd &` in a script) inherits SIGINT ignored, and Python keeps it so.
     return subprocess.Popen(citrace_command(*args), cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=_interruptible)
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
