@@ -186,15 +186,19 @@ class _Opaque(Exception):
     """Raised inside the encoder: the value has no Python source (args[0] says why)."""
 
 
-def encode_value(value, max_chars=2000, max_depth=6, kinds=None):
+def encode_value(value, max_chars=2000, max_depth=6, kinds=None, given=False):
     """``{"py": source}`` for a value that can be written as Python source, else opaque.
 
     With ``kinds`` (a ``_Kinds``: which modules are the project's), objects are written too
     (see ``_object_source``): the source then names classes, listed beside it as
     ``"imports"`` (standard-library modules the source uses, ``datetime``) and
     ``"classes"`` (``[module, qualname]`` of the project's classes, written in the source as
-    ``_citrace_class(module, qualname)``, a marker the emitter rewrites)."""
-    state = _Encoding(max_chars, max_depth, kinds)
+    ``_citrace_class(module, qualname)``, a marker the emitter rewrites).
+
+    ``given``: the value is an argument a call is given, so a generator expression not yet
+    started is written as its text (see ``_genexpr_source``); one a call returned stays
+    opaque, and its values are recorded as they are drawn."""
+    state = _Encoding(max_chars, max_depth, kinds, given)
     try:
         source = _source(value, 0, state)
     except _Opaque as exc:
@@ -224,9 +228,10 @@ def encode_value(value, max_chars=2000, max_depth=6, kinds=None):
 class _Encoding:
     """One value's encoding in progress."""
 
-    __slots__ = ('budget', 'max_depth', 'path', 'kinds', 'imports', 'classes', 'culprit')
+    __slots__ = ('budget', 'max_depth', 'path', 'kinds', 'imports', 'classes', 'culprit',
+                 'given')
 
-    def __init__(self, max_chars, max_depth, kinds):
+    def __init__(self, max_chars, max_depth, kinds, given=False):
         self.budget = [max_chars]  # chars left: huge values fail early
         self.max_depth = max_depth
         self.path = set()  # ids of the containers being encoded, for cycles
@@ -234,6 +239,7 @@ class _Encoding:
         self.imports = set()
         self.classes = set()
         self.culprit = None  # the innermost value found opaque
+        self.given = given  # an argument: a generator expression may be written
 
 
 def type_name(cls):
@@ -288,6 +294,8 @@ def _value_source(value, depth, state):
         text = _reference_source(value, kind, state)
     elif kind in _SEQUENCE_ITERATORS:
         return _iterator_source(value, kind, depth, state)
+    elif kind is _GeneratorType and state.given:
+        return _genexpr_source(value, depth, state)
     else:
         return _object_source(value, kind, depth, state)
     budget[0] -= len(text)
@@ -520,7 +528,14 @@ def _function_source(value, state):
     if found is None:
         raise _Opaque('type')
     text, free = found
-    namespace = part['__globals__'].__get__(value, _FunctionType)
+    _check_free_names(free, part['__globals__'].__get__(value, _FunctionType), state)
+    return text
+
+
+def _check_free_names(free, namespace, state):
+    """Raise _Opaque unless each free name of a written text is a builtin its module does not
+    rebind or a pure standard-library module it imported under its own name; the latter
+    are imported by the test (added to `state.imports`)."""
     if type(namespace) is not dict:
         raise _Opaque('type')
     imports = []
@@ -536,7 +551,6 @@ def _function_source(value, state):
             raise _Opaque('type')
         imports.append(name)
     state.imports.update(imports)
-    return text
 
 
 def _module_name(module):
@@ -557,13 +571,15 @@ def _code_key(code):
 def _lambda_text(code, key):
     """The lambda text of the function compiled into `code` and the free names it reads, or
     None."""
-    if code.co_name != '<lambda>' and code.co_consts[:1] != (None,):
+    if (code.co_name not in ('<lambda>', '<genexpr>')
+            and code.co_consts[:1] != (None,)):
         return None  # a def with a docstring: its constants differ from a lambda's
     for text in _file_lines(code.co_filename).get(code.co_firstlineno, ()):
         try:
             free = _free_names(text)
             if free is None:
                 continue
+            free = free - _ITERABLE_NAMES  # a generator expression's iterable: filled in
             # A name other than a builtin can only be a module the file imported: 3.11
             # compiles `math.floor(x)` otherwise when `math` is a top-level import.
             imports = ''.join(f'import {name}\n' for name in sorted(free)
@@ -622,6 +638,8 @@ def _lambda_texts(filename):
     for node in ast.walk(ast.parse(source)):
         if type(node) is ast.Lambda:
             text = _expression_text(lines, node.lineno, node.col_offset, io, tokenize)
+        elif type(node) is ast.GeneratorExp:
+            text = _genexpr_text(lines, node)
         elif type(node) is ast.FunctionDef and not node.decorator_list:
             # `def f(x): return ...`: the same code as `lambda x: ...` (its name aside).
             returned = node.body[0] if len(node.body) == 1 else None
@@ -693,10 +711,15 @@ _SEQUENCE_ITERATORS = frozenset(type(iter(empty)) for empty in (
 
 
 def _iterator_source(value, kind, depth, state):
+    return 'iter(' + _source(_iterator_rest(value, kind), depth + 1, state) + ')'
+
+
+def _iterator_rest(value, kind):
+    """What a sequence iterator has left to hand out, as a sequence of the same type."""
     reduced = _TYPE_DICT.__get__(kind, type)['__reduce__'](value)
     sequence = reduced[1][0]
     position = reduced[2] if len(reduced) > 2 and reduced[2] is not None else 0
-    return 'iter(' + _source(sequence[position:], depth + 1, state) + ')'
+    return sequence[position:]
 
 
 def _named_object(module, qualname):
@@ -816,6 +839,75 @@ def _partial_source(value, depth, state):
     parts += [_source(arg, inner, state) for arg in tuple.__iter__(args)]
     parts += [k + '=' + _source(v, inner, state) for k, v in dict.items(keywords or {})]
     return 'functools.partial(' + ', '.join(parts) + ')'
+
+
+# ---------------------------------------------------------------- generator expressions
+# A generator expression a test passes (`chunked((i * i for i in range(7)), 3)`) is written
+# from its own source text as a lambda is (same checks: its code compiled from that text,
+# its free names builtins or pure modules, no closure), with the iterable it was made over
+# written in place of the text that named it: `(i * i for i in range(0, 7))`. Only one not
+# yet started, and only as an argument: all it will hand out is then in that text and that
+# iterable, and a fresh one in each assert hands out the same. Its iterable is read from
+# the frame, which has not run: nothing is drawn. The text needs the end positions of
+# 3.8's ast; before, such a generator stays opaque, as do generators of functions.
+_GeneratorType = type(_x for _x in ())
+_GENERATOR_PARTS = {name: _GeneratorType.__dict__[name] for name in (
+    'gi_code', 'gi_frame', 'gi_running')}
+_GI_SUSPENDED = _GeneratorType.__dict__.get('gi_suspended')  # 3.11+
+_ITERABLE_NAME = '_citrace_iterable_'  # where a text's iterable goes
+_ITERABLE_NAMES = frozenset((_ITERABLE_NAME,))
+
+
+def _genexpr_source(value, depth, state):
+    part = _GENERATOR_PARTS
+    frame = part['gi_frame'].__get__(value, _GeneratorType)
+    code = part['gi_code'].__get__(value, _GeneratorType)
+    if (frame is None or part['gi_running'].__get__(value, _GeneratorType)
+            or code.co_name != '<genexpr>' or code.co_freevars or code.co_argcount != 1):
+        raise _Opaque('type')
+    if _GI_SUSPENDED is not None:
+        started = _GI_SUSPENDED.__get__(value, _GeneratorType)
+    else:
+        started = frame.f_lasti != -1
+    if started:
+        raise _Opaque('type')  # some of it drawn already: its text says too much
+    key = _code_key(code)
+    if key not in _FUNCTION_TEXTS:
+        if len(_FUNCTION_TEXTS) > 10000:
+            _FUNCTION_TEXTS.clear()
+        _FUNCTION_TEXTS[key] = _lambda_text(code, key)
+    found = _FUNCTION_TEXTS[key]
+    if found is None:
+        raise _Opaque('type')
+    text, free = found
+    _check_free_names(free, frame.f_globals, state)
+    # The first argument of a generator expression's code is the iterator of its iterable.
+    iterator = frame.f_locals[code.co_varnames[0]]
+    kind = type(iterator)
+    if kind in _SEQUENCE_ITERATORS:
+        iterable = _source(_iterator_rest(iterator, kind), depth + 1, state)
+    else:  # another generator expression, nested; anything else is opaque
+        iterable = _source(iterator, depth + 1, state)
+    if iterable.startswith('lambda'):
+        iterable = '(' + iterable + ')'
+    return text.replace(_ITERABLE_NAME, iterable, 1)
+
+
+def _genexpr_text(lines, node):
+    """`(<element> for <target> in _citrace_iterable_ ...)`: the text of a generator
+    expression on one line, its first iterable replaced by a placeholder; None before 3.8,
+    or when it spans lines."""
+    iterable = node.generators[0].iter
+    if getattr(node, 'end_lineno', None) != node.lineno or iterable.end_lineno != node.lineno:
+        return None
+    line = lines[node.lineno - 1].encode('utf-8')
+    before = line[node.col_offset:iterable.col_offset].decode('utf-8', 'replace')
+    after = line[iterable.end_col_offset:node.end_col_offset].decode('utf-8', 'replace')
+    # A sole argument's generator expression starts at the call's parenthesis, which is its
+    # own: `f(x for x in xs)` gives `(x for x in xs)`.
+    if not before.startswith('(') or _ITERABLE_NAME in before + after:
+        return None
+    return before + _ITERABLE_NAME + after
 
 
 def _datetime_source(value, name, depth, state):
@@ -1404,7 +1496,7 @@ class Probe:
         mutables = []
         for name, kind in fn.params:
             value = f_locals[name]
-            encoded = self.encode(value)
+            encoded = self.encode(value, given=True)
             if 'opaque' in encoded and kind in ('pos', 'kwonly'):
                 # A sentinel default (`default=_marker`) has no source, but a call that
                 # passed nothing for it can still be written: without that argument.
@@ -1538,9 +1630,9 @@ class Probe:
             if len(fn.seen) >= late or (len(fn.seen) >= quota and call.test is None):
                 self.reject(fn)  # (no test running: no later test's calls to wait for)
 
-    def encode(self, value):
+    def encode(self, value, given=False):
         return encode_value(value, self.limits['max_value_chars'], self.limits['max_depth'],
-                            self.kinds)
+                            self.kinds, given)
 
     # -- writing
 

@@ -203,6 +203,10 @@ def plain(value, depth=0):
         function = _function_parts(value, depth)
         if function is not None:
             return function
+    if kind is _GeneratorType:
+        generator = _generator_parts(value, depth)
+        if generator is not None:
+            return generator
     if kind in _SEQUENCE_ITERATORS:  # what is left of it, read without drawing
         reduced = kind.__reduce__(value)
         position = reduced[2] if len(reduced) > 2 and reduced[2] is not None else 0
@@ -364,7 +368,8 @@ def _reference(value):
 # the child sends.
 _FunctionType = type(lambda: None)
 _SENT = []  # type: list[Callable[..., Any]]  # in the checker: the functions sent, by number
-_MADE = {}  # type: dict[int, tuple[int, Callable[..., Any]]]  # in the child: id -> (number, it)
+# In the child: id -> (number, it) of the functions and generators made from the checker's.
+_MADE = {}  # type: dict[int, tuple[int, Any]]
 
 
 def _partial_type():
@@ -392,6 +397,47 @@ def _function_parts(value, depth):
         _SENT.append(value)
     number = next(n for n, sent in enumerate(_SENT) if sent is value)
     return StdlibValue(parts[0], (number,) + parts[1:])
+
+
+# A generator expression the test passes (`candidate((x * 2 for x in [3, 1, 2]))`, which the
+# probe wrote from the project's test) crosses as what it hands out: the checker draws it
+# (the test's own expression over literals, run where the test runs) and the child makes a
+# generator of those values again. What the child sends back of it is a mark the checker
+# takes for no value of its own: a test never compares a generator it gave.
+_GeneratorType = type(_ for _ in ())
+_MAX_DRAWN = 10000  # values a generator the test passes may hand out
+_GIVEN_BACK = object()  # in the checker: the child's generator, which equals nothing here
+
+
+class _UndrawableArgument(BaseException):
+    """The test's generator raised as the checker drew it: not the completion's doing, and
+    no `_raised` block may count it as the call's exception."""
+
+
+def _generator_parts(value, depth):
+    if _KEPT is not None:  # the child: only a generator it made from the checker's values
+        made = _MADE.get(id(value))
+        return StdlibValue("gen", None) if made is not None and made[1] is value else None
+    drawn = []
+    try:
+        for item in value:
+            if len(drawn) == _MAX_DRAWN:
+                raise TypeError(f"a generator handing out more than {_MAX_DRAWN} values")
+            drawn.append(plain(item, depth + 1))
+    except Exception as exc:
+        raise _UndrawableArgument(f"the test's generator raised {type(exc).__name__}: {exc}") \
+            from None
+    return StdlibValue("gen", tuple(drawn))
+
+
+def _generator(parts):
+    if _KEPT is None:
+        return _GIVEN_BACK
+    if type(parts) is not tuple:
+        raise ValueError("a generator with no values")
+    made = (item for item in parts)
+    _MADE[id(made)] = (-1, made)
+    return made
 
 
 def _modules_named(code, namespace):
@@ -470,6 +516,8 @@ def rebuild(name, parts):
         return _new_object(cls, parts[2], parts[3])
     if name in ("code", "partial", "fn"):
         return _function(name, parts)
+    if name == "gen":
+        return _generator(parts)
     if name == "ref":
         found = _named(*parts)
         if found is None:

@@ -948,6 +948,9 @@ def _value_variants(node: ast.expr, constants: Sequence[Any] = ()) -> Iterator[s
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         yield from _wrapped_variants(node, constants)
         return
+    if isinstance(node, ast.GeneratorExp):
+        yield from _generator_variants(node, constants)
+        return
     try:
         value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -966,6 +969,20 @@ def _value_variants(node: ast.expr, constants: Sequence[Any] = ()) -> Iterator[s
         if text is not None and text not in seen and len(text) <= MAX_ASSERT_CHARS // 2:
             seen.add(text)
             yield text
+
+
+def _generator_variants(node: ast.GeneratorExp, constants: Sequence[Any]) -> Iterator[str]:
+    """The test's generator expression over each variant of the iterable the probe wrote
+    into it (``(x * 2 for x in [3, 1])`` over ``[]``, ``[3]``...)."""
+    first = node.generators[0]
+    for text in _value_variants(first.iter, constants):
+        if text == "None" or text.startswith("iter("):
+            continue  # not iterable; the same items as the list
+        varied = ast.GeneratorExp(elt=node.elt, generators=[
+            ast.comprehension(target=first.target, iter=ast.parse(text, mode="eval").body,
+                              ifs=first.ifs, is_async=first.is_async),
+            *node.generators[1:]])
+        yield ast.unparse(varied)
 
 
 def _wrapped_variants(node: ast.Call, constants: Sequence[Any] = ()) -> Iterator[str]:

@@ -286,6 +286,33 @@ def test_iterators_in_a_result_are_drawn_on_both_sides() -> None:
         assert result.passed is passed, result
 
 
+def test_a_generator_expression_the_probe_wrote_is_passed_fresh_to_each_assert() -> None:
+    """A generator expression is written anew in each assert, so each call draws all of it:
+    the check tells a body that consumes it from one that does not. One that raises as the
+    checker draws it fails the check whatever the body: it is not the call's exception."""
+    calls = [call(pos("(x * 2 for x in [3, 1, 2])"), "12"),
+             call(pos("(len(c) for c in ['ab', 'c'])"), "3")]
+    check = build_check(judge_calls(calls))
+    assert "assert candidate((x * 2 for x in [3, 1, 2])) == 12" in check.test
+    for body, passed in [("sum(values)", True), ("len(list(values))", False),
+                         ("sum(values) if type(values) is list else 12", False)]:
+        result = run_check(prompt="def target(values):\n", completion=f"    return {body}\n",
+                           test=check.test, entry_point="target", python=sys.executable,
+                           timeout=10)
+        assert result.passed is passed, (body, result)
+    kind = "builtins.ZeroDivisionError"
+    raising = dataclasses.replace(call(pos("(1 // x for x in [1, 0])"), {
+        "opaque": kind, "why": "raised"}), raised={"type": kind})
+    test = build_check(judge_calls([*calls, raising])).test
+    assert "_raised(lambda: candidate((1 // x for x in [1, 0]))) == 'ZeroDivisionError'" in test
+    for body in ("sum(values)", "1 // 0", "0"):  # the last two fail the other blocks too
+        result = run_check(prompt="def target(values):\n", completion=f"    return {body}\n",
+                           test=test, entry_point="target", python=sys.executable, timeout=10)
+        assert not result.passed, (body, result)
+        if body == "sum(values)":
+            assert "generator raised ZeroDivisionError" in result.result, result
+
+
 def test_a_function_the_probe_wrote_as_a_lambda_is_passed_but_never_compared() -> None:
     """Given to the call, a lambda is the same function again; as a result, or in what a
     call left behind, it never equals the one the test would write."""

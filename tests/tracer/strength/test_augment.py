@@ -250,6 +250,19 @@ def test_a_list_argument_is_also_passed_as_an_iterator_over_its_items() -> None:
     assert kept.block == "    assert candidate(2, iter([1, 2, 3])) == 3\n"
 
 
+def test_a_generator_expression_argument_is_varied_over_its_iterable() -> None:
+    derived = derived_calls(["    assert candidate((x * 2 for x in [3, 1] if x)) == 8\n"])
+    expressions = [d.expression for d in derived]
+    assert "candidate((x * 2 for x in [] if x))" in expressions
+    assert "candidate((x * 2 for x in [1, 3] if x))" in expressions
+    assert not any("in None" in e or "in iter(" in e for e in expressions)
+    # Drawn by the checker, answered by the canonical solution like any other.
+    solution = "    return sum(values)\n"
+    kept = augment("", [d for d in derived if d.expression.endswith("in [] if x))")],
+                   answered_by("def total(values):\n", solution, "total"), solution=solution)
+    assert [k.block for k in kept] == ["    assert candidate((x * 2 for x in [] if x)) == 0\n"]
+
+
 def test_a_container_argument_gets_its_first_and_last_item_and_its_first_value_changed() -> None:
     derived = derived_calls(["    assert candidate(['ab', 'cd'], {'n': 2}) == 'x'\n"], limit=200)
     expressions = {d.expression for d in derived}
