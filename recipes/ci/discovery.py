@@ -1,6 +1,7 @@
 """Where the fallback looks for tests when the default discovery finds none: test files in
 a folder that is not a package, names outside pytest's default pattern (``tests/tests.py``,
-``test.py``), and last the doctests of the project's own modules.
+``test.py``), the module ``setup.py`` names as its ``test_suite`` (titlecase 1.1.1's
+``titlecase/tests.py``), and last the doctests of the project's own modules.
 
 Each command here runs only when every command before it ran no test (``recipes.runners.
 venv``): a project whose ``pytest`` finds its tests never gets this far. The doctests come
@@ -9,6 +10,8 @@ marked in their meta, ``from_doctests``)."""
 
 from __future__ import annotations
 
+import ast
+import configparser
 import re
 import shlex
 from pathlib import Path
@@ -42,6 +45,9 @@ def further_commands(checkout: Path, pytest: tuple[str, ...]) -> tuple[tuple[str
     a wider file pattern, unittest discovery inside each test folder, then doctests."""
     places = [d for d in TEST_DIRS if (checkout / d).is_dir()]
     places += [f for f in TEST_FILES if (checkout / f).is_file()]
+    suite = test_suite_path(checkout)
+    if suite is not None and not any(suite == p or suite.startswith(p + "/") for p in places):
+        places.append(suite)
     commands: list[tuple[str, ...]] = []
     if places:
         # A path named on the command line is collected whatever its name; inside a folder
@@ -57,6 +63,43 @@ def further_commands(checkout: Path, pytest: tuple[str, ...]) -> tuple[tuple[str
     if doctests:
         commands.append(doctests)
     return tuple(commands)
+
+
+def test_suite_path(checkout: Path) -> str | None:
+    """The file or folder of the ``test_suite`` that ``setup.py`` (read, never run) or
+    ``setup.cfg`` names, relative to the checkout: ``titlecase.tests`` is
+    ``titlecase/tests.py``; ``tests.suite``, a function, is ``tests``. None when it names
+    none, or nothing there."""
+    name = _setup_py_test_suite(checkout)
+    if name is None:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(checkout / "setup.cfg", encoding="utf-8")
+            name = parser.get("options", "test_suite", fallback=None)
+        except (configparser.Error, UnicodeDecodeError):
+            return None
+    if not name or not all(part.isidentifier() for part in name.strip().split(".")):
+        return None
+    parts = name.strip().split(".")
+    for end in range(len(parts), 0, -1):  # the longest prefix that is a module or package
+        relative = "/".join(parts[:end])
+        if (checkout / f"{relative}.py").is_file():
+            return f"{relative}.py"
+        if (checkout / relative).is_dir():
+            return relative
+    return None
+
+
+def _setup_py_test_suite(checkout: Path) -> str | None:
+    try:
+        tree = ast.parse(_read(checkout / "setup.py"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # a Python 2 setup.py: nothing read from it
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "test_suite" and isinstance(
+                node.value, ast.Constant) and isinstance(node.value.value, str):
+            return node.value.value
+    return None
 
 
 def script_tests(checkout: Path) -> list[str]:

@@ -33,6 +33,29 @@ def test_top_level_test_files_are_named_to_pytest(make_project) -> None:
                         (*PYTEST, "--doctest-modules", "single.py"))
 
 
+def test_the_test_suite_setup_py_names_is_named_to_pytest(make_project) -> None:
+    setup = ("from setuptools import setup\n"
+             "setup(name='titled', tests_require=['nose'], test_suite='titled.tests')\n")
+    project = make_project({"setup.py": setup, "titled/__init__.py": "", "titled/tests.py": ""})
+    assert discovery.test_suite_path(project) == "titled/tests.py"
+    commands = discovery.further_commands(project, PYTEST)
+    assert commands[0] == (*PYTEST, "--override-ini=python_files=*test*.py", "titled/tests.py")
+    # A function of a test package is that package; a folder already searched is not named
+    # twice; setup.cfg says it too; what names nothing there, or is no name, adds nothing.
+    for files, expected in [
+            ({"setup.py": "setup(test_suite='tests.suite')", "tests/__init__.py": ""}, "tests"),
+            ({"setup.cfg": "[options]\ntest_suite = pkg.checks\n", "pkg/checks/a.py": ""},
+             "pkg/checks"),
+            ({"setup.py": "setup(test_suite='gone.tests')"}, None),
+            ({"setup.py": "setup(test_suite='../etc')"}, None),
+            ({"setup.py": "print 'python 2'\nsetup(test_suite='p.tests')", "p/tests.py": ""},
+             None)]:
+        assert discovery.test_suite_path(make_project(files)) == expected, files
+    project = make_project({"setup.py": "setup(test_suite='tests.suite')", "tests/t.py": ""})
+    assert discovery.further_commands(project, PYTEST)[0] == (
+        *PYTEST, "--override-ini=python_files=*test*.py", "tests")
+
+
 def test_doctests_read_the_projects_modules_only(make_project) -> None:
     project = make_project({
         "setup.py": "", "conftest.py": "", "docs/conf.py": "", "src/pkg/__init__.py": "",
