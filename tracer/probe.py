@@ -639,7 +639,7 @@ def _lambda_texts(filename):
         if type(node) is ast.Lambda:
             text = _expression_text(lines, node.lineno, node.col_offset, io, tokenize)
         elif type(node) is ast.GeneratorExp:
-            text = _genexpr_text(lines, node)
+            text = _genexpr_text(lines, node, io, tokenize)
         elif type(node) is ast.FunctionDef and not node.decorator_list:
             # `def f(x): return ...`: the same code as `lambda x: ...` (its name aside).
             returned = node.body[0] if len(node.body) == 1 else None
@@ -848,8 +848,8 @@ def _partial_source(value, depth, state):
 # written in place of the text that named it: `(i * i for i in range(0, 7))`. Only one not
 # yet started, and only as an argument: all it will hand out is then in that text and that
 # iterable, and a fresh one in each assert hands out the same. Its iterable is read from
-# the frame, which has not run: nothing is drawn. The text needs the end positions of
-# 3.8's ast; before, such a generator stays opaque, as do generators of functions.
+# the frame, which has not run: nothing is drawn. A generator a function made stays
+# opaque.
 _GeneratorType = type(_x for _x in ())
 _GENERATOR_PARTS = {name: _GeneratorType.__dict__[name] for name in (
     'gi_code', 'gi_frame', 'gi_running')}
@@ -893,21 +893,53 @@ def _genexpr_source(value, depth, state):
     return text.replace(_ITERABLE_NAME, iterable, 1)
 
 
-def _genexpr_text(lines, node):
+def _genexpr_text(lines, node, io, tokenize):
     """`(<element> for <target> in _citrace_iterable_ ...)`: the text of a generator
-    expression on one line, its first iterable replaced by a placeholder; None before 3.8,
-    or when it spans lines."""
-    iterable = node.generators[0].iter
-    if getattr(node, 'end_lineno', None) != node.lineno or iterable.end_lineno != node.lineno:
+    expression on one line, its first iterable replaced by a placeholder; None when it
+    spans lines. Read with the tokenizer from its parenthesis (3.8's ast puts its column
+    there, older ones at the element after it), so it needs no end positions (3.8's)."""
+    line = lines[node.lineno - 1]
+    start = len(line.encode('utf-8')[:node.col_offset].decode('utf-8', 'replace'))
+    head = line[:start].rstrip()
+    if line[start:start + 1] == '(':
+        paren = start  # a sole argument's starts at the call's parenthesis, its own
+    elif head.endswith('('):
+        paren = len(head) - 1
+    else:
         return None
-    line = lines[node.lineno - 1].encode('utf-8')
-    before = line[node.col_offset:iterable.col_offset].decode('utf-8', 'replace')
-    after = line[iterable.end_col_offset:node.end_col_offset].decode('utf-8', 'replace')
-    # A sole argument's generator expression starts at the call's parenthesis, which is its
-    # own: `f(x for x in xs)` gives `(x for x in xs)`.
-    if not before.startswith('(') or _ITERABLE_NAME in before + after:
+    tail = line[paren:]
+    depth, after_for, iterable, iterable_end, end = 0, False, None, None, None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(tail + '\n').readline):
+            kind, string = token[0], token[1]
+            if kind == tokenize.OP and string in ('(', '[', '{'):
+                depth += 1
+            elif kind == tokenize.OP and string in (')', ']', '}'):
+                depth -= 1
+                if depth == 0:
+                    end = token[3][1]
+                    break
+            elif kind == tokenize.NAME and depth == 1:
+                if string == 'for' and not after_for:
+                    after_for = True
+                elif string == 'in' and after_for and iterable is None:
+                    iterable = token[3][1]  # the first iterable starts after its `in`
+                elif (string in ('for', 'if', 'async') and iterable is not None
+                      and iterable_end is None):
+                    iterable_end = token[2][1]
+            elif kind in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                return None
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None  # it goes on to the next line
+    if iterable is None or end is None:
         return None
-    return before + _ITERABLE_NAME + after
+    if iterable_end is None:
+        iterable_end = end - 1  # the closing parenthesis
+    before = tail[:iterable].rstrip()
+    rest = tail[iterable_end:end].strip()
+    if _ITERABLE_NAME in before + rest:
+        return None
+    return before + ' ' + _ITERABLE_NAME + ('' if rest == ')' else ' ') + rest
 
 
 def _datetime_source(value, name, depth, state):
