@@ -579,16 +579,23 @@ def _lambda_text(code, key):
             free = _free_names(text)
             if free is None:
                 continue
-            free = free - _ITERABLE_NAMES  # a generator expression's iterable: filled in
+            # A generator expression's iterable is filled in; the variables of the test's
+            # function it reads (its closure) are bound by a lambda around it.
+            free = free - _ITERABLE_NAMES - frozenset(code.co_freevars)
             # A name other than a builtin can only be a module the file imported: 3.11
             # compiles `math.floor(x)` otherwise when `math` is a top-level import.
             imports = ''.join(f'import {name}\n' for name in sorted(free)
                               if name not in _BUILTIN_NAMES)
-            compiled = compile(imports + '(' + text + ')\n', '<citrace>', 'exec',
-                               dont_inherit=True)
+            if code.co_freevars:
+                wrapped = '(lambda ' + ', '.join(code.co_freevars) + ': ' + text + ')\n'
+            else:
+                wrapped = '(' + text + ')\n'
+            compiled = compile(imports + wrapped, '<citrace>', 'exec', dont_inherit=True)
         except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError
             continue
         inner = [c for c in compiled.co_consts if type(c) is _CodeType]
+        if code.co_freevars and len(inner) == 1:
+            inner = [c for c in inner[0].co_consts if type(c) is _CodeType]
         if len(inner) == 1 and _code_key(inner[0]) == key:
             return text, free
     return None
@@ -863,7 +870,7 @@ def _genexpr_source(value, depth, state):
     frame = part['gi_frame'].__get__(value, _GeneratorType)
     code = part['gi_code'].__get__(value, _GeneratorType)
     if (frame is None or part['gi_running'].__get__(value, _GeneratorType)
-            or code.co_name != '<genexpr>' or code.co_freevars or code.co_argcount != 1):
+            or code.co_name != '<genexpr>' or code.co_argcount != 1):
         raise _Opaque('type')
     if _GI_SUSPENDED is not None:
         started = _GI_SUSPENDED.__get__(value, _GeneratorType)
@@ -890,7 +897,21 @@ def _genexpr_source(value, depth, state):
         iterable = _source(iterator, depth + 1, state)
     if iterable.startswith('lambda'):
         iterable = '(' + iterable + ')'
-    return text.replace(_ITERABLE_NAME, iterable, 1)
+    text = text.replace(_ITERABLE_NAME, iterable, 1)
+    if not code.co_freevars:
+        return text
+    # `(x + n for x in xs)` in a test's function: `(lambda n: (x + n for x in [3]))(10)`,
+    # with the values its variables hold now (a later change would show in validation).
+    f_locals = frame.f_locals
+    values = []
+    for name in code.co_freevars:
+        try:
+            values.append(_source(f_locals[name], depth + 1, state))
+        except KeyError:  # a variable not yet bound
+            raise _Opaque('type') from None
+    return '(lambda ' + ', '.join(code.co_freevars) + ': ' + text + ')(' + ', '.join(
+        values) + ')'
+
 
 
 def _genexpr_text(lines, node, io, tokenize):

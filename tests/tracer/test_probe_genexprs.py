@@ -1,8 +1,9 @@
 """Generator expressions as arguments: one a test passes (``chunked((i * i for i in
 range(7)), 3)``) and that has not started is written from its own source text, with the
 iterable it was made over in place of the text that named it; checked against its own
-bytecode as a lambda is. Anything else (started, a closure, a generator function's, one on
-two lines) stays opaque, and the function still draws exactly what it drew untraced."""
+bytecode as a lambda is; the variables it reads of the test's function are bound by a lambda
+around it. Anything else (started, a generator function's, one on two lines) stays opaque,
+and the function still draws exactly what it drew untraced."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def run():
     print(lib.total(len(w) for w in 'ab' for _ in w))        # an inner loop stays text
     print(lib.total(a for a in (b + 1 for b in xs)))         # nested: both written
     print(list(lib.pairs(c for c in 'xyz')))                 # a generator function's argument
-    print(lib.total(x + n for x in xs))                      # opaque: n is a closure
+    print(lib.total(x + n for x in xs))                      # n bound by a lambda around it
     print(lib.total(numbers()))                              # opaque: a function's generator
     started = (x for x in [7, 8, 9])
     next(started)
@@ -73,7 +74,8 @@ def test_a_generator_expression_passed_unstarted_is_written_from_its_text(
     assert values == [
         "(x * 2 for x in [3, 1, 2])", "(i for i in range(0, 4, 1) if i % 2)",
         "(math.floor(v) for v in (1.5, 2.5))", "(len(w) for w in 'ab' for _ in w)",
-        "(a for a in (b + 1 for b in [3, 1, 2]))", opaque, opaque]
+        "(a for a in (b + 1 for b in [3, 1, 2]))",
+        "(lambda n: (x + n for x in [3, 1, 2]))(10)", opaque, opaque]
     [pairs] = run.calls("pairs")
     assert pairs["args"]["values"] == "(c for c in 'xyz')"
     imports = [call["args"][0][2].get("imports") for lines in run.files for call in lines
@@ -81,7 +83,7 @@ def test_a_generator_expression_passed_unstarted_is_written_from_its_text(
     assert imports == [["math"]]
     # What the text gives is what the function was given: the same result again.
     import math
-    for text, call in zip(values[:5], run.calls("total"), strict=False):
+    for text, call in zip(values[:6], run.calls("total"), strict=False):
         start = int(call["args"].get("start", "0"))
         assert repr(sum(eval(text, {"math": math}), start)) == call["ret"]  # noqa: S307
 

@@ -291,7 +291,8 @@ def test_a_generator_expression_the_probe_wrote_is_passed_fresh_to_each_assert()
     the check tells a body that consumes it from one that does not. One that raises as the
     checker draws it fails the check whatever the body: it is not the call's exception."""
     calls = [call(pos("(x * 2 for x in [3, 1, 2])"), "12"),
-             call(pos("(len(c) for c in ['ab', 'c'])"), "3")]
+             call(pos("(len(c) for c in ['ab', 'c'])"), "3"),
+             call(pos("(lambda n: (x + n for x in [1]))(10)"), "11")]  # with its closure
     check = build_check(judge_calls(calls))
     assert "assert candidate((x * 2 for x in [3, 1, 2])) == 12" in check.test
     for body, passed in [("sum(values)", True), ("len(list(values))", False),
