@@ -851,12 +851,12 @@ def _partial_source(value, depth, state):
 # ---------------------------------------------------------------- generator expressions
 # A generator expression a test passes (`chunked((i * i for i in range(7)), 3)`) is written
 # from its own source text as a lambda is (same checks: its code compiled from that text,
-# its free names builtins or pure modules, no closure), with the iterable it was made over
-# written in place of the text that named it: `(i * i for i in range(0, 7))`. Only one not
-# yet started, and only as an argument: all it will hand out is then in that text and that
-# iterable, and a fresh one in each assert hands out the same. Its iterable is read from
-# the frame, which has not run: nothing is drawn. A generator a function made stays
-# opaque.
+# its free names builtins or pure modules), with the iterable it was made over written in
+# place of the text that named it, `(i * i for i in range(0, 7, 1))`, and the variables of
+# the test's function it reads bound by a lambda around it. Only one not yet started, and
+# only as an argument: all it will hand out is then in that text and those values, and a
+# fresh one in each assert hands out the same. They are read from its frame, which has not
+# run: nothing is drawn. A generator a function made stays opaque.
 _GeneratorType = type(_x for _x in ())
 _GENERATOR_PARTS = {name: _GeneratorType.__dict__[name] for name in (
     'gi_code', 'gi_frame', 'gi_running')}
@@ -911,7 +911,6 @@ def _genexpr_source(value, depth, state):
             raise _Opaque('type') from None
     return '(lambda ' + ', '.join(code.co_freevars) + ': ' + text + ')(' + ', '.join(
         values) + ')'
-
 
 
 def _genexpr_text(lines, node, io, tokenize):
