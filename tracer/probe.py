@@ -291,7 +291,7 @@ def _value_source(value, depth, state):
     elif state.kinds is None:
         raise _Opaque('type')
     elif kind in _REFERENCE_TYPES or type in _TYPE_MRO.__get__(kind, type):
-        text = _reference_source(value, kind, state)
+        text = _reference_source(value, kind, depth, state)
     elif kind in _SEQUENCE_ITERATORS:
         return _iterator_source(value, kind, depth, state)
     elif kind is _GeneratorType and state.given:
@@ -445,13 +445,13 @@ _NAME_READERS = {
 _MODULE_DICT = _ModuleType.__dict__['__dict__']
 
 
-def _reference_source(value, kind, state):
+def _reference_source(value, kind, depth, state):
     try:
         return _named_source(value, kind, state)
     except _Opaque:
         if kind is not _FunctionType:
             raise
-        return _function_source(value, state)
+        return _function_source(value, depth, state)
 
 
 def _named_source(value, kind, state):
@@ -481,9 +481,10 @@ def _named_source(value, kind, state):
 # ---------------------------------------------------------------------------- functions
 # A function passed as a value (`key=lambda x: x[1]`, a test's `def iseven(x): return x % 2
 # == 0`) is written as a lambda, from the text of its own source file, when that text is
-# all it needs: no closure, no defaults, a single expression, and no free name but a
-# builtin the function's module does not rebind or a standard-library module it imported
-# under its own name (`math.floor(x)`, with the import). The text found is compiled here,
+# all it needs: no defaults, a single expression, and no free name but a builtin the
+# function's module does not rebind, a standard-library module it imported under its own
+# name (`math.floor(x)`, with the import) or a variable of the function it was made in (its
+# closure, bound around it to the value it holds). The text found is compiled here,
 # on the traced Python, and kept only if it gives the very bytecode, names and constants of
 # the function's code: a wrong guess (two lambdas on one line, a file edited since) is never
 # written. Nothing of the program runs: a function's parts are read through the C-level
@@ -492,6 +493,8 @@ _FunctionType = type(_int_source)
 _CodeType = type(_int_source.__code__)
 _FUNCTION_PARTS = {name: _FunctionType.__dict__[name] for name in (
     '__code__', '__closure__', '__globals__', '__defaults__', '__kwdefaults__')}
+_CellType = type((lambda bound: lambda: bound)(0).__closure__[0])
+_CELL_CONTENTS = _CellType.__dict__['cell_contents']
 # Builtins whose answer depends on the run rather than the arguments, or that reach out of
 # the function (a problem's test must not print, open or import).
 _UNWRITTEN_BUILTINS = frozenset((
@@ -512,10 +515,9 @@ _FILE_LINES = {}  # file name -> {line: [text, ...]}: the few most recent files 
 _MAX_FILES = 4
 
 
-def _function_source(value, state):
+def _function_source(value, depth, state):
     part = _FUNCTION_PARTS
-    if (part['__closure__'].__get__(value, _FunctionType) is not None
-            or part['__defaults__'].__get__(value, _FunctionType) is not None
+    if (part['__defaults__'].__get__(value, _FunctionType) is not None
             or part['__kwdefaults__'].__get__(value, _FunctionType) is not None):
         raise _Opaque('type')
     code = part['__code__'].__get__(value, _FunctionType)
@@ -529,7 +531,25 @@ def _function_source(value, state):
         raise _Opaque('type')
     text, free = found
     _check_free_names(free, part['__globals__'].__get__(value, _FunctionType), state)
-    return text
+    closure = part['__closure__'].__get__(value, _FunctionType)
+    if closure is None:
+        return text
+    # `lambda x: x > limit` in a test's function: the variables it reads of that function,
+    # as they are now, bound by a lambda around it (`(lambda limit: lambda x: ...)(3)`).
+    if depth >= state.max_depth:
+        raise _Opaque('depth')  # a function whose closure holds itself, among others
+    values = []
+    for cell in tuple.__iter__(closure):
+        try:
+            values.append(_source(_CELL_CONTENTS.__get__(cell, _CellType), depth + 1, state))
+        except ValueError:  # a variable not yet bound
+            raise _Opaque('type') from None
+    return _bound(code.co_freevars, text, values)
+
+
+def _bound(names, text, values):
+    """`text` with its free variables `names` bound to the sources `values`."""
+    return '(lambda ' + ', '.join(names) + ': ' + text + ')(' + ', '.join(values) + ')'
 
 
 def _check_free_names(free, namespace, state):
@@ -909,8 +929,7 @@ def _genexpr_source(value, depth, state):
             values.append(_source(f_locals[name], depth + 1, state))
         except KeyError:  # a variable not yet bound
             raise _Opaque('type') from None
-    return '(lambda ' + ', '.join(code.co_freevars) + ': ' + text + ')(' + ', '.join(
-        values) + ')'
+    return _bound(code.co_freevars, text, values)
 
 
 def _genexpr_text(lines, node, io, tokenize):

@@ -60,9 +60,12 @@ lib.apply(['ab'], lambda s: s.upper())         # a method of the value is no fre
 lib.apply([3], lambda n: [i * i for i in range(n) if i])
 lib.apply([4.5], lambda x: math.floor(x))      # with `import math`
 lib.apply([1], lambda x: lambda y: x + y)      # the inner one's x is bound by the outer
+lib.apply([13], make(5))                       # its closure bound around it
 lib.apply([11], two_lines)                      # opaque: two statements
 lib.apply([12], documented)                    # opaque
-lib.apply([13], make(5))                       # opaque: a closure
+class Zero:
+    def __radd__(self, other): return other
+lib.apply([23], make(Zero()))                  # opaque: what its closure holds
 lib.apply([14], scale)                         # opaque: FACTOR is the module's
 lib.apply([[15]], lambda v: sorted(v))       # opaque: the module rebinds `sorted`
 lib.apply([16], lambda x, y=1: x + y)          # opaque: a default
@@ -101,11 +104,11 @@ def test_a_function_given_as_a_value_is_written_as_a_lambda_when_its_text_is_all
     assert written == ["lambda x: x + 1", "lambda x: x + 2", "lambda x: x % 2 == 0",
                        "lambda x: x % 2 == 0", "lambda x: -x", "lambda s: s.upper()",
                        "lambda n: [i * i for i in range(n) if i]", "lambda x: math.floor(x)",
-                       "lambda x: lambda y: x + y"]
+                       "lambda x: lambda y: x + y", "(lambda n: lambda x: x + n)(5)"]
     assert keys[len(written):] == [("opaque", "builtins.function", "type")] * 12
     imports = [call["args"][1][2].get("imports") for lines in run.files for call in lines
                if call["k"] == "call" and call["args"][1][0] == "key"
-               and call["args"][1][2].get("py", "").startswith("lambda")]
+               and call["args"][1][2].get("py", "").startswith(("lambda", "(lambda"))]
     assert [(text, i) for text, i in zip(written, imports, strict=True) if i] == [
         ("lambda x: math.floor(x)", ["math"])]
     # A lambda's parameters are part of it, up to its colon.

@@ -362,7 +362,8 @@ def _reference(value):
 
 # A function the test passes to the completion (``key=(lambda v: -v)``, which the probe
 # wrote from the project's test, or a ``functools.partial`` of one) crosses to the child as
-# its code, numbered, and the child makes it again with the builtins for its only globals.
+# its code, numbered, and the child makes it again with the builtins for its only globals
+# (and the values of the variables it reads of the test's, as plain values, in its cells).
 # What the child sends back of it (the argument after the call, or the result) is that
 # number, and the checker takes its own function again: it never makes a function from what
 # the child sends.
@@ -382,12 +383,17 @@ def _function_parts(value, depth):
         made = _MADE.get(id(value))
         return StdlibValue("fn", made[0]) if made is not None and made[1] is value else None
     if type(value) is _FunctionType:  # one of the test's own functions, whole in its code
-        if (value.__code__.co_filename != "<test>" or value.__closure__ is not None
-                or value.__defaults__ is not None or value.__kwdefaults__ is not None):
+        if (value.__code__.co_filename != "<test>" or value.__defaults__ is not None
+                or value.__kwdefaults__ is not None):
+            return None
+        try:  # the values of the variables it reads of the test's (its closure)
+            cells = tuple(plain(cell.cell_contents, depth + 1)
+                          for cell in value.__closure__ or ())
+        except ValueError:  # a variable not yet bound
             return None
         import marshal
         parts = ("code", marshal.dumps(value.__code__),
-                 _modules_named(value.__code__, value.__globals__))
+                 _modules_named(value.__code__, value.__globals__), cells)
     else:
         if value.__dict__:
             return None
@@ -409,9 +415,17 @@ _MAX_DRAWN = 10000  # values a generator the test passes may hand out
 _GIVEN_BACK = object()  # in the checker: the child's generator, which equals nothing here
 
 
-class _UndrawableArgument(BaseException):
-    """The test's generator raised as the checker drew it: not the completion's doing, and
-    no `_raised` block may count it as the call's exception."""
+class _UnsendableArgument(BaseException):
+    """What the test passes cannot cross to the completion (its generator raised as the
+    checker drew it, a value is not plain): not the completion's doing, and no `_raised`
+    block may count it as the call's exception."""
+
+
+def _sendable(*values):
+    try:
+        return tuple(plain(value) for value in values)
+    except TypeError as exc:
+        raise _UnsendableArgument(f"the test's value cannot be sent: {exc}") from None
 
 
 def _generator_parts(value, depth):
@@ -425,7 +439,7 @@ def _generator_parts(value, depth):
                 raise TypeError(f"a generator handing out more than {_MAX_DRAWN} values")
             drawn.append(plain(item, depth + 1))
     except Exception as exc:
-        raise _UndrawableArgument(f"the test's generator raised {type(exc).__name__}: {exc}") \
+        raise _UnsendableArgument(f"the test's generator raised {type(exc).__name__}: {exc}") \
             from None
     return StdlibValue("gen", tuple(drawn))
 
@@ -469,11 +483,12 @@ def _function(name, parts):
         import builtins
         import importlib
         import marshal
-        number, code, modules = parts
+        number, code, modules, cells = parts
         namespace = {"__builtins__": builtins}
         for module_name, module in modules:  # the test's imports, which the child may lack
             namespace[module_name] = importlib.import_module(module)
-        made = _FunctionType(marshal.loads(code), namespace)
+        closure = tuple((lambda held: lambda: held)(v).__closure__[0] for v in cells)
+        made = _FunctionType(marshal.loads(code), namespace, None, None, closure or None)
     _MADE[id(made)] = (number, made)
     return made
 
@@ -799,7 +814,7 @@ class Candidate:
         self._requests, self._replies, self._child = requests, replies, child
 
     def __call__(self, *args, **kwargs):
-        send(self._requests, encode(("c", (plain(args), plain(kwargs)))))
+        send(self._requests, encode(("c", _sendable(args, kwargs))))
         return self.returned(args, kwargs)
 
     def returned(self, args, kwargs):
@@ -817,7 +832,7 @@ class Candidate:
     def _citrace_remote_object(self, state, content=None):
         """The test's ``_citrace_object(candidate, state)``: the instance is made in the
         child, and stands here as a handle."""
-        send(self._requests, encode(("o", (plain(state), plain(content)))))
+        send(self._requests, encode(("o", _sendable(state, content))))
         return self.returned((), {})
 
     def answer(self):
@@ -886,7 +901,7 @@ class RemoteMethod:
 
     def __call__(self, *args, **kwargs):
         send(self._candidate._requests,
-             encode(("m", (self._handle, self._name, plain(args), plain(kwargs)))))
+             encode(("m", (self._handle, self._name) + _sendable(args, kwargs))))
         return self._candidate.returned(args, kwargs)
 
 

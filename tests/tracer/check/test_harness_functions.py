@@ -29,6 +29,9 @@ def check(candidate):
     assert candidate([3, 1], key) == ([-3, -1], key)
     assert candidate(['ab'], lambda s: s.upper())[0] == ['AB']
     assert candidate([], lambda: 1)[0] == []
+    above = (lambda limit: lambda v: v > limit)(2)  # its closure crosses as plain values
+    assert candidate([1, 3], above) == ([False, True], above)
+    assert candidate([4], (lambda f: lambda v: f(v) * 2)(lambda v: -v))[0] == [-8]
 '''
 # The completion finds the harness's globals and its reply pipe up its stack, and answers
 # with a function value of its own: the checker refuses to make it.
@@ -67,3 +70,26 @@ def test_the_test_s_functions_cross_to_the_completion_and_back_as_the_checker_s_
                        python=sys.executable, timeout=10, isolation=isolation)
     assert result.verdict == verdict, result
     assert said in result.result, result
+
+
+def test_what_cannot_cross_to_the_completion_is_never_the_call_s_exception() -> None:
+    """A value the test passes that is not plain (a function with a default, a generator
+    that raises as it is drawn) fails the check: a `_raised` block must not take the
+    checker's own TypeError or ZeroDivisionError for the completion's."""
+    test = '''\
+def _raised(thunk):
+    try:
+        thunk()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+
+def check(candidate):
+    assert _raised(lambda: candidate([1], lambda x, y=1: x)) == 'TypeError'
+'''
+    for completion in ("    raise TypeError\n", "    pass\n"):
+        result = run_check(prompt=PROMPT, completion=completion, test=test,
+                           entry_point="apply", python=sys.executable, timeout=10)
+        assert result.verdict == "failed", result
+        assert "cannot be sent" in result.result, result
