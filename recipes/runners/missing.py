@@ -31,6 +31,11 @@ DISTRIBUTIONS = {
     "serial": "pyserial", "Crypto": "pycryptodome", "magic": "python-magic",
     "dns": "dnspython", "git": "GitPython", "nacl": "PyNaCl", "jose": "python-jose",
     "Levenshtein": "python-Levenshtein", "zmq": "pyzmq", "win32api": "", "msvcrt": "",
+    # Test helpers and their like whose import name is not their distribution's.
+    "hamcrest": "PyHamcrest", "pkg_resources": "setuptools", "slugify": "python-slugify",
+    "dotenv": "python-dotenv", "past": "future", "socks": "PySocks", "ruamel": "ruamel.yaml",
+    "websocket": "websocket-client", "memcache": "python-memcached", "docx": "python-docx",
+    "skimage": "scikit-image", "cv2": "opencv-python-headless",
 }
 MAX_MODULES = 5  # installed in one retry: more is a suite that needs what it never said
 ROUNDS = 3  # retries: installing nose lets Markdown 2.5.2's tests get as far as yaml

@@ -48,8 +48,8 @@ def test_the_projects_own_modules_and_parts_of_installed_ones_are_not_installed(
 
 
 def test_distributions_named_otherwise_are_installed_by_their_name() -> None:
-    assert missing.requirements(["yaml", "mock", "dateutil", "msvcrt"]) == [
-        "PyYAML", "mock", "python-dateutil"]
+    assert missing.requirements(["yaml", "mock", "dateutil", "msvcrt", "hamcrest"]) == [
+        "PyYAML", "mock", "python-dateutil", "PyHamcrest"]
 
 
 def test_a_suite_cannot_pass_an_option_to_the_installer() -> None:
