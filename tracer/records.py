@@ -64,8 +64,11 @@ beside the source; the project's enums, namedtuples and plain objects through ma
 with ``"classes": [["pkg.mod", "Cls"]]``. Plain objects passed in get an ``after`` too. A
 function passed as a value is a lambda, ``lambda x: x % 2 == 0``, when the text of its own
 source file is all it needs (``"imports"`` name the pure standard-library modules it reads,
-``math``), and a ``functools.partial`` of a function so written; the emitter passes such
-values to calls and never compares a result with one. Lines
+``math``; the variables of the test's function it reads bound around it,
+``(lambda limit: lambda x: x > limit)(3)``), and a ``functools.partial`` of a function so
+written; an argument that is a generator expression not yet started is its text over the
+iterable it was made on, ``(x * 2 for x in [3, 1, 2])``. The emitter passes such values to
+calls and never compares a result with one. Lines
 are written whole, one ``write`` each, as calls end: a
 killed process loses only calls in flight, and a torn last line is skipped on reading.
 Readers ignore keys they do not know.
