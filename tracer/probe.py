@@ -521,15 +521,7 @@ def _function_source(value, depth, state):
             or part['__kwdefaults__'].__get__(value, _FunctionType) is not None):
         raise _Opaque('type')
     code = part['__code__'].__get__(value, _FunctionType)
-    key = _code_key(code)
-    if key not in _FUNCTION_TEXTS:
-        if len(_FUNCTION_TEXTS) > 10000:
-            _FUNCTION_TEXTS.clear()
-        _FUNCTION_TEXTS[key] = _lambda_text(code, key)
-    found = _FUNCTION_TEXTS[key]
-    if found is None:
-        raise _Opaque('type')
-    text, free = found
+    text, free = _code_text(code)
     _check_free_names(free, part['__globals__'].__get__(value, _FunctionType), state)
     closure = part['__closure__'].__get__(value, _FunctionType)
     if closure is None:
@@ -550,6 +542,20 @@ def _function_source(value, depth, state):
 def _bound(names, text, values):
     """`text` with its free variables `names` bound to the sources `values`."""
     return '(lambda ' + ', '.join(names) + ': ' + text + ')(' + ', '.join(values) + ')'
+
+
+def _code_text(code):
+    """(text, free names) of a lambda's or generator expression's code, found once per code
+    (see `_lambda_text`); _Opaque when it has none."""
+    key = _code_key(code)
+    if key not in _FUNCTION_TEXTS:
+        if len(_FUNCTION_TEXTS) > 10000:
+            _FUNCTION_TEXTS.clear()
+        _FUNCTION_TEXTS[key] = _lambda_text(code, key)
+    found = _FUNCTION_TEXTS[key]
+    if found is None:
+        raise _Opaque('type')
+    return found
 
 
 def _check_free_names(free, namespace, state):
@@ -898,15 +904,7 @@ def _genexpr_source(value, depth, state):
         started = frame.f_lasti != -1
     if started:
         raise _Opaque('type')  # some of it drawn already: its text says too much
-    key = _code_key(code)
-    if key not in _FUNCTION_TEXTS:
-        if len(_FUNCTION_TEXTS) > 10000:
-            _FUNCTION_TEXTS.clear()
-        _FUNCTION_TEXTS[key] = _lambda_text(code, key)
-    found = _FUNCTION_TEXTS[key]
-    if found is None:
-        raise _Opaque('type')
-    text, free = found
+    text, free = _code_text(code)
     _check_free_names(free, frame.f_globals, state)
     # The first argument of a generator expression's code is the iterator of its iterable.
     iterator = frame.f_locals[code.co_varnames[0]]

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tracer.check.run import ISOLATIONS, run_check
+from tracer.emit import check_helpers
 
 PROMPT = '''\
 def apply(xs, key):
@@ -76,18 +77,9 @@ def test_what_cannot_cross_to_the_completion_is_never_the_call_s_exception() -> 
     """A value the test passes that is not plain (a function with a default, a generator
     that raises as it is drawn) fails the check: a `_raised` block must not take the
     checker's own TypeError or ZeroDivisionError for the completion's."""
-    test = '''\
-def _raised(thunk):
-    try:
-        thunk()
-    except Exception as exc:
-        return type(exc).__name__
-    return None
-
-
-def check(candidate):
-    assert _raised(lambda: candidate([1], lambda x, y=1: x)) == 'TypeError'
-'''
+    test = check_helpers.preamble([check_helpers.RAISED]) + (
+        "def check(candidate):\n"
+        "    assert _raised(lambda: candidate([1], lambda x, y=1: x)) == 'TypeError'\n")
     for completion in ("    raise TypeError\n", "    pass\n"):
         result = run_check(prompt=PROMPT, completion=completion, test=test,
                            entry_point="apply", python=sys.executable, timeout=10)
