@@ -11,8 +11,8 @@ completion runs in a child process that never sees the test: this process (the c
 itself non-dumpable (so the child cannot ptrace it or read its memory), forks the child before
 reading the test (the child closes standard input before anything else), so that it has only
 ``prompt + completion``, and executes ``prompt + test`` itself with ``candidate`` standing for
-the child's function. (The prompt runs once before the fork, so that what it imports is
-imported once.) Each call crosses a pipe in a
+the child's function. (The prompt runs once, here, before the fork, so that what it imports
+is imported once; the test then runs in its namespace.) Each call crosses a pipe in a
 small format of plain values (None, bool, int, float, complex, str, bytes, bytearray, tuple,
 list, set, frozenset, dict, and the standard library's value types as their constructors' parts)
 that this process decodes itself; the child converts a result to exact builtin types first (a
@@ -56,35 +56,43 @@ def encode(value):
     return b"".join(parts)
 
 
+# Every call crosses twice, so the common kinds come first and go in one formatting step.
 def _encode(value, parts, depth):
     kind = type(value)
     if depth > MAX_DEPTH:
         raise ValueError("nested too deeply")
-    if value is None:
+    if kind is str:
+        data = value.encode("utf-8", "surrogatepass")
+        parts.append(b"s%d:%s" % (len(data), data))
+    elif kind is int:
+        small = _SMALL_INTS.get(value)
+        if small is None:
+            text = b"%x" % value  # the sign, then the magnitude: -ff
+            small = b"i%d:%s" % (len(text), text)
+        parts.append(small)
+    elif kind in _CONTAINERS:
+        size = len(value)
+        parts.append(_CONTAINERS[kind] + (_COUNTS[size] if size < len(_COUNTS)
+                                          else _sized_bytes(b"%d" % size)))
+        if kind is dict:
+            for key, item in list(value.items()):
+                _encode(key, parts, depth + 1)
+                _encode(item, parts, depth + 1)
+        else:
+            for item in list(value):
+                _encode(item, parts, depth + 1)
+    elif value is None:
         parts.append(b"N")
     elif kind is bool:
         parts.append(b"T" if value else b"F")
-    elif kind is int:
-        parts.append(b"i" + _sized(("-" if value < 0 else "") + format(abs(value), "x")))
     elif kind is float:
         parts.append(b"f" + _sized(value.hex()))
     elif kind is complex:
         parts.append(b"c" + _sized(value.real.hex()) + _sized(value.imag.hex()))
-    elif kind is str:
-        parts.append(b"s" + _sized_bytes(value.encode("utf-8", "surrogatepass")))
     elif kind is bytes:
         parts.append(b"b" + _sized_bytes(value))
     elif kind is bytearray:
         parts.append(b"B" + _sized_bytes(bytes(value)))
-    elif kind in _CONTAINERS:
-        items = list(value.items()) if kind is dict else list(value)
-        parts.append(_CONTAINERS[kind] + _sized(str(len(items))))
-        for item in items:
-            if kind is dict:
-                _encode(item[0], parts, depth + 1)
-                _encode(item[1], parts, depth + 1)
-            else:
-                _encode(item, parts, depth + 1)
     elif kind is StdlibValue:
         parts.append(b"V" + _sized_bytes(value.name.encode("ascii")))
         _encode(value.parts, parts, depth + 1)
@@ -99,10 +107,13 @@ def _sized(text):
 
 
 def _sized_bytes(data):
-    return str(len(data)).encode("ascii") + b":" + data
+    return b"%d:%s" % (len(data), data)
 
 
 _CONTAINERS = {tuple: b"t", list: b"l", set: b"S", frozenset: b"Z", dict: b"d"}
+_KINDS = dict((tag[0], kind) for kind, tag in _CONTAINERS.items())
+_COUNTS = [_sized_bytes(b"%d" % size) for size in range(64)]
+_SMALL_INTS = dict((number, b"i" + _sized_bytes(b"%x" % number)) for number in range(-5, 257))
 
 
 def decode(data):
@@ -114,9 +125,8 @@ def decode(data):
 
 def _field(data, at):
     colon = data.index(b":", at, at + 20)
-    size = int(data[at:colon].decode("ascii"))
-    end = colon + 1 + size
-    if size < 0 or end > len(data):
+    end = colon + 1 + int(data[at:colon])
+    if end <= colon or end > len(data):
         raise ValueError("truncated")
     return data[colon + 1:end], end
 
@@ -124,55 +134,60 @@ def _field(data, at):
 def _decode(data, at, depth):
     if depth > MAX_DEPTH:
         raise ValueError("nested too deeply")
-    tag = data[at:at + 1]
+    if at >= len(data):
+        raise ValueError("truncated")
+    tag = data[at]
     at += 1
-    if tag == b"N":
-        return None, at
-    if tag in (b"T", b"F"):
-        return tag == b"T", at
-    if tag == b"i":
+    if tag == 115:  # s
+        raw, at = _field(data, at)
+        return raw.decode("utf-8", "surrogatepass"), at
+    if tag == 105:  # i
         text, at = _field(data, at)
-        return int(text.decode("ascii"), 16), at
-    if tag == b"f":
+        return int(text, 16), at
+    kind = _KINDS.get(tag)
+    if kind is not None:
+        count, at = _field(data, at)
+        items = []
+        if kind is dict:
+            for _ in range(int(count)):
+                key, at = _decode(data, at, depth + 1)
+                value, at = _decode(data, at, depth + 1)
+                items.append((key, value))
+        else:
+            for _ in range(int(count)):
+                item, at = _decode(data, at, depth + 1)
+                items.append(item)
+        return kind(items), at
+    if tag == 78:  # N
+        return None, at
+    if tag == 84 or tag == 70:  # T, F
+        return tag == 84, at
+    if tag == 102:  # f
         text, at = _field(data, at)
         return float.fromhex(text.decode("ascii")), at
-    if tag == b"c":
+    if tag == 99:  # c
         real, at = _field(data, at)
         imag, at = _field(data, at)
         return complex(float.fromhex(real.decode("ascii")), float.fromhex(imag.decode("ascii"))), at
-    if tag == b"s":
-        raw, at = _field(data, at)
-        return raw.decode("utf-8", "surrogatepass"), at
-    if tag == b"b":
+    if tag == 98:  # b
         raw, at = _field(data, at)
         return bytes(raw), at
-    if tag == b"B":
+    if tag == 66:  # B
         raw, at = _field(data, at)
         return bytearray(raw), at
-    if tag == b"V":
+    if tag == 86:  # V
         raw, at = _field(data, at)
         parts, at = _decode(data, at, depth + 1)
         return rebuild(raw.decode("ascii"), parts), at
-    if tag == b"h":
+    if tag == 104:  # h
         text, at = _field(data, at)
-        number = int(text.decode("ascii"))
+        number = int(text)
         if _KEPT is None:  # the checker: a handle stays a handle
             return Handle(number), at
         if number not in _KEPT.kept:
             raise ValueError(f"no object {number}")
         return _KEPT.kept[number], at
-    kinds = {b"t": tuple, b"l": list, b"S": set, b"Z": frozenset, b"d": dict}
-    if tag not in kinds:
-        raise ValueError(f"unknown tag {tag!r}")
-    count, at = _field(data, at)
-    items = []
-    for _ in range(int(count.decode("ascii"))):
-        item, at = _decode(data, at, depth + 1)
-        if tag == b"d":
-            value, at = _decode(data, at, depth + 1)
-            item = (item, value)
-        items.append(item)
-    return kinds[tag](items), at
+    raise ValueError(f"unknown tag {bytes([tag])!r}")
 
 
 def plain(value, depth=0):
@@ -660,7 +675,10 @@ def _call(function, request, iterators, objects=None):
 
 def _result(result, args, kwargs, iterators, objects):
     try:
-        after = (plain(args), plain(kwargs))
+        # The arguments as the call left them, for the checker to copy back; nothing when
+        # none of them can have changed.
+        after = ((None, None) if _unchangeable(args) and _unchangeable(kwargs.values())
+                 else (plain(args), plain(kwargs)))
         if objects is not None and objects.owns(result):
             return encode((_OBJECT, (objects.keep(result),) + after))
         if _is_iterator(result):
@@ -669,6 +687,21 @@ def _result(result, args, kwargs, iterators, objects):
         return encode((_OK, (plain(result),) + after))
     except BaseException as exc:  # noqa: B036 - not a plain value: the completion's failure
         return encode((_NOT_PLAIN, _describe_exception(exc)))
+
+
+_IMMUTABLE = frozenset((type(None), bool, int, float, complex, str, bytes))
+
+
+def _unchangeable(values):
+    """Whether these (decoded) values are all immutable, through tuples and frozensets."""
+    for value in values:
+        kind = type(value)
+        if kind in _IMMUTABLE:
+            continue
+        if (kind is tuple or kind is frozenset) and _unchangeable(value):
+            continue
+        return False
+    return True
 
 
 class _Objects:
@@ -931,7 +964,10 @@ def remote_error(name):
 
 
 def _copy_back(originals, after):
-    """Changes the call made to its mutable arguments, made to the checker's own objects."""
+    """Changes the call made to its mutable arguments, made to the checker's own objects
+    (None: it had none)."""
+    if after is None:
+        return
     pairs = originals.items() if type(originals) is dict else enumerate(originals)
     for key, original in pairs:
         changed = after[key]
@@ -1009,44 +1045,58 @@ def _enter_directory():
         os.environ["TMPDIR"] = directory
 
 
-def _warm(prompt):
-    """Run the prompt alone, so that the modules it imports are imported once, here."""
+def _run_prompt(prompt):
+    """Run the prompt (with a ``pass`` body if it ends with a bare header) once, before the
+    completion's process is forked: what it imports is imported once, here, and its helpers
+    are in the namespace the test runs in. The namespace, the flags of its ``__future__``
+    imports (the test is compiled with them, as if it followed the prompt in one file), and
+    what it raised, if anything (said once the test has come, as the test's error)."""
     for source in (prompt, prompt + "    pass\n"):
         try:
-            exec(compile(source, "<prompt>", "exec"), {})
-            return
+            code = compile(source, "<prompt>", "exec")
         except SyntaxError:
             continue
-        except BaseException:  # noqa: B036 - its failure shows when the prompt runs for real
-            return
-
-
-def _checker_namespace(prompt, test):
-    """Run ``prompt + test`` (the prompt's helpers may be used by the test); the namespace,
-    and how many lines come before the test's first."""
-    namespace = {}
-    for before in (prompt + "\n", prompt + "    pass\n", ""):
+        namespace = {}
         try:
-            code = compile(before + test, "<test>", "exec")
-        except SyntaxError:
-            continue
-        exec(code, namespace)
-        _register_classes(namespace)
-        return namespace, before.count("\n")
-    raise SyntaxError("the problem's test does not compile")
+            exec(code, namespace)
+        except BaseException as exc:  # noqa: B036 - said as the problem's error
+            return namespace, _future_flags(code, prompt), exc
+        return namespace, _future_flags(code, prompt), None
+    return {}, 0, None  # no prompt that compiles: the test runs alone, as it can
 
 
-def main():
+def _future_flags(code, prompt):
+    if "__future__" not in prompt:
+        return 0
+    import __future__
+
+    mask = 0
+    for name in __future__.all_feature_names:
+        mask |= getattr(__future__, name).compiler_flag
+    return code.co_flags & mask
+
+
+def _run_test(test, namespace, flags):
+    """Run the test in the prompt's namespace; its ``check``."""
+    exec(compile(test, "<test>", "exec", flags), namespace)
+    _register_classes(namespace)
+    return namespace["check"]
+
+
+def main(forked=False):
+    """Check the completion the payload on standard input holds. ``forked``: this process is
+    a fork server's copy, already confined and non-dumpable (both are inherited)."""
     try:
         _confine()
         _enter_directory()
     except Exception as exc:  # noqa: BLE001 - never go on unconfined
         sys.stderr.write(f"{RESULT_MARK} error: cannot confine the check: {exc}\n")
         os._exit(125)
-    _non_dumpable()
+    if not forked:
+        _non_dumpable()
     # Unbuffered, exactly one message: the test must still be in the pipe at the fork.
     prompt, completion, entry_point = decode(receive(0))
-    _warm(prompt)
+    namespace, flags, prompt_error = _run_prompt(prompt)
     requests_read, requests_write = os.pipe()
     replies_read, replies_write = os.pipe()
     child = os.fork()
@@ -1061,8 +1111,9 @@ def main():
     os.close(0)
     candidate = Candidate(requests_write, replies_read, child)
     try:
-        namespace, offset = _checker_namespace(prompt, test)
-        check = namespace["check"]
+        if prompt_error is not None:
+            raise prompt_error
+        check = _run_test(test, namespace, flags)
     except BaseException as exc:  # noqa: B036
         finish(BROKEN, f"error: the problem's test: {type(exc).__name__}: {exc}")
     try:
@@ -1081,16 +1132,16 @@ def main():
     except _ChildEnded as exc:
         finish(OUT_OF_TIME if exc.cpu else FAILED, f"failed: {exc}")
     except BaseException as exc:  # noqa: B036
-        finish(FAILED, f"failed: {_describe(exc, offset)}")
+        finish(FAILED, f"failed: {_describe(exc)}")
     finish(PASSED, "passed")
 
 
-def _describe(exc, offset):
+def _describe(exc):
     line = ""
     trace = exc.__traceback__
     while trace is not None:
         if trace.tb_frame.f_code.co_filename == "<test>":
-            line = f" (test line {trace.tb_lineno - offset})"
+            line = f" (test line {trace.tb_lineno})"
         trace = trace.tb_next
     return f"{type(exc).__name__}: {exc}{line}"
 
