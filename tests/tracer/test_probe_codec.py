@@ -67,7 +67,8 @@ class Number(int):
     (object(), {"opaque": "builtins.object", "why": "type"}),
     (len, {"opaque": "builtins.builtin_function_or_method", "why": "type"}),
     (Point, {"opaque": "builtins.type", "why": "type"}),
-], ids=repr)
+], ids=["instance", "int-subclass", "list-of-instance", "class-key", "object", "builtin",
+        "class"])  # stable ids: pytest-xdist's workers must collect the same names
 def test_everything_else_is_opaque_with_its_type(value: Any, expected: dict[str, str]) -> None:
     assert encode_value(value) == expected
 

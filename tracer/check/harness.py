@@ -623,11 +623,36 @@ def _read_exactly(fd, size):
 
 # --- the completion's side -----------------------------------------------------------------
 
-def payload(prompt, completion, test, entry_point):
-    """What the checker reads on standard input."""
-    first, second = encode((prompt, completion, entry_point)), encode(test)
+def payload(prompt, completion, test, entry_point, compiled=None):
+    """What the checker reads on standard input. ``compiled``: ``precompile``'s code of the
+    prompt and the test, when the checker runs on this very interpreter (it then compiles
+    nothing but the completion, in the completion's process)."""
+    prompt_code, flags, test_code = compiled or (None, 0, None)
+    first = encode((prompt, completion, entry_point, prompt_code, flags))
+    second = encode((test, test_code))
     return (len(first).to_bytes(8, "little") + first
             + len(second).to_bytes(8, "little") + second)
+
+
+def precompile(prompt, test):
+    """The prompt's code (as ``_run_prompt`` compiles it; None if it does not), the flags
+    of its ``__future__`` imports and the test's code, marshalled; None when something does
+    not compile (the checker then compiles, and says why it cannot). Compiling in a forked
+    check costs several times what it costs in a warm process: most of its memory is new."""
+    import marshal
+
+    try:
+        for source in (prompt, prompt + "    pass\n"):
+            try:
+                code = compile(source, "<prompt>", "exec")
+            except SyntaxError:
+                continue
+            flags = _future_flags(code, prompt)
+            return (marshal.dumps(code), flags,
+                    marshal.dumps(compile(test, "<test>", "exec", flags)))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    return None
 
 
 def serve(source, entry_point, requests, replies):
@@ -1045,23 +1070,33 @@ def _enter_directory():
         os.environ["TMPDIR"] = directory
 
 
-def _run_prompt(prompt):
+def _run_prompt(prompt, compiled=None):
     """Run the prompt (with a ``pass`` body if it ends with a bare header) once, before the
     completion's process is forked: what it imports is imported once, here, and its helpers
     are in the namespace the test runs in. The namespace, the flags of its ``__future__``
     imports (the test is compiled with them, as if it followed the prompt in one file), and
-    what it raised, if anything (said once the test has come, as the test's error)."""
-    for source in (prompt, prompt + "    pass\n"):
-        try:
-            code = compile(source, "<prompt>", "exec")
-        except SyntaxError:
-            continue
+    what it raised, if anything (said once the test has come, as the test's error).
+    ``compiled``: its code and flags, from ``precompile``."""
+    if compiled is not None:
+        import marshal
+
+        codes = [(marshal.loads(compiled[0]), compiled[1])]
+    else:
+        codes = []
+        for source in (prompt, prompt + "    pass\n"):
+            try:
+                code = compile(source, "<prompt>", "exec")
+            except SyntaxError:
+                continue
+            codes.append((code, _future_flags(code, prompt)))
+            break
+    for code, flags in codes:
         namespace = {}
         try:
             exec(code, namespace)
         except BaseException as exc:  # noqa: B036 - said as the problem's error
-            return namespace, _future_flags(code, prompt), exc
-        return namespace, _future_flags(code, prompt), None
+            return namespace, flags, exc
+        return namespace, flags, None
     return {}, 0, None  # no prompt that compiles: the test runs alone, as it can
 
 
@@ -1076,9 +1111,16 @@ def _future_flags(code, prompt):
     return code.co_flags & mask
 
 
-def _run_test(test, namespace, flags):
-    """Run the test in the prompt's namespace; its ``check``."""
-    exec(compile(test, "<test>", "exec", flags), namespace)
+def _run_test(test, namespace, flags, compiled=None):
+    """Run the test in the prompt's namespace; its ``check``. ``compiled``: its code, from
+    ``precompile``."""
+    if compiled is not None:
+        import marshal
+
+        code = marshal.loads(compiled)
+    else:
+        code = compile(test, "<test>", "exec", flags)
+    exec(code, namespace)
     _register_classes(namespace)
     return namespace["check"]
 
@@ -1095,8 +1137,9 @@ def main(forked=False):
     if not forked:
         _non_dumpable()
     # Unbuffered, exactly one message: the test must still be in the pipe at the fork.
-    prompt, completion, entry_point = decode(receive(0))
-    namespace, flags, prompt_error = _run_prompt(prompt)
+    prompt, completion, entry_point, prompt_code, flags = decode(receive(0))
+    namespace, flags, prompt_error = _run_prompt(
+        prompt, None if prompt_code is None else (prompt_code, flags))
     requests_read, requests_write = os.pipe()
     replies_read, replies_write = os.pipe()
     child = os.fork()
@@ -1107,13 +1150,13 @@ def main(forked=False):
         serve(prompt + completion, entry_point, requests_read, replies_write)
     os.close(requests_read)
     os.close(replies_write)
-    test = decode(receive(0))
+    test, test_code = decode(receive(0))
     os.close(0)
     candidate = Candidate(requests_write, replies_read, child)
     try:
         if prompt_error is not None:
             raise prompt_error
-        check = _run_test(test, namespace, flags)
+        check = _run_test(test, namespace, flags, test_code)
     except BaseException as exc:  # noqa: B036
         finish(BROKEN, f"error: the problem's test: {type(exc).__name__}: {exc}")
     try:

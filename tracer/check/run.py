@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -148,7 +150,7 @@ def run_check(*, prompt: str, completion: str, test: str, entry_point: str, pyth
         request = {"cpu_seconds": math.ceil(timeout) + 1, "memory_bytes": policy.memory_bytes,
                    "wall_seconds": timeout + STARTUP_SECONDS,
                    "output_limit": OUTPUT_LIMIT_BYTES}
-        payload = harness.payload(prompt, completion, test, entry_point)
+        payload = _payload(prompt, completion, test, entry_point, python)
         try:
             return _forked(key, request, payload, timeout)
         except servers.ServerUnavailable:
@@ -177,7 +179,7 @@ def _forked(key: servers.ServerKey, request: Mapping[str, object], payload: byte
 
 def _strict(prompt: str, completion: str, test: str, entry_point: str, python: str,
             timeout: float, policy: sandbox.Policy, world: World) -> CheckResult:
-    payload = harness.payload(prompt, completion, test, entry_point)
+    payload = _payload(prompt, completion, test, entry_point, python)
     compiled = _compiled_harness(python)
     if compiled:  # the program reads its own code first, then the payload
         argv = [python, "-I", "-S", "-c", _BOOT.format(size=len(compiled))]
@@ -191,6 +193,19 @@ def _strict(prompt: str, completion: str, test: str, entry_point: str, python: s
     else:
         outcome = _run(argv, "/tmp", timeout, policy, payload, world)
     return _result(outcome)
+
+
+def _payload(prompt: str, completion: str, test: str, entry_point: str, python: str) -> bytes:
+    """The harness's payload, with the prompt and the test compiled here when the check runs
+    on this very interpreter (marshal's format and the bytecode are its own)."""
+    compiled = (_precompiled(prompt, test) if os.path.realpath(python) == _HOST_PYTHON
+                else None)
+    return harness.payload(prompt, completion, test, entry_point, compiled)
+
+
+_HOST_PYTHON = os.path.realpath(sys.executable)
+# Validation, mutation scoring and evaluation check one problem against many completions.
+_precompiled = functools.lru_cache(maxsize=256)(harness.precompile)
 
 
 # Compiling the harness takes a quarter of a check's time; each interpreter compiles it once

@@ -89,6 +89,22 @@ def test_signals_sent_to_the_server_change_nothing(backend: str) -> None:
     assert after.passed and started == 0
 
 
+def test_a_check_gets_the_signals_of_a_plain_interpreter(backend: str) -> None:
+    # The server blocks every signal it can; its checks must not inherit that (a blocked
+    # SIGALRM or SIGINT would change what a completion's own timeout or handler does).
+    probe = """
+        import signal
+        return (sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+                [signal.getsignal(n) == signal.SIG_DFL
+                 for n in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD, signal.SIGUSR1)],
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    """
+    test = ("def check(candidate):\n"
+            "    assert candidate(0) == ([], [True, True, True, True], True)\n")
+    for _ in range(2):  # the second on a server that has already run a check
+        assert check(probe, test=test).passed
+
+
 def test_a_setsid_daemon_is_gone_before_the_next_check(backend: str) -> None:
     attacked, after, started = attack_then_check("""
         import os, time

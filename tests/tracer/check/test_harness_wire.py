@@ -1,0 +1,95 @@
+"""The harness's wire format and how a problem's prompt and test reach the checker: values
+round-trip exactly, malformed messages are refused, and a prompt and test compiled by
+citrace (same interpreter) behave as the ones the checker compiles itself."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+import pytest
+
+from tracer.check import harness
+from tracer.check.run import ISOLATIONS, run_check
+
+PYTHON = os.path.realpath(sys.executable)
+DEEP: list = [1]
+for _ in range(harness.MAX_DEPTH - 1):
+    DEEP = [DEEP]
+
+
+@pytest.mark.parametrize("value", [
+    None, True, False, 0, -5, -6, 256, 257, -(1 << 70), 1 << 70, 1.5, -0.0, math.inf, 1 - 2j,
+    "", "é\ud800", b"\x00\xff", bytearray(b"ab"), (), [], {}, set(), frozenset({1}),
+    (1, "a", [2, 3.5], {"k": (None, True)}), {1: 2, "x": [1, {3, 4}]}, list(range(300)),
+    {str(i): i for i in range(70)}, DEEP,
+], ids=repr)
+def test_values_round_trip_exactly(value: object) -> None:
+    back = harness.decode(harness.encode(value))
+    assert repr(back) == repr(value) and type(back) is type(value)
+
+
+def test_nan_round_trips() -> None:
+    assert math.isnan(harness.decode(harness.encode(math.nan)))
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"x", b"i", b"i1:", b"i-1:", b"s5:ab", b"l1:", b"i1:1junk", b"l-1:", b"s-1:", b"q",
+    b"s99999999999999999999999:a",
+])
+def test_malformed_messages_are_refused(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        harness.decode(data)
+
+
+def test_nesting_deeper_than_the_limit_is_refused_both_ways() -> None:
+    with pytest.raises(ValueError):
+        harness.encode([DEEP])
+    with pytest.raises(ValueError):
+        harness.decode(b"l1:" * (harness.MAX_DEPTH + 2) + b"N")
+
+
+PROMPT = ('from __future__ import annotations\n\nimport math\n\n\n'
+          'def area(r: Radius) -> float:\n    """The area of a circle of radius r."""\n')
+TEST = ("def check(candidate):\n"
+        "    def helper(x: NotDefinedAnywhere) -> None:  # fine under the prompt's future\n"
+        "        pass\n"
+        "    assert candidate(1) == math.pi\n"
+        "    assert candidate(2) == 0\n")
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+@pytest.mark.parametrize("precompiled", [True, False])
+def test_a_precompiled_problem_checks_as_a_compiled_one(isolation: str, precompiled: bool,
+                                                        monkeypatch) -> None:
+    from tracer.check import run
+
+    if not precompiled:  # as on another interpreter: the checker compiles
+        monkeypatch.setattr(run, "_HOST_PYTHON", "/nowhere")
+    payload = run._payload(PROMPT, "    pass\n", TEST, "area", PYTHON)
+    size = int.from_bytes(payload[:8], "little")
+    prompt_code = harness.decode(payload[8:8 + size])[3]
+    assert (prompt_code is not None) is precompiled
+    result = run_check(prompt=PROMPT, completion="    return math.pi * r * r\n", test=TEST,
+                       entry_point="area", python=PYTHON, timeout=5, isolation=isolation)
+    # The prompt's future import reached the test; the failure names the test's own line.
+    assert result.verdict == "failed" and "test line 5" in result.result, result
+
+
+@pytest.mark.parametrize("precompiled", [True, False])
+def test_a_prompt_that_raises_or_does_not_compile_says_so(precompiled: bool,
+                                                          monkeypatch) -> None:
+    from tracer.check import run
+
+    if not precompiled:
+        monkeypatch.setattr(run, "_HOST_PYTHON", "/nowhere")
+    raising = run_check(prompt="raise KeyError('boom')\n\ndef f(x):\n", completion="    return x\n",
+                        test="def check(candidate):\n    assert candidate(1) == 1\n",
+                        entry_point="f", python=PYTHON, timeout=5)
+    assert raising.verdict == "error" and "KeyError" in raising.result, raising
+    broken_test = run_check(prompt="def f(x):\n", completion="    return x\n",
+                            test="def check(candidate:\n", entry_point="f", python=PYTHON,
+                            timeout=5)
+    assert broken_test.verdict == "error" and "SyntaxError" in broken_test.result, broken_test
+    assert harness.precompile("def f(x):\n", "def check(candidate:\n") is None
