@@ -106,10 +106,15 @@ def confine():
             os._exit(SETUP_FAILED)
 
 
+_SYMBOLS = {}  # type: dict[str, int]  # the C library's functions, looked up once
+
+
 def libc_call(name, *args):
     import _ctypes
 
-    return _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None), name), args)
+    if name not in _SYMBOLS:
+        _SYMBOLS[name] = _ctypes.dlsym(_ctypes.dlopen(None), name)
+    return _ctypes.call_function(_SYMBOLS[name], args)
 
 
 def protect():

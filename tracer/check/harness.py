@@ -138,23 +138,24 @@ def _decode(data, at, depth):
         raise ValueError("truncated")
     tag = data[at]
     at += 1
-    if tag == 115:  # s
-        raw, at = _field(data, at)
-        return raw.decode("utf-8", "surrogatepass"), at
-    if tag == 105:  # i
-        text, at = _field(data, at)
-        return int(text, 16), at
-    kind = _KINDS.get(tag)
-    if kind is not None:
-        count, at = _field(data, at)
+    if tag == 115 or tag == 105 or tag in _KINDS:  # s, i, a container: _field, inlined
+        colon = data.index(b":", at, at + 20)
+        end = colon + 1 + int(data[at:colon])
+        if end <= colon or end > len(data):
+            raise ValueError("truncated")
+        if tag == 115:
+            return data[colon + 1:end].decode("utf-8", "surrogatepass"), end
+        if tag == 105:
+            return int(data[colon + 1:end], 16), end
+        kind, count, at = _KINDS[tag], int(data[colon + 1:end]), end
         items = []
         if kind is dict:
-            for _ in range(int(count)):
+            for _ in range(count):
                 key, at = _decode(data, at, depth + 1)
                 value, at = _decode(data, at, depth + 1)
                 items.append((key, value))
         else:
-            for _ in range(int(count)):
+            for _ in range(count):
                 item, at = _decode(data, at, depth + 1)
                 items.append(item)
         return kind(items), at
@@ -193,16 +194,16 @@ def _decode(data, at, depth):
 def plain(value, depth=0):
     """``value`` made of exact builtin types; TypeError for anything else."""
     kind = type(value)
-    if value is None or kind in (bool, int, float, complex, str, bytes):
+    if kind in _IMMUTABLE:
         return value
     if kind is bytearray:
         return bytearray(value)  # a copy: mutable, like the containers
     if depth > MAX_DEPTH:
         raise TypeError("nested too deeply")
-    if kind in (tuple, list, set, frozenset):
-        return kind(plain(item, depth + 1) for item in value)
+    if kind is tuple or kind is list or kind is set or kind is frozenset:
+        return kind([plain(item, depth + 1) for item in value])
     if kind is dict:
-        return dict((plain(k, depth + 1), plain(v, depth + 1)) for k, v in value.items())
+        return dict([(plain(k, depth + 1), plain(v, depth + 1)) for k, v in value.items()])
     if kind is RemoteObject:  # the checker passes one of the child's instances back
         return Handle(object.__getattribute__(value, "_citrace_handle"))
     if _KEPT is not None and _KEPT.owns(value):  # the child names one it keeps
