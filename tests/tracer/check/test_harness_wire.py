@@ -93,3 +93,18 @@ def test_a_prompt_that_raises_or_does_not_compile_says_so(precompiled: bool,
                             timeout=5)
     assert broken_test.verdict == "error" and "SyntaxError" in broken_test.result, broken_test
     assert harness.precompile("def f(x):\n", "def check(candidate:\n") is None
+
+
+@pytest.mark.parametrize("nested", [
+    "x = " + "-" * 200_000 + "1\n",  # deeper than the parser goes
+    "x = " + "+".join(["1"] * 100_000) + "\n",  # deeper than the compiler goes
+], ids=["unary", "sum"])
+def test_a_prompt_the_compiler_chokes_on_is_left_to_the_checker(nested: str) -> None:
+    # A project's text is compiled in citrace's own process: it must come back as
+    # "not compiled" (never a crash), and the check, in the sandbox, must say why.
+    prompt = nested + "\n\ndef f(x):\n"
+    assert harness.precompile(prompt, "def check(candidate):\n    pass\n") is None
+    result = run_check(prompt=prompt, completion="    return x\n",
+                       test="def check(candidate):\n    assert candidate(1) == 1\n",
+                       entry_point="f", python=PYTHON, timeout=10)
+    assert not result.passed and result.verdict in ("error", "failed"), result
