@@ -192,6 +192,10 @@ def _decode(data, at, depth):
     raise ValueError(f"unknown tag {bytes([tag])!r}")
 
 
+# The exact types whose values cannot change (what ``plain`` passes as they are).
+_IMMUTABLE = frozenset((type(None), bool, int, float, complex, str, bytes))
+
+
 def plain(value, depth=0):
     """``value`` made of exact builtin types; TypeError for anything else."""
     kind = type(value)
@@ -637,24 +641,20 @@ def payload(prompt, completion, test, entry_point, compiled=None):
 
 
 def precompile(prompt, test):
-    """The prompt's code (as ``_run_prompt`` compiles it; None if it does not), the flags
-    of its ``__future__`` imports and the test's code, marshalled; None when something does
-    not compile (the checker then compiles, and says why it cannot). Compiling in a forked
-    check costs several times what it costs in a warm process: most of its memory is new."""
+    """The prompt's code (as ``_run_prompt`` compiles it), the flags of its ``__future__``
+    imports and the test's code, marshalled; None when something does not compile (the
+    checker then compiles, and says why it cannot). Compiling in a forked check costs several
+    times what it costs in a warm process: most of its memory is new."""
     import marshal
 
     try:
-        for source in (prompt, prompt + "    pass\n"):
-            try:
-                code = compile(source, "<prompt>", "exec")
-            except SyntaxError:
-                continue
-            flags = _future_flags(code, prompt)
-            return (marshal.dumps(code), flags,
-                    marshal.dumps(compile(test, "<test>", "exec", flags)))
+        compiled = _compile_prompt(prompt)
+        if compiled is None:
+            return None
+        code, flags = compiled
+        return marshal.dumps(code), flags, marshal.dumps(compile(test, "<test>", "exec", flags))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        pass
-    return None
+        return None
 
 
 def serve(source, entry_point, requests, replies):
@@ -714,9 +714,6 @@ def _result(result, args, kwargs, iterators, objects):
         return encode((_OK, (plain(result),) + after))
     except BaseException as exc:  # noqa: B036 - not a plain value: the completion's failure
         return encode((_NOT_PLAIN, _describe_exception(exc)))
-
-
-_IMMUTABLE = frozenset((type(None), bool, int, float, complex, str, bytes))
 
 
 def _unchangeable(values):
@@ -1082,24 +1079,30 @@ def _run_prompt(prompt, compiled=None):
     if compiled is not None:
         import marshal
 
-        codes = [(marshal.loads(compiled[0]), compiled[1])]
+        compiled = marshal.loads(compiled[0]), compiled[1]
     else:
-        codes = []
-        for source in (prompt, prompt + "    pass\n"):
-            try:
-                code = compile(source, "<prompt>", "exec")
-            except SyntaxError:
-                continue
-            codes.append((code, _future_flags(code, prompt)))
-            break
-    for code, flags in codes:
-        namespace = {}
+        compiled = _compile_prompt(prompt)
+    if compiled is None:
+        return {}, 0, None  # no prompt that compiles: the test runs alone, as it can
+    code, flags = compiled
+    namespace = {}
+    try:
+        exec(code, namespace)
+    except BaseException as exc:  # noqa: B036 - said as the problem's error
+        return namespace, flags, exc
+    return namespace, flags, None
+
+
+def _compile_prompt(prompt):
+    """The prompt's code (with a ``pass`` body if it ends with a bare header) and the flags
+    of its ``__future__`` imports; None if it does not compile."""
+    for source in (prompt, prompt + "    pass\n"):
         try:
-            exec(code, namespace)
-        except BaseException as exc:  # noqa: B036 - said as the problem's error
-            return namespace, flags, exc
-        return namespace, flags, None
-    return {}, 0, None  # no prompt that compiles: the test runs alone, as it can
+            code = compile(source, "<prompt>", "exec")
+        except SyntaxError:
+            continue
+        return code, _future_flags(code, prompt)
+    return None
 
 
 def _future_flags(code, prompt):

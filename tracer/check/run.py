@@ -198,12 +198,17 @@ def _strict(prompt: str, completion: str, test: str, entry_point: str, python: s
 def _payload(prompt: str, completion: str, test: str, entry_point: str, python: str) -> bytes:
     """The harness's payload, with the prompt and the test compiled here when the check runs
     on this very interpreter (marshal's format and the bytecode are its own)."""
-    compiled = (_precompiled(prompt, test) if os.path.realpath(python) == _HOST_PYTHON
-                else None)
+    compiled = _precompiled(prompt, test) if _is_host_python(python) else None
     return harness.payload(prompt, completion, test, entry_point, compiled)
 
 
 _HOST_PYTHON = os.path.realpath(sys.executable)
+
+
+@functools.lru_cache(maxsize=32)
+def _is_host_python(python: str) -> bool:
+    return os.path.realpath(python) == _HOST_PYTHON
+
 # Validation, mutation scoring and evaluation check one problem against many completions.
 _precompiled = functools.lru_cache(maxsize=256)(harness.precompile)
 

@@ -66,7 +66,7 @@ def test_a_precompiled_problem_checks_as_a_compiled_one(isolation: str, precompi
     from tracer.check import run
 
     if not precompiled:  # as on another interpreter: the checker compiles
-        monkeypatch.setattr(run, "_HOST_PYTHON", "/nowhere")
+        monkeypatch.setattr(run, "_is_host_python", lambda python: False)
     payload = run._payload(PROMPT, "    pass\n", TEST, "area", PYTHON)
     size = int.from_bytes(payload[:8], "little")
     prompt_code = harness.decode(payload[8:8 + size])[3]
@@ -83,7 +83,7 @@ def test_a_prompt_that_raises_or_does_not_compile_says_so(precompiled: bool,
     from tracer.check import run
 
     if not precompiled:
-        monkeypatch.setattr(run, "_HOST_PYTHON", "/nowhere")
+        monkeypatch.setattr(run, "_is_host_python", lambda python: False)
     raising = run_check(prompt="raise KeyError('boom')\n\ndef f(x):\n", completion="    return x\n",
                         test="def check(candidate):\n    assert candidate(1) == 1\n",
                         entry_point="f", python=PYTHON, timeout=5)
