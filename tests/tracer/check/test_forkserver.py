@@ -105,6 +105,60 @@ def test_a_check_gets_the_signals_of_a_plain_interpreter(backend: str) -> None:
         assert check(probe, test=test).passed
 
 
+OPEN_DESCRIPTORS = """
+def open_descriptors():
+    import os
+    found = []
+    for fd in range(3, 1024):
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        found.append(fd)
+    return found
+"""
+
+
+def test_a_checks_processes_hold_only_their_own_pipes(backend: str) -> None:
+    # The server's pipes to the host (and every other descriptor of its) are closed in the
+    # check's process: the checker keeps its two pipes to the completion, the completion
+    # its two ends of them.
+    test = OPEN_DESCRIPTORS + textwrap.dedent("""
+        def check(candidate):
+            assert len(open_descriptors()) == 2, open_descriptors()
+            assert len(candidate(0)) == 2, candidate(0)
+    """)
+    body = textwrap.indent(OPEN_DESCRIPTORS, "    ") + "    return open_descriptors()\n"
+    for _ in range(2):  # the second on a server that has already run a check
+        result = check(body, test=test)
+        assert result.passed, result
+
+
+def test_without_close_range_the_descriptors_are_closed_one_by_one() -> None:
+    # Kernels before 5.9 have no close_range: the server then closes what /proc lists.
+    from tracer.check import forkserver
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        forkserver.CLOSE_RANGE = -1  # no such system call: it fails as on an old kernel
+        forkserver.close_others()
+        still = [fd for fd in (read_end, write_end) if _is_open(fd)]
+        os._exit(10 + len(still))
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    os.close(read_end)
+    assert os.waitstatus_to_exitcode(status) == 10
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
 def test_a_setsid_daemon_is_gone_before_the_next_check(backend: str) -> None:
     attacked, after, started = attack_then_check("""
         import os, time

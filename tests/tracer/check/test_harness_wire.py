@@ -108,3 +108,73 @@ def test_a_prompt_the_compiler_chokes_on_is_left_to_the_checker(nested: str) -> 
                        test="def check(candidate):\n    assert candidate(1) == 1\n",
                        entry_point="f", python=PYTHON, timeout=10)
     assert not result.passed and result.verdict in ("error", "failed"), result
+
+
+def _reply(completion: str, args: tuple, kwargs: dict | None = None) -> tuple:
+    """What the completion's process answers to one call, decoded: (kind, (result, the
+    arguments after the call or None, the keyword arguments after it or None))."""
+    namespace: dict = {}
+    exec(completion, namespace)
+    message = harness.encode(("c", harness._sendable(args, kwargs or {})))
+    operation, argument = harness.decode(message)
+    sent = message[len(harness._CALL_PREFIX):]
+    return harness.decode(harness._call(namespace["f"], argument, {}, None, sent))
+
+
+def test_a_call_that_changes_no_argument_sends_none_back() -> None:
+    kind, (result, after, keywords) = _reply("def f(xs, k=None):\n    return sum(xs)\n",
+                                             ([1, 2],), {"k": {"a": [{3}]}})
+    assert (kind, result, after, keywords) == (harness._OK, 3, None, None)
+
+
+def test_a_call_that_changes_an_argument_sends_all_of_them_back() -> None:
+    kind, (result, after, keywords) = _reply(
+        "def f(xs, ys, k=None):\n    xs.append(9)\n    k['b'] = 1\n",
+        ([1], [2]), {"k": {"a": 0}})
+    assert result is None and after == ([1, 9], [2]) and keywords == {"k": {"a": 0, "b": 1}}
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_arguments_changed_in_place_reach_the_test_and_unchanged_ones_stay_as_they_were(
+        isolation: str) -> None:
+    completion = ("    if mode == 'sort':\n        xs.sort()\n"
+                  "    elif mode == 'add':\n        seen.add(len(xs))\n"
+                  "    return len(xs)\n")
+    test = ("def check(candidate):\n"
+            "    xs, seen = [3, 1, 2], {0}\n"
+            "    original = xs\n"
+            "    assert candidate(xs, seen, 'sort') == 3\n"
+            "    assert xs == [1, 2, 3] and xs is original and seen == {0}\n"
+            "    assert candidate(xs, seen, 'add') == 3 and seen == {0, 3}\n"
+            "    assert candidate(xs, seen, 'none') == 3 and xs == [1, 2, 3]\n")
+    result = run_check(prompt="def f(xs, seen, mode):\n", completion=completion, test=test,
+                       entry_point="f", python=PYTHON, timeout=5, isolation=isolation)
+    assert result.passed, result
+
+
+def test_call_messages_are_read_whole_and_what_follows_is_kept_for_the_next() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        big = b"x" * (3 * harness._CALL_READ)  # more than one read takes
+        frames = [harness.encode(v) for v in ("first", ["second", 2], big)]
+        os.write(write_end, b"".join(len(f).to_bytes(8, "little") + f for f in frames[:2]))
+        assert harness.decode(harness.receive_call(read_end)) == "first"
+        assert harness.decode(harness.receive_call(read_end)) == ["second", 2]
+        pid = os.fork()
+        if pid == 0:  # a writer that a pipe's capacity would otherwise block
+            os.close(read_end)
+            harness.send(write_end, frames[2])
+            os.write(write_end, (5).to_bytes(8, "little") + b"ab")  # then a message cut short
+            os._exit(0)
+        os.close(write_end)
+        write_end = -1
+        assert harness.decode(harness.receive_call(read_end)) == big
+        with pytest.raises(EOFError):
+            harness.receive_call(read_end)
+        assert harness.receive_call(read_end) is None  # the writer is gone
+        os.waitpid(pid, 0)
+    finally:
+        os.close(read_end)
+        if write_end != -1:
+            os.close(write_end)
+        harness._UNREAD.clear()
