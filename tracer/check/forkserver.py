@@ -21,8 +21,9 @@ daemons included, which is checked at start), all are reaped, /tmp, /dev/shm and
 IPC objects are emptied, and the reply says how the check ended and what it printed last. A
 server that cannot make its sandbox clean again says so, and the host ends it.
 
-Messages both ways are an 8-byte little-endian length and JSON. Standard library only, and
-syntax CPython 3.6 parses.
+Messages both ways are an 8-byte little-endian length and JSON, but for a check's request
+and reply: their fields in a fixed order (``REQUEST_FIELDS``, ``REPLY_FIELDS``). Standard
+library only, and syntax CPython 3.6 parses.
 """
 
 import _signal
@@ -54,13 +55,21 @@ _WAKE = []  # type: list[int]  # the read end of the pipe a SIGCHLD writes to
 # --- messages ------------------------------------------------------------------------------
 
 def send(fd, value):
-    data = json.dumps(value).encode("utf-8")
+    send_bytes(fd, json.dumps(value).encode("utf-8"))
+
+
+def send_bytes(fd, data):
     view = memoryview(len(data).to_bytes(8, "little") + data)
     while view:
         view = view[os.write(fd, view):]
 
 
 def receive(fd):
+    data = receive_bytes(fd)
+    return None if data is None else json.loads(data.decode("utf-8"))
+
+
+def receive_bytes(fd):
     header = _read_exactly(fd, 8)
     if header is None:
         return None
@@ -70,7 +79,29 @@ def receive(fd):
     data = _read_exactly(fd, size)
     if data is None:
         raise EOFError("message cut short")
-    return json.loads(data.decode("utf-8"))
+    return data
+
+
+# A check's request and reply are fields in a fixed order, not JSON: the json module's
+# code and objects take a hundred pages to run, each copied here after every fork.
+REQUEST_FIELDS = ("cpu_seconds", "memory_bytes", "wall_seconds", "output_limit",
+                  "payload_bytes")
+REPLY_FIELDS = ("exit_code", "timed_out", "limited", "duration", "output_bytes", "clean")
+
+
+def parse_request(data):
+    """``{field: number}`` from ``b"4 1073741824 5.0 1048576 912"`` (memory 0: no limit)."""
+    values = data.split()
+    if len(values) != len(REQUEST_FIELDS):
+        raise ValueError(f"a request has {len(REQUEST_FIELDS)} fields")
+    cpu, memory, wall, output_limit, payload = values
+    return {"cpu_seconds": int(cpu), "memory_bytes": int(memory), "wall_seconds": float(wall),
+            "output_limit": int(output_limit), "payload_bytes": int(payload)}
+
+
+def format_reply(exit_code, timed_out, limited, duration, output_bytes, clean):
+    return b"%d %d %d %r %d %d" % (exit_code, timed_out, limited, duration, output_bytes,
+                                   clean)
 
 
 def _read_exactly(fd, size):
@@ -137,10 +168,13 @@ def shield_signals():
     ``signal``: the latter turns every number into an enum member, and in a freshly forked
     process that took 0.35 ms of each check (the enum module's pages, copied)."""
     original = _signal.pthread_sigmask(_signal.SIG_BLOCK, [])
-    for number in range(1, _signal.NSIG):
+    # The C library keeps a few numbers to itself: valid_signals leaves them out (3.8+).
+    numbers = (_signal.valid_signals() if hasattr(_signal, "valid_signals")
+               else range(1, _signal.NSIG))
+    for number in sorted(numbers):
         if number in (_signal.SIGKILL, _signal.SIGSTOP, _signal.SIGCHLD):
             continue
-        try:  # the C library keeps a few numbers to itself (3.6, 3.7: no valid_signals)
+        try:  # 3.6, 3.7: an invalid number warns, or raises
             _signal.pthread_sigmask(_signal.SIG_BLOCK, [number])
         except (OSError, ValueError):
             continue
@@ -201,8 +235,9 @@ def freeze():
 
 # --- one check --------------------------------------------------------------------------------
 
-def child(harness, request, payload_read, output_write, shield):
-    """The check's process: nothing of this server's stays with it but the harness."""
+def child(check, request, payload_read, output_write, shield):
+    """The check's process: nothing of this server's stays with it but the harness, whose
+    ``main`` ``check`` calls."""
     try:
         os.setsid()
         unshield_signals(shield)
@@ -212,13 +247,12 @@ def child(harness, request, payload_read, output_write, shield):
         close_others()
         limit_check(request)
         os.chdir("/tmp")
-        os.environ["TMPDIR"] = "/tmp"
         if sys.version_info < (3, 7) and "random" in sys.modules:
             sys.modules["random"].seed()  # 3.7+ reseeds after a fork by itself
     except BaseException as exc:  # noqa: B036 - nothing untrusted ran yet: an error of ours
         os.write(2, f"citrace-check: error: cannot prepare the check: {exc}\n".encode())
         os._exit(SETUP_FAILED)
-    os._exit(run_main(lambda: harness["main"](forked=True)))
+    os._exit(run_main(check))
 
 
 def close_others():
@@ -328,7 +362,8 @@ class Follow:
                 self.take()
             if writable:
                 self.give()
-            drain(_WAKE[0])
+            if _WAKE[0] in ready:
+                drain(_WAKE[0])
             self.reap(os.WNOHANG)
         return True
 
@@ -416,8 +451,8 @@ class Follow:
         while not self.reap(os.WNOHANG):
             if time.monotonic() > deadline:
                 return False
-            select.select([_WAKE[0]], [], [], 0.05)
-            drain(_WAKE[0])
+            if select.select([_WAKE[0]], [], [], 0.05)[0]:
+                drain(_WAKE[0])
         return True
 
     def exit_code(self):
@@ -437,14 +472,16 @@ class Follow:
 
 
 def drain(fd):
+    """Empty the wake-up pipe, which select says holds something (a read of an empty one
+    raises, and an exception costs dozens of pages here after a fork)."""
     try:
-        while os.read(fd, 4096):
+        while len(os.read(fd, 4096)) == 4096:
             pass
     except (BlockingIOError, InterruptedError):
         pass
 
 
-def run_one(harness, request, buffers, shield):
+def run_one(check, request, buffers, shield):
     """One check: the request's header has come; its payload follows on our standard input,
     and goes to the check's process as it comes."""
     started = time.monotonic()
@@ -452,7 +489,7 @@ def run_one(harness, request, buffers, shield):
     output_read, output_write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        child(harness, request, payload_read, output_write, shield)
+        child(check, request, payload_read, output_write, shield)
     os.close(payload_read)
     os.close(output_write)
     os.set_blocking(payload_write, False)
@@ -461,9 +498,9 @@ def run_one(harness, request, buffers, shield):
                     int(request["output_limit"]))
     in_time = follow.until(started + float(request["wall_seconds"]))
     clean = follow.finish() and empty_sandbox()
-    send(1, {"exit_code": follow.exit_code(), "timed_out": not in_time,
-             "limited": follow.limited, "duration": time.monotonic() - started,
-             "output_bytes": min(follow.printed, TAIL_BYTES), "clean": clean})
+    send_bytes(1, format_reply(follow.exit_code(), not in_time, follow.limited,
+                               time.monotonic() - started, min(follow.printed, TAIL_BYTES),
+                               clean))
     follow.send_tail()
     buffers.empty()
 
@@ -544,13 +581,25 @@ def remove(path):
     os.rmdir(path)
 
 
+def read_file(path):
+    """A file's bytes, read without the io module's layers: every page this server writes
+    after a fork is a page copied, and those take dozens."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 def remove_ipc():
-    for kind, function, column in (("shm", "shmctl", 1), ("msg", "msgctl", 1),
-                                   ("sem", "semctl", 1)):
-        with open("/proc/sysvipc/" + kind) as table:
-            rows = table.read().splitlines()[1:]
-        for row in rows:
-            ident = int(row.split()[column])
+    for kind, function in (("shm", "shmctl"), ("msg", "msgctl"), ("sem", "semctl")):
+        for row in read_file("/proc/sysvipc/" + kind).splitlines()[1:]:
+            ident = int(row.split()[1])
             if libc_call(function, ident, IPC_RMID, 0) != 0:
                 raise OSError("cannot remove a System V IPC object")
 
@@ -570,14 +619,22 @@ def main():
     except BaseException as exc:  # noqa: B036 - told to the host, which will not use us
         send(1, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         os._exit(SETUP_FAILED)
+    # What every check's process would otherwise set or take out of its environment, done
+    # once: os.environ's machinery costs a hundred pages in a freshly forked process.
+    os.environ["TMPDIR"] = "/tmp"
+    directory = os.environ.pop(harness["DIRECTORY_ENV"], None)
+
+    def check():
+        harness["main"](forked=True, directory=directory)
+
     buffers = Buffers()
     freeze()
     send(1, {"ready": True, "python": sys.version.split()[0]})
     while True:
-        request = receive(0)
-        if request is None:
+        data = receive_bytes(0)
+        if data is None:
             os._exit(0)  # the host is gone or done with us
-        run_one(harness, request, buffers, shield)
+        run_one(check, parse_request(data), buffers, shield)
 
 
 if __name__ == "__main__":

@@ -660,12 +660,12 @@ _CALL_READ = 64 * 1024
 
 # --- the completion's side -----------------------------------------------------------------
 
-def payload(prompt, completion, test, entry_point, compiled=None):
+def payload(prompt, completion, test, entry_point, compiled=None, completion_code=None):
     """What the checker reads on standard input. ``compiled``: ``precompile``'s code of the
-    prompt and the test, when the checker runs on this very interpreter (it then compiles
-    nothing but the completion, in the completion's process)."""
+    prompt and the test, and ``completion_code``: ``precompile_completion``'s, when the
+    checker runs on this very interpreter (it then compiles nothing)."""
     prompt_code, flags, test_code = compiled or (None, 0, None)
-    first = encode((prompt, completion, entry_point, prompt_code, flags))
+    first = encode((prompt, completion, entry_point, prompt_code, flags, completion_code))
     second = encode((test, test_code))
     return (len(first).to_bytes(8, "little") + first
             + len(second).to_bytes(8, "little") + second)
@@ -684,16 +684,41 @@ def precompile(prompt, test):
             return None
         code, flags = compiled
         return marshal.dumps(code), flags, marshal.dumps(compile(test, "<test>", "exec", flags))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except _NOT_COMPILED:
         return None
 
 
-def serve(source, entry_point, requests, replies):
-    """In the child: define the completion, then answer calls (and draws from the iterators
-    they returned) until the checker is done."""
+def precompile_completion(prompt, completion):
+    """The code of the prompt and the completion together, as ``serve`` compiles them,
+    marshalled; None when they do not compile (the completion's process then compiles, and
+    says why it cannot). A compile in a freshly forked process costs several times what it
+    costs in a warm one."""
+    import marshal
+
+    try:
+        return marshal.dumps(compile(prompt + completion, "<completion>", "exec"))
+    except _NOT_COMPILED:
+        return None
+
+
+# What compiling a text can raise (SystemError: the compiler's own errors, on some texts).
+_NOT_COMPILED = (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError,
+                 SystemError)
+
+
+def serve(source, entry_point, requests, replies, code=None):
+    """In the child: define the completion (``code``: ``precompile_completion``'s, if any),
+    then answer calls (and draws from the iterators they returned) until the checker is
+    done."""
     try:
         namespace = {}
-        exec(compile(source, "<completion>", "exec"), namespace)
+        if code is not None:
+            import marshal
+
+            code = marshal.loads(code)
+        else:
+            code = compile(source, "<completion>", "exec")
+        exec(code, namespace)
         _register_classes(namespace)
         function = namespace[entry_point]
         send(replies, encode((_OK, None)))
@@ -1102,9 +1127,8 @@ def _non_dumpable():
         pass
 
 
-def _enter_directory():
-    """Check in the directory DIRECTORY_ENV names, made afresh (TMPDIR too), if any."""
-    directory = os.environ.pop(DIRECTORY_ENV, None)
+def _enter_directory(directory):
+    """Check in ``directory`` (DIRECTORY_ENV's), made afresh (TMPDIR too), if any."""
     if directory:
         os.makedirs(directory, exist_ok=True)
         os.chdir(directory)
@@ -1172,19 +1196,23 @@ def _run_test(test, namespace, flags, compiled=None):
     return namespace["check"]
 
 
-def main(forked=False):
+def main(forked=False, directory=None):
     """Check the completion the payload on standard input holds. ``forked``: this process is
-    a fork server's copy, already confined and non-dumpable (both are inherited)."""
+    a fork server's copy, already confined and non-dumpable (both are inherited), and the
+    server took DIRECTORY_ENV out of the environment once for all its checks: ``directory``.
+    (In a freshly forked process, os.environ's machinery alone costs a hundred pages.)"""
     try:
-        _confine()
-        _enter_directory()
+        if not forked:
+            _confine()
+            directory = os.environ.pop(DIRECTORY_ENV, None)
+        _enter_directory(directory)
     except Exception as exc:  # noqa: BLE001 - never go on unconfined
         sys.stderr.write(f"{RESULT_MARK} error: cannot confine the check: {exc}\n")
         os._exit(125)
     if not forked:
         _non_dumpable()
     # Unbuffered, exactly one message: the test must still be in the pipe at the fork.
-    prompt, completion, entry_point, prompt_code, flags = decode(receive(0))
+    prompt, completion, entry_point, prompt_code, flags, completion_code = decode(receive(0))
     namespace, flags, prompt_error = _run_prompt(
         prompt, None if prompt_code is None else (prompt_code, flags))
     requests_read, requests_write = os.pipe()
@@ -1194,7 +1222,7 @@ def main(forked=False):
         os.close(0)  # the test comes next on it; the completion must never see it
         os.close(requests_write)
         os.close(replies_read)
-        serve(prompt + completion, entry_point, requests_read, replies_write)
+        serve(prompt + completion, entry_point, requests_read, replies_write, completion_code)
     os.close(requests_read)
     os.close(replies_write)
     test, test_code = decode(receive(0))

@@ -196,10 +196,20 @@ def _strict(prompt: str, completion: str, test: str, entry_point: str, python: s
 
 
 def _payload(prompt: str, completion: str, test: str, entry_point: str, python: str) -> bytes:
-    """The harness's payload, with the prompt and the test compiled here when the check runs
-    on this very interpreter (marshal's format and the bytecode are its own)."""
-    compiled = _precompiled(prompt, test) if _is_host_python(python) else None
-    return harness.payload(prompt, completion, test, entry_point, compiled)
+    """The harness's payload, with the prompt, the test and the completion compiled here when
+    the check runs on this very interpreter (marshal's format and the bytecode are its own).
+    Compiled, never run: a text the compiler chokes on comes back uncompiled, and the check
+    compiles it in the sandbox and fails there (tests/tracer/check/test_harness_wire.py)."""
+    if not _is_host_python(python):
+        return harness.payload(prompt, completion, test, entry_point)
+    completion_code = (harness.precompile_completion(prompt, completion)
+                       if len(prompt) + len(completion) <= PRECOMPILED_CHARACTERS else None)
+    return harness.payload(prompt, completion, test, entry_point, _precompiled(prompt, test),
+                           completion_code)
+
+
+# A larger completion is compiled in the sandbox, under the check's limits, not here.
+PRECOMPILED_CHARACTERS = 256 * 1024
 
 
 _HOST_PYTHON = os.path.realpath(sys.executable)

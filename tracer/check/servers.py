@@ -93,20 +93,24 @@ class Server:
         """Run one check (``request``'s limits, the harness's ``payload``); ServerDied if the
         server ends or takes more than ``wait`` seconds."""
         deadline = time.monotonic() + wait
-        self._send({**request, "payload_bytes": len(payload)}, deadline=deadline)
+        fields = {**request, "payload_bytes": len(payload)}
+        header = " ".join(str(fields[name] or 0) for name in forkserver.REQUEST_FIELDS)
+        answer = b""
         try:
+            self._write(header.encode("ascii"), deadline=deadline)
             self.session.write(payload, deadline=deadline)
+            answer = self._read(deadline)
+            values = answer.split()
+            if len(values) != len(forkserver.REPLY_FIELDS):
+                raise ValueError("not a reply")
+            reply = dict(zip(forkserver.REPLY_FIELDS, values, strict=True))
+            tail = self.session.read_exactly(int(reply["output_bytes"]), deadline=deadline)
+            return Reply(int(reply["exit_code"]), reply["timed_out"] == b"1",
+                         reply["limited"] == b"1", float(reply["duration"]),
+                         _last_lines(tail), reply["clean"] == b"1")
         except sandbox.SessionEnded as exc:
             raise ServerDied(str(exc)) from exc
-        answer = self._receive(deadline)
-        try:
-            tail = self.session.read_exactly(int(answer["output_bytes"]), deadline=deadline)
-            return Reply(int(answer["exit_code"]), bool(answer["timed_out"]),
-                         bool(answer["limited"]), float(answer["duration"]),
-                         _last_lines(tail), bool(answer["clean"]))
-        except sandbox.SessionEnded as exc:
-            raise ServerDied(str(exc)) from exc
-        except (KeyError, TypeError, ValueError) as exc:
+        except ValueError as exc:
             raise ServerDied(f"the check server answered {answer!r}") from exc
 
     def alive(self) -> bool:
@@ -116,17 +120,14 @@ class Server:
         self.session.close()
 
     def _send(self, message: Mapping[str, Any], *, deadline: float) -> None:
-        data = json.dumps(message).encode("utf-8")
         try:
-            self.session.write(len(data).to_bytes(8, "little") + data, deadline=deadline)
+            self._write(json.dumps(message).encode("utf-8"), deadline=deadline)
         except sandbox.SessionEnded as exc:
             raise ServerDied(str(exc)) from exc
 
     def _receive(self, deadline: float) -> dict[str, Any]:
         try:
-            size = int.from_bytes(self.session.read_exactly(8, deadline=deadline), "little")
-            data = self.session.read_exactly(size, deadline=deadline)
-            answer = json.loads(data.decode("utf-8"))
+            answer = json.loads(self._read(deadline).decode("utf-8"))
         except sandbox.SessionEnded as exc:
             raise ServerDied(str(exc)) from exc
         except ValueError as exc:
@@ -134,6 +135,16 @@ class Server:
         if not isinstance(answer, dict):
             raise ServerDied(f"the check server answered {answer!r}")
         return answer
+
+    def _write(self, data: bytes, *, deadline: float) -> None:
+        """One message: its length (8 bytes, little-endian), then ``data``."""
+        self.session.write(len(data).to_bytes(8, "little") + data, deadline=deadline)
+
+    def _read(self, deadline: float) -> bytes:
+        size = int.from_bytes(self.session.read_exactly(8, deadline=deadline), "little")
+        if size > forkserver.MAX_MESSAGE:
+            raise ServerDied(f"the check server sent a message of {size} bytes")
+        return self.session.read_exactly(size, deadline=deadline)
 
 
 class Pool:

@@ -244,9 +244,8 @@ def test_keys_left_in_the_users_keyrings_are_gone_for_the_next_check(backend: st
 
 def test_writing_a_forged_reply_to_inherited_descriptors_fails(backend: str) -> None:
     attacked, after, started = attack_then_check("""
-        import json, os
-        forged = json.dumps({"exit_code": 0, "timed_out": False, "limited": False,
-                             "duration": 0.0, "output_bytes": 0, "clean": True}).encode()
+        import os
+        forged = b"0 0 0 0.0 0 1"  # a passing check's reply: forkserver.format_reply
         frame = len(forged).to_bytes(8, "little") + forged
         written = []
         for fd in range(3, 256):
@@ -417,6 +416,20 @@ def test_without_a_sandbox_checks_are_strict_and_no_server_starts(monkeypatch) -
         assert servers.POOL.started == before
     finally:
         isolation.reset()
+
+
+def test_a_requests_and_a_replys_fields_go_in_their_order() -> None:
+    from tracer.check import forkserver
+
+    assert forkserver.format_reply(0, False, False, 0.0, 0, True) == b"0 0 0 0.0 0 1"
+    assert forkserver.format_reply(-9, True, True, 12.5, 65536, False) == \
+        b"-9 1 1 12.5 65536 0"
+    assert forkserver.parse_request(b"4 0 5.5 1048576 912") == {
+        "cpu_seconds": 4, "memory_bytes": 0, "wall_seconds": 5.5, "output_limit": 1048576,
+        "payload_bytes": 912}
+    for malformed in (b"", b"4 0 5.5 1048576", b"4 0 5.5 1048576 912 7", b"a 0 5.5 1 2"):
+        with pytest.raises(ValueError):
+            forkserver.parse_request(malformed)
 
 
 def test_the_server_imports_only_the_standard_library_and_parses_on_the_oldest_python() -> None:

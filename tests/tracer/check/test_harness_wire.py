@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tracer.check import harness
+from tracer.check import harness, run
 from tracer.check.run import ISOLATIONS, run_check
 
 PYTHON = os.path.realpath(sys.executable)
@@ -69,8 +69,10 @@ def test_a_precompiled_problem_checks_as_a_compiled_one(isolation: str, precompi
         monkeypatch.setattr(run, "_is_host_python", lambda python: False)
     payload = run._payload(PROMPT, "    pass\n", TEST, "area", PYTHON)
     size = int.from_bytes(payload[:8], "little")
-    prompt_code = harness.decode(payload[8:8 + size])[3]
+    first = harness.decode(payload[8:8 + size])
+    prompt_code, completion_code = first[3], first[5]
     assert (prompt_code is not None) is precompiled
+    assert (completion_code is not None) is precompiled
     result = run_check(prompt=PROMPT, completion="    return math.pi * r * r\n", test=TEST,
                        entry_point="area", python=PYTHON, timeout=5, isolation=isolation)
     # The prompt's future import reached the test; the failure names the test's own line.
@@ -108,6 +110,26 @@ def test_a_prompt_the_compiler_chokes_on_is_left_to_the_checker(nested: str) -> 
                        test="def check(candidate):\n    assert candidate(1) == 1\n",
                        entry_point="f", python=PYTHON, timeout=10)
     assert not result.passed and result.verdict in ("error", "failed"), result
+
+
+@pytest.mark.parametrize("nested", [
+    "    return " + "-" * 200_000 + "1\n",
+    "    return " + "+".join(["1"] * 100_000) + "\n",
+    "    return 0\n#" + "x" * run.PRECOMPILED_CHARACTERS + "\n",  # too long: the sandbox's
+], ids=["unary", "sum", "large"])
+def test_a_completion_the_compiler_chokes_on_is_compiled_in_the_sandbox(nested: str) -> None:
+    # A sample is compiled in citrace's own process too (never run there): the same texts
+    # must come back uncompiled, and the check fail in the sandbox.
+    prompt = "def f(x):\n"
+    if len(nested) <= run.PRECOMPILED_CHARACTERS:
+        assert harness.precompile_completion(prompt, nested) is None
+    size = int.from_bytes(run._payload(prompt, nested, "", "f", PYTHON)[:8], "little")
+    assert harness.decode(run._payload(prompt, nested, "", "f", PYTHON)[8:8 + size])[5] is None
+    result = run_check(prompt=prompt, completion=nested,
+                       test="def check(candidate):\n    assert candidate(1) == 1\n",
+                       entry_point="f", python=PYTHON, timeout=10)
+    # (CPython's parser says MemoryError of a nesting it cannot hold: "out of memory".)
+    assert result.verdict in ("error", "failed", "out of memory"), result
 
 
 def _reply(completion: str, args: tuple, kwargs: dict | None = None) -> tuple:
