@@ -145,7 +145,7 @@ def test_hostile_builds_and_tests_are_contained(backend: str, tmp_path: Path) ->
             "pyproject.toml": PYPROJECT, "setup.py": CALLER_SETUP.format(port=server.port),
             "caller.py": CALLER_MODULE, "tests/test_caller.py": CALLER_TEST})
         out = tmp_path / "out"
-        assert main(["mine", str(planter), str(caller), "-o", str(out)]) == 0
+        assert main(["mine", str(planter), str(caller), "-o", str(out), "--jobs", "2"]) == 0
         connections = server.connections
     repos = {Path(r["spec"]).name: r for r in map(json.loads, (out / "repos.jsonl").open())}
     problems = [json.loads(line) for line in (out / "problems.jsonl").open()]

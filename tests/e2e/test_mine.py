@@ -65,7 +65,9 @@ def test_bad_projects_fail_with_stage_and_reason_and_the_run_goes_on(tmp_path: P
     listing.write_text(f"# three bad projects, then a good one\n{failing}\n{hanging}\n{broken}\n"
                        f"{TEXTKIT}\n")
     out = tmp_path / "out"
-    assert main(["mine", str(listing), "-o", str(out), "--test-timeout", "20"]) == 0
+    # Two at a time: the hanging project's 20 s pass while the others are mined.
+    assert main(["mine", str(listing), "-o", str(out), "--test-timeout", "20",
+                 "--jobs", "2"]) == 0
     repos = {Path(r["spec"]).name: r for r in _read(out / "repos.jsonl")}
     assert (repos["failing"]["status"], repos["failing"]["stage"]) == ("failed", "test")
     assert repos["failing"]["cause"] == "tests_failed"
