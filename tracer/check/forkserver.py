@@ -47,7 +47,7 @@ PR_SET_CHILD_SUBREAPER = 36
 IPC_RMID = 0
 KEYCTL = {"x86_64": 250, "aarch64": 219}  # the keyctl system call's number
 KEYCTL_CLEAR, KEYCTL_GET_PERSISTENT = 7, 22
-CLOSE_RANGE = 436  # the close_range system call's number, the same on every architecture
+CLOSE_RANGE = {"x86_64": 436, "aarch64": 436}  # the close_range system call's number
 KEY_SPEC_PROCESS, KEY_SPEC_SESSION, KEY_SPEC_USER, KEY_SPEC_USER_SESSION = -2, -3, -4, -5
 _WAKE = []  # type: list[int]  # the read end of the pipe a SIGCHLD writes to
 
@@ -258,8 +258,9 @@ def child(check, request, payload_read, output_write, shield):
 def close_others():
     """Close every descriptor above 2 (this server's pipes to the host above all): in one
     close_range call where the kernel has it (5.9+), else one by one."""
+    number = CLOSE_RANGE.get(os.uname().machine)
     try:
-        if libc_call("syscall", CLOSE_RANGE, 3, -1, 0) == 0:  # -1: ~0U, the last there is
+        if number is not None and libc_call("syscall", number, 3, -1, 0) == 0:  # -1: ~0U
             return
     except Exception:  # noqa: BLE001 - no ctypes, no such function: the long way
         pass
