@@ -160,6 +160,23 @@ class Backend:
         """Learn whether the command started and wait until its processes are gone."""
 
 
+def _default_signals() -> list[str]:
+    """A prefix that starts a command with every signal at its default action: what
+    citrace's own parent ignored (``nohup``: SIGHUP; a shell's background job: SIGINT,
+    SIGQUIT) would otherwise reach every sandboxed command through exec, and a project's test
+    that interrupts itself would hang. GNU env 8.31+ does it; without one, nothing is added."""
+    env = shutil.which("env")
+    if env is None:
+        return []
+    try:
+        works = subprocess.run([env, "--default-signal", "true"], capture_output=True,
+                               timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        works = False
+    return [env, "--default-signal", "--"] if works else []
+
+
+
 class Bubblewrap(Backend):
     name = "bwrap"
     isolated = True
@@ -167,6 +184,7 @@ class Bubblewrap(Backend):
     def __init__(self, tools: dict[str, str], ident: Identity) -> None:
         self.tools, self.ident = tools, ident
         self._namespaces = _UserNamespaces(tools["unshare"], ident) if ident.switch else None
+        self.default_signals = _default_signals()
 
     @contextmanager
     def launch(self, request: Request) -> Iterator[Launch]:
@@ -202,6 +220,7 @@ class Bubblewrap(Backend):
                 argv += [self.tools["setpriv"], f"--reuid={self.ident.uid}",
                          f"--regid={self.ident.gid}", "--clear-groups", "--inh-caps=-all", "--"]
             argv += [self.tools["prlimit"], *request.limits.prlimit_args(), "--"]
+            argv += self.default_signals
         argv += request.argv
         fds = (status_write,) if userns is None else (status_write, userns)
         # bwrap runs from / so that a cwd only the sandbox's uid may enter does not stop it.

@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import socket
 import struct
 import sys
@@ -197,12 +198,26 @@ def run_command(plan, status):
         os.write(status, b"started\n")
     except OSError as exc:
         fail(f"cannot prepare the command: {exc}")
+    default_signals()
     argv = plan["argv"]
     try:
         os.execvp(argv[0], argv)
     except OSError as exc:
         sys.stderr.write(f"cannot start {argv[0]}: {exc.strerror}\n")
         os._exit(127)
+
+
+def default_signals():
+    """Every signal at its default action for the command: what citrace's own parent ignored
+    (nohup: SIGHUP; a shell's background job: SIGINT, SIGQUIT) would otherwise reach it
+    through exec."""
+    for number in signal.valid_signals():
+        if number in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(number, signal.SIG_DFL)
+        except (OSError, ValueError):
+            continue
 
 
 def init(child):

@@ -22,6 +22,9 @@ ALLOWED = {
     ("recipes/sandbox/isolation.py", "subprocess.Popen"):
         "util-linux's unshare making a user namespace, and /bin/true to probe a backend: "
         "nothing of a project",
+    ("recipes/sandbox/isolation.py", "subprocess.run"):
+        "asks the host's own env whether it has --default-signal (`env --default-signal "
+        "true`): nothing of a project",
     ("recipes/interpreters.py", "subprocess.run"):
         "asks interpreters found in pyenv or on PATH (the user's, never a project's) their "
         "version, with -E -s -S",

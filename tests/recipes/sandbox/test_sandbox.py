@@ -4,6 +4,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from recipes.sandbox import (
     suite_policy,
 )
 from recipes.sandbox.isolation import SandboxUnavailable
+from tests.recipes.sandbox.evil import available_backends
 
 
 def test_output_tail_and_exit_code_are_reported(tmp_path: Path) -> None:
@@ -232,3 +234,32 @@ def test_a_program_can_open_a_pseudo_terminal_of_the_sandbox_own(tmp_path: Path)
     outcome = run([sys.executable, "-c", code], cwd=tmp_path, timeout=30)
     assert outcome.verdict == "ok", outcome.output_tail
     assert "b'hi' /dev/pts/0 ['0', 'ptmx']" in outcome.output_tail
+
+
+@pytest.fixture(params=available_backends() or ["none"])
+def isolating_backend(request, monkeypatch) -> Iterator[str]:
+    monkeypatch.setenv(isolation.BACKEND_ENV, request.param)
+    isolation.reset()
+    yield request.param
+    isolation.reset()
+
+
+def test_a_command_gets_no_signal_citrace_s_parent_ignored(isolating_backend: str,
+                                                          tmp_path: Path) -> None:
+    # Ignoring outlives exec: under nohup (SIGHUP) or as a shell's background job (SIGINT,
+    # SIGQUIT), every sandboxed command would inherit it, and a project's test that
+    # interrupts itself would hang. The sandbox starts commands with every signal default.
+    import signal
+
+    if isolating_backend == "none":
+        pytest.skip("no sandbox works on this machine")
+    ignored = {number: signal.signal(number, signal.SIG_IGN)
+               for number in (signal.SIGHUP, signal.SIGINT, signal.SIGUSR1)}
+    try:
+        outcome = run(["grep", "SigIgn", "/proc/self/status"], cwd=tmp_path, timeout=30,
+                      policy=suite_policy((tmp_path,)))
+    finally:
+        for number, handler in ignored.items():
+            signal.signal(number, handler)
+    assert outcome.ok, outcome
+    assert int(outcome.output_tail.split()[-1], 16) == 0, outcome.output_tail
