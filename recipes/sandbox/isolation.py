@@ -220,7 +220,7 @@ class Bubblewrap(Backend):
                 argv += [self.tools["setpriv"], f"--reuid={self.ident.uid}",
                          f"--regid={self.ident.gid}", "--clear-groups", "--inh-caps=-all", "--"]
             argv += [self.tools["prlimit"], *request.limits.prlimit_args(), "--"]
-            argv += self.default_signals
+        argv += self.default_signals
         argv += request.argv
         fds = (status_write,) if userns is None else (status_write, userns)
         # bwrap runs from / so that a cwd only the sandbox's uid may enter does not stop it.

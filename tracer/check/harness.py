@@ -1112,27 +1112,6 @@ def _confine():
             os._exit(125)
 
 
-def plain_signals():
-    """The signals an interpreter started from a terminal has, whatever citrace's own parent
-    ignored (``nohup``: SIGHUP; a shell's background job: SIGINT and SIGQUIT): an ignored
-    signal stays ignored through exec, through the sandbox, into every check. SIGPIPE and
-    SIGXFSZ stay as the interpreter set them itself."""
-    import _signal
-
-    keep = {_signal.SIGKILL, _signal.SIGSTOP, _signal.SIGPIPE, _signal.SIGXFSZ}
-    numbers = (_signal.valid_signals() if hasattr(_signal, "valid_signals")
-               else range(1, _signal.NSIG))
-    for number in numbers:
-        if number in keep:
-            continue
-        try:
-            if _signal.getsignal(number) == _signal.SIG_IGN:
-                _signal.signal(number, _signal.default_int_handler
-                               if number == _signal.SIGINT else _signal.SIG_DFL)
-        except (OSError, ValueError, RuntimeError):
-            continue  # a number the C library keeps to itself (3.6, 3.7)
-
-
 def _non_dumpable():
     """prctl(PR_SET_DUMPABLE, 0): no process of our uid may then ptrace this one or read its
     memory. Through _ctypes itself: the ctypes package takes ten times as long to import."""
@@ -1232,7 +1211,6 @@ def main(forked=False, directory=None):
         os._exit(125)
     if not forked:
         _non_dumpable()
-        plain_signals()
     # Unbuffered, exactly one message: the test must still be in the pipe at the fork.
     prompt, completion, entry_point, prompt_code, flags, completion_code = decode(receive(0))
     namespace, flags, prompt_error = _run_prompt(
