@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from recipes.errors import CitraceError
@@ -146,15 +147,22 @@ class Backend:
     name = "none"
     isolated = False
 
+    @cached_property
+    def default_signals(self) -> list[str]:
+        """The prefix of ``_default_signals``, probed once, at the first command."""
+        return _default_signals()
+
     @contextmanager
     def launch(self, request: Request) -> Iterator[Launch]:
+        # Unisolated (--unsafe-no-sandbox) commands, too, start with every signal default.
         if request.confines_itself:
             env = {**request.env, CONFINE_ENV: confinement(request.limits, None)}
-            yield Launch(argv=list(request.argv), env=env, cwd=request.cwd)
+            yield Launch(argv=[*self.default_signals, *request.argv], env=env, cwd=request.cwd)
             return
         prlimit = shutil.which("prlimit")
         limits = [prlimit, *request.limits.prlimit_args(), "--"] if prlimit else []
-        yield Launch(argv=[*limits, *request.argv], env=request.env, cwd=request.cwd)
+        yield Launch(argv=[*limits, *self.default_signals, *request.argv], env=request.env,
+                     cwd=request.cwd)
 
     def finish(self, launch: Launch) -> None:
         """Learn whether the command started and wait until its processes are gone."""
@@ -176,7 +184,6 @@ def _default_signals() -> list[str]:
     return [env, "--default-signal", "--"] if works else []
 
 
-
 class Bubblewrap(Backend):
     name = "bwrap"
     isolated = True
@@ -184,7 +191,6 @@ class Bubblewrap(Backend):
     def __init__(self, tools: dict[str, str], ident: Identity) -> None:
         self.tools, self.ident = tools, ident
         self._namespaces = _UserNamespaces(tools["unshare"], ident) if ident.switch else None
-        self.default_signals = _default_signals()
 
     @contextmanager
     def launch(self, request: Request) -> Iterator[Launch]:
