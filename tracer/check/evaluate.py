@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,12 +111,26 @@ def pass_at_k(n: int, c: int, k: int) -> float | None:
 def evaluate(problems: Mapping[str, Mapping[str, Any]], samples: Sequence[Mapping[str, Any]],
              *, ks: Sequence[int] = DEFAULT_KS, workers: int = 4,
              timeout: float = DEFAULT_TIMEOUT, python: str | None = None,
-             settings: SandboxSettings = SandboxSettings()) -> Evaluation:
-    """Run every sample against its problem, ``workers`` at a time."""
+             settings: SandboxSettings = SandboxSettings(),
+             done: Mapping[int, CheckResult] | None = None,
+             on_checked: Callable[[int, CheckResult], None] | None = None) -> Evaluation:
+    """Run every sample against its problem, ``workers`` at a time. ``done`` holds the
+    checks of samples (by position) an earlier, interrupted run finished: they are not run
+    again. ``on_checked(position, check)`` is called as each other check ends, from the
+    thread that ran it."""
     numbered = list(_numbered(samples))
+    done = done or {}
+
+    def check(position: int) -> CheckResult:
+        if position in done:
+            return done[position]
+        result = _check(problems, numbered[position], timeout, python, settings)
+        if on_checked is not None:
+            on_checked(position, result)
+        return result
+
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        checks = list(pool.map(lambda item: _check(problems, item, timeout, python, settings),
-                               numbered))
+        checks = list(pool.map(check, range(len(numbered))))
     results = tuple(SampleResult(str(sample.get("task_id")), number,
                                  str(sample.get("completion", "")), check.verdict,
                                  check.result, check.duration)
@@ -198,8 +212,12 @@ def read_problems(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def write_results(path: Path, evaluation: Evaluation, *, unsafe_no_sandbox: bool) -> None:
+    """One line per sample, in the samples' order; written beside the file and renamed over
+    it, so that a crash leaves the old results or the new ones, never half of them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
+    fresh = path.with_name(path.name + ".new")
+    with fresh.open("w", encoding="utf-8") as out:
         for result in evaluation.results:
             line = result.to_dict(unsafe_no_sandbox=unsafe_no_sandbox)
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    os.replace(fresh, path)
