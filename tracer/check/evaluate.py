@@ -14,6 +14,7 @@ a problem's test in the sandbox: one harness, one set of verdicts, for both.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -169,10 +170,18 @@ def interpreter_for(problem: Mapping[str, Any]) -> str:
     version = str(meta.get("python", "")) if isinstance(meta, Mapping) else ""
     parts = version.split(".")
     if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
-        chosen = interpreters.choose((int(parts[0]), int(parts[1])))
-        if chosen is not None and chosen.version[:2] == (int(parts[0]), int(parts[1])):
-            return chosen.path
-    return os.path.realpath(sys.executable)
+        return _interpreter_of((int(parts[0]), int(parts[1])))
+    return _OWN_PYTHON
+
+
+_OWN_PYTHON = os.path.realpath(sys.executable)
+
+
+@functools.lru_cache(maxsize=64)
+def _interpreter_of(version: tuple[int, int]) -> str:
+    # Once per version and run: finding it takes as long as a tenth of a check.
+    chosen = interpreters.choose(version)
+    return chosen.path if chosen is not None and chosen.version[:2] == version else _OWN_PYTHON
 
 
 def _scores(results: Sequence[SampleResult], problems: Mapping[str, Any],
