@@ -31,11 +31,19 @@ def evaluation_key(files: Iterable[Path], settings: Mapping[str, Any]) -> str:
     that can change a verdict, and the code that checks."""
     digest = hashlib.sha256()
     for path in files:
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        with path.open("rb") as data:
+            digest.update(_file_digest(data))
     digest.update(json.dumps(dict(settings), sort_keys=True, default=str).encode())
     for module in (harness, forkserver):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()
+
+
+def _file_digest(data: IO[bytes]) -> bytes:
+    digest = hashlib.sha256()
+    while chunk := data.read(1 << 20):  # samples files can be large: a MiB at a time
+        digest.update(chunk)
+    return digest.digest()
 
 
 def path_for(results: Path) -> Path:
