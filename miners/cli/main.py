@@ -44,8 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return CitraceError.exit_code
     except KeyboardInterrupt as exc:
         stopped = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        print(f"citrace: {stopped}; run the same command again to resume", file=sys.stderr)
+        resume = "; run the same command again to resume" if args.subcommand in RESUMABLE else ""
+        print(f"citrace: {stopped}{resume}", file=sys.stderr)
         return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+
+
+# The commands that keep their work as it is done (a run's database, evaluate's journal).
+RESUMABLE = ("mine", "evaluate")
 
 
 class Terminated(KeyboardInterrupt):

@@ -107,3 +107,20 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def test_a_command_that_keeps_nothing_promises_no_resume(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    # Ctrl-C at a moment no test can time: raised by the command itself.
+    from miners.cli import main as cli
+    from miners.cli import stats
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stats, "_stats", interrupted)
+    (tmp_path / "problems.jsonl").write_text("")
+    assert cli.main(["stats", str(tmp_path)]) == 128 + signal.SIGINT
+    assert capsys.readouterr().err.strip() == "citrace: interrupted"
