@@ -210,11 +210,16 @@ def augment(preamble: str, calls: Sequence[Derived],
                                                                        strict=True)),
                             calls=", ".join(names), nonce=nonce, limit=MAX_VALUE_BYTES,
                             modules=repr(STDLIB_RESULT_MODULES))
-        answers = [_answers(check(test), nonce) for _ in range(RUNS)]
-        if any(a is None for a in answers):
+        answers: list[list[Any]] = []
+        for _ in range(RUNS):
+            answer = _answers(check(test), nonce)
+            if answer is None:
+                break  # the batch is dropped: another run would only repeat a hang, say
+            answers.append(answer)
+        if len(answers) < RUNS:
             continue
         for index, call in enumerate(batch):
-            agreed = _agreed(index, [a for a in answers if a is not None])
+            agreed = _agreed(index, answers)
             if agreed is None:
                 continue
             kind, text = agreed
