@@ -77,6 +77,26 @@ def test_a_call_that_raises_differently_in_two_runs_or_ends_its_process_is_not_k
     assert augment("", [Derived((), "candidate('a')")], lambda t: canonical(t, leaves)) == []
 
 
+def test_a_batch_the_reference_hangs_in_is_not_run_a_second_time() -> None:
+    # An empty word makes the reference wait past its time (a recv nobody answers, say).
+    hangs = ("    if not word:\n        import time\n        time.sleep(60)\n"
+             "    return word.upper() * times\n")
+    runs = []
+
+    def counted(test: str):
+        result = run_check(prompt=PROMPT, completion=hangs, test=test, entry_point="shout",
+                           python=sys.executable, timeout=1)
+        runs.append(result.verdict)
+        return result
+
+    assert augment("", [Derived((), "candidate('', 2)")], counted) == []
+    assert runs == ["timed out"]
+    runs.clear()
+    found = augment("", [Derived((), "candidate('ab', 2)")], counted)
+    assert [a.block for a in found] == ["    assert candidate('ab', 2) == 'ABAB'\n"]
+    assert runs == ["passed", "passed"]  # an answered batch still runs twice
+
+
 def test_a_call_answered_differently_in_two_runs_is_not_kept() -> None:
     random_solution = "    import random\n    return random.random() < 2 and str(random.random())\n"
     found = augment("", [Derived((), "candidate('a')")], lambda t: canonical(t, random_solution))
