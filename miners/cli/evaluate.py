@@ -112,10 +112,10 @@ def run(args: argparse.Namespace) -> int:
     key = journal.evaluation_key((args.problems, args.samples), {
         "timeout": args.timeout, "python": args.python, "isolation": args.isolation,
         "unsafe_no_sandbox": unsafe})
-    evaluation = _evaluate_resumably(args, problems, samples, settings,
-                                     journal.path_for(output), key)
+    kept = journal.path_for(output)
+    evaluation = _evaluate_resumably(args, problems, samples, settings, kept, key)
     write_results(output, evaluation, unsafe_no_sandbox=unsafe)
-    journal.path_for(output).unlink(missing_ok=True)
+    kept.unlink(missing_ok=True)
     summary = evaluation.summary()
     if unsafe:
         summary["unsafe_no_sandbox"] = True

@@ -11,27 +11,12 @@ import pytest
 
 from miners.cli.main import main
 from tests.miners.batchkit import start_citrace
+from tests.tracer.check.test_evaluate import DOUBLE, read_jsonl, write_jsonl
 from tracer.check import journal
 from tracer.check.run import CheckResult
 
-DOUBLE = {
-    "task_id": "toy/double",
-    "prompt": 'def double(x):\n    """Twice x."""\n',
-    "canonical_solution": "    return 2 * x\n",
-    "test": "def check(candidate):\n    assert candidate(2) == 4\n    assert 6 == candidate(3)\n",
-    "entry_point": "double",
-}
 SLOW_RIGHT = "    import time\n    time.sleep(0.2)\n    return 2 * x\n"
 WRONG = "    return x\n"
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_a_journal_gives_back_what_it_kept_and_ignores_a_line_cut_short(tmp_path: Path) -> None:
