@@ -14,10 +14,12 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import NoReturn
 
 PROC = Path("/proc")
 PR_SET_CHILD_SUBREAPER = 36
-KILL_PASSES = 5
+KILL_DEADLINE = 5.0  # seconds: a process stuck in the kernel (state D) may never go
+DEAD = ("Z", "X")
 
 
 def become_subreaper() -> bool:
@@ -51,8 +53,9 @@ def is_same_process(pid: int, started: str) -> bool:
     return bool(pid) and bool(started) and start_time(pid) == started
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid``, parents before children."""
+def descendants(pid: int, *, live: bool = False) -> list[int]:
+    """Every descendant of ``pid`` (with ``live``, zombies left out), parents before
+    children."""
     children: dict[int, list[int]] = {}
     try:
         entries = list(PROC.iterdir())
@@ -61,9 +64,9 @@ def descendants(pid: int) -> list[int]:
     for entry in entries:
         if not entry.name.isdigit():
             continue
-        parent = _parent_of(entry)
-        if parent is not None:
-            children.setdefault(parent, []).append(int(entry.name))
+        stat = _stat_of(entry)
+        if stat is not None and not (live and stat[0] in DEAD):
+            children.setdefault(stat[1], []).append(int(entry.name))
     found: list[int] = []
     queue = [pid]
     while queue:
@@ -73,31 +76,66 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def _parent_of(entry: Path) -> int | None:
+def _stat_of(entry: Path) -> tuple[str, int] | None:
+    """A process's state letter and its parent's pid, from ``/proc/PID/stat``."""
     try:
         stat = (entry / "stat").read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[-1].split()
-    return int(fields[1]) if len(fields) > 1 else None
+    return (fields[0], int(fields[1])) if len(fields) > 1 else None
 
 
 def kill_tree(pid: int, *, include_self: bool = True) -> None:
-    """SIGKILL ``pid``, its descendants and their process groups, never the caller's own."""
-    own_group = os.getpgrp()
-    # Again while any is left: a process may have forked between the walk and the kill,
-    # and the orphans of a killed one come back to a subreaper (``become_subreaper``).
-    for _ in range(KILL_PASSES):
-        targets = descendants(pid)
-        if include_self:
-            targets.insert(0, pid)
-        targets = [target for target in targets if target != os.getpid()]
-        if not targets:
-            return
+    """SIGKILL ``pid``, its descendants and their process groups, never the caller's own.
+
+    ``pid`` is stopped first and killed last: stopped, it starts nothing more while its
+    tree is walked (a thread of it may be starting a sandbox at that very moment), and, a
+    subreaper (``become_subreaper``), it stays the parent of every orphan a killed child
+    leaves, so the next walk finds them. Killed first, its late children and orphans went to
+    init, out of reach. The walk is repeated until it finds no live descendant. Without
+    ``include_self`` (``pid`` is the caller, which cannot stop itself) only the descendants
+    are killed: ``end_own_tree`` is the safe way to end one's own tree.
+    """
+    me, own_group = os.getpid(), os.getpgrp()
+    stop = include_self and pid != me
+    if stop:
+        _signal(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + KILL_DEADLINE
+    while True:
+        targets = [target for target in descendants(pid, live=True) if target != me]
+        if not targets or time.monotonic() > deadline:
+            break
         for target in targets:
             _kill_group_of(target, own_group)
-            _kill(target)
+            _signal(target, signal.SIGKILL)
         time.sleep(0.01)
+    if stop:
+        _kill_group_of(pid, own_group)
+        _signal(pid, signal.SIGKILL)
+
+
+def end_own_tree() -> NoReturn:
+    """Kill every process this one started, then this one (a worker whose run died).
+
+    A forked child does it with ``kill_tree``, which stops this process first: this process
+    may have other threads that are starting commands, and only a stopped process is sure
+    to start none after the last walk. Where fork fails, the descendants are killed from
+    here, the best this process can do for itself."""
+    me = os.getpid()
+    try:
+        child = os.fork()
+    except OSError:
+        kill_tree(me, include_self=False)
+        os._exit(1)
+    if child == 0:  # the undertaker: only os calls and what is imported already
+        try:
+            kill_tree(me)
+        finally:
+            os._exit(0)
+    time.sleep(KILL_DEADLINE + 5)  # stopped, then killed, by the child well before
+    kill_tree(me, include_self=False)
+    os._exit(1)
 
 
 def _kill_group_of(pid: int, own_group: int) -> None:
@@ -112,8 +150,8 @@ def _kill_group_of(pid: int, own_group: int) -> None:
             pass
 
 
-def _kill(pid: int) -> None:
+def _signal(pid: int, number: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, number)
     except (ProcessLookupError, PermissionError):
         pass

@@ -8,8 +8,9 @@ then one ``{"event": "done", "result": ..., "problems": [...]}``. Anything else 
 project's code prints goes to the project's log, never into that channel.
 
 If the process that started it dies (the run was killed), a watchdog kills everything this
-worker started and exits at once, so no orphaned build keeps writing into a work directory
-that a resumed run is about to reuse.
+worker started, and the worker (``procs.end_own_tree``: stopped first, so that the thread
+running the project cannot start a command behind the killer's back), so no orphaned build
+keeps writing into a work directory that a resumed run is about to reuse.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from dataclasses import replace
 from typing import IO, Any
 
-from miners.executors.procs import become_subreaper, kill_tree
+from miners.executors.procs import become_subreaper, end_own_tree
 from miners.pipeline import Settings, mine_project
 from recipes import interpreters
 from recipes.sandbox import isolation
@@ -100,8 +101,7 @@ def _watch_parent(parent: int) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(WATCH_INTERVAL)
-        kill_tree(os.getpid(), include_self=False)
-        os._exit(1)
+        end_own_tree()
 
     threading.Thread(target=watch, name="citrace-parent-watch", daemon=True).start()
 
