@@ -97,8 +97,11 @@ def kill_tree(pid: int, *, include_self: bool = True) -> None:
     ``include_self`` (``pid`` is the caller, which cannot stop itself) only the descendants
     are killed: ``end_own_tree`` is the safe way to end one's own tree.
     """
-    me, own_group = os.getpid(), os.getpgrp()
+    me = os.getpid()
     stop = include_self and pid != me
+    # Groups killed whole only at the end, if at all: the caller's, and the root's (a
+    # descendant in the root's group must not take the root down before the walk is done).
+    spared = {os.getpgrp(), _group_of(pid)}
     if stop:
         _signal(pid, signal.SIGSTOP)
     deadline = time.monotonic() + KILL_DEADLINE
@@ -107,11 +110,15 @@ def kill_tree(pid: int, *, include_self: bool = True) -> None:
         if not targets or time.monotonic() > deadline:
             break
         for target in targets:
-            _kill_group_of(target, own_group)
+            group = _group_of(target)
+            if group not in spared:
+                _signal_group(group, signal.SIGKILL)
             _signal(target, signal.SIGKILL)
         time.sleep(0.01)
     if stop:
-        _kill_group_of(pid, own_group)
+        root_group = _group_of(pid)
+        if root_group != os.getpgrp():
+            _signal_group(root_group, signal.SIGKILL)
         _signal(pid, signal.SIGKILL)
 
 
@@ -138,16 +145,20 @@ def end_own_tree() -> NoReturn:
     os._exit(1)
 
 
-def _kill_group_of(pid: int, own_group: int) -> None:
+def _group_of(pid: int) -> int | None:
     try:
-        group = os.getpgid(pid)
+        return os.getpgid(pid)
     except (ProcessLookupError, PermissionError):
+        return None
+
+
+def _signal_group(group: int | None, number: int) -> None:
+    if group is None:
         return
-    if group != own_group:
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    try:
+        os.killpg(group, number)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _signal(pid: int, number: int) -> None:

@@ -20,9 +20,9 @@ from tests.miners.batchkit import processes_mentioning
 
 REPO = Path(__file__).resolve().parents[3]
 
-# A process that keeps starting children from four threads until it is killed: each child
-# runs in a session of its own (as sandboxed commands do), and one in two is a shell that
-# leaves its `sleep` behind as an orphan. Everything runs in the directory it is given, which
+# A process that keeps starting children from four threads until it is killed: one in two
+# runs in a session of its own (as sandboxed commands do), the others are shells in its own
+# process group that leave their `sleep` behind as an orphan. Everything runs in the directory it is given, which
 # is how the test finds the survivors. It prints "go" once it has started a few.
 SPAWNER = textwrap.dedent("""
     import os, subprocess, sys, threading
@@ -33,8 +33,10 @@ SPAWNER = textwrap.dedent("""
     def spawn():
         n = 0
         while True:
-            argv = ["sleep", "300"] if n % 2 else ["sh", "-c", "sleep 300 & exit 0"]
-            subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)
+            if n % 2:
+                subprocess.Popen(["sleep", "300"], start_new_session=True)
+            else:  # in this process's own group, an orphan-maker
+                subprocess.Popen(["sh", "-c", "sleep 300 & exit 0"])
             n += 1
     for _ in range(4):
         threading.Thread(target=spawn, daemon=True).start()
