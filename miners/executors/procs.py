@@ -13,6 +13,7 @@ import ctypes
 import os
 import signal
 import time
+import warnings
 from pathlib import Path
 from typing import NoReturn
 
@@ -131,7 +132,9 @@ def end_own_tree() -> NoReturn:
     here, the best this process can do for itself."""
     me = os.getpid()
     try:
-        child = os.fork()
+        with warnings.catch_warnings():  # 3.12+ warns of fork in a threaded process: the
+            warnings.simplefilter("ignore", DeprecationWarning)  # child uses no lock of theirs
+            child = os.fork()
     except OSError:
         kill_tree(me, include_self=False)
         os._exit(1)
