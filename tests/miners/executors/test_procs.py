@@ -10,8 +10,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 # A process that keeps starting children from four threads until it is killed: one in two
 # runs in a session of its own (as sandboxed commands do), the others are shells in its own
-# process group that leave their `sleep` behind as an orphan. Everything runs in the directory it is given, which
-# is how the test finds the survivors. It prints "go" once it has started a few.
+# process group that leave their `sleep` behind as an orphan. Everything runs in the
+# directory it is given, which is how the test finds the survivors. It prints "go" once it
+# has started a few.
 SPAWNER = textwrap.dedent("""
     import os, subprocess, sys, threading
     sys.path.insert(0, {repo!r})
